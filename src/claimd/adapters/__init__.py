@@ -1,0 +1,1 @@
+"""Adapters: the ports of claimd.services implemented over SQL, Redis and crypto libraries."""

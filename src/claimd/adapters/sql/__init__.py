@@ -1,0 +1,1 @@
+"""The SQL store: SQLite by default, PostgreSQL at scale, through SQLAlchemy Core."""

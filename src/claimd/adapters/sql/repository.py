@@ -1,0 +1,488 @@
+"""The SQL repository, the SQL claim windows and the unit of work, over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Self
+
+from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claimd.adapters.sql.database import Database
+from claimd.adapters.sql.tables import attributes, audit_log, claim_windows, customers, devices, tenants, users
+from claimd.domain.claiming import CLAIMING_DATA, ClaimData
+from claimd.domain.errors import Conflict
+from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Customer, Device, Door, Page, Tenant, User
+from claimd.services.ports import ClaimTarget, ClaimWindows, NewAttribute, StoredAttribute
+
+_SORTABLE = {
+    "createdTime": "created_time",
+    "name": "name",
+    "title": "title",
+    "email": "email",
+    "type": "type",
+    "label": "label",
+}
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value is not None else None
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _device(row: Row[Any]) -> Device:
+    return Device(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        customer_id=_uuid(row.customer_id),
+        name=row.name,
+        type=row.type,
+        label=row.label,
+        additional_info=json.loads(row.additional_info),
+        created_time=row.created_time,
+    )
+
+
+def _customer(row: Row[Any]) -> Customer:
+    return Customer(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        title=row.title,
+        email=row.email,
+        additional_info=json.loads(row.additional_info),
+        created_time=row.created_time,
+    )
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        customer_id=_uuid(row.customer_id),
+        email=row.email,
+        authority=Authority(row.authority),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        additional_info=json.loads(row.additional_info),
+        enabled=row.password_hash is not None,
+        created_time=row.created_time,
+    )
+
+
+def _audit(row: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        created_time=row.created_time,
+        action=AuditAction(row.action),
+        outcome=row.outcome,
+        door=Door(row.door),
+        user_id=_uuid(row.user_id),
+        customer_id=_uuid(row.customer_id),
+        device_id=_uuid(row.device_id),
+        device_name=row.device_name,
+        source=row.source,
+        detail=row.detail,
+    )
+
+
+def _stored_attribute(row: Row[Any]) -> StoredAttribute:
+    return StoredAttribute(row.key, json.loads(row.value), row.last_update_ts, row.secret_digest)
+
+
+def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+class SqlRepository:
+    """Implements :class:`claimd.services.ports.Repository` on one connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def _page(self, table: Any, where: Any, page: int, page_size: int, sort: str | None, order: str | None, mapper: Any) -> Page[Any]:
+        total = (await self.conn.execute(select(func.count()).select_from(table).where(where))).scalar_one()
+        column = table.c[_SORTABLE.get(sort or "", "created_time")] if _SORTABLE.get(sort or "") in table.c else table.c.created_time
+        ordering = column.desc() if (order or "").upper() == "DESC" else column.asc()
+        rows = await self.conn.execute(
+            select(table).where(where).order_by(ordering, table.c.id).limit(page_size).offset(page * page_size)
+        )
+        return Page([mapper(r) for r in rows], total, page_size)
+
+    async def _insert(self, stmt: Any, conflict_message: str) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict(conflict_message) from exc
+
+    # tenants ---------------------------------------------------------------------------------
+    async def count_tenants(self) -> int:
+        return (await self.conn.execute(select(func.count()).select_from(tenants))).scalar_one()
+
+    async def add_tenant(self, tenant: Tenant) -> None:
+        await self._insert(
+            insert(tenants).values(id=str(tenant.id), title=tenant.title, created_time=tenant.created_time),
+            f"Tenant '{tenant.title}' already exists!",
+        )
+
+    async def get_tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
+        row = (await self.conn.execute(select(tenants).where(tenants.c.id == str(tenant_id)))).first()
+        return Tenant(uuid.UUID(row.id), row.title, row.created_time) if row else None
+
+    # customers -------------------------------------------------------------------------------
+    def _customer_values(self, c: Customer) -> dict[str, Any]:
+        return {"title": c.title, "email": c.email, "additional_info": json.dumps(c.additional_info)}
+
+    async def add_customer(self, customer: Customer) -> None:
+        await self._insert(
+            insert(customers).values(
+                id=str(customer.id), tenant_id=str(customer.tenant_id), created_time=customer.created_time,
+                **self._customer_values(customer),
+            ),
+            "Customer with such title already exists!",
+        )
+
+    async def update_customer(self, customer: Customer) -> bool:
+        stmt = (
+            update(customers)
+            .where(customers.c.id == str(customer.id), customers.c.tenant_id == str(customer.tenant_id))
+            .values(**self._customer_values(customer))
+        )
+        try:
+            async with self.conn.begin_nested():
+                result = await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict("Customer with such title already exists!") from exc
+        return result.rowcount == 1
+
+    async def get_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+        row = (
+            await self.conn.execute(
+                select(customers).where(customers.c.id == str(customer_id), customers.c.tenant_id == str(tenant_id))
+            )
+        ).first()
+        return _customer(row) if row else None
+
+    async def list_customers(self, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None,
+                             sort: str | None = None, order: str | None = None) -> Page[Customer]:
+        where = customers.c.tenant_id == str(tenant_id)
+        if text:
+            where = and_(where, func.lower(customers.c.title).contains(text.lower(), autoescape=True))
+        return await self._page(customers, where, page, page_size, sort, order, _customer)
+
+    async def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        # Devices of the customer become unassigned (ON DELETE SET NULL); its users go with it.
+        result = await self.conn.execute(
+            delete(customers).where(customers.c.id == str(customer_id), customers.c.tenant_id == str(tenant_id))
+        )
+        return result.rowcount == 1
+
+    # users -----------------------------------------------------------------------------------
+    async def add_user(self, user: User, activation_digest: bytes | None, password_hash: str | None = None) -> None:
+        await self._insert(
+            insert(users).values(
+                id=str(user.id), tenant_id=str(user.tenant_id), customer_id=_str(user.customer_id),
+                email=user.email, authority=user.authority.value, first_name=user.first_name,
+                last_name=user.last_name, additional_info=json.dumps(user.additional_info),
+                password_hash=password_hash, activation_digest=activation_digest, created_time=user.created_time,
+            ),
+            f"User with email '{user.email}' already present in database!",
+        )
+
+    async def get_user(self, user_id: uuid.UUID) -> User | None:
+        row = (await self.conn.execute(select(users).where(users.c.id == str(user_id)))).first()
+        return _user(row) if row else None
+
+    async def get_login(self, email: str) -> tuple[User, str | None] | None:
+        row = (await self.conn.execute(select(users).where(func.lower(users.c.email) == email.lower()))).first()
+        return (_user(row), row.password_hash) if row else None
+
+    async def set_activation_digest(self, user_id: uuid.UUID, digest: bytes) -> None:
+        await self.conn.execute(update(users).where(users.c.id == str(user_id)).values(activation_digest=digest))
+
+    async def activate(self, activation_digest: bytes, password_hash: str) -> User | None:
+        row = (
+            await self.conn.execute(
+                update(users)
+                .where(users.c.activation_digest == activation_digest)
+                .values(password_hash=password_hash, activation_digest=None)
+                .returning(*users.c)
+            )
+        ).first()
+        return _user(row) if row else None
+
+    async def list_users(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
+                         text: str | None, sort: str | None = None, order: str | None = None) -> Page[User]:
+        where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == _str(customer_id))
+        if text:
+            where = and_(where, func.lower(users.c.email).contains(text.lower(), autoescape=True))
+        return await self._page(users, where, page, page_size, sort, order, _user)
+
+    async def delete_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        result = await self.conn.execute(
+            delete(users).where(users.c.id == str(user_id), users.c.tenant_id == str(tenant_id))
+        )
+        return result.rowcount == 1
+
+    # devices ---------------------------------------------------------------------------------
+    def _device_values(self, d: Device) -> dict[str, Any]:
+        return {"name": d.name, "type": d.type, "label": d.label, "additional_info": json.dumps(d.additional_info)}
+
+    async def add_device(self, device: Device, token_digest: bytes, token_sealed: str) -> None:
+        stmt = insert(devices).values(
+            id=str(device.id), tenant_id=str(device.tenant_id), customer_id=_str(device.customer_id),
+            token_digest=token_digest, token_sealed=token_sealed, created_time=device.created_time,
+            **self._device_values(device),
+        )
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            taken = (
+                await self.conn.execute(select(exists().where(devices.c.token_digest == token_digest)))
+            ).scalar_one()
+            raise Conflict(
+                "Device credentials are already assigned to another device!" if taken
+                else "Device with such name already exists!"
+            ) from exc
+
+    async def update_device(self, device: Device) -> bool:
+        stmt = (
+            update(devices)
+            .where(devices.c.id == str(device.id), devices.c.tenant_id == str(device.tenant_id))
+            .values(**self._device_values(device))
+        )
+        try:
+            async with self.conn.begin_nested():
+                result = await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict("Device with such name already exists!") from exc
+        return result.rowcount == 1
+
+    async def get_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Device | None:
+        row = (
+            await self.conn.execute(
+                select(devices).where(devices.c.id == str(device_id), devices.c.tenant_id == str(tenant_id))
+            )
+        ).first()
+        return _device(row) if row else None
+
+    async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
+        row = (
+            await self.conn.execute(
+                select(devices).where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
+            )
+        ).first()
+        return _device(row) if row else None
+
+    async def get_device_by_token(self, token_digest: bytes) -> Device | None:
+        row = (await self.conn.execute(select(devices).where(devices.c.token_digest == token_digest))).first()
+        return _device(row) if row else None
+
+    async def get_device_token(self, device_id: uuid.UUID) -> str | None:
+        return (
+            await self.conn.execute(select(devices.c.token_sealed).where(devices.c.id == str(device_id)))
+        ).scalar_one_or_none()
+
+    async def list_devices(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
+                           text: str | None, device_type: str | None,
+                           sort: str | None = None, order: str | None = None) -> Page[Device]:
+        where = devices.c.tenant_id == str(tenant_id)
+        if customer_id is not None:
+            where = and_(where, devices.c.customer_id == str(customer_id))
+        if text:
+            where = and_(where, func.lower(devices.c.name).contains(text.lower(), autoescape=True))
+        if device_type:
+            where = and_(where, devices.c.type == device_type)
+        return await self._page(devices, where, page, page_size, sort, order, _device)
+
+    async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool:
+        result = await self.conn.execute(
+            delete(devices).where(devices.c.id == str(device_id), devices.c.tenant_id == str(tenant_id))
+        )
+        return result.rowcount == 1
+
+    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, claimer: uuid.UUID | None) -> ClaimTarget | None:
+        """One statement: the device by name, locked for this transaction, with its claimingData and
+        whether the claiming customer still exists."""
+        claimer_exists = (
+            exists().where(customers.c.id == str(claimer)) if claimer is not None else literal(True)
+        ).label("claimer_exists")
+        stmt = (
+            select(
+                devices,
+                attributes.c.key.label("attr_key"),
+                attributes.c.value.label("attr_value"),
+                attributes.c.secret_digest.label("attr_digest"),
+                attributes.c.last_update_ts.label("attr_ts"),
+                claimer_exists,
+            )
+            .outerjoin(
+                attributes,
+                and_(
+                    attributes.c.device_id == devices.c.id,
+                    attributes.c.scope == AttributeScope.SERVER_SCOPE.value,
+                    attributes.c.key == CLAIMING_DATA,
+                ),
+            )
+            .where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
+            .with_for_update(of=devices)
+        )
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
+            return None
+        claiming = (
+            StoredAttribute(row.attr_key, json.loads(row.attr_value), row.attr_ts, row.attr_digest)
+            if row.attr_key is not None else None
+        )
+        return ClaimTarget(_device(row), claiming, bool(row.claimer_exists))
+
+    async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        result = await self.conn.execute(
+            update(devices)
+            .where(devices.c.id == str(device_id), devices.c.customer_id.is_(None))
+            .values(customer_id=str(customer_id))
+        )
+        return result.rowcount == 1
+
+    async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
+        await self.conn.execute(update(devices).where(devices.c.id == str(device_id)).values(customer_id=_str(customer_id)))
+
+    # attributes ------------------------------------------------------------------------------
+    async def save_attributes(self, device_id: uuid.UUID, scope: str, items: list[NewAttribute], now_ms: int) -> None:
+        if not items:
+            return
+        stmt = _upsert(self.conn, attributes).values(
+            [
+                {"device_id": str(device_id), "scope": scope, "key": a.key, "value": json.dumps(a.value),
+                 "secret_digest": a.secret_digest, "last_update_ts": now_ms}
+                for a in items
+            ]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[attributes.c.device_id, attributes.c.scope, attributes.c.key],
+            set_={"value": stmt.excluded.value, "secret_digest": stmt.excluded.secret_digest,
+                  "last_update_ts": stmt.excluded.last_update_ts},
+        )
+        await self.conn.execute(stmt)
+
+    async def get_attributes(self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None) -> list[tuple[str, StoredAttribute]]:
+        stmt = select(attributes).where(attributes.c.device_id == str(device_id))
+        if scope is not None:
+            stmt = stmt.where(attributes.c.scope == scope)
+        if keys:
+            stmt = stmt.where(attributes.c.key.in_(keys))
+        rows = await self.conn.execute(stmt.order_by(attributes.c.scope, attributes.c.key))
+        return [(r.scope, _stored_attribute(r)) for r in rows]
+
+    async def get_attribute(self, device_id: uuid.UUID, scope: str, key: str) -> StoredAttribute | None:
+        row = (
+            await self.conn.execute(
+                select(attributes).where(
+                    attributes.c.device_id == str(device_id), attributes.c.scope == scope, attributes.c.key == key
+                )
+            )
+        ).first()
+        return _stored_attribute(row) if row else None
+
+    async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
+        await self.conn.execute(
+            delete(attributes).where(
+                attributes.c.device_id == str(device_id), attributes.c.scope == scope, attributes.c.key.in_(keys)
+            )
+        )
+
+    # audit -----------------------------------------------------------------------------------
+    async def add_audit(self, event: AuditEvent) -> None:
+        await self.conn.execute(
+            insert(audit_log).values(
+                id=str(event.id), tenant_id=str(event.tenant_id), created_time=event.created_time,
+                action=event.action.value, outcome=event.outcome, door=event.door.value,
+                user_id=_str(event.user_id), customer_id=_str(event.customer_id), device_id=_str(event.device_id),
+                device_name=event.device_name, source=event.source, detail=event.detail,
+            )
+        )
+
+    async def list_audit(self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int) -> Page[AuditEvent]:
+        where = audit_log.c.tenant_id == str(tenant_id)
+        if device_id is not None:
+            where = and_(where, audit_log.c.device_id == str(device_id))
+        return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", _audit)
+
+
+class SqlClaimWindows:
+    """Claim windows as rows of ``claim_windows``, in the caller's transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def open(self, device_id: uuid.UUID, data: ClaimData, now_ms: int) -> bool:
+        stmt = _upsert(self.conn, claim_windows).values(
+            device_id=str(device_id), secret_digest=data.secret_digest, expires_at=data.expiration_time
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[claim_windows.c.device_id],
+            set_={"secret_digest": stmt.excluded.secret_digest, "expires_at": stmt.excluded.expires_at},
+            where=claim_windows.c.expires_at < now_ms,  # only an expired window gives way
+        ).returning(claim_windows.c.device_id)
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def take(self, device_id: uuid.UUID) -> ClaimData | None:
+        row = (
+            await self.conn.execute(
+                delete(claim_windows)
+                .where(claim_windows.c.device_id == str(device_id))
+                .returning(claim_windows.c.secret_digest, claim_windows.c.expires_at)
+            )
+        ).first()
+        return ClaimData(bytes(row.secret_digest), row.expires_at) if row else None
+
+    async def discard(self, device_id: uuid.UUID) -> None:
+        await self.conn.execute(delete(claim_windows).where(claim_windows.c.device_id == str(device_id)))
+
+
+class SqlUnitOfWork:
+    """One transaction on the writer (or reader) engine; claim windows in SQL or in Redis."""
+
+    repo: SqlRepository
+    windows: ClaimWindows
+
+    def __init__(self, db: Database, write: bool, external_windows: ClaimWindows | None) -> None:
+        self._engine = db.writer if write else db.reader
+        self._external_windows = external_windows
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self.repo = SqlRepository(self._conn)
+        self.windows = self._external_windows or SqlClaimWindows(self._conn)
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self._conn is not None
+        try:
+            if exc_type is None:
+                await self._conn.commit()
+            else:
+                await self._conn.rollback()
+        finally:
+            await self._conn.close()
+            self._conn = None
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, db: Database, external_windows: ClaimWindows | None = None) -> None:
+        self.db = db
+        self.external_windows = external_windows
+
+    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db, write, self.external_windows)

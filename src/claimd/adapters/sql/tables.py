@@ -1,0 +1,120 @@
+"""Every SQL table of claimd, in one place. Alembic migrations under ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UUID = String(36)  # text UUIDs: the same on SQLite and PostgreSQL, and readable in both shells
+DIGEST = LargeBinary(32)  # keyed HMAC-SHA256 of a secret
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("title", String(255), nullable=False, unique=True),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("email", String(255)),
+    Column("additional_info", Text, nullable=False, default="{}"),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "title", name="uq_customers_tenant_title"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", UUID, ForeignKey("customers.id", ondelete="CASCADE")),
+    Column("email", String(255), nullable=False, unique=True),
+    Column("authority", String(32), nullable=False),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("additional_info", Text, nullable=False, default="{}"),
+    Column("password_hash", String(255)),  # argon2id; NULL until the user is activated
+    Column("activation_digest", DIGEST, unique=True),  # keyed digest of the one-time activation token
+    Column("created_time", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", UUID, ForeignKey("customers.id", ondelete="SET NULL")),
+    Column("name", String(255), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("label", String(255)),
+    Column("additional_info", Text, nullable=False, default="{}"),
+    Column("token_digest", DIGEST, nullable=False, unique=True),  # access token, keyed digest: the lookup key
+    Column("token_sealed", Text, nullable=False),  # access token, AES-GCM sealed: shown to its tenant admin
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_devices_tenant_name"),
+    Index("ix_devices_tenant_customer", "tenant_id", "customer_id"),
+)
+
+attributes = Table(
+    "attributes",
+    metadata,
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON; a secret inside is stored redacted
+    Column("secret_digest", DIGEST),  # for claimingData: keyed digest of its secretKey
+    Column("last_update_ts", BigInteger, nullable=False),
+)
+
+claim_windows = Table(
+    "claim_windows",
+    metadata,
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret_digest", DIGEST, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("door", String(16), nullable=False),
+    Column("user_id", UUID),
+    Column("customer_id", UUID),
+    Column("device_id", UUID),
+    Column("device_name", String(255)),
+    Column("source", String(64)),
+    Column("detail", Text),
+    Index("ix_audit_log_tenant_time", "tenant_id", "created_time"),
+    Index("ix_audit_log_device", "device_id"),
+)

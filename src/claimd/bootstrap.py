@@ -1,0 +1,97 @@
+"""The one place that builds adapters and services from settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from claimd.adapters.crypto import AesGcmSealer, Argon2PasswordHasher, HmacSecretHasher, JwtCodec, new_token
+from claimd.adapters.sql.database import Database, normalize_url, open_database
+from claimd.adapters.sql.migrations import upgrade
+from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
+from claimd.config import Settings
+from claimd.services.accounts import AccountService
+from claimd.services.claims import ClaimPolicy, ClaimService
+from claimd.services.devices import DeviceService
+from claimd.services.ports import ClaimWindows, Clock
+
+log = logging.getLogger("claimd")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def secret_file_for(database_url: str) -> Path:
+    """Where a generated server secret is kept: beside a SQLite file, else in the working directory."""
+    url = make_url(normalize_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + ".secret")
+    return Path("claimd.secret")
+
+
+def load_server_secret(settings: Settings) -> bytes:
+    if settings.secret:
+        return settings.secret.encode()
+    path = secret_file_for(settings.database_url)
+    if path.exists():
+        return path.read_bytes().strip()
+    value = secrets.token_urlsafe(32).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(value)
+    log.warning("generated a server secret in %s (set CLAIMD_SECRET to share one between nodes)", path)
+    return value
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database: Database
+    claims: ClaimService
+    devices: DeviceService
+    accounts: AccountService
+    tokens: JwtCodec
+    redis: object | None = None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()  # type: ignore[attr-defined]
+        await self.database.dispose()
+
+
+async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = True) -> Container:
+    """Open the stores, run migrations, and wire the services."""
+    server_secret = load_server_secret(settings)
+    database = open_database(settings.database_url, pool_size=settings.db_pool_size)
+    if migrate:
+        await upgrade(database)
+    windows: ClaimWindows | None = None
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        from claimd.adapters.windows import RedisClaimWindows
+
+        redis = Redis.from_url(settings.redis_url)
+        windows = RedisClaimWindows(redis, settings.redis_prefix)
+    uow = SqlUnitOfWorkFactory(database, windows)
+    hasher = HmacSecretHasher(server_secret)
+    tokens = JwtCodec(server_secret)
+    policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms)
+    return Container(
+        settings=settings,
+        database=database,
+        claims=ClaimService(uow, hasher, policy, clock),
+        devices=DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token),
+        accounts=AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock),
+        tokens=tokens,
+        redis=redis,
+    )

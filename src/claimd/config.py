@@ -1,0 +1,51 @@
+"""Settings, from ``CLAIMD_*`` environment variables, an optional TOML file, and ``claimd serve`` options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./claimd.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of claimd. Each is also an option of ``claimd serve`` (see ``--help``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAIMD_", extra="ignore")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLite (default) or postgresql+asyncpg://…")
+    redis_url: str | None = Field(None, description="Redis for claim windows across nodes (optional)")
+    redis_prefix: str = Field("claimd", description="Prefix of claimd's Redis keys")
+    http_host: str = Field("0.0.0.0", description="HTTP listen address")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port")
+    allow_claiming_by_default: bool = Field(True, description="Devices may open claim windows without claimingAllowed")
+    claim_duration_ms: int = Field(86_400_000, gt=0, description="Claim window length when a device sends none")
+    secret: str | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
+    admin_email: str | None = Field(None, description="First tenant admin's e-mail (first start only)")
+    admin_password: str | None = Field(None, description="First tenant admin's password (first start only)")
+    public_url: str | None = Field(None, description="Base URL in activation links (default: from the request)")
+    log_level: str = Field("info", description="Log level")
+    db_pool_size: int = Field(10, ge=1, description="SQL connections per process")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("CLAIMD_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+
+def explicit_settings() -> set[str]:
+    """Names of settings given in the environment (used to tell a default port from a chosen one)."""
+    return {name for name in Settings.model_fields if f"CLAIMD_{name.upper()}" in os.environ}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

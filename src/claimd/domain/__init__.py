@@ -1,0 +1,1 @@
+"""Pure rules and types. Nothing here does I/O or imports another layer of claimd."""

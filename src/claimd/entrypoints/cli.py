@@ -1,0 +1,158 @@
+"""The ``claimd`` command: ``serve`` runs every door in one process; ``db upgrade`` runs migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import sys
+from typing import Annotated, Any
+
+import typer
+
+import claimd
+from claimd.config import Settings, load_settings
+
+app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _opt(env: str, help: str, **kw: Any) -> Any:
+    return typer.Option(envvar=env, help=help, show_envvar=True, **kw)
+
+
+DatabaseUrl = Annotated[str | None, _opt("CLAIMD_DATABASE_URL", "SQLite (default ./claimd.db) or postgresql+asyncpg://user@host/db")]
+
+
+class PortTaken(Exception):
+    pass
+
+
+def bind_door(name: str, setting: str, host: str, port: int, explicit: bool, kind: int = socket.SOCK_STREAM) -> socket.socket | None:
+    """Bind a door's socket. A taken default port turns that door off with one line; a taken port
+    that was set explicitly is an error naming the setting."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        if explicit:
+            raise PortTaken(f"{setting}={port}: cannot listen on {host}:{port} ({reason})") from exc
+        typer.echo(f"claimd: {name} door off: default port {port} on {host} is {reason}; set {setting} to serve it", err=True)
+        return None
+    if kind == socket.SOCK_STREAM:
+        sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(settings: Settings, explicit: set[str]) -> None:
+    import uvicorn
+
+    from claimd.bootstrap import build
+    from claimd.entrypoints.http import create_app
+
+    http_sock = bind_door("HTTP", "CLAIMD_HTTP_PORT", settings.http_host, settings.http_port, "http_port" in explicit)
+    if http_sock is None:
+        raise PortTaken("no door could be opened")
+    container = await build(settings)
+    try:
+        first = await container.accounts.ensure_first_tenant(settings.admin_email, settings.admin_password)
+        if first is not None:
+            typer.echo(f"claimd: created tenant 'Default' with tenant admin {first.email}")
+            if first.password:
+                typer.echo(f"claimd: its generated password (shown once, not stored): {first.password}")
+        host, port = http_sock.getsockname()[:2]
+        typer.echo(f"claimd {claimd.__version__}: HTTP on http://{host}:{port} (API docs at /docs), "
+                   f"database {container.database.writer.url.render_as_string(hide_password=True)}")
+        config = uvicorn.Config(create_app(container=container), log_level=settings.log_level.lower(),
+                                access_log=False, lifespan="on", server_header=False)
+        await uvicorn.Server(config).serve(sockets=[http_sock])
+    finally:
+        await container.close()
+
+
+def _run(coro: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(coro)
+
+
+@app.command()
+def serve(
+    database_url: DatabaseUrl = None,
+    redis_url: Annotated[str | None, _opt("CLAIMD_REDIS_URL", "Redis URL for claim windows shared by many nodes")] = None,
+    http_host: Annotated[str | None, _opt("CLAIMD_HTTP_HOST", "HTTP listen address [default: 0.0.0.0]")] = None,
+    http_port: Annotated[int | None, _opt("CLAIMD_HTTP_PORT", "HTTP listen port [default: 8080]")] = None,
+    allow_claiming_by_default: Annotated[bool | None, _opt(
+        "CLAIMD_ALLOW_CLAIMING_BY_DEFAULT",
+        "Devices may open claim windows without the claimingAllowed attribute [default: true]")] = None,
+    claim_duration_ms: Annotated[int | None, _opt(
+        "CLAIMD_CLAIM_DURATION_MS", "Claim window length when a device sends no durationMs [default: 86400000]")] = None,
+    secret: Annotated[str | None, _opt(
+        "CLAIMD_SECRET", "Server secret for keyed digests and JWTs [default: generated, kept beside the database]")] = None,
+    admin_email: Annotated[str | None, _opt("CLAIMD_ADMIN_EMAIL", "First tenant admin's e-mail (empty database only)")] = None,
+    admin_password: Annotated[str | None, _opt(
+        "CLAIMD_ADMIN_PASSWORD", "First tenant admin's password [default: generated and printed once]")] = None,
+    public_url: Annotated[str | None, _opt("CLAIMD_PUBLIC_URL", "Base URL used in activation links")] = None,
+    log_level: Annotated[str | None, _opt("CLAIMD_LOG_LEVEL", "debug, info, warning or error [default: info]")] = None,
+) -> None:
+    """Run claimd: migrate the database, create the first tenant admin if there is none, serve."""
+    given = dict(database_url=database_url, redis_url=redis_url, http_host=http_host, http_port=http_port,
+                 allow_claiming_by_default=allow_claiming_by_default, claim_duration_ms=claim_duration_ms,
+                 secret=secret, admin_email=admin_email, admin_password=admin_password,
+                 public_url=public_url, log_level=log_level)
+    try:
+        settings = load_settings(**given)
+    except ValueError as exc:
+        typer.echo(f"claimd: invalid setting: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    explicit = {name for name, value in given.items() if value is not None}
+    try:
+        _run(_serve(settings, explicit))
+    except PortTaken as exc:
+        typer.echo(f"claimd: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Run the database migrations and exit."""
+    from claimd.adapters.sql.database import open_database
+    from claimd.adapters.sql.migrations import current_revision, upgrade
+
+    settings = load_settings(database_url=database_url)
+
+    async def run() -> str | None:
+        database = open_database(settings.database_url)
+        try:
+            await upgrade(database)
+            return await current_revision(database)
+        finally:
+            await database.dispose()
+
+    typer.echo(f"claimd: database at revision {asyncio.run(run())}")
+
+
+@app.command()
+def version() -> None:
+    """Print claimd's version."""
+    typer.echo(claimd.__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,56 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+import claimd
+from claimd.bootstrap import Container, build
+from claimd.config import Settings
+from claimd.entrypoints.http import auth, claims, customers, device_api, devices, errors, telemetry
+from claimd.entrypoints.http.security import ContainerDep
+
+DESCRIPTION = """\
+claimd hands IoT devices from the company that makes them to the people who buy them.
+
+The REST API is wire-compatible with ThingsBoard's claiming (log in at `/api/auth/login`, then send
+`X-Authorization: Bearer <token>`); devices open claim windows at `/api/v1/{accessToken}/claim`.
+"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the app. With ``container`` the caller owns it; otherwise it is built from ``settings``
+    when the app starts and closed when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await build(settings or Settings())
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(title="claimd", version=claimd.__version__, description=DESCRIPTION, lifespan=lifespan)
+    if container is not None:
+        app.state.container = container
+    errors.install(app)
+    # Claim routes first: a device named "device" must not be taken for a customer id.
+    for module in (claims, device_api, auth, customers, devices, telemetry):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
+    async def healthz(c: ContainerDep) -> dict:
+        async with c.database.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": claimd.__version__}
+
+    return app

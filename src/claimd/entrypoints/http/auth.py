@@ -1,0 +1,33 @@
+"""Login, refresh, the current user, and user activation (ThingsBoard's auth endpoints)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from claimd.entrypoints.http.schemas import ActivateRequest, JwtPair, LoginRequest, RefreshRequest, user_json
+from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/api/auth/login", response_model=JwtPair, summary="Log in with e-mail and password")
+async def login(body: LoginRequest, c: ContainerDep) -> JwtPair:
+    token, refresh = await c.accounts.login(body.username, body.password)
+    return JwtPair(token=token, refreshToken=refresh)
+
+
+@router.post("/api/auth/token", response_model=JwtPair, summary="Exchange a refresh token for a new pair")
+async def refresh(body: RefreshRequest, c: ContainerDep) -> JwtPair:
+    token, refresh_token = await c.accounts.refresh(body.refresh_token)
+    return JwtPair(token=token, refreshToken=refresh_token)
+
+
+@router.get("/api/auth/user", summary="The logged-in user")
+async def current_user(principal: PrincipalDep, c: ContainerDep) -> dict:
+    return user_json(await c.accounts.current_user(principal))
+
+
+@router.post("/api/noauth/activate", response_model=JwtPair, summary="Set the password of a new user")
+async def activate(body: ActivateRequest, c: ContainerDep, sendActivationMail: bool = False) -> JwtPair:  # noqa: N803
+    token, refresh_token = await c.accounts.activate(body.activate_token, body.password)
+    return JwtPair(token=token, refreshToken=refresh_token)

@@ -1,0 +1,76 @@
+"""Customers and their users (ThingsBoard's customer and user endpoints)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from claimd.entrypoints.http.schemas import CustomerIn, UserIn, customer_json, page_json, user_json
+from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+
+router = APIRouter(tags=["customers and users"])
+
+
+@router.post("/api/customer", summary="Create or update a customer")
+async def save_customer(body: CustomerIn, principal: PrincipalDep, c: ContainerDep) -> dict:
+    customer = await c.accounts.save_customer(
+        principal, body.title, body.email, body.additional_info, body.id.id if body.id else None
+    )
+    return customer_json(customer)
+
+
+@router.get("/api/customer/{customerId}", summary="Get a customer")
+async def get_customer(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict:  # noqa: N803
+    return customer_json(await c.accounts.get_customer(principal, customerId))
+
+
+@router.get("/api/customers", summary="List the tenant's customers")
+async def list_customers(principal: PrincipalDep, c: ContainerDep, pageSize: int = 10, page: int = 0,  # noqa: N803
+                         textSearch: str | None = None, sortProperty: str | None = None,  # noqa: N803
+                         sortOrder: str | None = None) -> dict:  # noqa: N803
+    result = await c.accounts.list_customers(principal, page, pageSize, textSearch, sortProperty, sortOrder)
+    return page_json(result, page, customer_json)
+
+
+@router.delete("/api/customer/{customerId}", summary="Delete a customer; its devices become unassigned")
+async def delete_customer(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+    await c.accounts.delete_customer(principal, customerId)
+    return Response(status_code=200)
+
+
+@router.post("/api/user", summary="Create a tenant admin or customer user (activate it with its activation link)")
+async def save_user(body: UserIn, principal: PrincipalDep, c: ContainerDep,
+                    sendActivationMail: bool = False) -> dict:  # noqa: N803
+    user = await c.accounts.create_user(
+        principal, body.email, body.authority, body.customer_id.id if body.customer_id else None,
+        body.first_name, body.last_name, body.additional_info,
+    )
+    return user_json(user)
+
+
+@router.get("/api/user/{userId}", summary="Get a user")
+async def get_user(userId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict:  # noqa: N803
+    return user_json(await c.accounts.get_user(principal, userId))
+
+
+@router.delete("/api/user/{userId}", summary="Delete a user")
+async def delete_user(userId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+    await c.accounts.delete_user(principal, userId)
+    return Response(status_code=200)
+
+
+@router.get("/api/customer/{customerId}/users", summary="List a customer's users")
+async def list_customer_users(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
+                              pageSize: int = 10, page: int = 0, textSearch: str | None = None) -> dict:  # noqa: N803
+    result = await c.accounts.list_customer_users(principal, customerId, page, pageSize, textSearch)
+    return page_json(result, page, user_json)
+
+
+@router.get("/api/user/{userId}/activationLink", response_class=PlainTextResponse,
+            summary="A new one-time activation link (each call replaces the previous one)")
+async def activation_link(userId: uuid.UUID, request: Request, principal: PrincipalDep, c: ContainerDep) -> str:  # noqa: N803
+    token = await c.accounts.new_activation_token(principal, userId)
+    base = (c.settings.public_url or str(request.base_url)).rstrip("/")
+    return f"{base}/api/noauth/activate?activateToken={token}"

@@ -1,0 +1,79 @@
+"""ThingsBoard's error body for every error: ``{"status", "message", "errorCode", "timestamp"}``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claimd.domain.errors import (
+    AuthenticationFailed,
+    ClaimdError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+)
+
+log = logging.getLogger("claimd.http")
+
+# ThingsBoard's ThingsboardErrorCode values.
+GENERAL, AUTHENTICATION, JWT_EXPIRED, PERMISSION_DENIED, BAD_REQUEST_PARAMS, ITEM_NOT_FOUND, TOO_MANY_REQUESTS = (
+    2, 10, 11, 20, 31, 32, 33,
+)
+_BY_STATUS = {400: BAD_REQUEST_PARAMS, 401: AUTHENTICATION, 403: PERMISSION_DENIED, 404: ITEM_NOT_FOUND,
+              429: TOO_MANY_REQUESTS}
+
+
+def error_response(status: int, message: str, code: int | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"status": status, "message": message, "errorCode": code if code is not None else _BY_STATUS.get(status, GENERAL),
+            "timestamp": time.time_ns() // 1_000_000}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(exc: ClaimdError) -> tuple[int, int]:
+    if isinstance(exc, AuthenticationFailed):
+        return 401, JWT_EXPIRED if exc.expired else AUTHENTICATION
+    if isinstance(exc, PermissionDenied):
+        return 403, PERMISSION_DENIED
+    if isinstance(exc, NotFound):
+        return 404, ITEM_NOT_FOUND
+    if isinstance(exc, TooManyRequests):
+        return 429, TOO_MANY_REQUESTS
+    if isinstance(exc, InvalidArgument):
+        return 400, BAD_REQUEST_PARAMS
+    return 400, GENERAL
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "Invalid request: " + "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ClaimdError)
+    async def _claimd_error(_: Request, exc: ClaimdError) -> JSONResponse:
+        status, code = status_of(exc)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
+        return error_response(status, exc.message, code, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "Requested item wasn't found!" if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "Internal server error", GENERAL)

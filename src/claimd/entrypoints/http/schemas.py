@@ -1,0 +1,136 @@
+"""ThingsBoard's JSON shapes: entity ids, Device, Customer, User, PageData, and request bodies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from claimd.domain.model import NULL_UUID, Authority, Customer, Device, Page, User
+
+
+def entity_id(entity_type: str, value: uuid.UUID | None) -> dict[str, str]:
+    return {"entityType": entity_type, "id": str(value or NULL_UUID)}
+
+
+def default_profile_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """claimd has no device profiles; each tenant's "default" one gets a stable id for clients that read it."""
+    return uuid.uuid5(tenant_id, "device-profile/default")
+
+
+def device_json(d: Device) -> dict[str, Any]:
+    return {
+        "id": entity_id("DEVICE", d.id),
+        "createdTime": d.created_time,
+        "tenantId": entity_id("TENANT", d.tenant_id),
+        "customerId": entity_id("CUSTOMER", d.customer_id),
+        "ownerId": entity_id("CUSTOMER", d.customer_id) if d.customer_id else entity_id("TENANT", d.tenant_id),
+        "name": d.name,
+        "type": d.type,
+        "label": d.label,
+        "deviceProfileId": entity_id("DEVICE_PROFILE", default_profile_id(d.tenant_id)),
+        "deviceData": {"configuration": {"type": "DEFAULT"}, "transportConfiguration": {"type": "DEFAULT"}},
+        "firmwareId": None,
+        "softwareId": None,
+        "externalId": None,
+        "version": 1,
+        "additionalInfo": d.additional_info,
+    }
+
+
+def customer_json(c: Customer) -> dict[str, Any]:
+    return {
+        "id": entity_id("CUSTOMER", c.id),
+        "createdTime": c.created_time,
+        "tenantId": entity_id("TENANT", c.tenant_id),
+        "title": c.title,
+        "name": c.title,
+        "email": c.email,
+        "additionalInfo": c.additional_info,
+        "version": 1,
+    }
+
+
+def user_json(u: User) -> dict[str, Any]:
+    return {
+        "id": entity_id("USER", u.id),
+        "createdTime": u.created_time,
+        "tenantId": entity_id("TENANT", u.tenant_id),
+        "customerId": entity_id("CUSTOMER", u.customer_id),
+        "email": u.email,
+        "name": u.email,
+        "authority": u.authority.value,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "phone": None,
+        "additionalInfo": {**u.additional_info, "userCredentialsEnabled": u.enabled},
+        "version": 1,
+    }
+
+
+def page_json(page: Page[Any], page_index: int, render: Any) -> dict[str, Any]:
+    return {
+        "data": [render(item) for item in page.data],
+        "totalPages": page.total_pages,
+        "totalElements": page.total_elements,
+        "hasNext": page.has_next(page_index),
+    }
+
+
+class _Lenient(BaseModel):
+    """Request bodies: camelCase as ThingsBoard's clients send them; unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class EntityIdIn(_Lenient):
+    id: uuid.UUID
+    entity_type: str | None = Field(None, alias="entityType")
+
+
+class LoginRequest(_Lenient):
+    username: str
+    password: str
+
+
+class RefreshRequest(_Lenient):
+    refresh_token: str = Field(alias="refreshToken")
+
+
+class ActivateRequest(_Lenient):
+    activate_token: str = Field(alias="activateToken")
+    password: str
+
+
+class JwtPair(BaseModel):
+    token: str
+    refreshToken: str  # noqa: N815 - ThingsBoard's field name
+
+
+class CustomerIn(_Lenient):
+    id: EntityIdIn | None = None
+    title: str
+    email: str | None = None
+    additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
+
+
+class UserIn(_Lenient):
+    email: str
+    authority: Authority
+    customer_id: EntityIdIn | None = Field(None, alias="customerId")
+    first_name: str | None = Field(None, alias="firstName")
+    last_name: str | None = Field(None, alias="lastName")
+    additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
+
+
+class DeviceIn(_Lenient):
+    id: EntityIdIn | None = None
+    name: str
+    type: str | None = "default"
+    label: str | None = None
+    additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
+
+
+class ClaimRequest(_Lenient):
+    secret_key: str | int | float | bool | None = Field(None, alias="secretKey")

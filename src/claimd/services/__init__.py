@@ -1,0 +1,1 @@
+"""Use cases. Every door (REST, device HTTP, MQTT, CoAP, CLI, web, bulk) calls these and nothing else."""

@@ -1,0 +1,227 @@
+"""Tenants, customers and users: login, activation, and the first tenant admin on first start."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.model import Authority, Customer, Page, Principal, Tenant, User
+from claimd.services.common import check_page
+from claimd.services.devices import require_tenant_admin
+from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory
+
+ACTIVATION = "activation"
+MIN_PASSWORD_LENGTH = 6
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# A real argon2id hash of a random password, verified when the e-mail is unknown so that a login's
+# timing does not tell whether an account exists.
+_DUMMY_PASSWORD = secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAdmin:
+    email: str
+    password: str | None  # set when claimd generated it: printed once, never stored in plain text
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidArgument(f"Password must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
+def _check_email(email: str) -> str:
+    email = (email or "").strip()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidArgument(f"Invalid email address format '{email}'!")
+    return email
+
+
+class AccountService:
+    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, passwords: PasswordHasher,
+                 tokens: TokenCodec, clock: Clock) -> None:
+        self.uow = uow
+        self.hasher = hasher
+        self.passwords = passwords
+        self.tokens = tokens
+        self.clock = clock
+        self._dummy_hash: str | None = None
+
+    # authentication --------------------------------------------------------------------------
+    async def login(self, email: str, password: str) -> tuple[str, str]:
+        async with self.uow() as tx:
+            found = await tx.repo.get_login((email or "").strip())
+        if found is None or found[1] is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self.passwords.hash(_DUMMY_PASSWORD)
+            await self.passwords.verify(self._dummy_hash, password or "")
+            if found is not None:
+                raise AuthenticationFailed("User is not active")
+            raise AuthenticationFailed("Invalid username or password")
+        user, password_hash = found
+        if not await self.passwords.verify(password_hash, password or ""):
+            raise AuthenticationFailed("Invalid username or password")
+        return self.tokens.issue(user)
+
+    async def refresh(self, refresh_token: str) -> tuple[str, str]:
+        user_id = self.tokens.refresh_subject(refresh_token)
+        async with self.uow() as tx:
+            user = await tx.repo.get_user(user_id)
+        if user is None or not user.enabled:
+            raise AuthenticationFailed("User not found")
+        return self.tokens.issue(user)
+
+    async def current_user(self, principal: Principal) -> User:
+        async with self.uow() as tx:
+            user = await tx.repo.get_user(principal.user_id)
+        if user is None:
+            raise AuthenticationFailed("User not found")
+        return user
+
+    # customers -------------------------------------------------------------------------------
+    async def save_customer(self, principal: Principal, title: str, email: str | None = None,
+                            additional_info: dict[str, Any] | None = None,
+                            customer_id: uuid.UUID | None = None) -> Customer:
+        require_tenant_admin(principal)
+        title = (title or "").strip()
+        if not title:
+            raise InvalidArgument("Customer title should be specified!")
+        async with self.uow(write=True) as tx:
+            if customer_id is not None:
+                current = await tx.repo.get_customer(principal.tenant_id, customer_id)
+                if current is None:
+                    raise NotFound()
+                customer = replace(current, title=title, email=email, additional_info=dict(additional_info or {}))
+                await tx.repo.update_customer(customer)
+                return customer
+            customer = Customer(
+                id=uuid.uuid4(), tenant_id=principal.tenant_id, title=title, email=email,
+                additional_info=dict(additional_info or {}), created_time=self.clock(),
+            )
+            await tx.repo.add_customer(customer)
+        return customer
+
+    async def get_customer(self, principal: Principal, customer_id: uuid.UUID) -> Customer:
+        if principal.is_customer_user and principal.customer_id != customer_id:
+            raise PermissionDenied()
+        async with self.uow() as tx:
+            customer = await tx.repo.get_customer(principal.tenant_id, customer_id)
+        if customer is None:
+            raise NotFound()
+        return customer
+
+    async def list_customers(self, principal: Principal, page: int, page_size: int, text: str | None = None,
+                             sort: str | None = None, order: str | None = None) -> Page[Customer]:
+        require_tenant_admin(principal)
+        check_page(page, page_size)
+        async with self.uow() as tx:
+            return await tx.repo.list_customers(principal.tenant_id, page, page_size, text, sort, order)
+
+    async def delete_customer(self, principal: Principal, customer_id: uuid.UUID) -> None:
+        require_tenant_admin(principal)
+        async with self.uow(write=True) as tx:
+            if not await tx.repo.delete_customer(principal.tenant_id, customer_id):
+                raise NotFound()
+
+    # users -----------------------------------------------------------------------------------
+    def _activation_digest(self, token: str) -> bytes:
+        return self.hasher.digest(ACTIVATION, "", token)
+
+    async def create_user(self, principal: Principal, email: str, authority: Authority,
+                          customer_id: uuid.UUID | None, first_name: str | None = None,
+                          last_name: str | None = None, additional_info: dict[str, Any] | None = None) -> User:
+        require_tenant_admin(principal)
+        email = _check_email(email)
+        if authority is Authority.CUSTOMER_USER:
+            if customer_id is None:
+                raise InvalidArgument("Customer user should be assigned to a customer!")
+        elif authority is Authority.TENANT_ADMIN:
+            customer_id = None
+        else:
+            raise PermissionDenied()
+        user = User(
+            id=uuid.uuid4(), tenant_id=principal.tenant_id, customer_id=customer_id, email=email,
+            authority=authority, first_name=first_name, last_name=last_name,
+            additional_info=dict(additional_info or {}), created_time=self.clock(),
+        )
+        async with self.uow(write=True) as tx:
+            if customer_id is not None and await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
+                raise NotFound("Customer wasn't found!")
+            await tx.repo.add_user(user, None)
+        return user
+
+    async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
+        async with self.uow() as tx:
+            user = await tx.repo.get_user(user_id)
+        if user is None or user.tenant_id != principal.tenant_id:
+            raise NotFound()
+        if principal.is_customer_user and user.id != principal.user_id:
+            raise PermissionDenied()
+        return user
+
+    async def list_customer_users(self, principal: Principal, customer_id: uuid.UUID, page: int, page_size: int,
+                                  text: str | None = None) -> Page[User]:
+        require_tenant_admin(principal)
+        check_page(page, page_size)
+        async with self.uow() as tx:
+            if await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
+                raise NotFound()
+            return await tx.repo.list_users(principal.tenant_id, customer_id, page, page_size, text)
+
+    async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
+        require_tenant_admin(principal)
+        if user_id == principal.user_id:
+            raise InvalidArgument("You can't delete your own account")
+        async with self.uow(write=True) as tx:
+            if not await tx.repo.delete_user(principal.tenant_id, user_id):
+                raise NotFound()
+
+    async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
+        """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""
+        require_tenant_admin(principal)
+        token = secrets.token_urlsafe(24)
+        async with self.uow(write=True) as tx:
+            user = await tx.repo.get_user(user_id)
+            if user is None or user.tenant_id != principal.tenant_id:
+                raise NotFound()
+            if user.enabled:
+                raise InvalidArgument("User is already activated!")
+            await tx.repo.set_activation_digest(user_id, self._activation_digest(token))
+        return token
+
+    async def activate(self, activate_token: str, password: str) -> tuple[str, str]:
+        _check_password(password or "")
+        password_hash = await self.passwords.hash(password)
+        async with self.uow(write=True) as tx:
+            user = await tx.repo.activate(self._activation_digest(activate_token or ""), password_hash)
+        if user is None:
+            raise NotFound("Unable to find user credentials by activateToken")
+        return self.tokens.issue(user)
+
+    # first start -----------------------------------------------------------------------------
+    async def ensure_first_tenant(self, email: str | None, password: str | None) -> FirstAdmin | None:
+        """On an empty database: tenant "Default" and its tenant admin. None when tenants exist."""
+        async with self.uow() as tx:
+            if await tx.repo.count_tenants():
+                return None
+        generated = password is None
+        password = password or secrets.token_urlsafe(12)
+        _check_password(password)
+        email = _check_email(email or "admin@claimd.local")
+        now = self.clock()
+        tenant = Tenant(uuid.uuid4(), "Default", now)
+        admin = User(id=uuid.uuid4(), tenant_id=tenant.id, customer_id=None, email=email,
+                     authority=Authority.TENANT_ADMIN, created_time=now)
+        password_hash = await self.passwords.hash(password)
+        try:
+            async with self.uow(write=True) as tx:
+                if await tx.repo.count_tenants():
+                    return None
+                await tx.repo.add_tenant(tenant)
+                await tx.repo.add_user(admin, None, password_hash)
+        except Conflict:  # another node created it at the same moment
+            return None
+        return FirstAdmin(email, password if generated else None)

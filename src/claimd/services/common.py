@@ -1,0 +1,36 @@
+"""Small pieces every use case shares: where a request came from, the audit event, paging bounds."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from claimd.domain.errors import InvalidArgument
+from claimd.domain.model import AuditAction, AuditEvent, Device, Door, Principal
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Which way a request came in and from where, for the audit log."""
+
+    door: Door
+    source: str | None = None
+
+
+def audit_event(action: AuditAction, outcome: str, origin: Origin, device: Device,
+                principal: Principal | None, now: int, detail: str | None = None) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.uuid4(), tenant_id=device.tenant_id, created_time=now, action=action, outcome=outcome,
+        door=origin.door, user_id=principal.user_id if principal else None,
+        customer_id=principal.customer_id if principal and principal.customer_id else device.customer_id,
+        device_id=device.id, device_name=device.name, source=origin.source, detail=detail,
+    )
+
+
+def check_page(page: int, page_size: int) -> None:
+    if page < 0:
+        raise InvalidArgument("Page index must be 0 or greater")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"Page size must be between 1 and {MAX_PAGE_SIZE}")

@@ -1,0 +1,33 @@
+"""Fixtures for tests that drive a real ``claimd serve`` process (imported by e2e/ and compat/ conftests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from servers import LiveServer, create_pg_database, drop_pg_database, require_server, start_server
+
+LIVE_BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres+redis", id="postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
+]
+
+
+@pytest.fixture(scope="module", params=LIVE_BACKENDS)
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server per test module and backend: SQLite (the embedded default), and PostgreSQL with
+    Redis claim windows. Tests share it, so each creates uniquely named customers and devices."""
+    workdir = tmp_path_factory.mktemp("claimd")
+    database, database_url, redis_url = None, None, None
+    if request.param == "postgres+redis":
+        require_server("postgres")
+        require_server("redis")
+        database, database_url = create_pg_database()
+        redis_url = "redis://127.0.0.1:6379/0"
+    server = start_server(workdir, database_url, redis_url)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if database:
+            drop_pg_database(database)
