@@ -19,6 +19,7 @@ from claimd.config import Settings
 from claimd.services.accounts import AccountService
 from claimd.services.claims import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
+from claimd.services.gateways import GatewayService
 from claimd.services.ports import ClaimWindows, Clock
 
 log = logging.getLogger("claimd")
@@ -58,6 +59,7 @@ class Container:
     claims: ClaimService
     devices: DeviceService
     accounts: AccountService
+    gateways: GatewayService
     tokens: JwtCodec
     redis: object | None = None
 
@@ -86,12 +88,15 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     hasher = HmacSecretHasher(server_secret)
     tokens = JwtCodec(server_secret)
     policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms)
+    claims = ClaimService(uow, hasher, policy, clock)
+    devices = DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token)
     return Container(
         settings=settings,
         database=database,
-        claims=ClaimService(uow, hasher, policy, clock),
-        devices=DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token),
+        claims=claims,
+        devices=devices,
         accounts=AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock),
+        gateways=GatewayService(devices, claims),
         tokens=tokens,
         redis=redis,
     )

@@ -10,7 +10,7 @@ import sys
 
 import httpx
 import pytest
-from servers import start_server
+from servers import free_port, start_server
 
 CLAIMD = [sys.executable, "-m", "claimd"]
 
@@ -26,7 +26,9 @@ def test_serve_help_lists_every_setting(tmp_path):
     assert result.returncode == 0
     for name in ("CLAIMD_DATABASE_URL", "CLAIMD_REDIS_URL", "CLAIMD_HTTP_HOST", "CLAIMD_HTTP_PORT",
                  "CLAIMD_ALLOW_CLAIMING_BY_DEFAULT", "CLAIMD_CLAIM_DURATION_MS", "CLAIMD_SECRET",
-                 "CLAIMD_ADMIN_EMAIL", "CLAIMD_ADMIN_PASSWORD"):
+                 "CLAIMD_ADMIN_EMAIL", "CLAIMD_ADMIN_PASSWORD", "CLAIMD_MQTT_HOST", "CLAIMD_MQTT_PORT",
+                 "CLAIMD_MQTT_TLS_PORT", "CLAIMD_MQTT_TLS_CERT", "CLAIMD_MQTT_TLS_KEY", "--no-mqtt",
+                 "CLAIMD_COAP_PORT", "--no-coap"):
         assert name in result.stdout, name
 
 
@@ -41,25 +43,53 @@ def test_explicit_port_taken_is_an_error_naming_the_setting(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_default_port_taken_says_so_in_one_line(tmp_path):
+def _hold(port: int) -> socket.socket | None:
+    """Occupy a default port as another program would; None when another program already does."""
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        holder.bind(("127.0.0.1", 8080))
+        holder.bind(("127.0.0.1", port))
         holder.listen()
+        return holder
     except OSError:
         holder.close()
-        holder = None  # someone else holds 8080: the same situation for claimd
+        return None
+
+
+def test_taken_default_ports_are_said_in_one_line_and_the_other_doors_serve(tmp_path):
+    holders = [_hold(8080), _hold(1883)]  # on this machine Mosquitto already holds 1883
+    coap_port = free_port(socket.SOCK_DGRAM)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
+    process = subprocess.Popen(CLAIMD + ["serve", "--http-host", "127.0.0.1", "--mqtt-host", "127.0.0.1",
+                                         "--coap-host", "127.0.0.1", "--coap-port", str(coap_port)],
+                               cwd=tmp_path, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        result = run(["serve", "--http-host", "127.0.0.1"], tmp_path)
+        ready = process.stdout.readline()
+        while ready and not ready.startswith("claimd 0"):
+            ready = process.stdout.readline()
+        assert "CoAP on udp 127.0.0.1:%d" % coap_port in ready and "HTTP on" not in ready
+        assert process.poll() is None, "claimd must keep serving the doors it could open"
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+        for holder in holders:
+            if holder:
+                holder.close()
+    for door, port, setting in (("HTTP", 8080, "CLAIMD_HTTP_PORT"), ("MQTT", 1883, "CLAIMD_MQTT_PORT")):
+        lines = [line for line in err.splitlines() if f"{door} door off" in line]
+        assert len(lines) == 1 and str(port) in lines[0] and setting in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_no_door_left_is_an_error(tmp_path):
+    holder = _hold(8080)
+    try:
+        result = run(["serve", "--http-host", "127.0.0.1", "--no-mqtt", "--no-coap"], tmp_path)
     finally:
         if holder:
             holder.close()
-    door_lines = [line for line in result.stderr.splitlines() if "HTTP door off" in line]
-    assert len(door_lines) == 1 and "8080" in door_lines[0] and "CLAIMD_HTTP_PORT" in door_lines[0]
-    # HTTP is the only door today, so nothing is left to serve.
     assert result.returncode == 2 and "no door could be opened" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "HTTP door off" in line]) == 1
 
 
 def test_first_start_prints_a_generated_admin_password_once(tmp_path):

@@ -90,6 +90,8 @@ class LiveServer:
     """A ``claimd serve`` process on a free port."""
 
     base_url: str
+    mqtt_port: int
+    coap_port: int
     admin_email: str
     admin_password: str
     env: dict[str, str]
@@ -115,11 +117,15 @@ def start_server(workdir: Path, database_url: str | None = None, redis_url: str 
     """Start ``claimd serve`` (the installed console script's module) and wait until /healthz answers.
     ``extra_env`` values of None remove that variable."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, mqtt_port, coap_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
     env.update(
         CLAIMD_HTTP_HOST="127.0.0.1",
         CLAIMD_HTTP_PORT=str(port),
+        CLAIMD_MQTT_HOST="127.0.0.1",
+        CLAIMD_MQTT_PORT=str(mqtt_port),
+        CLAIMD_COAP_HOST="127.0.0.1",
+        CLAIMD_COAP_PORT=str(coap_port),
         CLAIMD_SECRET=TEST_SECRET,
         CLAIMD_ADMIN_EMAIL="admin@example.com",
         CLAIMD_ADMIN_PASSWORD="admin-password",
@@ -139,7 +145,8 @@ def start_server(workdir: Path, database_url: str | None = None, redis_url: str 
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "claimd", "serve"], cwd=workdir, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", env.get("CLAIMD_ADMIN_EMAIL", ""), env.get("CLAIMD_ADMIN_PASSWORD", ""),
+    server = LiveServer(f"http://127.0.0.1:{port}", int(env["CLAIMD_MQTT_PORT"]), int(env["CLAIMD_COAP_PORT"]),
+                        env.get("CLAIMD_ADMIN_EMAIL", ""), env.get("CLAIMD_ADMIN_PASSWORD", ""),
                         env, workdir, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

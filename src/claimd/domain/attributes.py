@@ -39,6 +39,8 @@ def parse_attributes_body(raw: bytes | str) -> dict[str, Any]:
     for key, value in obj.items():
         if not key.strip():
             raise InvalidArgument("Key cannot be blank")
+        if "\x00" in key:
+            raise InvalidArgument("Key must not contain the NUL character")
         if len(key) > MAX_KEY_LENGTH:
             raise InvalidArgument(f"Key is longer than {MAX_KEY_LENGTH} characters")
         if value is None:

@@ -207,3 +207,30 @@ def _is_blank(payload: bytes | str | None) -> bool:
         return True
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload  # already decoded once
     return not text.strip()
+
+
+class EmptyGatewayClaim(InvalidPayload):
+    """A gateway claim message that is valid JSON but holds no device entry (ThingsBoard closes the
+    connection on it)."""
+
+
+def parse_gateway_claim(payload: bytes | str | None) -> dict[str, DeviceClaimMessage]:
+    """A gateway's ``{"<device name>": {"secretKey": …, "durationMs": …}, …}``.
+
+    As in ThingsBoard: entries whose value is not an object are skipped; a message left with no entry,
+    or that is not an object, is :class:`EmptyGatewayClaim`; a bad entry field is :class:`InvalidPayload`.
+    """
+    obj = parse_json_payload(payload)
+    if not isinstance(obj, dict):
+        raise EmptyGatewayClaim("gateway claim message must be a JSON object keyed by device name")
+    entries = {
+        name: claim_message_from_object(value, where=f"{name}: ")
+        for name, value in obj.items()
+        if isinstance(value, dict)
+    }
+    if not entries:
+        raise EmptyGatewayClaim("Devices claim message is empty: no entry is an object")
+    blank = [name for name in entries if not name.strip()]
+    if blank:
+        raise InvalidPayload("gateway claim message has an entry with a blank device name")
+    return entries

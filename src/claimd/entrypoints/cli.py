@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import signal
 import socket
+import ssl
 import sys
 from typing import Annotated, Any
 
@@ -52,30 +54,91 @@ def bind_door(name: str, setting: str, host: str, port: int, explicit: bool, kin
     return sock
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.mqtt_tls_cert or settings.mqtt_tls_key):
+        return None
+    if not (settings.mqtt_tls_cert and settings.mqtt_tls_key):
+        raise PortTaken("CLAIMD_MQTT_TLS_CERT and CLAIMD_MQTT_TLS_KEY go together: set both for MQTT over TLS")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.mqtt_tls_cert, settings.mqtt_tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise PortTaken(f"CLAIMD_MQTT_TLS_CERT/CLAIMD_MQTT_TLS_KEY: cannot load them ({exc})") from exc
+    return context
+
+
 async def _serve(settings: Settings, explicit: set[str]) -> None:
     import uvicorn
 
     from claimd.bootstrap import build
+    from claimd.entrypoints.coap import start_coap
     from claimd.entrypoints.http import create_app
+    from claimd.entrypoints.mqtt.server import MqttLimits, MqttServer
 
+    tls = _tls_context(settings) if settings.mqtt_enabled else None
     http_sock = bind_door("HTTP", "CLAIMD_HTTP_PORT", settings.http_host, settings.http_port, "http_port" in explicit)
-    if http_sock is None:
-        raise PortTaken("no door could be opened")
+    mqtt_sock = tls_sock = None
+    if settings.mqtt_enabled:
+        mqtt_sock = bind_door("MQTT", "CLAIMD_MQTT_PORT", settings.mqtt_host, settings.mqtt_port,
+                              "mqtt_port" in explicit)
+        if tls is not None:
+            tls_sock = bind_door("MQTT TLS", "CLAIMD_MQTT_TLS_PORT", settings.mqtt_host, settings.mqtt_tls_port,
+                                 "mqtt_tls_port" in explicit)
     container = await build(settings)
+    mqtt = coap = None
+    doors: list[str] = []
     try:
+        if settings.coap_enabled:
+            try:
+                coap = await start_coap(container.devices, container.claims, settings.coap_host, settings.coap_port)
+                doors.append(f"CoAP on udp {settings.coap_host}:{settings.coap_port}")
+            except OSError as exc:
+                if "coap_port" in explicit:
+                    raise PortTaken(f"CLAIMD_COAP_PORT={settings.coap_port}: cannot listen on "
+                                    f"{settings.coap_host}:{settings.coap_port} ({exc.strerror})") from exc
+                typer.echo(f"claimd: CoAP door off: default port {settings.coap_port} on {settings.coap_host} "
+                           f"is {exc.strerror}; set CLAIMD_COAP_PORT to serve it", err=True)
+        if mqtt_sock is not None or tls_sock is not None:
+            limits = MqttLimits(max_connections=settings.mqtt_max_connections,
+                                max_packet_size=settings.mqtt_max_packet_size)
+            mqtt = MqttServer(container.devices, container.claims, container.gateways, limits)
+            for sock, context, label in ((mqtt_sock, None, "MQTT"), (tls_sock, tls, "MQTT+TLS")):
+                if sock is not None:
+                    await mqtt.listen(sock, context)
+                    host, port = sock.getsockname()[:2]
+                    doors.append(f"{label} on {host}:{port}")
+        if http_sock is None and not doors:
+            raise PortTaken("no door could be opened")
         first = await container.accounts.ensure_first_tenant(settings.admin_email, settings.admin_password)
         if first is not None:
             typer.echo(f"claimd: created tenant 'Default' with tenant admin {first.email}")
             if first.password:
                 typer.echo(f"claimd: its generated password (shown once, not stored): {first.password}")
-        host, port = http_sock.getsockname()[:2]
-        typer.echo(f"claimd {claimd.__version__}: HTTP on http://{host}:{port} (API docs at /docs), "
-                   f"database {container.database.writer.url.render_as_string(hide_password=True)}")
-        config = uvicorn.Config(create_app(container=container), log_level=settings.log_level.lower(),
-                                access_log=False, lifespan="on", server_header=False)
-        await uvicorn.Server(config).serve(sockets=[http_sock])
+        if http_sock is not None:
+            host, port = http_sock.getsockname()[:2]
+            doors.insert(0, f"HTTP on http://{host}:{port} (API docs at /docs)")
+        typer.echo(f"claimd {claimd.__version__}: {', '.join(doors)}; database "
+                   f"{container.database.writer.url.render_as_string(hide_password=True)}")
+        if http_sock is not None:
+            config = uvicorn.Config(create_app(container=container), log_level=settings.log_level.lower(),
+                                    access_log=False, lifespan="on", server_header=False)
+            await uvicorn.Server(config).serve(sockets=[http_sock])
+        else:
+            await _wait_for_signal()
     finally:
+        if mqtt is not None:
+            await mqtt.close()
+        if coap is not None:
+            await coap.shutdown()
         await container.close()
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def _run(coro: Any) -> None:
@@ -103,6 +166,17 @@ def serve(
     admin_email: Annotated[str | None, _opt("CLAIMD_ADMIN_EMAIL", "First tenant admin's e-mail (empty database only)")] = None,
     admin_password: Annotated[str | None, _opt(
         "CLAIMD_ADMIN_PASSWORD", "First tenant admin's password [default: generated and printed once]")] = None,
+    mqtt: Annotated[bool | None, typer.Option("--mqtt/--no-mqtt", envvar="CLAIMD_MQTT_ENABLED", show_envvar=True,
+                                              help="Serve the MQTT device endpoint [default: on]")] = None,
+    mqtt_host: Annotated[str | None, _opt("CLAIMD_MQTT_HOST", "MQTT listen address [default: 0.0.0.0]")] = None,
+    mqtt_port: Annotated[int | None, _opt("CLAIMD_MQTT_PORT", "MQTT listen port [default: 1883]")] = None,
+    mqtt_tls_port: Annotated[int | None, _opt("CLAIMD_MQTT_TLS_PORT", "MQTT over TLS port [default: 8883]")] = None,
+    mqtt_tls_cert: Annotated[str | None, _opt("CLAIMD_MQTT_TLS_CERT", "PEM certificate for MQTT over TLS")] = None,
+    mqtt_tls_key: Annotated[str | None, _opt("CLAIMD_MQTT_TLS_KEY", "PEM private key for MQTT over TLS")] = None,
+    coap: Annotated[bool | None, typer.Option("--coap/--no-coap", envvar="CLAIMD_COAP_ENABLED", show_envvar=True,
+                                              help="Serve the CoAP device endpoint [default: on]")] = None,
+    coap_host: Annotated[str | None, _opt("CLAIMD_COAP_HOST", "CoAP listen address [default: 0.0.0.0]")] = None,
+    coap_port: Annotated[int | None, _opt("CLAIMD_COAP_PORT", "CoAP listen port (UDP) [default: 5683]")] = None,
     public_url: Annotated[str | None, _opt("CLAIMD_PUBLIC_URL", "Base URL used in activation links")] = None,
     log_level: Annotated[str | None, _opt("CLAIMD_LOG_LEVEL", "debug, info, warning or error [default: info]")] = None,
 ) -> None:
@@ -110,7 +184,9 @@ def serve(
     given = dict(database_url=database_url, redis_url=redis_url, http_host=http_host, http_port=http_port,
                  allow_claiming_by_default=allow_claiming_by_default, claim_duration_ms=claim_duration_ms,
                  secret=secret, admin_email=admin_email, admin_password=admin_password,
-                 public_url=public_url, log_level=log_level)
+                 mqtt_enabled=mqtt, mqtt_host=mqtt_host, mqtt_port=mqtt_port, mqtt_tls_port=mqtt_tls_port,
+                 mqtt_tls_cert=mqtt_tls_cert, mqtt_tls_key=mqtt_tls_key, coap_enabled=coap, coap_host=coap_host,
+                 coap_port=coap_port, public_url=public_url, log_level=log_level)
     try:
         settings = load_settings(**given)
     except ValueError as exc:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import Authority, Customer, Page, Principal, Tenant, User
-from claimd.services.common import check_page
+from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory
 
 ACTIVATION = "activation"
 MIN_PASSWORD_LENGTH = 6
+ACTIVE_CACHE_S = 5.0
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 # A real argon2id hash of a random password, verified when the e-mail is unknown so that a login's
 # timing does not tell whether an account exists.
@@ -35,6 +37,7 @@ def _check_password(password: str) -> None:
 
 def _check_email(email: str) -> str:
     email = (email or "").strip()
+    check_text("Email", email)
     if not _EMAIL.fullmatch(email):
         raise InvalidArgument(f"Invalid email address format '{email}'!")
     return email
@@ -49,6 +52,23 @@ class AccountService:
         self.tokens = tokens
         self.clock = clock
         self._dummy_hash: str | None = None
+        self._active: dict[uuid.UUID, float] = {}  # user id -> until when it is known to exist
+
+    async def ensure_active(self, principal: Principal) -> Principal:
+        """A valid JWT of a deleted user is refused. Existence is cached a few seconds per process,
+        and a deletion through this process forgets it at once."""
+        now = time.monotonic()
+        if self._active.get(principal.user_id, 0.0) > now:
+            return principal
+        async with self.uow() as tx:
+            user = await tx.repo.get_user(principal.user_id)
+        if user is None or user.tenant_id != principal.tenant_id:
+            self._active.pop(principal.user_id, None)
+            raise AuthenticationFailed("User not found")
+        if len(self._active) > 100_000:
+            self._active.clear()
+        self._active[principal.user_id] = now + ACTIVE_CACHE_S
+        return principal
 
     # authentication --------------------------------------------------------------------------
     async def login(self, email: str, password: str) -> tuple[str, str]:
@@ -89,6 +109,8 @@ class AccountService:
         title = (title or "").strip()
         if not title:
             raise InvalidArgument("Customer title should be specified!")
+        check_text("Customer title", title)
+        check_text("Customer email", email)
         async with self.uow(write=True) as tx:
             if customer_id is not None:
                 current = await tx.repo.get_customer(principal.tenant_id, customer_id)
@@ -125,6 +147,7 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_customer(principal.tenant_id, customer_id):
                 raise NotFound()
+        self._active.clear()  # its users are gone with it
 
     # users -----------------------------------------------------------------------------------
     def _activation_digest(self, token: str) -> bytes:
@@ -135,6 +158,8 @@ class AccountService:
                           last_name: str | None = None, additional_info: dict[str, Any] | None = None) -> User:
         require_tenant_admin(principal)
         email = _check_email(email)
+        check_text("First name", first_name)
+        check_text("Last name", last_name)
         if authority is Authority.CUSTOMER_USER:
             if customer_id is None:
                 raise InvalidArgument("Customer user should be assigned to a customer!")
@@ -178,6 +203,7 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_user(principal.tenant_id, user_id):
                 raise NotFound()
+        self._active.pop(user_id, None)
 
     async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""

@@ -30,7 +30,15 @@ from claimd.domain.claiming import (
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
 from claimd.services.common import Origin, audit_event
-from claimd.services.ports import Clock, NewAttribute, SecretHasher, StoredAttribute, UnitOfWorkFactory
+from claimd.services.ports import (
+    ClaimTarget,
+    Clock,
+    NewAttribute,
+    SecretHasher,
+    StoredAttribute,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 CLAIM_SECRET = "claim-secret"
 
@@ -73,6 +81,18 @@ def _stored_claim_data(attribute: StoredAttribute | None) -> ClaimData | None:
     return ClaimData(bytes(attribute.secret_digest), int(attribute.value.get(EXPIRATION_TIME_FIELD, 0)))
 
 
+async def _lock_target(tx: UnitOfWork, principal: Principal, device_name: str) -> ClaimTarget:
+    """The device to claim or release, locked for the transaction; the acting user must still exist."""
+    if not device_name.strip():
+        raise InvalidArgument("Parameter 'deviceName' can't be empty!")
+    target = await tx.repo.lock_claim_target(principal.tenant_id, device_name, principal.user_id)
+    if target is None:
+        raise NotFound()
+    if not target.actor_exists:
+        raise AuthenticationFailed("User not found")
+    return target
+
+
 class ClaimService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock) -> None:
         self.uow = uow
@@ -109,15 +129,9 @@ class ClaimService:
         """A customer user claims a device of its tenant by name, proving it with ``secret_key``."""
         if principal.authority is not Authority.CUSTOMER_USER or principal.customer_id is None:
             raise PermissionDenied()
-        if not device_name.strip():
-            raise InvalidArgument("Parameter 'deviceName' can't be empty!")
         now = self.clock()
         async with self.uow(write=True) as tx:
-            target = await tx.repo.lock_claim_target(principal.tenant_id, device_name, principal.customer_id)
-            if target is None:
-                raise NotFound()
-            if not target.claimer_exists:
-                raise AuthenticationFailed("User's customer no longer exists")
+            target = await _lock_target(tx, principal, device_name)
             device = target.device
             data = await tx.windows.take(device.id) or _stored_claim_data(target.claiming_data)
             proof = check_proof(data, claim_digest(self.hasher, device.id, secret_key), now)
@@ -138,13 +152,9 @@ class ClaimService:
         """Release a device: its owner's users may release it, and its tenant admins any device."""
         if principal.authority not in (Authority.TENANT_ADMIN, Authority.CUSTOMER_USER):
             raise PermissionDenied()
-        if not device_name.strip():
-            raise InvalidArgument("Parameter 'deviceName' can't be empty!")
         now = self.clock()
         async with self.uow(write=True) as tx:
-            target = await tx.repo.lock_claim_target(principal.tenant_id, device_name, None)
-            if target is None:
-                raise NotFound()
+            target = await _lock_target(tx, principal, device_name)
             device = target.device
             if principal.is_customer_user and device.customer_id != principal.customer_id:
                 raise PermissionDenied()  # ThingsBoard lets any customer user do this (bug #6742)

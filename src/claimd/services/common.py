@@ -29,8 +29,22 @@ def audit_event(action: AuditAction, outcome: str, origin: Origin, device: Devic
     )
 
 
+MAX_PAGE_INDEX = 2**31 - 1  # ThingsBoard's page index is a Java int; page × size still fits SQL's OFFSET
+
+
 def check_page(page: int, page_size: int) -> None:
-    if page < 0:
-        raise InvalidArgument("Page index must be 0 or greater")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgument(f"Page size must be between 1 and {MAX_PAGE_SIZE}")
+    if not 0 <= page <= MAX_PAGE_INDEX:
+        raise InvalidArgument(f"Page index must be between 0 and {MAX_PAGE_INDEX}")
+
+
+def check_text(field: str, value: str | None, max_length: int = 255) -> str | None:
+    """A stored text field: at most ``max_length`` characters and no NUL (PostgreSQL refuses it)."""
+    if value is None:
+        return None
+    if len(value) > max_length:
+        raise InvalidArgument(f"{field} is longer than {max_length} characters")
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain the NUL character")
+    return value

@@ -9,10 +9,10 @@ from typing import Any
 
 from claimd.domain.attributes import parse_attributes_body
 from claimd.domain.claiming import CLAIMING_DATA
-from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Page, Principal
 from claimd.services.claims import server_side_claim_data
-from claimd.services.common import Origin, audit_event, check_page
+from claimd.services.common import Origin, audit_event, check_page, check_text
 from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"
@@ -56,13 +56,19 @@ class DeviceService:
         return self.hasher.digest(ACCESS_TOKEN, "", access_token)
 
     # devices ---------------------------------------------------------------------------------
-    async def create(self, principal: Principal, draft: DeviceDraft, access_token: str | None = None) -> Device:
-        require_tenant_admin(principal)
+    @staticmethod
+    def _check_draft(draft: DeviceDraft) -> str:
         name = (draft.name or "").strip()
         if not name:
             raise InvalidArgument("Device name should be specified!")
-        if len(name) > 255:
-            raise InvalidArgument("Device name is longer than 255 characters")
+        check_text("Device name", name)
+        check_text("Device type", draft.type)
+        check_text("Device label", draft.label)
+        return name
+
+    async def create(self, principal: Principal, draft: DeviceDraft, access_token: str | None = None) -> Device:
+        require_tenant_admin(principal)
+        name = self._check_draft(draft)
         if access_token is not None and not _TOKEN.fullmatch(access_token):
             raise InvalidArgument("Access token must be 1-128 characters without spaces, '/', '?', '#' or '%'")
         token = access_token or self.new_token()
@@ -77,9 +83,7 @@ class DeviceService:
 
     async def update(self, principal: Principal, device_id: uuid.UUID, draft: DeviceDraft) -> Device:
         require_tenant_admin(principal)
-        name = (draft.name or "").strip()
-        if not name:
-            raise InvalidArgument("Device name should be specified!")
+        name = self._check_draft(draft)
         async with self.uow(write=True) as tx:
             current = await tx.repo.get_device(principal.tenant_id, device_id)
             if current is None:
@@ -104,6 +108,32 @@ class DeviceService:
             raise PermissionDenied()
         return device
 
+    async def child_of_gateway(self, gateway: Device, name: str) -> Device:
+        """The gateway's tenant device named ``name``, created when missing: type "default", owned by the
+        gateway's customer, ``additionalInfo.lastConnectedGateway`` set (as ThingsBoard does)."""
+        name = name.strip()
+        if not name or len(name) > 255:
+            raise InvalidArgument("Device name must be 1-255 characters")
+        async with self.uow() as tx:
+            device = await tx.repo.get_device_by_name(gateway.tenant_id, name)
+        if device is not None:
+            return device
+        token = self.new_token()
+        child = Device(
+            id=uuid.uuid4(), tenant_id=gateway.tenant_id, customer_id=gateway.customer_id, name=name,
+            type="default", additional_info={"lastConnectedGateway": str(gateway.id)}, created_time=self.clock(),
+        )
+        try:
+            async with self.uow(write=True) as tx:
+                await tx.repo.add_device(child, self.token_digest(token), self.sealer.seal(token))
+        except Conflict:  # created at the same moment through another connection
+            async with self.uow() as tx:
+                device = await tx.repo.get_device_by_name(gateway.tenant_id, name)
+            if device is None:
+                raise
+            return device
+        return child
+
     async def get_by_name(self, principal: Principal, name: str) -> Device:
         require_tenant_admin(principal)
         async with self.uow() as tx:
@@ -127,6 +157,8 @@ class DeviceService:
                    sort: str | None = None, order: str | None = None) -> Page[Device]:
         check_page(page, page_size)
         if principal.is_customer_user:
+            if customer_id is None:
+                raise PermissionDenied()  # the tenant's whole fleet is for its admins
             if customer_id is not None and customer_id != principal.customer_id:
                 raise PermissionDenied()
             customer_id = principal.customer_id

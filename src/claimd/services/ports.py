@@ -75,11 +75,12 @@ class NewAttribute:
 
 @dataclass(frozen=True, slots=True)
 class ClaimTarget:
-    """What a claim reads in its first statement: the device, locked, and its claimingData."""
+    """What a claim reads in its first statement: the device, locked, its claimingData, and whether the
+    acting user (and so its customer) still exists."""
 
     device: Device
     claiming_data: StoredAttribute | None
-    claimer_exists: bool
+    actor_exists: bool
 
 
 class Repository(Protocol):
@@ -119,7 +120,7 @@ class Repository(Protocol):
         text: str | None, device_type: str | None, sort: str | None = None, order: str | None = None,
     ) -> Page[Device]: ...
     async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool: ...
-    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, claimer: uuid.UUID | None) -> ClaimTarget | None: ...
+    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None: ...
     async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool: ...
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
 

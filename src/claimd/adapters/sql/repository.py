@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any, Self
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -97,6 +97,11 @@ def _stored_attribute(row: Row[Any]) -> StoredAttribute:
     return StoredAttribute(row.key, json.loads(row.value), row.last_update_ts, row.secret_digest)
 
 
+def _has_nul(*values: str | None) -> bool:
+    """PostgreSQL text cannot hold NUL: a look-up for such a value finds nothing, without asking."""
+    return any(v is not None and "\x00" in v for v in values)
+
+
 def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
@@ -109,7 +114,8 @@ class SqlRepository:
 
     async def _page(self, table: Any, where: Any, page: int, page_size: int, sort: str | None, order: str | None, mapper: Any) -> Page[Any]:
         total = (await self.conn.execute(select(func.count()).select_from(table).where(where))).scalar_one()
-        column = table.c[_SORTABLE.get(sort or "", "created_time")] if _SORTABLE.get(sort or "") in table.c else table.c.created_time
+        name = _SORTABLE.get(sort or "", "created_time")
+        column = table.c[name] if name in table.c else table.c.created_time
         ordering = column.desc() if (order or "").upper() == "DESC" else column.asc()
         rows = await self.conn.execute(
             select(table).where(where).order_by(ordering, table.c.id).limit(page_size).offset(page * page_size)
@@ -174,6 +180,8 @@ class SqlRepository:
     async def list_customers(self, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None,
                              sort: str | None = None, order: str | None = None) -> Page[Customer]:
         where = customers.c.tenant_id == str(tenant_id)
+        if _has_nul(text):
+            return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(customers.c.title).contains(text.lower(), autoescape=True))
         return await self._page(customers, where, page, page_size, sort, order, _customer)
@@ -202,6 +210,8 @@ class SqlRepository:
         return _user(row) if row else None
 
     async def get_login(self, email: str) -> tuple[User, str | None] | None:
+        if _has_nul(email):
+            return None
         row = (await self.conn.execute(select(users).where(func.lower(users.c.email) == email.lower()))).first()
         return (_user(row), row.password_hash) if row else None
 
@@ -222,6 +232,8 @@ class SqlRepository:
     async def list_users(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
                          text: str | None, sort: str | None = None, order: str | None = None) -> Page[User]:
         where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == _str(customer_id))
+        if _has_nul(text):
+            return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(users.c.email).contains(text.lower(), autoescape=True))
         return await self._page(users, where, page, page_size, sort, order, _user)
@@ -276,6 +288,8 @@ class SqlRepository:
         return _device(row) if row else None
 
     async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
+        if _has_nul(name):
+            return None
         row = (
             await self.conn.execute(
                 select(devices).where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
@@ -283,7 +297,7 @@ class SqlRepository:
         ).first()
         return _device(row) if row else None
 
-    async def get_device_by_token(self, token_digest: bytes) -> Device | None:
+    async def get_device_by_token(self, token_digest: bytes) -> Device | None:  # a digest: never NUL-sensitive
         row = (await self.conn.execute(select(devices).where(devices.c.token_digest == token_digest))).first()
         return _device(row) if row else None
 
@@ -295,6 +309,8 @@ class SqlRepository:
     async def list_devices(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
                            text: str | None, device_type: str | None,
                            sort: str | None = None, order: str | None = None) -> Page[Device]:
+        if _has_nul(text, device_type):
+            return Page([], 0, page_size)
         where = devices.c.tenant_id == str(tenant_id)
         if customer_id is not None:
             where = and_(where, devices.c.customer_id == str(customer_id))
@@ -310,12 +326,12 @@ class SqlRepository:
         )
         return result.rowcount == 1
 
-    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, claimer: uuid.UUID | None) -> ClaimTarget | None:
+    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None:
         """One statement: the device by name, locked for this transaction, with its claimingData and
-        whether the claiming customer still exists."""
-        claimer_exists = (
-            exists().where(customers.c.id == str(claimer)) if claimer is not None else literal(True)
-        ).label("claimer_exists")
+        whether the acting user still exists (a user goes with its customer)."""
+        if _has_nul(name):
+            return None
+        actor_exists = exists().where(users.c.id == str(actor)).label("actor_exists")
         stmt = (
             select(
                 devices,
@@ -323,7 +339,7 @@ class SqlRepository:
                 attributes.c.value.label("attr_value"),
                 attributes.c.secret_digest.label("attr_digest"),
                 attributes.c.last_update_ts.label("attr_ts"),
-                claimer_exists,
+                actor_exists,
             )
             .outerjoin(
                 attributes,
@@ -343,7 +359,7 @@ class SqlRepository:
             StoredAttribute(row.attr_key, json.loads(row.attr_value), row.attr_ts, row.attr_digest)
             if row.attr_key is not None else None
         )
-        return ClaimTarget(_device(row), claiming, bool(row.claimer_exists))
+        return ClaimTarget(_device(row), claiming, bool(row.actor_exists))
 
     async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         result = await self.conn.execute(
@@ -375,6 +391,10 @@ class SqlRepository:
         await self.conn.execute(stmt)
 
     async def get_attributes(self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None) -> list[tuple[str, StoredAttribute]]:
+        if keys and _has_nul(*keys):
+            keys = [k for k in keys if not _has_nul(k)]
+            if not keys:
+                return []
         stmt = select(attributes).where(attributes.c.device_id == str(device_id))
         if scope is not None:
             stmt = stmt.where(attributes.c.scope == scope)
@@ -394,6 +414,9 @@ class SqlRepository:
         return _stored_attribute(row) if row else None
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
+        keys = [k for k in keys if not _has_nul(k)]
+        if not keys:
+            return
         await self.conn.execute(
             delete(attributes).where(
                 attributes.c.device_id == str(device_id), attributes.c.scope == scope, attributes.c.key.in_(keys)

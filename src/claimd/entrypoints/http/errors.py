@@ -75,5 +75,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route template, not the path: a device API path carries the device's access token.
+        route = request.scope.get("route")
+        log.exception("unhandled error on %s %s", request.method, getattr(route, "path", "(no route)"))
         return error_response(500, "Internal server error", GENERAL)

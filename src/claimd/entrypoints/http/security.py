@@ -30,7 +30,8 @@ async def get_principal(request: Request, x_authorization: Annotated[str | None,
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("Authentication failed")
-    return request.app.state.container.tokens.principal(token.strip())
+    container = request.app.state.container
+    return await container.accounts.ensure_active(container.tokens.principal(token.strip()))
 
 
 def client_address(request: Request) -> str | None:

@@ -1,0 +1,46 @@
+"""Shared pieces of claimd's benchmarks: a claimd process to measure, its memory, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from servers import LiveServer, start_server  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def start_claimd(**env: str | None) -> LiveServer:
+    return start_server(Path(tempfile.mkdtemp(prefix="claimd-bench-")), extra_env=env)
+
+
+def machine() -> str:
+    import claimd
+
+    return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+            f"claimd {claimd.__version__}")
+
+
+def write_results(name: str, rows: list[dict], notes: str = "") -> None:
+    """Print the table and keep it as markdown and JSON under bench/results/."""
+    RESULTS.mkdir(exist_ok=True)
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    table = "\n".join(lines)
+    print(table)
+    (RESULTS / f"{name}.md").write_text(f"# {name}\n\n{machine()}\n\n{table}\n\n{notes}\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows, "notes": notes}, indent=2))
