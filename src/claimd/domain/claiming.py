@@ -172,23 +172,29 @@ def claim_message_from_object(obj: Any, where: str = "") -> DeviceClaimMessage:
     return DeviceClaimMessage(secret, duration)
 
 
-def parse_json_payload(payload: bytes | str | None) -> Any:
-    """Decode a JSON payload; an empty one is ``None``. Raises :class:`InvalidPayload`."""
+def _load_json(payload: bytes | str | None) -> tuple[bool, Any]:
+    """(blank, value): a missing or whitespace-only payload is blank; anything else must be JSON.
+    Raises :class:`InvalidPayload`."""
     if payload is None:
-        return None
+        return True, None
     if isinstance(payload, bytes):
         try:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidPayload("payload is not valid UTF-8") from exc
     if not payload.strip():
-        return None
+        return True, None
     try:
-        return json.loads(payload)
+        return False, json.loads(payload)
     except ValueError as exc:
         raise InvalidPayload(f"invalid JSON: {exc}") from exc
     except RecursionError as exc:  # nesting deeper than the interpreter's recursion limit
         raise InvalidPayload("invalid JSON: nested too deeply") from exc
+
+
+def parse_json_payload(payload: bytes | str | None) -> Any:
+    """Decode a JSON payload; a blank one is ``None``. Raises :class:`InvalidPayload`."""
+    return _load_json(payload)[1]
 
 
 def parse_device_claim(payload: bytes | str | None) -> DeviceClaimMessage:
@@ -196,17 +202,22 @@ def parse_device_claim(payload: bytes | str | None) -> DeviceClaimMessage:
 
     The JSON literal ``null`` is not an empty payload: like any other non-object it is refused.
     """
-    obj = parse_json_payload(payload)
-    if obj is None and _is_blank(payload):
+    blank, obj = _load_json(payload)
+    if blank:
         return DeviceClaimMessage("", 0)
     return claim_message_from_object(obj)
 
 
-def _is_blank(payload: bytes | str | None) -> bool:
-    if payload is None:
-        return True
-    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload  # already decoded once
-    return not text.strip()
+def parse_claim_request(body: bytes | str | None) -> str:
+    """The ``secretKey`` of a customer's claim request. No body, ``{}`` and ``{"secretKey": null}``
+    all mean ``""`` (ThingsBoard answers a missing body with a 500); scalars are read as text."""
+    obj = parse_json_payload(body)
+    if obj is None:
+        return ""
+    if not isinstance(obj, dict):
+        raise InvalidPayload("expected a JSON object such as {\"secretKey\": \"…\"}")
+    value = obj.get(SECRET_KEY_FIELD)
+    return "" if value is None else _as_secret(value, "")
 
 
 class EmptyGatewayClaim(InvalidPayload):

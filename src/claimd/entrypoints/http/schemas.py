@@ -130,7 +130,3 @@ class DeviceIn(_Lenient):
     type: str | None = "default"
     label: str | None = None
     additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
-
-
-class ClaimRequest(_Lenient):
-    secret_key: str | int | float | bool | None = Field(None, alias="secretKey")
