@@ -11,15 +11,18 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from claimd.adapters.attestation import Es256IdentityKeys
 from claimd.adapters.crypto import AesGcmSealer, Argon2PasswordHasher, HmacSecretHasher, JwtCodec, new_token
 from claimd.adapters.sql.database import Database, normalize_url, open_database
 from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 from claimd.config import Settings
+from claimd.services.access import AccessService
 from claimd.services.accounts import AccountService
 from claimd.services.claims import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayService
+from claimd.services.ownership import OwnershipService
 from claimd.services.ports import ClaimWindows, Clock
 
 log = logging.getLogger("claimd")
@@ -60,6 +63,8 @@ class Container:
     devices: DeviceService
     accounts: AccountService
     gateways: GatewayService
+    ownership: OwnershipService
+    access: AccessService
     tokens: JwtCodec
     redis: object | None = None
 
@@ -87,16 +92,21 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     uow = SqlUnitOfWorkFactory(database, windows)
     hasher = HmacSecretHasher(server_secret)
     tokens = JwtCodec(server_secret)
-    policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms)
-    claims = ClaimService(uow, hasher, policy, clock)
+    policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms,
+                         settings.challenge_ttl_s * 1000, settings.require_challenge)
+    keys = Es256IdentityKeys()
+    claims = ClaimService(uow, hasher, policy, clock, keys)
     devices = DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token)
+    accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock)
     return Container(
         settings=settings,
         database=database,
         claims=claims,
         devices=devices,
-        accounts=AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock),
+        accounts=accounts,
         gateways=GatewayService(devices, claims),
+        ownership=OwnershipService(uow, devices, keys, clock),
+        access=AccessService(uow, hasher, accounts, clock),
         tokens=tokens,
         redis=redis,
     )

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port")
     allow_claiming_by_default: bool = Field(True, description="Devices may open claim windows without claimingAllowed")
     claim_duration_ms: int = Field(86_400_000, gt=0, description="Claim window length when a device sends none")
+    challenge_ttl_s: int = Field(300, gt=0, le=86_400, description="Life of a claim-token challenge")
+    require_challenge: bool = Field(False, description="Accept only claim tokens that answer a server challenge")
     secret: str | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
     admin_email: str | None = Field(None, description="First tenant admin's e-mail (first start only)")
     admin_password: str | None = Field(None, description="First tenant admin's password (first start only)")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class ClaimdError(Exception):
-    """Base of every error a client can cause. Carries a message safe to show to that client."""
+    """Base of every error a client can cause. Carries a message safe to show to that client, and
+    may carry a stable machine-readable ``code`` (the REST surfaces with problem details show it)."""
+
+    code: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

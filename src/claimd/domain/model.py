@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from claimd.domain.roles import DEFAULT_ROLE, Permission, Role
+
 T = TypeVar("T")
 
 #: ThingsBoard's "no customer" id: an unassigned device has this as its customerId on the wire.
@@ -79,6 +81,15 @@ class Device:
     created_time: int
     label: str | None = None
     additional_info: dict[str, Any] = field(default_factory=dict)
+    claimed_at: int | None = None  # set when a customer claimed it (not when a tenant assigned it)
+    claimed_by: uuid.UUID | None = None
+    claim_restricted: bool = False  # claimed by a user who sees restricted devices (an Admin or Owner)
+    blocked_at: int | None = None
+    blocked_by: str | None = None  # "OWNER" or "TENANT"
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
 
     @property
     def is_assigned(self) -> bool:
@@ -98,6 +109,13 @@ class Principal:
     customer_id: uuid.UUID | None
     authority: Authority
     email: str
+    role: Role = DEFAULT_ROLE  # a customer user's role; tenant admins may do everything in their tenant
+    api_key_id: uuid.UUID | None = None  # set when the caller came in with an API key
+
+    def can(self, permission: Permission) -> bool:
+        if self.authority is Authority.TENANT_ADMIN:
+            return True
+        return self.authority is Authority.CUSTOMER_USER and self.role.allows(permission)
 
     @property
     def is_tenant_admin(self) -> bool:
@@ -130,6 +148,8 @@ class AuditAction(enum.StrEnum):
     ASSIGN = "ASSIGN"
     UNASSIGN = "UNASSIGN"
     CLAIM_WINDOW = "CLAIM_WINDOW"
+    BLOCK = "BLOCK"
+    UNBLOCK = "UNBLOCK"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ app = typer.Typer(help="claimd: hand IoT devices from the company that makes the
                   no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+device_app = typer.Typer(help="Device-side tools: identity keys and claim tokens, to test claiming offline.",
+                         no_args_is_help=True)
+app.add_typer(device_app, name="device")
 
 
 def _opt(env: str, help: str, **kw: Any) -> Any:
@@ -222,6 +225,55 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
             await database.dispose()
 
     typer.echo(f"claimd: database at revision {asyncio.run(run())}")
+
+
+@device_app.command("keygen")
+def device_keygen(
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the private key (PEM, mode 0600)")],
+) -> None:
+    """Make a P-256 device identity key; print its public key (register it with POST /v1/device-identities)."""
+    import os
+
+    from claimd.adapters.attestation import new_private_key, private_key_pem, public_pem_of
+
+    key = new_private_key()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        typer.echo(f"claimd: {out} exists; not overwriting a key", err=True)
+        raise typer.Exit(2) from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(private_key_pem(key))
+    typer.echo(public_pem_of(key), nl=False)
+
+
+@device_app.command("token")
+def device_token(
+    device_id: Annotated[str, typer.Option("--id", help="The device UUID")],
+    key: Annotated[str, typer.Option("--key", "-k", help="The device's private key (PEM file)")],
+    challenge: Annotated[str | None, typer.Option(help="32 hex characters from POST /v1/claim-challenges")] = None,
+    device_type: Annotated[int, typer.Option("--type", help="Device type number (3: nrf9160_SICA)")] = 3,
+    firmware_id: Annotated[str | None, typer.Option("--firmware", help="Modem firmware UUID")] = None,
+) -> None:
+    """Print a claim token signed by a device key, as AT%ATTESTTOKEN would (claimd's signed bytes)."""
+    import uuid
+    from pathlib import Path
+
+    from claimd.adapters.attestation import load_private_key, mint_token
+    from claimd.domain.errors import InvalidArgument
+
+    try:
+        private_key = load_private_key(Path(key).read_bytes())
+        nonce = bytes.fromhex(challenge) if challenge else None
+        token = mint_token(private_key, uuid.UUID(device_id), device_type=device_type,
+                           firmware_id=uuid.UUID(firmware_id) if firmware_id else None, nonce=nonce)
+    except OSError as exc:
+        typer.echo(f"claimd: cannot read {key}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, InvalidArgument) as exc:
+        typer.echo(f"claimd: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
 
 
 @app.command()

@@ -11,9 +11,10 @@ from typing import Any
 
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import Authority, Customer, Page, Principal, Tenant, User
+from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
-from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory
+from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory, UserAccess
 
 ACTIVATION = "activation"
 MIN_PASSWORD_LENGTH = 6
@@ -43,6 +44,16 @@ def _check_email(email: str) -> str:
     return email
 
 
+def resolve_role(access: UserAccess) -> Role:
+    """A user's role: its tenant role, a built-in one, or OWNER when none is set. A role name that
+    matches nothing (it cannot be deleted while given) falls to the least: VIEWER."""
+    if access.custom_role is not None:
+        return access.custom_role
+    if access.role_name is None:
+        return DEFAULT_ROLE
+    return BUILT_IN_ROLES.get(access.role_name, BUILT_IN_ROLES["VIEWER"])
+
+
 class AccountService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, passwords: PasswordHasher,
                  tokens: TokenCodec, clock: Clock) -> None:
@@ -52,23 +63,35 @@ class AccountService:
         self.tokens = tokens
         self.clock = clock
         self._dummy_hash: str | None = None
-        self._active: dict[uuid.UUID, float] = {}  # user id -> until when it is known to exist
+        self._active: dict[uuid.UUID, tuple[float, Role]] = {}  # user id -> (known to exist until, role)
 
     async def ensure_active(self, principal: Principal) -> Principal:
-        """A valid JWT of a deleted user is refused. Existence is cached a few seconds per process,
-        and a deletion through this process forgets it at once."""
+        """A valid JWT of a deleted user is refused, and the user's current role is attached. Both are
+        cached a few seconds per process; a change through this process forgets them at once."""
         now = time.monotonic()
-        if self._active.get(principal.user_id, 0.0) > now:
-            return principal
+        cached = self._active.get(principal.user_id)
+        if cached is not None and cached[0] > now:
+            return replace(principal, role=cached[1]) if principal.role is not cached[1] else principal
         async with self.uow() as tx:
-            user = await tx.repo.get_user(principal.user_id)
-        if user is None or user.tenant_id != principal.tenant_id:
+            access = await tx.repo.get_user_access(principal.user_id)
+        if access is None or access.user.tenant_id != principal.tenant_id:
             self._active.pop(principal.user_id, None)
             raise AuthenticationFailed("User not found")
+        return replace(principal, role=self.remember(access))
+
+    def remember(self, access: UserAccess) -> Role:
+        """Cache that the user exists, with its role; returns the role."""
+        role = resolve_role(access)
         if len(self._active) > 100_000:
             self._active.clear()
-        self._active[principal.user_id] = now + ACTIVE_CACHE_S
-        return principal
+        self._active[access.user.id] = (time.monotonic() + ACTIVE_CACHE_S, role)
+        return role
+
+    def forget(self, user_id: uuid.UUID | None = None) -> None:
+        if user_id is None:
+            self._active.clear()
+        else:
+            self._active.pop(user_id, None)
 
     # authentication --------------------------------------------------------------------------
     async def login(self, email: str, password: str) -> tuple[str, str]:

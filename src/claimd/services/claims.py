@@ -8,6 +8,7 @@ one device are served one after the other, so exactly one gets SUCCESS and the o
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from dataclasses import dataclass, replace
 
@@ -27,15 +28,31 @@ from claimd.domain.claiming import (
     reclaim_restores_claiming_allowed,
     window_expiry,
 )
+from claimd.domain.attestation import parse_claim_token
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
+from claimd.domain.ownership import (
+    BadSignature,
+    ChallengeExpired,
+    ChallengeRequired,
+    DeviceBlocked,
+    OwnedByAnother,
+    TokenClaimOutcome,
+    UnknownDevice,
+    decide_token_claim,
+    parse_tags,
+    visible_to,
+)
+from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNCLAIM
 from claimd.services.common import Origin, audit_event
 from claimd.services.ports import (
     ClaimTarget,
     Clock,
+    IdentityKeys,
     NewAttribute,
     SecretHasher,
     StoredAttribute,
+    TokenTarget,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -47,6 +64,17 @@ CLAIM_SECRET = "claim-secret"
 class ClaimPolicy:
     allow_claiming_by_default: bool = True
     default_duration_ms: int = 86_400_000
+    challenge_ttl_ms: int = 300_000
+    require_challenge: bool = False  # refuse claim tokens that do not answer a server challenge
+
+
+CHALLENGE_RETENTION_MS = 86_400_000  # an expired challenge is kept a day, so that a late token hears "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaimResult:
+    device: Device
+    created: bool  # False: the caller already owned it (or a dry run)
 
 
 class WindowResult(enum.StrEnum):
@@ -93,12 +121,31 @@ async def _lock_target(tx: UnitOfWork, principal: Principal, device_name: str) -
     return target
 
 
+def _require_claimer(principal: Principal) -> None:
+    if principal.authority is not Authority.CUSTOMER_USER or principal.customer_id is None:
+        raise PermissionDenied()
+    if not principal.can(DEVICE_CLAIM):
+        raise PermissionDenied("Your role does not allow claiming devices (Device × Claim)")
+
+
+async def _take_ownership(tx: UnitOfWork, principal: Principal, device: Device, now: int) -> Device | None:
+    """The conditional UPDATE that makes ``principal``'s customer the owner; None if someone was first."""
+    assert principal.customer_id is not None
+    restricted = principal.can(DEVICE_READ_RESTRICTED)
+    if not await tx.repo.set_owner_if_unowned(device.id, principal.customer_id, principal.user_id, now, restricted):
+        return None
+    return replace(device, customer_id=principal.customer_id, claimed_at=now, claimed_by=principal.user_id,
+                   claim_restricted=restricted)
+
+
 class ClaimService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock,
+                 keys: IdentityKeys) -> None:
         self.uow = uow
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
+        self.keys = keys
 
     async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin) -> WindowResult:
         """Register a device-side claim window for ``device`` (already authenticated by its door)."""
@@ -127,8 +174,7 @@ class ClaimService:
 
     async def claim(self, principal: Principal, device_name: str, secret_key: str, origin: Origin) -> ClaimResult:
         """A customer user claims a device of its tenant by name, proving it with ``secret_key``."""
-        if principal.authority is not Authority.CUSTOMER_USER or principal.customer_id is None:
-            raise PermissionDenied()
+        _require_claimer(principal)
         now = self.clock()
         async with self.uow(write=True) as tx:
             target = await _lock_target(tx, principal, device_name)
@@ -136,10 +182,13 @@ class ClaimService:
             data = await tx.windows.take(device.id) or _stored_claim_data(target.claiming_data)
             proof = check_proof(data, claim_digest(self.hasher, device.id, secret_key), now)
             decision = decide_claim(proof, device.is_assigned)
+            if decision.assigns and device.is_blocked:
+                await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "BLOCKED", origin, device, principal, now))
+                raise DeviceBlocked("The device is blocked by its tenant")
             if decision.assigns:
-                if await tx.repo.set_owner_if_unowned(device.id, principal.customer_id):
-                    device = replace(device, customer_id=principal.customer_id)
-                else:  # unreachable while the device row is locked; kept as the last line of defence
+                device = await _take_ownership(tx, principal, device, now)
+                if device is None:  # unreachable while the device row is locked; the last line of defence
+                    device = target.device
                     decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=True)
             if decision.clear_claim_attributes:
                 await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
@@ -148,16 +197,108 @@ class ClaimService:
             )
         return ClaimResult(decision.response, device)
 
+    async def create_challenge(self, principal: Principal) -> tuple[bytes, int]:
+        """A single-use nonce for ``AT%ATTESTTOKEN=<challenge>``: a token carrying it claims only for
+        this user, and only until it expires."""
+        _require_claimer(principal)
+        now = self.clock()
+        nonce = secrets.token_bytes(16)
+        expires = now + self.policy.challenge_ttl_ms
+        async with self.uow(write=True) as tx:
+            await tx.repo.add_challenge(nonce, principal.tenant_id, principal.user_id, expires,
+                                        purge_before=now - CHALLENGE_RETENTION_MS)
+        return nonce, expires
+
+    async def claim_with_token(self, principal: Principal, token_text: str, tags: object, origin: Origin,
+                               *, dry_run: bool = False) -> TokenClaimResult:
+        """Claim the device that signed ``token_text`` (an nRF91 identity attestation token).
+
+        The signature is checked before the write transaction (it costs ~0.1 ms of CPU and needs no
+        lock); the transaction then locks the device and decides. ``dry_run`` decides without writing.
+        """
+        _require_claimer(principal)
+        token = parse_claim_token(token_text)
+        tag_names = parse_tags(tags)
+        async with self.uow() as tx:
+            identity = await tx.repo.get_identity(principal.tenant_id, token.device_id)
+        if identity is None:
+            raise UnknownDevice(f"No device identity {token.device_id} is registered")
+        if not self.keys.verify(identity.public_key, token):
+            raise BadSignature("The claim token's signature does not verify with the device's registered key")
+        now = self.clock()
+        async with self.uow(write=not dry_run) as tx:
+            target = await tx.repo.lock_token_target(principal.tenant_id, token.device_id, token.nonce, principal.user_id)
+            if target is None:
+                raise UnknownDevice(f"No device identity {token.device_id} is registered")
+            if not target.actor_exists:
+                raise AuthenticationFailed("User not found")
+            if target.public_key != identity.public_key and not self.keys.verify(target.public_key, token):
+                raise BadSignature("The claim token's signature does not verify with the device's registered key")
+            device = target.device
+            outcome = decide_token_claim(owner=device.customer_id, caller=principal.customer_id,
+                                         blocked=device.is_blocked, nonce_used=target.nonce_used)
+            if outcome is TokenClaimOutcome.CLAIM:
+                self._check_challenge(principal, target, now)
+            if dry_run or outcome is TokenClaimOutcome.ALREADY_YOURS:
+                return TokenClaimResult(device, created=False)
+            claimed = await _take_ownership(tx, principal, device, now)
+            if claimed is None:  # unreachable while the row is locked
+                raise OwnedByAnother("The device is claimed by another customer; it must be unclaimed there first")
+            await tx.repo.spend_nonce(device.id, token.nonce, now)
+            await tx.repo.set_identity_firmware(device.id, token.firmware_id)
+            await tx.windows.discard(device.id)
+            await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
+            if tag_names:
+                scope = principal.customer_id
+                assert scope is not None
+                tag_ids = await tx.repo.ensure_tags(principal.tenant_id, scope, tag_names, now)
+                await tx.repo.tag_device(device.id, tag_ids, scope, replace=False)
+            await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
+                                                detail="claim token"))
+        return TokenClaimResult(claimed, created=True)
+
+    def _check_challenge(self, principal: Principal, target: TokenTarget, now: int) -> None:
+        if target.challenge_user is None:
+            if self.policy.require_challenge:
+                raise ChallengeRequired("This tenant accepts only tokens made for a challenge from "
+                                        "POST /v1/claim-challenges")
+            return
+        if target.challenge_user != principal.user_id:
+            raise ChallengeRequired("The token answers a challenge issued to another user")
+        if target.challenge_expires_at is not None and target.challenge_expires_at < now:
+            raise ChallengeExpired("The challenge this token answers has expired; ask for a new one")
+
     async def reclaim(self, principal: Principal, device_name: str, origin: Origin) -> Device:
-        """Release a device: its owner's users may release it, and its tenant admins any device."""
+        """Release a device by name (ThingsBoard's reclaim)."""
+        return await self._release(principal, origin, name=device_name)
+
+    async def unclaim(self, principal: Principal, device_id: uuid.UUID, origin: Origin) -> Device:
+        """Release a device by id (nRF Cloud's unclaim)."""
+        return await self._release(principal, origin, device_id=device_id)
+
+    async def _release(self, principal: Principal, origin: Origin, *, name: str | None = None,
+                       device_id: uuid.UUID | None = None) -> Device:
+        """Its owner's users (with Device × Unclaim) may release a device, its tenant admins any device."""
         if principal.authority not in (Authority.TENANT_ADMIN, Authority.CUSTOMER_USER):
             raise PermissionDenied()
         now = self.clock()
         async with self.uow(write=True) as tx:
-            target = await _lock_target(tx, principal, device_name)
+            if name is not None:
+                target = await _lock_target(tx, principal, name)
+            else:
+                assert device_id is not None
+                target = await tx.repo.lock_claim_target_by_id(principal.tenant_id, device_id, principal.user_id)
+                if target is None:
+                    raise NotFound()
+                if not target.actor_exists:
+                    raise AuthenticationFailed("User not found")
             device = target.device
-            if principal.is_customer_user and device.customer_id != principal.customer_id:
-                raise PermissionDenied()  # ThingsBoard lets any customer user do this (bug #6742)
+            if principal.is_customer_user:
+                if not visible_to(principal, device):
+                    # ThingsBoard lets any customer user do this (bug #6742); by id, not yours = not found
+                    raise PermissionDenied() if name is not None else NotFound()
+                if not principal.can(DEVICE_UNCLAIM):
+                    raise PermissionDenied()
             await tx.windows.discard(device.id)
             if device.is_assigned:
                 await tx.repo.set_owner(device.id, None)
@@ -169,4 +310,4 @@ class ClaimService:
                 )
             outcome = "UNASSIGNED" if device.is_assigned else "NOT_ASSIGNED"
             await tx.repo.add_audit(audit_event(AuditAction.RECLAIM, outcome, origin, device, principal, now))
-        return replace(device, customer_id=None)
+        return replace(device, customer_id=None, claimed_at=None, claimed_by=None, claim_restricted=False)

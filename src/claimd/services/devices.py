@@ -11,9 +11,11 @@ from claimd.domain.attributes import parse_attributes_body
 from claimd.domain.claiming import CLAIMING_DATA
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Page, Principal
+from claimd.domain.ownership import visible_to
+from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED
 from claimd.services.claims import server_side_claim_data
 from claimd.services.common import Origin, audit_event, check_page, check_text
-from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWorkFactory
+from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWork, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"
 _TOKEN = re.compile(r"[^\s/?#%]{1,128}")
@@ -68,17 +70,22 @@ class DeviceService:
 
     async def create(self, principal: Principal, draft: DeviceDraft, access_token: str | None = None) -> Device:
         require_tenant_admin(principal)
+        async with self.uow(write=True) as tx:
+            return await self.add(tx, principal.tenant_id, draft, access_token=access_token)
+
+    async def add(self, tx: UnitOfWork, tenant_id: uuid.UUID, draft: DeviceDraft, *, access_token: str | None = None,
+                  device_id: uuid.UUID | None = None) -> Device:
+        """Store a new device of ``tenant_id`` in the caller's transaction."""
         name = self._check_draft(draft)
         if access_token is not None and not _TOKEN.fullmatch(access_token):
             raise InvalidArgument("Access token must be 1-128 characters without spaces, '/', '?', '#' or '%'")
         token = access_token or self.new_token()
         device = Device(
-            id=uuid.uuid4(), tenant_id=principal.tenant_id, customer_id=None, name=name,
+            id=device_id or uuid.uuid4(), tenant_id=tenant_id, customer_id=None, name=name,
             type=(draft.type or "default").strip() or "default", label=draft.label,
             additional_info=dict(draft.additional_info or {}), created_time=self.clock(),
         )
-        async with self.uow(write=True) as tx:
-            await tx.repo.add_device(device, self.token_digest(token), self.sealer.seal(token))
+        await tx.repo.add_device(device, self.token_digest(token), self.sealer.seal(token))
         return device
 
     async def update(self, principal: Principal, device_id: uuid.UUID, draft: DeviceDraft) -> Device:
@@ -104,7 +111,7 @@ class DeviceService:
     def _visible(principal: Principal, device: Device | None) -> Device:
         if device is None:
             raise NotFound()
-        if principal.is_customer_user and device.customer_id != principal.customer_id:
+        if not visible_to(principal, device):
             raise PermissionDenied()
         return device
 
@@ -159,16 +166,16 @@ class DeviceService:
         if principal.is_customer_user:
             if customer_id is None:
                 raise PermissionDenied()  # the tenant's whole fleet is for its admins
-            if customer_id is not None and customer_id != principal.customer_id:
+            if customer_id != principal.customer_id or not principal.can(DEVICE_READ):
                 raise PermissionDenied()
-            customer_id = principal.customer_id
         else:
             require_tenant_admin(principal)
         async with self.uow() as tx:
             if customer_id is not None and await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
                 raise NotFound()
             return await tx.repo.list_devices(principal.tenant_id, customer_id, page, page_size, text,
-                                              device_type, sort, order)
+                                              device_type, sort, order,
+                                              include_restricted=principal.can(DEVICE_READ_RESTRICTED))
 
     async def credentials(self, principal: Principal, device_id: uuid.UUID) -> tuple[Device, str]:
         require_tenant_admin(principal)

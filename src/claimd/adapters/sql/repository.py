@@ -6,14 +6,34 @@ import json
 import uuid
 from typing import Any, Self
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claimd.adapters.sql.database import Database
-from claimd.adapters.sql.tables import attributes, audit_log, claim_windows, customers, devices, tenants, users
+from claimd.adapters.sql.ownership import OwnershipQueries
+from claimd.adapters.sql.rows import (
+    attribute_row,
+    audit_row,
+    customer_row,
+    device_row,
+    str_or_none,
+    user_row,
+    uuid_or_none,
+)
+from claimd.adapters.sql.tables import (
+    attributes,
+    audit_log,
+    claim_windows,
+    customers,
+    device_tags,
+    devices,
+    tags,
+    tenants,
+    users,
+)
 from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.errors import Conflict
 from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Customer, Device, Door, Page, Tenant, User
@@ -29,74 +49,6 @@ _SORTABLE = {
 }
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    return uuid.UUID(value) if value is not None else None
-
-
-def _str(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
-
-
-def _device(row: Row[Any]) -> Device:
-    return Device(
-        id=uuid.UUID(row.id),
-        tenant_id=uuid.UUID(row.tenant_id),
-        customer_id=_uuid(row.customer_id),
-        name=row.name,
-        type=row.type,
-        label=row.label,
-        additional_info=json.loads(row.additional_info),
-        created_time=row.created_time,
-    )
-
-
-def _customer(row: Row[Any]) -> Customer:
-    return Customer(
-        id=uuid.UUID(row.id),
-        tenant_id=uuid.UUID(row.tenant_id),
-        title=row.title,
-        email=row.email,
-        additional_info=json.loads(row.additional_info),
-        created_time=row.created_time,
-    )
-
-
-def _user(row: Row[Any]) -> User:
-    return User(
-        id=uuid.UUID(row.id),
-        tenant_id=uuid.UUID(row.tenant_id),
-        customer_id=_uuid(row.customer_id),
-        email=row.email,
-        authority=Authority(row.authority),
-        first_name=row.first_name,
-        last_name=row.last_name,
-        additional_info=json.loads(row.additional_info),
-        enabled=row.password_hash is not None,
-        created_time=row.created_time,
-    )
-
-
-def _audit(row: Row[Any]) -> AuditEvent:
-    return AuditEvent(
-        id=uuid.UUID(row.id),
-        tenant_id=uuid.UUID(row.tenant_id),
-        created_time=row.created_time,
-        action=AuditAction(row.action),
-        outcome=row.outcome,
-        door=Door(row.door),
-        user_id=_uuid(row.user_id),
-        customer_id=_uuid(row.customer_id),
-        device_id=_uuid(row.device_id),
-        device_name=row.device_name,
-        source=row.source,
-        detail=row.detail,
-    )
-
-
-def _stored_attribute(row: Row[Any]) -> StoredAttribute:
-    return StoredAttribute(row.key, json.loads(row.value), row.last_update_ts, row.secret_digest)
-
-
 def _has_nul(*values: str | None) -> bool:
     """PostgreSQL text cannot hold NUL: a look-up for such a value finds nothing, without asking."""
     return any(v is not None and "\x00" in v for v in values)
@@ -106,7 +58,7 @@ def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-class SqlRepository:
+class SqlRepository(OwnershipQueries):
     """Implements :class:`claimd.services.ports.Repository` on one connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:
@@ -175,7 +127,7 @@ class SqlRepository:
                 select(customers).where(customers.c.id == str(customer_id), customers.c.tenant_id == str(tenant_id))
             )
         ).first()
-        return _customer(row) if row else None
+        return customer_row(row) if row else None
 
     async def list_customers(self, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None,
                              sort: str | None = None, order: str | None = None) -> Page[Customer]:
@@ -184,7 +136,7 @@ class SqlRepository:
             return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(customers.c.title).contains(text.lower(), autoescape=True))
-        return await self._page(customers, where, page, page_size, sort, order, _customer)
+        return await self._page(customers, where, page, page_size, sort, order, customer_row)
 
     async def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         # Devices of the customer become unassigned (ON DELETE SET NULL); its users go with it.
@@ -197,7 +149,7 @@ class SqlRepository:
     async def add_user(self, user: User, activation_digest: bytes | None, password_hash: str | None = None) -> None:
         await self._insert(
             insert(users).values(
-                id=str(user.id), tenant_id=str(user.tenant_id), customer_id=_str(user.customer_id),
+                id=str(user.id), tenant_id=str(user.tenant_id), customer_id=str_or_none(user.customer_id),
                 email=user.email, authority=user.authority.value, first_name=user.first_name,
                 last_name=user.last_name, additional_info=json.dumps(user.additional_info),
                 password_hash=password_hash, activation_digest=activation_digest, created_time=user.created_time,
@@ -207,13 +159,13 @@ class SqlRepository:
 
     async def get_user(self, user_id: uuid.UUID) -> User | None:
         row = (await self.conn.execute(select(users).where(users.c.id == str(user_id)))).first()
-        return _user(row) if row else None
+        return user_row(row) if row else None
 
     async def get_login(self, email: str) -> tuple[User, str | None] | None:
         if _has_nul(email):
             return None
         row = (await self.conn.execute(select(users).where(func.lower(users.c.email) == email.lower()))).first()
-        return (_user(row), row.password_hash) if row else None
+        return (user_row(row), row.password_hash) if row else None
 
     async def set_activation_digest(self, user_id: uuid.UUID, digest: bytes) -> None:
         await self.conn.execute(update(users).where(users.c.id == str(user_id)).values(activation_digest=digest))
@@ -227,16 +179,16 @@ class SqlRepository:
                 .returning(*users.c)
             )
         ).first()
-        return _user(row) if row else None
+        return user_row(row) if row else None
 
     async def list_users(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
                          text: str | None, sort: str | None = None, order: str | None = None) -> Page[User]:
-        where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == _str(customer_id))
+        where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == str_or_none(customer_id))
         if _has_nul(text):
             return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(users.c.email).contains(text.lower(), autoescape=True))
-        return await self._page(users, where, page, page_size, sort, order, _user)
+        return await self._page(users, where, page, page_size, sort, order, user_row)
 
     async def delete_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         result = await self.conn.execute(
@@ -250,7 +202,7 @@ class SqlRepository:
 
     async def add_device(self, device: Device, token_digest: bytes, token_sealed: str) -> None:
         stmt = insert(devices).values(
-            id=str(device.id), tenant_id=str(device.tenant_id), customer_id=_str(device.customer_id),
+            id=str(device.id), tenant_id=str(device.tenant_id), customer_id=str_or_none(device.customer_id),
             token_digest=token_digest, token_sealed=token_sealed, created_time=device.created_time,
             **self._device_values(device),
         )
@@ -258,13 +210,17 @@ class SqlRepository:
             async with self.conn.begin_nested():
                 await self.conn.execute(stmt)
         except IntegrityError as exc:
-            taken = (
+            id_taken = (await self.conn.execute(select(exists().where(devices.c.id == str(device.id))))).scalar_one()
+            token_taken = (
                 await self.conn.execute(select(exists().where(devices.c.token_digest == token_digest)))
             ).scalar_one()
-            raise Conflict(
-                "Device credentials are already assigned to another device!" if taken
-                else "Device with such name already exists!"
-            ) from exc
+            if id_taken:
+                message = f"A device with id {device.id} is already registered"
+            elif token_taken:
+                message = "Device credentials are already assigned to another device!"
+            else:
+                message = "Device with such name already exists!"
+            raise Conflict(message) from exc
 
     async def update_device(self, device: Device) -> bool:
         stmt = (
@@ -285,7 +241,7 @@ class SqlRepository:
                 select(devices).where(devices.c.id == str(device_id), devices.c.tenant_id == str(tenant_id))
             )
         ).first()
-        return _device(row) if row else None
+        return device_row(row) if row else None
 
     async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
         if _has_nul(name):
@@ -295,11 +251,11 @@ class SqlRepository:
                 select(devices).where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
             )
         ).first()
-        return _device(row) if row else None
+        return device_row(row) if row else None
 
     async def get_device_by_token(self, token_digest: bytes) -> Device | None:  # a digest: never NUL-sensitive
         row = (await self.conn.execute(select(devices).where(devices.c.token_digest == token_digest))).first()
-        return _device(row) if row else None
+        return device_row(row) if row else None
 
     async def get_device_token(self, device_id: uuid.UUID) -> str | None:
         return (
@@ -308,7 +264,8 @@ class SqlRepository:
 
     async def list_devices(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
                            text: str | None, device_type: str | None,
-                           sort: str | None = None, order: str | None = None) -> Page[Device]:
+                           sort: str | None = None, order: str | None = None,
+                           include_restricted: bool = True) -> Page[Device]:
         if _has_nul(text, device_type):
             return Page([], 0, page_size)
         where = devices.c.tenant_id == str(tenant_id)
@@ -318,7 +275,9 @@ class SqlRepository:
             where = and_(where, func.lower(devices.c.name).contains(text.lower(), autoescape=True))
         if device_type:
             where = and_(where, devices.c.type == device_type)
-        return await self._page(devices, where, page, page_size, sort, order, _device)
+        if not include_restricted:
+            where = and_(where, devices.c.claim_restricted.is_(False))
+        return await self._page(devices, where, page, page_size, sort, order, device_row)
 
     async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool:
         result = await self.conn.execute(
@@ -331,6 +290,13 @@ class SqlRepository:
         whether the acting user still exists (a user goes with its customer)."""
         if _has_nul(name):
             return None
+        return await self._lock_claim_target(and_(devices.c.tenant_id == str(tenant_id), devices.c.name == name), actor)
+
+    async def lock_claim_target_by_id(self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID) -> ClaimTarget | None:
+        return await self._lock_claim_target(
+            and_(devices.c.tenant_id == str(tenant_id), devices.c.id == str(device_id)), actor)
+
+    async def _lock_claim_target(self, where: Any, actor: uuid.UUID) -> ClaimTarget | None:
         actor_exists = exists().where(users.c.id == str(actor)).label("actor_exists")
         stmt = (
             select(
@@ -349,7 +315,7 @@ class SqlRepository:
                     attributes.c.key == CLAIMING_DATA,
                 ),
             )
-            .where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
+            .where(where)
             .with_for_update(of=devices)
         )
         row = (await self.conn.execute(stmt)).first()
@@ -359,18 +325,37 @@ class SqlRepository:
             StoredAttribute(row.attr_key, json.loads(row.attr_value), row.attr_ts, row.attr_digest)
             if row.attr_key is not None else None
         )
-        return ClaimTarget(_device(row), claiming, bool(row.actor_exists))
+        return ClaimTarget(device_row(row), claiming, bool(row.actor_exists))
 
-    async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+    async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID,
+                                   now_ms: int, restricted: bool) -> bool:
         result = await self.conn.execute(
             update(devices)
             .where(devices.c.id == str(device_id), devices.c.customer_id.is_(None))
-            .values(customer_id=str(customer_id))
+            .values(customer_id=str(customer_id), claimed_at=now_ms, claimed_by=str(claimed_by),
+                    claim_restricted=restricted)
         )
         return result.rowcount == 1
 
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
-        await self.conn.execute(update(devices).where(devices.c.id == str(device_id)).values(customer_id=_str(customer_id)))
+        """Assign (a tenant's act, not a claim) or release. A release forgets the claim, the owner's
+        block and the owner's tags: the next owner starts clean."""
+        values: dict[str, Any] = {"customer_id": str_or_none(customer_id), "claimed_at": None, "claimed_by": None,
+                                  "claim_restricted": False}
+        if customer_id is None:
+            owner_block = devices.c.blocked_by == "OWNER"
+            values["blocked_at"] = case((owner_block, None), else_=devices.c.blocked_at)
+            values["blocked_by"] = case((owner_block, None), else_=devices.c.blocked_by)
+            await self.conn.execute(
+                delete(device_tags).where(
+                    device_tags.c.device_id == str(device_id),
+                    device_tags.c.tag_id.in_(
+                        select(tags.c.id).where(tags.c.scope_id == select(devices.c.customer_id)
+                                                .where(devices.c.id == str(device_id)).scalar_subquery())
+                    ),
+                )
+            )
+        await self.conn.execute(update(devices).where(devices.c.id == str(device_id)).values(**values))
 
     # attributes ------------------------------------------------------------------------------
     async def save_attributes(self, device_id: uuid.UUID, scope: str, items: list[NewAttribute], now_ms: int) -> None:
@@ -401,7 +386,7 @@ class SqlRepository:
         if keys:
             stmt = stmt.where(attributes.c.key.in_(keys))
         rows = await self.conn.execute(stmt.order_by(attributes.c.scope, attributes.c.key))
-        return [(r.scope, _stored_attribute(r)) for r in rows]
+        return [(r.scope, attribute_row(r)) for r in rows]
 
     async def get_attribute(self, device_id: uuid.UUID, scope: str, key: str) -> StoredAttribute | None:
         row = (
@@ -411,7 +396,7 @@ class SqlRepository:
                 )
             )
         ).first()
-        return _stored_attribute(row) if row else None
+        return attribute_row(row) if row else None
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
         keys = [k for k in keys if not _has_nul(k)]
@@ -429,7 +414,7 @@ class SqlRepository:
             insert(audit_log).values(
                 id=str(event.id), tenant_id=str(event.tenant_id), created_time=event.created_time,
                 action=event.action.value, outcome=event.outcome, door=event.door.value,
-                user_id=_str(event.user_id), customer_id=_str(event.customer_id), device_id=_str(event.device_id),
+                user_id=str_or_none(event.user_id), customer_id=str_or_none(event.customer_id), device_id=str_or_none(event.device_id),
                 device_name=event.device_name, source=event.source, detail=event.detail,
             )
         )
@@ -438,7 +423,7 @@ class SqlRepository:
         where = audit_log.c.tenant_id == str(tenant_id)
         if device_id is not None:
             where = and_(where, audit_log.c.device_id == str(device_id))
-        return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", _audit)
+        return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", audit_row)
 
 
 class SqlClaimWindows:

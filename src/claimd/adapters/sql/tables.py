@@ -61,6 +61,7 @@ users = Table(
     Column("additional_info", Text, nullable=False, default="{}"),
     Column("password_hash", String(255)),  # argon2id; NULL until the user is activated
     Column("activation_digest", DIGEST, unique=True),  # keyed digest of the one-time activation token
+    Column("role", String(64)),  # customer users: a built-in or tenant role name; NULL is OWNER
     Column("created_time", BigInteger, nullable=False),
 )
 
@@ -77,6 +78,11 @@ devices = Table(
     Column("token_digest", DIGEST, nullable=False, unique=True),  # access token, keyed digest: the lookup key
     Column("token_sealed", Text, nullable=False),  # access token, AES-GCM sealed: shown to its tenant admin
     Column("created_time", BigInteger, nullable=False),
+    Column("claimed_at", BigInteger),  # when its current owner claimed it (NULL when assigned or unowned)
+    Column("claimed_by", UUID),  # the user who claimed it
+    Column("claim_restricted", Boolean, nullable=False, default=False),  # claimed by an Admin/Owner role
+    Column("blocked_at", BigInteger),
+    Column("blocked_by", String(16)),  # OWNER or TENANT: an owner cannot lift a tenant's block
     UniqueConstraint("tenant_id", "name", name="uq_devices_tenant_name"),
     Index("ix_devices_tenant_customer", "tenant_id", "customer_id"),
 )
@@ -117,4 +123,77 @@ audit_log = Table(
     Column("detail", Text),
     Index("ix_audit_log_tenant_time", "tenant_id", "created_time"),
     Index("ix_audit_log_device", "device_id"),
+)
+
+device_identities = Table(
+    "device_identities",
+    metadata,
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("public_key", LargeBinary, nullable=False),  # P-256 SubjectPublicKeyInfo DER (public: not a secret)
+    Column("firmware_id", UUID),
+    Column("imei", String(15)),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+used_nonces = Table(  # nonces of tokens that claimed a device: a replayed token is refused
+    "used_nonces",
+    metadata,
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("nonce", LargeBinary(16), primary_key=True),
+    Column("used_at", BigInteger, nullable=False),
+)
+
+claim_challenges = Table(
+    "claim_challenges",
+    metadata,
+    Column("nonce", LargeBinary(16), primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("scope_id", UUID, nullable=False),  # whose tag: a customer's id, or the tenant's own id
+    Column("name", String(100), nullable=False),
+    Column("description", String(255)),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("scope_id", "name", name="uq_tags_scope_name"),
+)
+
+device_tags = Table(
+    "device_tags",
+    metadata,
+    Column("tag_id", UUID, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_device_tags_device", "device_id"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("description", String(255)),
+    Column("permissions", Text, nullable=False),  # JSON list of "RESOURCE:OPERATION"
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_roles_tenant_name"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("prefix", String(16), nullable=False),  # the first characters, to tell keys apart in a list
+    Column("digest", DIGEST, nullable=False, unique=True),  # keyed digest of the key: the lookup key
+    Column("created_time", BigInteger, nullable=False),
+    Index("ix_api_keys_user", "user_id"),
 )

@@ -11,7 +11,17 @@ from sqlalchemy import text
 import claimd
 from claimd.bootstrap import Container, build
 from claimd.config import Settings
-from claimd.entrypoints.http import auth, claims, customers, device_api, devices, errors, telemetry
+from claimd.entrypoints.http import (
+    access,
+    auth,
+    claims,
+    customers,
+    device_api,
+    devices,
+    errors,
+    ownership,
+    telemetry,
+)
 from claimd.entrypoints.http.security import ContainerDep
 
 DESCRIPTION = """\
@@ -44,7 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container
     errors.install(app)
     # Claim routes first: a device named "device" must not be taken for a customer id.
-    for module in (claims, device_api, auth, customers, devices, telemetry):
+    for module in (claims, device_api, auth, customers, devices, telemetry, ownership, access):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")

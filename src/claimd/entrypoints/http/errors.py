@@ -1,9 +1,12 @@
-"""ThingsBoard's error body for every error: ``{"status", "message", "errorCode", "timestamp"}``."""
+"""Error bodies. ThingsBoard's API gets ThingsBoard's ``{"status", "message", "errorCode", "timestamp"}``;
+the ownership API (``/v1/…``) gets RFC 9457 problem details that also carry nRF Cloud's ``code`` and
+``message``."""
 
 from __future__ import annotations
 
 import logging
 import time
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from claimd.domain.errors import (
     AuthenticationFailed,
     ClaimdError,
+    Conflict,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -27,6 +31,35 @@ GENERAL, AUTHENTICATION, JWT_EXPIRED, PERMISSION_DENIED, BAD_REQUEST_PARAMS, ITE
 )
 _BY_STATUS = {400: BAD_REQUEST_PARAMS, 401: AUTHENTICATION, 403: PERMISSION_DENIED, 404: ITEM_NOT_FOUND,
               429: TOO_MANY_REQUESTS}
+
+
+PROBLEM_PATHS = ("/v1/",)
+_PROBLEM_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                  409: "CONFLICT", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
+                  500: "INTERNAL_ERROR"}
+
+
+def wants_problem(request: Request) -> bool:
+    return request.url.path.startswith(PROBLEM_PATHS)
+
+
+def problem_response(request: Request, status: int, message: str, code: str | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    code = code or _PROBLEM_CODES.get(status, "ERROR")
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body = {"type": f"urn:claimd:problem:{code}", "title": title, "status": status, "detail": message,
+            "instance": request.url.path, "code": code, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def respond(request: Request, status: int, message: str, *, tb_code: int | None = None, code: str | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    if wants_problem(request):
+        return problem_response(request, status, message, code, headers)
+    return error_response(status, message, tb_code, headers)
 
 
 def error_response(status: int, message: str, code: int | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -59,23 +92,25 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ClaimdError)
-    async def _claimd_error(_: Request, exc: ClaimdError) -> JSONResponse:
-        status, code = status_of(exc)
+    async def _claimd_error(request: Request, exc: ClaimdError) -> JSONResponse:
+        status, tb_code = status_of(exc)
+        if isinstance(exc, Conflict) and wants_problem(request):
+            status = 409  # ThingsBoard answers a taken name with 400; the ownership API says what it is
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
-        return error_response(status, exc.message, code, headers)
+        return respond(request, status, exc.message, tb_code=tb_code, code=exc.code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, _validation_message(exc))
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return respond(request, 400, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "Requested item wasn't found!" if exc.status_code == 404 else str(exc.detail)
-        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+        return respond(request, exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The route template, not the path: a device API path carries the device's access token.
         route = request.scope.get("route")
         log.exception("unhandled error on %s %s", request.method, getattr(route, "path", "(no route)"))
-        return error_response(500, "Internal server error", GENERAL)
+        return respond(request, 500, "Internal server error", tb_code=GENERAL)

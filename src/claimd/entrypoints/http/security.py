@@ -1,4 +1,5 @@
-"""Who is calling: a JWT in ``X-Authorization: Bearer`` or ``Authorization: Bearer``.
+"""Who is calling: a JWT (``X-Authorization: Bearer`` or ``Authorization: Bearer``) or an API key
+(``Authorization: Bearer claimd_…`` or ``X-Authorization: ApiKey claimd_…``).
 
 The dependency is ``async def`` on purpose: a sync one costs a thread-pool hop per request.
 """
@@ -13,10 +14,12 @@ from fastapi.security import APIKeyHeader
 from claimd.bootstrap import Container
 from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Door, Principal
+from claimd.services.access import looks_like_api_key
 from claimd.services.common import Origin
 
 _x_authorization = APIKeyHeader(name="X-Authorization", auto_error=False,
-                                description="`Bearer <JWT>` from /api/auth/login (Authorization: Bearer also works)")
+                                description="`Bearer <JWT>` from /api/auth/login, or `ApiKey <key>` "
+                                            "(Authorization: Bearer works for both)")
 
 
 async def get_container(request: Request) -> Container:
@@ -28,10 +31,13 @@ async def get_principal(request: Request, x_authorization: Annotated[str | None,
     if not header:
         raise AuthenticationFailed("Authentication failed")
     scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, token = scheme.lower(), token.strip()
+    if scheme not in ("bearer", "apikey") or not token:
         raise AuthenticationFailed("Authentication failed")
     container = request.app.state.container
-    return await container.accounts.ensure_active(container.tokens.principal(token.strip()))
+    if scheme == "apikey" or looks_like_api_key(token):
+        return await container.access.principal_for_key(token)
+    return await container.accounts.ensure_active(container.tokens.principal(token))
 
 
 def client_address(request: Request) -> str | None:

@@ -1,0 +1,85 @@
+"""Rows to domain objects: one mapper per table, shared by the repository and its mixins."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from claimd.domain.model import AuditAction, AuditEvent, Authority, Customer, Device, Door, User
+from claimd.services.ports import StoredAttribute
+
+
+def uuid_or_none(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value is not None else None
+
+
+def str_or_none(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def device_row(row: Row[Any]) -> Device:
+    return Device(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        customer_id=uuid_or_none(row.customer_id),
+        name=row.name,
+        type=row.type,
+        label=row.label,
+        additional_info=json.loads(row.additional_info),
+        created_time=row.created_time,
+        claimed_at=row.claimed_at,
+        claimed_by=uuid_or_none(row.claimed_by),
+        claim_restricted=bool(row.claim_restricted),
+        blocked_at=row.blocked_at,
+        blocked_by=row.blocked_by,
+    )
+
+
+def customer_row(row: Row[Any]) -> Customer:
+    return Customer(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        title=row.title,
+        email=row.email,
+        additional_info=json.loads(row.additional_info),
+        created_time=row.created_time,
+    )
+
+
+def user_row(row: Row[Any]) -> User:
+    return User(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        customer_id=uuid_or_none(row.customer_id),
+        email=row.email,
+        authority=Authority(row.authority),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        additional_info=json.loads(row.additional_info),
+        enabled=row.password_hash is not None,
+        created_time=row.created_time,
+    )
+
+
+def audit_row(row: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.UUID(row.id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        created_time=row.created_time,
+        action=AuditAction(row.action),
+        outcome=row.outcome,
+        door=Door(row.door),
+        user_id=uuid_or_none(row.user_id),
+        customer_id=uuid_or_none(row.customer_id),
+        device_id=uuid_or_none(row.device_id),
+        device_name=row.device_name,
+        source=row.source,
+        detail=row.detail,
+    )
+
+
+def attribute_row(row: Row[Any]) -> StoredAttribute:
+    return StoredAttribute(row.key, json.loads(row.value), row.last_update_ts, row.secret_digest)

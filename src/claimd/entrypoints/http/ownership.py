@@ -1,0 +1,296 @@
+"""The ownership API at nRF Cloud's Provisioning Service paths: claim by token, list, get, block,
+unblock, unclaim, tags; plus claimd's challenges and device identities.
+
+Nordic's docs moved some paths between versions; both variants are served (``/v1/identities/
+claimed-devices`` and ``/v1/claimed-devices``; tags under ``/v1/claimed-devices/tags`` and
+``/v1/provisioning/tags``). Errors are RFC 9457 problem details with ``code`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from claimd.domain.errors import InvalidArgument
+from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, DeviceIdentity, Tag
+from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
+from claimd.services.ownership import IdentityDraft
+from claimd.services.ports import ClaimedFilter
+
+router = APIRouter(tags=["ownership (nRF Cloud compatible)"])
+MAX_JSON_BODY = 64 * 1024
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """ISO 8601 UTC with milliseconds, as nRF Cloud writes times (``2023-06-13T14:17:14.352Z``)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_time(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidArgument(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def claimed_json(item: ClaimedDevice) -> dict[str, Any]:
+    d, identity = item.device, item.identity
+    return {
+        "id": str(d.id),
+        "name": d.name,
+        "deviceType": d.type,
+        "firmwareId": str(identity.firmware_id) if identity and identity.firmware_id else None,
+        "imei": identity.imei if identity else None,
+        "ownerId": str(d.customer_id) if d.customer_id else None,
+        "ownershipStatus": IDENTIFIED if d.claimed_at is not None else "ASSIGNED",
+        "tags": list(item.tags),
+        "status": item.status.value,
+        "claimedAt": iso_ms(d.claimed_at),
+        "claimedBy": str(d.claimed_by) if d.claimed_by else None,
+        "blockedAt": iso_ms(d.blocked_at),
+        "blockedBy": d.blocked_by,
+    }
+
+
+def identity_json(identity: DeviceIdentity, device_type: str | None = None) -> dict[str, Any]:
+    from claimd.adapters.attestation import public_key_pem
+
+    return {
+        "id": str(identity.device_id),
+        "deviceType": device_type,
+        "publicKey": public_key_pem(identity.public_key),
+        "firmwareId": str(identity.firmware_id) if identity.firmware_id else None,
+        "imei": identity.imei,
+        "createdAt": iso_ms(identity.created_time),
+    }
+
+
+def tag_json(tag: Tag) -> dict[str, Any]:
+    return {"tag": tag.name, "description": tag.description, "deviceCount": tag.device_count,
+            "createdAt": iso_ms(tag.created_time)}
+
+
+async def json_body(request: Request) -> Any:
+    """A JSON body, read whole up to 64 KiB; a missing, oversized or broken one is a 400 that says so."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise InvalidArgument(f"The request body is larger than {MAX_JSON_BODY} bytes")
+    if not body.strip():
+        raise InvalidArgument("The request needs a JSON body")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("The request body is not valid JSON") from None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidArgument("The request body must be a JSON object")
+    return value
+
+
+def _string(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidArgument(f"'{key}' must be a non-empty string")
+    return value
+
+
+# claims ----------------------------------------------------------------------------------------
+def is_csv(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv")
+
+
+async def _claim(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
+                 dryrun: bool) -> Response:
+    body = _object(await json_body(request))
+    token = _string(body, "claimToken")
+    result = await c.claims.claim_with_token(principal, token or "", body.get("tags"), origin, dry_run=dryrun)
+    if dryrun and not result.device.is_assigned:
+        return JSONResponse({"claimable": True, "id": str(result.device.id)}, status_code=202)
+    view = await c.ownership.describe(principal, result.device)
+    return JSONResponse(claimed_json(view), status_code=201 if result.created else 200)
+
+
+DryRun = Annotated[bool, Query(description="Only check that the token would claim the device (202)")]
+_CLAIM_DOC = {
+    "requestBody": {"content": {
+        "application/json": {"schema": {"type": "object", "required": ["claimToken"], "properties": {
+            "claimToken": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}},
+        "text/csv": {"schema": {"type": "string"}, "example": 'token,"location=Oslo,color=white"'},
+    }},
+}
+
+
+@router.post("/v1/claimed-devices", openapi_extra=_CLAIM_DOC, status_code=201,
+             summary="Claim a device with its claim token (JSON), or many (text/csv: a bulk operation)")
+async def claim_device(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
+                       dryrun: DryRun = False) -> Response:
+    return await _claim(request, principal, c, origin, dryrun)
+
+
+@router.post("/v1/identities/claimed-devices", openapi_extra=_CLAIM_DOC, status_code=201,
+             summary="Claim a device with its claim token (the path of older nRF Cloud docs)")
+async def claim_device_alias(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
+                             dryrun: DryRun = False) -> Response:
+    return await _claim(request, principal, c, origin, dryrun)
+
+
+@router.post("/v1/claim-challenges", status_code=201,
+             summary="A single-use challenge: give it to the device as AT%ATTESTTOKEN=<challenge>")
+async def create_challenge(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    nonce, expires = await c.claims.create_challenge(principal)
+    return {"challenge": nonce.hex(), "expiresAt": iso_ms(expires), "atCommand": f"AT%ATTESTTOKEN=\"{nonce.hex()}\""}
+
+
+# tags (before /{deviceId}: "tags" is not a device id) -----------------------------------------
+class TagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tag: str = Field(..., description="At most 100 characters, no commas; key=value by convention")
+    description: str | None = None
+
+
+class TagUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tag: str | None = Field(None, description="The new name (rename): every device with the tag follows")
+    description: str | None = None
+
+
+def _tag_routes(prefix: str, include_in_schema: bool) -> None:
+    @router.get(f"{prefix}/tags", include_in_schema=include_in_schema, summary="List tags")
+    async def list_tags(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+        found = await c.ownership.list_tags(principal)
+        return {"items": [tag_json(t) for t in found], "total": len(found)}
+
+    @router.post(f"{prefix}/tags", include_in_schema=include_in_schema, status_code=201,
+                 summary="Create a tag (creating an existing tag changes nothing: 200)")
+    async def create_tag(body: TagBody, principal: PrincipalDep, c: ContainerDep) -> Response:
+        tag, created = await c.ownership.create_tag(principal, body.tag, body.description)
+        return JSONResponse(tag_json(tag), status_code=201 if created else 200)
+
+    @router.get(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema, summary="Get a tag")
+    async def get_tag(tag: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+        return tag_json(await c.ownership.get_tag(principal, tag))
+
+    @router.put(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema,
+                summary="Rename a tag or change its description, on every device that has it")
+    async def update_tag(tag: str, body: TagUpdate, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+        return tag_json(await c.ownership.update_tag(principal, tag, body.tag, body.description))
+
+    @router.delete(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema, status_code=204,
+                   summary="Delete a tag: it leaves every device")
+    async def delete_tag(tag: str, principal: PrincipalDep, c: ContainerDep) -> Response:
+        await c.ownership.delete_tag(principal, tag)
+        return Response(status_code=204)
+
+
+_tag_routes("/v1/claimed-devices", include_in_schema=True)
+_tag_routes("/v1/provisioning", include_in_schema=False)
+
+
+# claimed devices ------------------------------------------------------------------------------
+@router.get("/v1/claimed-devices", summary="List claimed devices (pageLimit/pageNextToken paging, filters)")
+async def list_claimed(
+    principal: PrincipalDep, c: ContainerDep,
+    pageLimit: Annotated[int | None, Query(ge=1, le=1000)] = None,  # noqa: N803
+    pageNextToken: str | None = None,  # noqa: N803
+    tags: Annotated[str | None, Query(description="Comma-separated tags")] = None,
+    tagsMatch: Annotated[str, Query(pattern="^(any|all)$")] = "any",  # noqa: N803
+    status: Annotated[str | None, Query(pattern="^(READY|BLOCKED)$")] = None,
+    deviceType: str | None = None,  # noqa: N803
+    claimedAfter: str | None = None,  # noqa: N803
+    claimedBefore: str | None = None,  # noqa: N803
+) -> dict[str, Any]:
+    where = ClaimedFilter(
+        tags=tuple(t for t in (tags or "").split(",") if t.strip()), all_tags=tagsMatch == "all", status=status,
+        device_type=deviceType, claimed_after=parse_time(claimedAfter, "claimedAfter"),
+        claimed_before=parse_time(claimedBefore, "claimedBefore"),
+    )
+    page = await c.ownership.list_claimed(principal, where, pageLimit, pageNextToken)
+    body: dict[str, Any] = {"items": [claimed_json(i) for i in page.items], "total": page.total}
+    if page.next_token:
+        body["pageNextToken"] = page.next_token
+    return body
+
+
+@router.get("/v1/claimed-devices/{deviceId}", summary="Get a claimed device")
+async def get_claimed(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+    return claimed_json(await c.ownership.get_claimed(principal, deviceId))
+
+
+@router.delete("/v1/claimed-devices/{deviceId}", status_code=204,
+               summary="Unclaim: the device is released and may be claimed by another customer")
+async def unclaim(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> Response:  # noqa: N803
+    await c.claims.unclaim(principal, deviceId, origin)
+    return Response(status_code=204)
+
+
+@router.post("/v1/claimed-devices/{deviceId}/block", summary="Block a device (idempotent)")
+async def block(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:  # noqa: N803
+    return claimed_json(await c.ownership.set_blocked(principal, deviceId, True, origin))
+
+
+@router.post("/v1/claimed-devices/{deviceId}/unblock", summary="Unblock a device (idempotent)")
+async def unblock(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:  # noqa: N803
+    return claimed_json(await c.ownership.set_blocked(principal, deviceId, False, origin))
+
+
+class DeviceTags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str]
+
+
+@router.put("/v1/claimed-devices/{deviceId}/tags", summary="Set a device's tags (replaces your tags on it)")
+async def set_device_tags(deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep,  # noqa: N803
+                          c: ContainerDep) -> dict[str, Any]:
+    return claimed_json(await c.ownership.tag_device(principal, deviceId, body.tags, replace_all=True))
+
+
+@router.post("/v1/claimed-devices/{deviceId}/tags", summary="Add tags to a device")
+async def add_device_tags(deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep,  # noqa: N803
+                          c: ContainerDep) -> dict[str, Any]:
+    return claimed_json(await c.ownership.tag_device(principal, deviceId, body.tags, replace_all=False))
+
+
+# device identities (tenant admins) ------------------------------------------------------------
+class IdentityBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    id: uuid.UUID = Field(..., description="The device UUID (as in its claim tokens)")
+    publicKey: str = Field(..., description="P-256 public key: PEM, or a raw point in hex or base64")  # noqa: N815
+    name: str | None = Field(None, description="Device name (default: the UUID)")
+    deviceType: str | None = None  # noqa: N815
+    firmwareId: uuid.UUID | None = None  # noqa: N815
+    imei: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+@router.post("/v1/device-identities", status_code=201,
+             summary="Register a device that claims with tokens: its UUID and identity public key")
+async def register_identity(body: IdentityBody, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    created = await c.ownership.register_identity(principal, IdentityDraft(
+        body.id, body.publicKey, body.name, body.deviceType, body.firmwareId, body.imei, tuple(body.tags)))
+    assert created.identity is not None
+    return {**identity_json(created.identity, created.device.type), "name": created.device.name,
+            "tags": list(created.tags)}
+
+
+@router.get("/v1/device-identities/{deviceId}", summary="A registered device identity")
+async def get_identity(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+    return identity_json(await c.ownership.get_identity(principal, deviceId))
