@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,18 @@ from claimd.adapters.sql.database import Database, normalize_url, open_database
 from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 from claimd.config import Settings
+from claimd.domain.bulk import BulkEndpoint, BulkRow, claim_row, identity_row
+from claimd.domain.errors import InvalidArgument
+from claimd.domain.model import Principal
+from claimd.domain.ownership import parse_tags
 from claimd.services.access import AccessService
 from claimd.services.accounts import AccountService
 from claimd.services.claims import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayService
-from claimd.services.ownership import OwnershipService
+from claimd.services.bulk import BULK, BulkService, RowHandler
+from claimd.services.common import RowDone
+from claimd.services.ownership import IdentityDraft, OwnershipService
 from claimd.services.ports import ClaimWindows, Clock
 
 log = logging.getLogger("claimd")
@@ -55,6 +62,27 @@ def load_server_secret(settings: Settings) -> bytes:
     return value
 
 
+def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[BulkEndpoint, RowHandler]:
+    """What one row of each kind of bulk upload does: the same service calls as a single request."""
+
+    async def claim(principal: Principal, row: BulkRow, done: RowDone) -> uuid.UUID:
+        token, tags = claim_row(row.line)
+        return (await claims.claim_with_token(principal, token, tags, BULK, done=done)).device.id
+
+    async def register(principal: Principal, row: BulkRow, done: RowDone) -> uuid.UUID:
+        cells = identity_row(row.line)
+        try:
+            device_id = uuid.UUID(cells["id"])
+            firmware = uuid.UUID(cells["firmwareId"]) if "firmwareId" in cells else None
+        except ValueError:
+            raise InvalidArgument("id and firmwareId must be UUIDs") from None
+        draft = IdentityDraft(device_id, cells["publicKey"], cells.get("name"), cells.get("deviceType"), firmware,
+                              cells.get("imei"), parse_tags(cells.get("tags")))
+        return (await ownership.register_identity(principal, draft, done=done)).device.id
+
+    return {BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: claim, BulkEndpoint.REGISTER_PUBLIC_KEYS: register}
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -64,6 +92,7 @@ class Container:
     accounts: AccountService
     gateways: GatewayService
     ownership: OwnershipService
+    bulk: BulkService
     access: AccessService
     tokens: JwtCodec
     redis: object | None = None
@@ -98,6 +127,8 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     claims = ClaimService(uow, hasher, policy, clock, keys)
     devices = DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token)
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock)
+    ownership = OwnershipService(uow, devices, keys, clock)
+    bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), settings.bulk_lease_s * 1000)
     return Container(
         settings=settings,
         database=database,
@@ -105,7 +136,8 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         devices=devices,
         accounts=accounts,
         gateways=GatewayService(devices, claims),
-        ownership=OwnershipService(uow, devices, keys, clock),
+        ownership=ownership,
+        bulk=bulk,
         access=AccessService(uow, hasher, accounts, clock),
         tokens=tokens,
         redis=redis,

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     claim_duration_ms: int = Field(86_400_000, gt=0, description="Claim window length when a device sends none")
     challenge_ttl_s: int = Field(300, gt=0, le=86_400, description="Life of a claim-token challenge")
     require_challenge: bool = Field(False, description="Accept only claim tokens that answer a server challenge")
+    bulk_worker: bool = Field(True, description="Work bulk operations in this process")
+    bulk_lease_s: int = Field(30, ge=1, le=3600, description="A bulk job whose worker is silent this long is taken over")
     secret: str | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
     admin_email: str | None = Field(None, description="First tenant admin's e-mail (first start only)")
     admin_password: str | None = Field(None, description="First tenant admin's password (first start only)")

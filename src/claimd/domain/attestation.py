@@ -114,6 +114,14 @@ def _cbor(data: bytes, which: str) -> object:
     return value
 
 
+def _kid_name(kid: object) -> str:
+    """A readable name for a key id, for the error message only: never fails."""
+    try:
+        return KID_NAMES.get(cbor2.loads(kid), "unknown") if isinstance(kid, bytes) else "unknown"  # type: ignore[arg-type]
+    except Exception:  # not CBOR, or an unhashable item: it names no key we know
+        return "unknown"
+
+
 def _shape(message: str) -> ClaimTokenError:
     return ClaimTokenError(TokenErrorCode.WRONG_SHAPE, message)
 
@@ -168,7 +176,7 @@ def parse_claim_token(text: str) -> ClaimToken:
         raise ClaimTokenError(TokenErrorCode.UNSUPPORTED_KEY, "The claim token must be signed with ES256 (alg -7)")
     kid = unprotected.get(HEADER_KID, headers.get(HEADER_KID))
     if kid is not None and kid != KID_IDENTITY_KEY:
-        name = KID_NAMES.get(cbor2.loads(kid), "unknown") if isinstance(kid, bytes) and kid else "unknown"
+        name = _kid_name(kid)
         raise ClaimTokenError(TokenErrorCode.UNSUPPORTED_KEY,
                               f"The claim token is signed by a key claimd does not accept ({name}); "
                               "only the device identity key is")

@@ -88,7 +88,7 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
             tls_sock = bind_door("MQTT TLS", "CLAIMD_MQTT_TLS_PORT", settings.mqtt_host, settings.mqtt_tls_port,
                                  "mqtt_tls_port" in explicit)
     container = await build(settings)
-    mqtt = coap = None
+    mqtt = coap = worker = None
     doors: list[str] = []
     try:
         if settings.coap_enabled:
@@ -120,6 +120,8 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
         if http_sock is not None:
             host, port = http_sock.getsockname()[:2]
             doors.insert(0, f"HTTP on http://{host}:{port} (API docs at /docs)")
+        if settings.bulk_worker:
+            worker = asyncio.create_task(container.bulk.run_forever(), name="bulk-worker")
         typer.echo(f"claimd {claimd.__version__}: {', '.join(doors)}; database "
                    f"{container.database.writer.url.render_as_string(hide_password=True)}")
         if http_sock is not None:
@@ -129,6 +131,8 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
         else:
             await _wait_for_signal()
     finally:
+        if worker is not None:
+            worker.cancel()
         if mqtt is not None:
             await mqtt.close()
         if coap is not None:

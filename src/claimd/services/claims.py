@@ -44,7 +44,7 @@ from claimd.domain.ownership import (
     visible_to,
 )
 from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNCLAIM
-from claimd.services.common import Origin, audit_event
+from claimd.services.common import Origin, RowDone, audit_event, record_row
 from claimd.services.ports import (
     ClaimTarget,
     Clock,
@@ -210,7 +210,7 @@ class ClaimService:
         return nonce, expires
 
     async def claim_with_token(self, principal: Principal, token_text: str, tags: object, origin: Origin,
-                               *, dry_run: bool = False) -> TokenClaimResult:
+                               *, dry_run: bool = False, done: RowDone | None = None) -> TokenClaimResult:
         """Claim the device that signed ``token_text`` (an nRF91 identity attestation token).
 
         The signature is checked before the write transaction (it costs ~0.1 ms of CPU and needs no
@@ -240,12 +240,15 @@ class ClaimService:
             if outcome is TokenClaimOutcome.CLAIM:
                 self._check_challenge(principal, target, now)
             if dry_run or outcome is TokenClaimOutcome.ALREADY_YOURS:
+                if not dry_run:
+                    await record_row(tx, done, device.id)
                 return TokenClaimResult(device, created=False)
             claimed = await _take_ownership(tx, principal, device, now)
             if claimed is None:  # unreachable while the row is locked
                 raise OwnedByAnother("The device is claimed by another customer; it must be unclaimed there first")
-            await tx.repo.spend_nonce(device.id, token.nonce, now)
-            await tx.repo.set_identity_firmware(device.id, token.firmware_id)
+            await tx.repo.spend_nonce(device.id, token.nonce, now, answered_challenge=target.challenge_user is not None)
+            if identity.firmware_id is None:  # learned from the device's first token, as nRF Cloud does
+                await tx.repo.set_identity_firmware(device.id, token.firmware_id)
             await tx.windows.discard(device.id)
             await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
             if tag_names:
@@ -255,6 +258,7 @@ class ClaimService:
                 await tx.repo.tag_device(device.id, tag_ids, scope, replace=False)
             await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
                                                 detail="claim token"))
+            await record_row(tx, done, device.id)
         return TokenClaimResult(claimed, created=True)
 
     def _check_challenge(self, principal: Principal, target: TokenTarget, now: int) -> None:

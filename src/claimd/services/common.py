@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from claimd.domain.errors import InvalidArgument
+from claimd.domain.errors import ClaimdError, InvalidArgument
 from claimd.domain.model import AuditAction, AuditEvent, Device, Door, Principal
+from claimd.services.ports import UnitOfWork
 
 MAX_PAGE_SIZE = 1000
 
@@ -48,3 +49,23 @@ def check_text(field: str, value: str | None, max_length: int = 255) -> str | No
     if "\x00" in value:
         raise InvalidArgument(f"{field} must not contain the NUL character")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class RowDone:
+    """A bulk row being worked: its effect and its outcome commit in one transaction."""
+
+    op_id: str
+    index: int
+
+
+class RowAlreadyDone(ClaimdError):
+    def __init__(self) -> None:
+        super().__init__("row already done")
+
+
+async def record_row(tx: UnitOfWork, done: RowDone | None, device_id: uuid.UUID | None) -> None:
+    """Inside a row's own transaction: mark the row OK. A row already done (a second worker raced
+    past a lost lease) rolls the whole transaction back, so its effect is not applied twice."""
+    if done is not None and not await tx.repo.finish_row(done.op_id, done.index, True, device_id, None):
+        raise RowAlreadyDone()

@@ -27,7 +27,7 @@ from claimd.domain.ownership import (
     visible_to,
 )
 from claimd.domain.roles import DEVICE_BLOCK, DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_TAG, TAG_READ, TAG_WRITE
-from claimd.services.common import Origin, audit_event, check_text
+from claimd.services.common import Origin, RowDone, audit_event, check_text, record_row
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
 from claimd.services.ports import ClaimedFilter, Clock, IdentityKeys, UnitOfWork, UnitOfWorkFactory
 
@@ -96,7 +96,8 @@ class OwnershipService:
             raise InvalidArgument("An IMEI is 15 digits")
         return public_key, imei
 
-    async def register_identity(self, principal: Principal, draft: IdentityDraft) -> ClaimedDevice:
+    async def register_identity(self, principal: Principal, draft: IdentityDraft,
+                                done: RowDone | None = None) -> ClaimedDevice:
         """A tenant registers a device that proves itself with claim tokens: the device (named by its
         UUID unless a name is given) and its identity public key, in one transaction."""
         require_tenant_admin(principal)
@@ -114,6 +115,7 @@ class OwnershipService:
             if tags:
                 ids = await tx.repo.ensure_tags(principal.tenant_id, principal.tenant_id, tags, now)
                 await tx.repo.tag_device(device.id, ids, principal.tenant_id, replace=False)
+            await record_row(tx, done, device.id)
         return ClaimedDevice(device, identity, tags)
 
     async def get_identity(self, principal: Principal, device_id: uuid.UUID) -> DeviceIdentity:

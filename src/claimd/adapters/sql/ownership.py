@@ -108,9 +108,10 @@ class OwnershipQueries:
             challenge_expires_at=row.challenge_expiry, actor_exists=bool(row.actor_exists),
         )
 
-    async def spend_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None:
+    async def spend_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int, answered_challenge: bool) -> None:
         await self.conn.execute(insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms))
-        await self.conn.execute(delete(claim_challenges).where(claim_challenges.c.nonce == nonce))
+        if answered_challenge:  # a challenge is single-use
+            await self.conn.execute(delete(claim_challenges).where(claim_challenges.c.nonce == nonce))
 
     async def add_challenge(self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int,
                             purge_before: int) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claimd.adapters.sql.bulk import BulkQueries
 from claimd.adapters.sql.database import Database
 from claimd.adapters.sql.ownership import OwnershipQueries
 from claimd.adapters.sql.rows import (
@@ -58,7 +59,7 @@ def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-class SqlRepository(OwnershipQueries):
+class SqlRepository(OwnershipQueries, BulkQueries):
     """Implements :class:`claimd.services.ports.Repository` on one connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:

@@ -197,3 +197,36 @@ api_keys = Table(
     Column("created_time", BigInteger, nullable=False),
     Index("ix_api_keys_user", "user_id"),
 )
+
+bulk_ops = Table(
+    "bulk_ops",
+    metadata,
+    Column("id", String(26), primary_key=True),  # ULID
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", UUID),
+    Column("user_id", UUID, nullable=False),
+    Column("endpoint", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # UPLOADING (not yet visible), PENDING, IN_PROGRESS, SUCCEEDED, FAILED
+    Column("requested_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger),
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("succeeded", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+    Column("idempotency_key", String(255)),
+    Column("upload_digest", LargeBinary(32)),  # SHA-256 of the uploaded bytes
+    Column("lease_owner", String(64)),
+    Column("lease_until", BigInteger),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_bulk_ops_user_key"),
+    Index("ix_bulk_ops_status", "status", "requested_at"),
+)
+
+bulk_rows = Table(
+    "bulk_rows",
+    metadata,
+    Column("op_id", String(26), ForeignKey("bulk_ops.id", ondelete="CASCADE"), primary_key=True),
+    Column("row_index", BigInteger, primary_key=True),  # 0-based line of the uploaded file
+    Column("line", Text, nullable=False),  # the record as uploaded
+    Column("outcome", String(8)),  # NULL until done, then OK or ERROR
+    Column("device_id", UUID),
+    Column("message", Text),
+)

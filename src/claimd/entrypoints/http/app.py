@@ -14,6 +14,7 @@ from claimd.config import Settings
 from claimd.entrypoints.http import (
     access,
     auth,
+    bulk,
     claims,
     customers,
     device_api,
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container
     errors.install(app)
     # Claim routes first: a device named "device" must not be taken for a customer id.
-    for module in (claims, device_api, auth, customers, devices, telemetry, ownership, access):
+    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, access):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")

@@ -120,6 +120,10 @@ def is_csv(request: Request) -> bool:
 
 async def _claim(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
                  dryrun: bool) -> Response:
+    if is_csv(request):
+        from claimd.entrypoints.http.bulk import submit_claims  # the same path takes CSV (newer nRF docs)
+
+        return await submit_claims(request, principal, c)
     body = _object(await json_body(request))
     token = _string(body, "claimToken")
     result = await c.claims.claim_with_token(principal, token or "", body.get("tags"), origin, dry_run=dryrun)

@@ -1,0 +1,130 @@
+"""SQL of bulk operations: the job, its rows, and the lease a worker holds while it works a job.
+
+A mixin of :class:`claimd.adapters.sql.repository.SqlRepository`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claimd.adapters.sql.tables import bulk_ops, bulk_rows
+from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, BulkStatus
+
+_VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, BulkStatus.FAILED)
+
+
+def _op(row: Any) -> BulkOp:
+    return BulkOp(
+        id=row.id, tenant_id=uuid.UUID(row.tenant_id), customer_id=uuid.UUID(row.customer_id) if row.customer_id else None,
+        user_id=uuid.UUID(row.user_id), endpoint=BulkEndpoint(row.endpoint), status=BulkStatus(row.status),
+        requested_at=row.requested_at, completed_at=row.completed_at, total=row.total, succeeded=row.succeeded,
+        failed=row.failed,
+    )
+
+
+class BulkQueries:
+    conn: AsyncConnection
+
+    async def create_op(self, op: BulkOp, idempotency_key: str | None) -> bool:
+        """Store a new job (UPLOADING); False when the user already used ``idempotency_key``."""
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(bulk_ops).values(
+                    id=op.id, tenant_id=str(op.tenant_id), customer_id=str(op.customer_id) if op.customer_id else None,
+                    user_id=str(op.user_id), endpoint=op.endpoint.value, status=op.status.value,
+                    requested_at=op.requested_at, total=0, succeeded=0, failed=0, idempotency_key=idempotency_key))
+        except IntegrityError:
+            return False
+        return True
+
+    async def find_op_by_key(self, user_id: uuid.UUID, key: str) -> tuple[BulkOp, bytes | None] | None:
+        row = (await self.conn.execute(
+            select(bulk_ops).where(bulk_ops.c.user_id == str(user_id), bulk_ops.c.idempotency_key == key))).first()
+        return (_op(row), bytes(row.upload_digest) if row.upload_digest else None) if row else None
+
+    async def add_rows(self, op_id: str, rows: list[BulkRow]) -> None:
+        if rows:
+            await self.conn.execute(insert(bulk_rows), [{"op_id": op_id, "row_index": r.index, "line": r.line} for r in rows])
+
+    async def finish_upload(self, op_id: str, total: int, digest: bytes) -> None:
+        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values(
+            status=BulkStatus.PENDING.value, total=total, upload_digest=digest))
+
+    async def delete_op(self, op_id: str) -> None:
+        await self.conn.execute(delete(bulk_ops).where(bulk_ops.c.id == op_id))
+
+    async def get_op(self, op_id: str) -> BulkOp | None:
+        row = (await self.conn.execute(
+            select(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.status.in_([s.value for s in _VISIBLE])))).first()
+        return _op(row) if row else None
+
+    async def list_ops(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, limit: int) -> list[BulkOp]:
+        where = and_(bulk_ops.c.tenant_id == str(tenant_id), bulk_ops.c.status.in_([s.value for s in _VISIBLE]))
+        if customer_id is not None:
+            where = and_(where, bulk_ops.c.customer_id == str(customer_id))
+        rows = await self.conn.execute(select(bulk_ops).where(where).order_by(bulk_ops.c.id.desc()).limit(limit))
+        return [_op(r) for r in rows]
+
+    async def lease_next(self, owner: str, now_ms: int, lease_ms: int) -> BulkOp | None:
+        """Take the oldest job that is waiting, or whose worker's lease ran out (it died)."""
+        candidates = (await self.conn.execute(
+            select(bulk_ops.c.id)
+            .where(bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]),
+                   or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms))
+            .order_by(bulk_ops.c.requested_at).limit(5)
+        )).scalars().all()
+        for op_id in candidates:
+            taken = await self.conn.execute(
+                update(bulk_ops)
+                .where(bulk_ops.c.id == op_id,
+                       or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms),
+                       bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]))
+                .values(lease_owner=owner, lease_until=now_ms + lease_ms, status=BulkStatus.IN_PROGRESS.value)
+            )
+            if taken.rowcount == 1:
+                return await self.get_op(op_id)
+        return None
+
+    async def renew_lease(self, op_id: str, owner: str, until_ms: int) -> bool:
+        result = await self.conn.execute(update(bulk_ops).where(
+            bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner).values(lease_until=until_ms))
+        return result.rowcount == 1
+
+    async def open_rows(self, op_id: str, after_index: int, limit: int) -> list[BulkRow]:
+        rows = await self.conn.execute(
+            select(bulk_rows.c.row_index, bulk_rows.c.line)
+            .where(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index > after_index, bulk_rows.c.outcome.is_(None))
+            .order_by(bulk_rows.c.row_index).limit(limit))
+        return [BulkRow(r.row_index, r.line) for r in rows]
+
+    async def finish_row(self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None) -> bool:
+        """Record a row's outcome and count it, once: False if the row was already done."""
+        result = await self.conn.execute(
+            update(bulk_rows)
+            .where(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index == index, bulk_rows.c.outcome.is_(None))
+            .values(outcome="OK" if ok else "ERROR", device_id=str(device_id) if device_id else None, message=message))
+        if result.rowcount != 1:
+            return False
+        counter = bulk_ops.c.succeeded if ok else bulk_ops.c.failed
+        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values({counter: counter + 1}))
+        return True
+
+    async def complete_op(self, op_id: str, owner: str, now_ms: int) -> None:
+        row = (await self.conn.execute(select(bulk_ops.c.failed).where(bulk_ops.c.id == op_id))).first()
+        status = BulkStatus.FAILED if row and row.failed else BulkStatus.SUCCEEDED
+        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner).values(
+            status=status.value, completed_at=now_ms, lease_owner=None, lease_until=None))
+
+    async def result_rows(self, op_id: str, after_index: int, limit: int, errors_only: bool = False) -> list[Any]:
+        where = and_(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index > after_index)
+        if errors_only:
+            where = and_(where, bulk_rows.c.outcome == "ERROR")
+        rows = await self.conn.execute(
+            select(bulk_rows.c.row_index, bulk_rows.c.line, bulk_rows.c.outcome, bulk_rows.c.device_id,
+                   bulk_rows.c.message).where(where).order_by(bulk_rows.c.row_index).limit(limit))
+        return list(rows)

@@ -1,0 +1,165 @@
+"""Bulk operations: the job record, ULIDs, and reading uploaded CSV record by record.
+
+A bulk request is stored first (its records as rows) and then worked by any node; every row ends
+with its own outcome, so a partial success is normal and visible. nRF Cloud's status stays
+``FAILED`` when any row failed; claimd adds counters and an ``outcome`` of SUCCEEDED, PARTIAL or FAILED.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from claimd.domain.errors import InvalidArgument
+
+MAX_RECORD_LENGTH = 16 * 1024
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+
+
+class BulkEndpoint(enum.StrEnum):
+    CLAIM_DEVICE_OWNERSHIP = "CLAIM_DEVICE_OWNERSHIP"
+    REGISTER_PUBLIC_KEYS = "REGISTER_PUBLIC_KEYS"
+
+
+class BulkStatus(enum.StrEnum):
+    UPLOADING = "UPLOADING"  # still being received: not shown to anyone
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOp:
+    id: str
+    tenant_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    user_id: uuid.UUID
+    endpoint: BulkEndpoint
+    status: BulkStatus
+    requested_at: int
+    completed_at: int | None = None
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def outcome(self) -> str | None:
+        if self.status not in (BulkStatus.SUCCEEDED, BulkStatus.FAILED):
+            return None
+        if self.failed == 0:
+            return "SUCCEEDED"
+        return "PARTIAL" if self.succeeded else "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRow:
+    index: int
+    line: str
+
+
+def new_ulid(now_ms: int | None = None) -> str:
+    """A ULID: 48 bits of milliseconds and 80 random bits, in Crockford base32 (26 characters)."""
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    value = (ms << 80) | int.from_bytes(os.urandom(10))
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def is_ulid(value: str) -> bool:
+    return bool(_ULID.fullmatch(value))
+
+
+class RecordSplitter:
+    """Cuts streamed CSV text into records (a quoted field may hold line breaks, e.g. a PEM key),
+    keeping each record's 0-based line number. Memory holds one record, not the file."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._record = ""
+        self._start = 0
+        self._line = 0
+
+    def feed(self, text: str) -> Iterator[BulkRow]:
+        self._pending += text
+        while True:
+            cut = self._pending.find("\n")
+            if cut < 0:
+                if len(self._pending) + len(self._record) > MAX_RECORD_LENGTH:
+                    raise InvalidArgument(f"Line {self._line + 1} is longer than {MAX_RECORD_LENGTH} characters")
+                return
+            piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1:]
+            yield from self._take(piece)
+
+    def close(self) -> Iterator[BulkRow]:
+        if self._pending:
+            piece, self._pending = self._pending, ""
+            yield from self._take(piece)
+        if self._record.strip():
+            yield BulkRow(self._start, self._record.rstrip("\r\n"))
+        self._record = ""
+
+    def _take(self, piece: str) -> Iterator[BulkRow]:
+        if not self._record:
+            self._start = self._line
+        self._record += piece
+        self._line += 1
+        if len(self._record) > MAX_RECORD_LENGTH:
+            raise InvalidArgument(f"The record at line {self._start + 1} is longer than {MAX_RECORD_LENGTH} characters")
+        if self._record.count('"') % 2 == 0:  # quotes balanced: the record is complete
+            record, self._record = self._record, ""
+            if record.strip():
+                yield BulkRow(self._start, record.rstrip("\r\n"))
+
+
+def cells(line: str) -> list[str]:
+    try:
+        return next(csv.reader([line], strict=True), [])
+    except csv.Error as exc:
+        raise InvalidArgument(f"not a CSV record ({exc})") from None
+
+
+_CLAIM_HEADER = re.compile(r"^\s*(claim_?token|token)\s*$", re.IGNORECASE)
+
+
+def is_header(endpoint: BulkEndpoint, row: BulkRow) -> bool:
+    """nRF Cloud's claim CSV has no header; a first row that names the columns is tolerated."""
+    if row.index != 0:
+        return False
+    first = (cells(row.line) or [""])[0]
+    if endpoint is BulkEndpoint.CLAIM_DEVICE_OWNERSHIP:
+        return bool(_CLAIM_HEADER.match(first))
+    return first.strip().lower() in ("id", "deviceid", "device_id", "uuid")
+
+
+def claim_row(line: str) -> tuple[str, str | None]:
+    """``token[,"tag1,tag2"]``: the claim token and the optional tags cell."""
+    values = cells(line)
+    if not values or not values[0].strip():
+        raise InvalidArgument("the row has no claim token")
+    if len(values) > 2:
+        raise InvalidArgument("a row is a claim token and optionally one (quoted) cell of comma-separated tags")
+    return values[0], values[1] if len(values) > 1 else None
+
+
+IDENTITY_COLUMNS = ("id", "publicKey", "deviceType", "firmwareId", "imei", "tags", "name")
+
+
+def identity_row(line: str) -> dict[str, str]:
+    """``id,publicKey[,deviceType,firmwareId,imei,"tags",name]``."""
+    values = cells(line)
+    if len(values) < 2:
+        raise InvalidArgument("a row needs at least the device id and its public key")
+    if len(values) > len(IDENTITY_COLUMNS):
+        raise InvalidArgument(f"a row has at most {len(IDENTITY_COLUMNS)} cells: {', '.join(IDENTITY_COLUMNS)}")
+    return {k: v.strip() for k, v in zip(IDENTITY_COLUMNS, values, strict=False) if v.strip()}

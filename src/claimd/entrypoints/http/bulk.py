@@ -1,0 +1,142 @@
+"""Bulk operations over HTTP: CSV uploads answered with ``202 {"bulkOpsRequestId"}``, and the job's
+status, uploaded file, per-row results and error summary, all served by claimd itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from claimd.domain.bulk import BulkEndpoint, BulkOp
+from claimd.domain.errors import InvalidArgument
+from claimd.domain.model import Principal
+from claimd.entrypoints.http.ownership import iso_ms
+from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+
+router = APIRouter(tags=["bulk operations"])
+_CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+# Nordic's own script sends its CSV with no usable Content-Type; JSON is the only thing refused.
+_REFUSED_TYPES = ("application/json",)
+
+
+def op_json(op: BulkOp, base_url: str) -> dict[str, Any]:
+    url = f"{base_url}/v1/bulk-ops-requests/{op.id}"
+    body: dict[str, Any] = {
+        "bulkOpsRequestId": op.id,
+        "status": op.status.value,
+        "outcome": op.outcome,
+        "endpoint": op.endpoint.value,
+        "requestedAt": iso_ms(op.requested_at),
+        "completedAt": iso_ms(op.completed_at),
+        "total": op.total,
+        "succeeded": op.succeeded,
+        "failed": op.failed,
+        "uploadedDataUrl": f"{url}/upload.csv",
+        "resultDataUrl": f"{url}/results.json",
+    }
+    if op.failed:
+        body["errorSummaryUrl"] = f"{url}/errors.json"
+    return body
+
+
+def _base_url(request: Request) -> str:
+    public = request.app.state.container.settings.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+async def submit(request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _REFUSED_TYPES:
+        raise InvalidArgument("A bulk upload is a CSV file (Content-Type: text/csv)")
+    c.bulk.check_submitter(principal, endpoint)  # before reading a large body
+    op, _ = await c.bulk.submit(principal, endpoint, request.stream(), request.headers.get("idempotency-key"))
+    return JSONResponse({"bulkOpsRequestId": op.id}, status_code=202,
+                        headers={"Location": f"/v1/bulk-ops-requests/{op.id}"})
+
+
+async def submit_claims(request: Request, principal: Principal, c: Any) -> Response:
+    return await submit(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
+
+
+@router.post("/v1/claimed-devices/bulk", openapi_extra=_CSV_BODY, status_code=202,
+             summary="Claim many devices: CSV rows `token[,\"tag1,tag2\"]`, no header; answers a bulk operation id")
+async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
+    return await submit_claims(request, principal, c)
+
+
+@router.post("/v1/device-identities/bulk", openapi_extra=_CSV_BODY, status_code=202,
+             summary="Register many device identities: CSV rows `id,publicKey[,deviceType,firmwareId,imei,\"tags\",name]`")
+async def bulk_register(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
+    return await submit(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
+
+
+@router.get("/v1/bulk-ops-requests", summary="Your recent bulk operations (newest first)")
+async def list_ops(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    found = await c.bulk.list(principal)
+    return {"items": [op_json(op, _base_url(request)) for op in found], "total": len(found)}
+
+
+@router.get("/v1/bulk-ops-requests/{opId}", summary="A bulk operation: status, counters and file URLs")
+async def get_op(opId: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+    return op_json(await c.bulk.get(principal, opId), _base_url(request))
+
+
+@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", summary="The uploaded file, as received")
+async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+    await c.bulk.get(principal, opId)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for row in c.bulk.rows(principal, opId):
+            yield (row.line + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="text/csv")
+
+
+@router.get("/v1/bulk-ops-requests/{opId}/results.json",
+            summary="One result per row: row (0-based line), status OK / ERROR / PENDING, deviceId, message")
+async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:  # noqa: N803
+    await c.bulk.get(principal, opId)
+    if format not in ("json", "csv"):
+        raise InvalidArgument("format is json or csv")
+
+    async def body() -> AsyncIterator[bytes]:
+        first = True
+        if format == "csv":
+            yield b"row,status,deviceId,message\n"
+        else:
+            yield b"["
+        async for row in c.bulk.rows(principal, opId):
+            item = {"row": row.row_index, "status": row.outcome or "PENDING", "deviceId": row.device_id,
+                    "message": row.message}
+            if format == "csv":
+                out = io.StringIO()
+                csv.writer(out, lineterminator="\n").writerow(item.values())
+                yield out.getvalue().encode()
+            else:
+                yield (b"" if first else b",") + json.dumps(item).encode()
+            first = False
+        if format == "json":
+            yield b"]"
+
+    return StreamingResponse(body(), media_type="text/csv" if format == "csv" else "application/json")
+
+
+@router.get("/v1/bulk-ops-requests/{opId}/errors.json",
+            summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]} with 0-based rows')
+async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+    await c.bulk.get(principal, opId)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"errors": ['
+        first = True
+        async for row in c.bulk.rows(principal, opId, errors_only=True):
+            yield (b"" if first else b", ") + json.dumps(f"[{row.row_index}]: {row.message}").encode()
+            first = False
+        yield b"]}"
+
+    return StreamingResponse(body(), media_type="application/json")

@@ -1,0 +1,255 @@
+"""Bulk operations: a CSV upload becomes a durable job that any node's worker carries out row by row.
+
+* Upload: the body is streamed into ``bulk_rows`` in batches (memory does not grow with the file),
+  then the job becomes PENDING. The same ``Idempotency-Key`` from the same user is one job.
+* Work: a worker leases a job (a lease that runs out when its worker dies), takes open rows in
+  order, and each row's effect (a claim, a registration) commits in the same transaction as the
+  row's outcome and the job's counters, so a restart never does a row twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from claimd.domain.bulk import (
+    BulkEndpoint,
+    BulkOp,
+    BulkRow,
+    BulkStatus,
+    RecordSplitter,
+    claim_row,
+    identity_row,
+    is_header,
+    is_ulid,
+    new_ulid,
+)
+from claimd.domain.errors import ClaimdError, Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.model import Door, Principal
+from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
+from claimd.services.accounts import AccountService
+from claimd.services.common import Origin, RowDone
+from claimd.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger("claimd.bulk")
+
+UPLOAD_BATCH = 1000
+WORK_BATCH = 100
+MAX_ROWS = 1_000_000
+BULK = Origin(Door.BULK)
+
+
+class IdempotencyMismatch(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+RowHandler = Callable[[Principal, BulkRow, RowDone], Awaitable[uuid.UUID | None]]
+
+
+def _row_error(exc: ClaimdError) -> str:
+    return f"{exc.code}: {exc.message}" if exc.code else exc.message
+
+
+class BulkService:
+    def __init__(self, uow: UnitOfWorkFactory, accounts: AccountService, clock: Clock,
+                 handlers: dict[BulkEndpoint, RowHandler], lease_ms: int = 30_000) -> None:
+        self.uow = uow
+        self.accounts = accounts
+        self.clock = clock
+        self.handlers = handlers
+        self.lease_ms = lease_ms
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wakeup = asyncio.Event()
+
+    # submitting ------------------------------------------------------------------------------
+    @staticmethod
+    def check_submitter(principal: Principal, endpoint: BulkEndpoint) -> None:
+        if endpoint is BulkEndpoint.REGISTER_PUBLIC_KEYS:
+            if not principal.is_tenant_admin:
+                raise PermissionDenied()
+        elif not principal.is_customer_user or not principal.can(DEVICE_CLAIM):
+            raise PermissionDenied("Bulk claims are for customer users whose role may claim (Device × Claim)")
+        if not principal.can(BULK_WRITE):
+            raise PermissionDenied("Your role does not allow bulk operations (Bulk × Write)")
+
+    async def submit(self, principal: Principal, endpoint: BulkEndpoint, body: AsyncIterator[bytes],
+                     idempotency_key: str | None = None) -> tuple[BulkOp, bool]:
+        """Store an uploaded CSV as a job; returns it and whether it is new (False: the same upload
+        with the same Idempotency-Key was received before)."""
+        self.check_submitter(principal, endpoint)
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
+            raise InvalidArgument("Idempotency-Key must be 1-255 characters")
+        op = BulkOp(new_ulid(self.clock()), principal.tenant_id, principal.customer_id, principal.user_id, endpoint,
+                    BulkStatus.UPLOADING, self.clock())
+        async with self.uow(write=True) as tx:
+            created = await tx.repo.create_op(op, idempotency_key)
+        if not created:
+            assert idempotency_key is not None
+            return await self._repeat(principal, idempotency_key, body), False
+        try:
+            total, digest = await self._store_rows(op, body)
+        except BaseException:
+            async with self.uow(write=True) as tx:
+                await tx.repo.delete_op(op.id)
+            raise
+        self.wakeup.set()
+        return BulkOp(op.id, op.tenant_id, op.customer_id, op.user_id, endpoint, BulkStatus.PENDING, op.requested_at,
+                      total=total), True
+
+    async def _repeat(self, principal: Principal, key: str, body: AsyncIterator[bytes]) -> BulkOp:
+        digest = hashlib.sha256()
+        async for chunk in body:
+            digest.update(chunk)
+        async with self.uow() as tx:
+            found = await tx.repo.find_op_by_key(principal.user_id, key)
+        if found is None or found[0].status is BulkStatus.UPLOADING:
+            raise Conflict("An upload with this Idempotency-Key is still being received; retry shortly")
+        op, stored = found
+        if stored != digest.digest():
+            raise IdempotencyMismatch("This Idempotency-Key was used for a different upload")
+        return op
+
+    async def _store_rows(self, op: BulkOp, body: AsyncIterator[bytes]) -> tuple[int, bytes]:
+        digest = hashlib.sha256()
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        splitter = RecordSplitter()
+        batch: list[BulkRow] = []
+        total = 0
+
+        async def flush() -> None:
+            nonlocal batch
+            async with self.uow(write=True) as tx:
+                await tx.repo.add_rows(op.id, batch)
+            batch = []
+
+        async def take(rows: object) -> None:
+            nonlocal total
+            for row in rows:  # type: ignore[attr-defined]
+                if total == 0 and not batch and is_header(op.endpoint, row):
+                    continue
+                batch.append(row)
+                total += 1
+                if total > MAX_ROWS:
+                    raise InvalidArgument(f"A bulk upload has at most {MAX_ROWS} rows")
+                if len(batch) >= UPLOAD_BATCH:
+                    await flush()
+
+        try:
+            async for chunk in body:
+                digest.update(chunk)
+                await take(splitter.feed(decoder.decode(chunk)))
+            await take(splitter.feed(decoder.decode(b"", final=True)))
+            await take(splitter.close())
+        except UnicodeDecodeError:
+            raise InvalidArgument("The upload is not UTF-8 text") from None
+        if total == 0:
+            raise InvalidArgument("The upload has no rows")
+        await flush()
+        async with self.uow(write=True) as tx:
+            await tx.repo.finish_upload(op.id, total, digest.digest())
+        return total, digest.digest()
+
+    # reading ---------------------------------------------------------------------------------
+    async def get(self, principal: Principal, op_id: str) -> BulkOp:
+        if not principal.can(BULK_READ) or not is_ulid(op_id):
+            raise NotFound("No bulk operation with this id")
+        async with self.uow() as tx:
+            op = await tx.repo.get_op(op_id)
+        if op is None or op.tenant_id != principal.tenant_id or (
+            principal.is_customer_user and op.customer_id != principal.customer_id
+        ):
+            raise NotFound("No bulk operation with this id")
+        return op
+
+    async def list(self, principal: Principal, limit: int = 100) -> list[BulkOp]:
+        if not principal.can(BULK_READ):
+            raise PermissionDenied()
+        async with self.uow() as tx:
+            return await tx.repo.list_ops(principal.tenant_id, principal.customer_id, limit)
+
+    async def rows(self, principal: Principal, op_id: str, errors_only: bool = False) -> AsyncIterator[object]:
+        """The job's rows with their outcomes, streamed in pages (for the result files)."""
+        await self.get(principal, op_id)
+        after = -1
+        while True:
+            async with self.uow() as tx:
+                page = await tx.repo.result_rows(op_id, after, 1000, errors_only)
+            for row in page:
+                yield row
+            if len(page) < 1000:
+                return
+            after = page[-1].row_index
+
+    # working ---------------------------------------------------------------------------------
+    async def run_once(self) -> bool:
+        """Lease one job and work it to the end; False when no job was waiting."""
+        now = self.clock()
+        async with self.uow(write=True) as tx:
+            op = await tx.repo.lease_next(self.owner, now, self.lease_ms)
+        if op is None:
+            return False
+        await self._work(op)
+        return True
+
+    async def _principal(self, op: BulkOp) -> Principal | None:
+        async with self.uow() as tx:
+            access = await tx.repo.get_user_access(op.user_id)
+        if access is None:
+            return None
+        user = access.user
+        return Principal(user.id, user.tenant_id, user.customer_id, user.authority, user.email,
+                         role=self.accounts.remember(access))
+
+    async def _work(self, op: BulkOp) -> None:
+        handler = self.handlers[op.endpoint]
+        principal = await self._principal(op)
+        after = -1
+        while True:
+            async with self.uow() as tx:
+                rows = await tx.repo.open_rows(op.id, after, WORK_BATCH)
+            if not rows:
+                break
+            for row in rows:
+                await self._one(op, principal, handler, row)
+            after = rows[-1].index
+            async with self.uow(write=True) as tx:
+                if not await tx.repo.renew_lease(op.id, self.owner, self.clock() + self.lease_ms):
+                    log.warning("bulk operation %s: lease lost; another worker continues it", op.id)
+                    return
+        async with self.uow(write=True) as tx:
+            await tx.repo.complete_op(op.id, self.owner, self.clock())
+
+    async def _one(self, op: BulkOp, principal: Principal | None, handler: RowHandler, row: BulkRow) -> None:
+        done = RowDone(op.id, row.index)
+        try:
+            if principal is None:
+                raise PermissionDenied("The user who uploaded this file no longer exists")
+            await handler(principal, row, done)
+        except ClaimdError as exc:
+            async with self.uow(write=True) as tx:
+                await tx.repo.finish_row(op.id, row.index, False, None, _row_error(exc))
+        except Exception:  # one bad row must not stop the job; the log has the trace, not the row
+            log.exception("bulk operation %s: row %d failed unexpectedly", op.id, row.index)
+            async with self.uow(write=True) as tx:
+                await tx.repo.finish_row(op.id, row.index, False, None, "internal error")
+
+    async def run_forever(self, poll_s: float = 1.0) -> None:
+        """The worker loop of ``claimd serve``: work jobs while there are some, else wait for a new
+        upload (or poll, for jobs of other nodes and jobs whose worker died)."""
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except Exception:
+                log.exception("bulk worker: unexpected error; retrying")
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), poll_s)
+            except TimeoutError:
+                pass
