@@ -484,6 +484,48 @@ def test_challenge_binds_a_token_to_its_user(world, u1b):
     problem(claim(world.u1, token), 403, "CLAIM_TOKEN_REPLAYED")
 
 
+def test_a_spent_challenge_binds_no_more_tokens(world):
+    """A challenge answers one claim: another device's token for the same challenge is refused to its
+    user (spent) and still to everyone else (not theirs)."""
+    x, y = register(world), register(world)
+    nonce = bytes.fromhex(new_challenge(world.u1)["challenge"])
+    token_x, token_y = x.token(nonce=nonce), y.token(nonce=nonce)
+    problem(claim(world.u2, token_y), 403, "CLAIM_CHALLENGE_REQUIRED")  # bound to u1 while unspent
+    assert claimed(world.u1, token_x)["id"] == x.id  # the challenge's one use
+    problem(claim(world.u2, token_y), 403, "CLAIM_CHALLENGE_REQUIRED")
+    problem(claim(world.u1, token_y), 403, "CLAIM_CHALLENGE_EXPIRED")
+    problem(claim(world.u1, token_y, path=CLAIM + "?dryrun=true"), 403, "CLAIM_CHALLENGE_EXPIRED")
+    assert owner_of(world, y.id) == NULL_UUID
+    assert claimed(world.u1, y.token())["id"] == y.id  # a token without the spent challenge claims
+
+
+def test_racing_claims_of_one_device_have_one_winner(world, u1b):
+    from concurrent.futures import ThreadPoolExecutor
+
+    device = register(world)
+    token = device.token()
+    users = [world.u1, world.u2, u1b, world.u2] * 3
+
+    def attempt(api: Api) -> tuple[Api, httpx.Response]:
+        with httpx.Client(base_url=world.base_url, timeout=30) as http:
+            return api, http.post(CLAIM, headers=api._headers(None), json={"claimToken": token})
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        results = list(pool.map(attempt, users))
+    winners = [api for api, r in results if r.status_code == 201]
+    assert len(winners) == 1, [(r.status_code, r.text) for _, r in results]
+    owner = world.c2_id if winners[0] is world.u2 else world.c1_id
+    assert owner_of(world, device.id) == owner
+    for api, r in results:
+        if r.status_code == 201:
+            continue
+        same_customer = (api is world.u2) == (owner == world.c2_id)
+        if same_customer:
+            assert r.status_code == 200 and r.json()["ownerId"] == owner, r.text
+        else:
+            problem(r, 409, "DEVICE_OWNED_BY_ANOTHER")
+
+
 @pytest.fixture(scope="module", params=LIVE_BACKENDS)
 def short_ttl_world(request, tmp_path_factory) -> Iterator[World]:
     """A server of its own whose challenges live 1 s."""
@@ -546,6 +588,15 @@ def test_paging_walks_every_device_once(world):
         assert pages == 4 and len(seen) == 7 and {d["id"] for d in seen} == ids
         keys = [(parse_iso(d["claimedAt"]), d["id"]) for d in seen]
         assert keys == sorted(keys)  # stable order: claim time, then id
+
+        singles, token = [], None
+        for _ in range(8):
+            page = listed(pager, pageLimit=1, **({"pageNextToken": token} if token else {}))
+            singles.extend(d["id"] for d in page["items"])
+            token = page.get("pageNextToken")
+            if token is None:
+                break
+        assert singles == [d["id"] for d in seen]
 
         exact = listed(pager, pageLimit=7)
         assert len(exact["items"]) == 7 and "pageNextToken" not in exact
@@ -647,6 +698,8 @@ def test_unclaim(world):
     problem(world.u1.delete(f"{CLAIM}/{uuid.uuid4()}"), 404)
     problem(world.u1.delete(f"{CLAIM}/not-a-uuid"), 400)
     # the owner's tags went with the claim
+    gone = [t for t in world.u1.ok("get", TAG_PREFIXES[0])["items"] if t["tag"].startswith("gone=")]
+    assert gone and all(t["deviceCount"] == 0 for t in gone)
     assert claimed(world.u1, device.token())["tags"] == []
 
     # a tenant admin may release any customer's device
@@ -742,8 +795,6 @@ def test_tag_validation(world, prefix):
     problem(world.u1.get(tag_path(prefix, uid("none"))), 404, "NOT_FOUND")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PUT /v1/claimed-devices/tags/{tag} with only a new 'tag' "
-                                       "(a rename) erases the tag's description")
 def test_renaming_a_tag_keeps_its_description(world):
     name = f"keep={uid()}"
     assert world.u1.post(TAG_PREFIXES[0], json={"tag": name, "description": "kept"}).status_code == 201
@@ -752,6 +803,9 @@ def test_renaming_a_tag_keeps_its_description(world):
     assert r.status_code == 200, r.text
     assert r.json()["tag"] == new_name
     assert r.json()["description"] == "kept"
+    assert world.u1.ok("get", tag_path(TAG_PREFIXES[1], new_name))["description"] == "kept"
+    r = put(world.u1, tag_path(TAG_PREFIXES[1], new_name), json={"description": ""})  # "" clears it
+    assert r.status_code == 200 and r.json()["tag"] == new_name and r.json()["description"] is None, r.text
 
 
 def test_tags_of_one_device(world):
@@ -827,3 +881,21 @@ def test_claimed_device_is_the_same_device_for_thingsboard_claims(world):
     tb = world.u2.post(f"/api/customer/device/{quote(name, safe='')}/claim", json={"secretKey": "value"})
     assert tb.status_code == 400 and tb.json() == "CLAIMED", tb.text
     assert owner_of(world, device.id) == world.c1_id
+
+
+def test_device_type_comes_from_the_token_when_none_was_registered(world):
+    key, device_id = new_private_key(), uuid.uuid4()
+    r = world.admin.post("/v1/device-identities", json={"id": str(device_id), "publicKey": public_pem_of(key)})
+    assert r.status_code == 201, r.text
+    body = claimed(world.u1, mint_token(key, device_id, device_type=4))
+    assert body["deviceType"] == "nrf9161_LACA"
+    assert world.u1.ok("get", f"{CLAIM}/{device_id}")["deviceType"] == "nrf9161_LACA"
+    assert str(device_id) not in listed_ids(world.u1, deviceType="default")
+    assert str(device_id) in listed_ids(world.u1, deviceType="nrf9161_LACA")
+    # an unknown number passes through; a registered type is never overwritten by the token's
+    key2, other = new_private_key(), uuid.uuid4()
+    assert world.admin.post("/v1/device-identities", json={"id": str(other), "publicKey": public_pem_of(key2)}
+                            ).status_code == 201
+    assert claimed(world.u2, mint_token(key2, other, device_type=77))["deviceType"] == "unknown_77"
+    typed = register(world, deviceType="my-type")
+    assert claimed(world.u1, typed.token())["deviceType"] == "my-type"

@@ -20,7 +20,7 @@ from claimd.domain.roles import (
     check_role_name,
     parse_permissions,
 )
-from claimd.services.accounts import AccountService
+from claimd.services.accounts import AccountService, resolve_role
 from claimd.services.common import check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.ports import ApiKeyRecord, Clock, SecretHasher, UnitOfWorkFactory
@@ -48,6 +48,7 @@ class AccessService:
         self.accounts = accounts
         self.clock = clock
         self._keys: dict[bytes, tuple[float, Principal]] = {}
+        self._generation = accounts.generation
 
     # roles -----------------------------------------------------------------------------------
     async def list_roles(self, principal: Principal) -> list[Role]:
@@ -74,8 +75,7 @@ class AccessService:
                 await tx.repo.add_role(principal.tenant_id, role, self.clock())
             elif not await tx.repo.update_role(principal.tenant_id, role):
                 raise NotFound(f"No role '{name}'")
-        self.accounts.forget()  # users holding the role get its new permissions now
-        self._keys.clear()
+        self.accounts.forget()  # users holding the role (and their keys) get its new permissions now
         return role
 
     async def delete_role(self, principal: Principal, name: str) -> None:
@@ -99,11 +99,14 @@ class AccessService:
                 raise NotFound("No such user")
             if user.authority is not Authority.CUSTOMER_USER:
                 raise InvalidArgument("Roles are for customer users; tenant admins may do everything in their tenant")
-            if principal.is_customer_user and not role.permissions <= principal.role.permissions:
-                raise PermissionDenied("You cannot give a role with rights you do not have")
+            if principal.is_customer_user and not (
+                role.permissions <= principal.role.permissions
+                and resolve_role(access).permissions <= principal.role.permissions  # type: ignore[arg-type]
+            ):
+                raise PermissionDenied("You cannot give a role with rights you do not have, "
+                                       "nor change the role of a user who has rights you do not have")
             await tx.repo.set_user_role(user_id, role.name)
         self.accounts.forget(user_id)
-        self._keys.clear()
         return role
 
     # API keys --------------------------------------------------------------------------------
@@ -137,6 +140,9 @@ class AccessService:
     async def principal_for_key(self, key: str) -> Principal:
         digest = self._digest(key)
         now = time.monotonic()
+        if self._generation != self.accounts.generation:  # a user or a role changed on this node
+            self._keys.clear()
+            self._generation = self.accounts.generation
         cached = self._keys.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]

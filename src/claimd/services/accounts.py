@@ -64,6 +64,7 @@ class AccountService:
         self.clock = clock
         self._dummy_hash: str | None = None
         self._active: dict[uuid.UUID, tuple[float, Role]] = {}  # user id -> (known to exist until, role)
+        self.generation = 0  # grows whenever a user or role changes: other caches (API keys) start over
 
     async def ensure_active(self, principal: Principal) -> Principal:
         """A valid JWT of a deleted user is refused, and the user's current role is attached. Both are
@@ -88,6 +89,7 @@ class AccountService:
         return role
 
     def forget(self, user_id: uuid.UUID | None = None) -> None:
+        self.generation += 1
         if user_id is None:
             self._active.clear()
         else:
@@ -170,7 +172,7 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_customer(principal.tenant_id, customer_id):
                 raise NotFound()
-        self._active.clear()  # its users are gone with it
+        self.forget()  # its users are gone with it
 
     # users -----------------------------------------------------------------------------------
     def _activation_digest(self, token: str) -> bytes:
@@ -226,7 +228,7 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_user(principal.tenant_id, user_id):
                 raise NotFound()
-        self._active.pop(user_id, None)
+        self.forget(user_id)
 
     async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""

@@ -239,6 +239,9 @@ class ClaimService:
                                          blocked=device.is_blocked, nonce_used=target.nonce_used)
             if outcome is TokenClaimOutcome.CLAIM:
                 self._check_challenge(principal, target, now)
+            if outcome is TokenClaimOutcome.ALREADY_YOURS and not visible_to(principal, device):
+                # claimed by someone of the caller's customer whose claims the caller may not see
+                raise OwnedByAnother("The device is already claimed; it must be unclaimed first")
             if dry_run or outcome is TokenClaimOutcome.ALREADY_YOURS:
                 if not dry_run:
                     await record_row(tx, done, device.id)
@@ -247,8 +250,10 @@ class ClaimService:
             if claimed is None:  # unreachable while the row is locked
                 raise OwnedByAnother("The device is claimed by another customer; it must be unclaimed there first")
             await tx.repo.spend_nonce(device.id, token.nonce, now, answered_challenge=target.challenge_user is not None)
-            if identity.firmware_id is None:  # learned from the device's first token, as nRF Cloud does
-                await tx.repo.set_identity_firmware(device.id, token.firmware_id)
+            if identity.firmware_id is None or device.type == "default":  # as nRF Cloud learns them
+                await tx.repo.learn_from_token(device.id, token.firmware_id, token.device_type_name)
+                if device.type == "default":
+                    claimed = replace(claimed, type=token.device_type_name)
             await tx.windows.discard(device.id)
             await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
             if tag_names:
@@ -270,7 +275,7 @@ class ClaimService:
         if target.challenge_user != principal.user_id:
             raise ChallengeRequired("The token answers a challenge issued to another user")
         if target.challenge_expires_at is not None and target.challenge_expires_at < now:
-            raise ChallengeExpired("The challenge this token answers has expired; ask for a new one")
+            raise ChallengeExpired("The challenge this token answers has expired or was used; ask for a new one")
 
     async def reclaim(self, principal: Principal, device_name: str, origin: Origin) -> Device:
         """Release a device by name (ThingsBoard's reclaim)."""

@@ -74,11 +74,15 @@ class OwnershipQueries:
         )
         return {uuid.UUID(r.device_id): _identity(r) for r in rows}
 
-    async def set_identity_firmware(self, device_id: uuid.UUID, firmware_id: uuid.UUID) -> None:
+    async def learn_from_token(self, device_id: uuid.UUID, firmware_id: uuid.UUID, device_type: str) -> None:
+        """What a device's first token tells: its modem firmware and, unless registered, its type."""
         await self.conn.execute(
             update(device_identities).where(device_identities.c.device_id == str(device_id),
                                             device_identities.c.firmware_id.is_(None))
             .values(firmware_id=str(firmware_id))
+        )
+        await self.conn.execute(
+            update(devices).where(devices.c.id == str(device_id), devices.c.type == "default").values(type=device_type)
         )
 
     async def lock_token_target(self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes,
@@ -110,8 +114,9 @@ class OwnershipQueries:
 
     async def spend_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int, answered_challenge: bool) -> None:
         await self.conn.execute(insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms))
-        if answered_challenge:  # a challenge is single-use
-            await self.conn.execute(delete(claim_challenges).where(claim_challenges.c.nonce == nonce))
+        if answered_challenge:  # single-use: spent is expired (the row stays, so a reuse hears why)
+            await self.conn.execute(update(claim_challenges).where(claim_challenges.c.nonce == nonce)
+                                    .values(expires_at=now_ms - 1))
 
     async def add_challenge(self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int,
                             purge_before: int) -> None:
@@ -258,9 +263,9 @@ class OwnershipQueries:
     async def update_tag(self, scope_id: uuid.UUID, name: str, new_name: str, description: str | None) -> bool:
         try:
             async with self.conn.begin_nested():
+                values = {"name": new_name} if description is None else {"name": new_name, "description": description or None}
                 result = await self.conn.execute(
-                    update(tags).where(tags.c.scope_id == str(scope_id), tags.c.name == name)
-                    .values(name=new_name, description=description)
+                    update(tags).where(tags.c.scope_id == str(scope_id), tags.c.name == name).values(**values)
                 )
         except IntegrityError as exc:
             raise Conflict(f"A tag named '{new_name}' already exists") from exc
