@@ -152,9 +152,7 @@ class AccessService:
             self._keys.pop(digest, None)
             raise AuthenticationFailed("Invalid API key")
         key_id, access = found
-        user = access.user
-        principal = Principal(user.id, user.tenant_id, user.customer_id, user.authority, user.email,
-                              role=self.accounts.remember(access), api_key_id=key_id)
+        principal = self.accounts.principal_of(access, api_key_id=key_id)
         if len(self._keys) > 100_000:
             self._keys.clear()
         self._keys[digest] = (now + API_KEY_CACHE_S, principal)

@@ -88,6 +88,12 @@ class AccountService:
         self._active[access.user.id] = (time.monotonic() + ACTIVE_CACHE_S, role)
         return role
 
+    def principal_of(self, access: UserAccess, api_key_id: uuid.UUID | None = None) -> Principal:
+        """The principal of a stored user (for API keys and bulk jobs, which carry no JWT)."""
+        user = access.user
+        return Principal(user.id, user.tenant_id, user.customer_id, user.authority, user.email,
+                         role=self.remember(access), api_key_id=api_key_id)
+
     def forget(self, user_id: uuid.UUID | None = None) -> None:
         self.generation += 1
         if user_id is None:

@@ -24,8 +24,6 @@ from claimd.domain.bulk import (
     BulkRow,
     BulkStatus,
     RecordSplitter,
-    claim_row,
-    identity_row,
     is_header,
     is_ulid,
     new_ulid,
@@ -35,7 +33,7 @@ from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
-from claimd.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from claimd.services.ports import Clock, UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -173,9 +171,10 @@ class BulkService:
         async with self.uow() as tx:
             return await tx.repo.list_ops(principal.tenant_id, principal.customer_id, limit)
 
-    async def rows(self, principal: Principal, op_id: str, errors_only: bool = False) -> AsyncIterator[object]:
-        """The job's rows with their outcomes, streamed in pages (for the result files)."""
-        await self.get(principal, op_id)
+    async def rows(self, op: BulkOp, errors_only: bool = False) -> AsyncIterator[object]:
+        """The rows of a job (as :meth:`get` returned it to its reader) with their outcomes, streamed
+        in pages for the result files."""
+        op_id = op.id
         after = -1
         while True:
             async with self.uow() as tx:
@@ -200,11 +199,7 @@ class BulkService:
     async def _principal(self, op: BulkOp) -> Principal | None:
         async with self.uow() as tx:
             access = await tx.repo.get_user_access(op.user_id)
-        if access is None:
-            return None
-        user = access.user
-        return Principal(user.id, user.tenant_id, user.customer_id, user.authority, user.email,
-                         role=self.accounts.remember(access))
+        return self.accounts.principal_of(access) if access is not None else None
 
     async def _work(self, op: BulkOp) -> None:
         handler = self.handlers[op.endpoint]

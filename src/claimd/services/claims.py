@@ -109,11 +109,16 @@ def _stored_claim_data(attribute: StoredAttribute | None) -> ClaimData | None:
     return ClaimData(bytes(attribute.secret_digest), int(attribute.value.get(EXPIRATION_TIME_FIELD, 0)))
 
 
-async def _lock_target(tx: UnitOfWork, principal: Principal, device_name: str) -> ClaimTarget:
-    """The device to claim or release, locked for the transaction; the acting user must still exist."""
-    if not device_name.strip():
-        raise InvalidArgument("Parameter 'deviceName' can't be empty!")
-    target = await tx.repo.lock_claim_target(principal.tenant_id, device_name, principal.user_id)
+async def _lock_target(tx: UnitOfWork, principal: Principal, *, name: str | None = None,
+                       device_id: uuid.UUID | None = None) -> ClaimTarget:
+    """The device to claim or release (by name or by id), locked for the transaction; the acting user
+    must still exist."""
+    if device_id is not None:
+        target = await tx.repo.lock_claim_target_by_id(principal.tenant_id, device_id, principal.user_id)
+    else:
+        if not (name or "").strip():
+            raise InvalidArgument("Parameter 'deviceName' can't be empty!")
+        target = await tx.repo.lock_claim_target(principal.tenant_id, name or "", principal.user_id)
     if target is None:
         raise NotFound()
     if not target.actor_exists:
@@ -177,7 +182,7 @@ class ClaimService:
         _require_claimer(principal)
         now = self.clock()
         async with self.uow(write=True) as tx:
-            target = await _lock_target(tx, principal, device_name)
+            target = await _lock_target(tx, principal, name=device_name)
             device = target.device
             data = await tx.windows.take(device.id) or _stored_claim_data(target.claiming_data)
             proof = check_proof(data, claim_digest(self.hasher, device.id, secret_key), now)
@@ -292,15 +297,7 @@ class ClaimService:
             raise PermissionDenied()
         now = self.clock()
         async with self.uow(write=True) as tx:
-            if name is not None:
-                target = await _lock_target(tx, principal, name)
-            else:
-                assert device_id is not None
-                target = await tx.repo.lock_claim_target_by_id(principal.tenant_id, device_id, principal.user_id)
-                if target is None:
-                    raise NotFound()
-                if not target.actor_exists:
-                    raise AuthenticationFailed("User not found")
+            target = await _lock_target(tx, principal, name=name, device_id=device_id)
             device = target.device
             if principal.is_customer_user:
                 if not visible_to(principal, device):

@@ -231,22 +231,17 @@ class OwnershipQueries:
         if new:
             await self.conn.execute(insert(device_tags), [{"tag_id": t, "device_id": str(device_id)} for t in new])
 
-    async def list_tags(self, scope_id: uuid.UUID) -> list[Tag]:
+    async def list_tags(self, scope_id: uuid.UUID, names: list[str] | None = None) -> list[Tag]:
+        """A scope's tags (or the named ones) with how many devices carry each."""
         count = select(func.count()).where(device_tags.c.tag_id == tags.c.id).scalar_subquery()
-        rows = await self.conn.execute(
-            select(tags, count.label("device_count")).where(tags.c.scope_id == str(scope_id)).order_by(tags.c.name)
-        )
+        stmt = select(tags, count.label("device_count")).where(tags.c.scope_id == str(scope_id))
+        if names is not None:
+            stmt = stmt.where(tags.c.name.in_(names))
+        rows = await self.conn.execute(stmt.order_by(tags.c.name))
         return [Tag(r.name, r.description, r.created_time, r.device_count) for r in rows]
 
     async def get_tag(self, scope_id: uuid.UUID, name: str) -> Tag | None:
-        return next((t for t in await self.list_tags_named(scope_id, [name])), None)
-
-    async def list_tags_named(self, scope_id: uuid.UUID, names: list[str]) -> list[Tag]:
-        count = select(func.count()).where(device_tags.c.tag_id == tags.c.id).scalar_subquery()
-        rows = await self.conn.execute(
-            select(tags, count.label("device_count")).where(tags.c.scope_id == str(scope_id), tags.c.name.in_(names))
-        )
-        return [Tag(r.name, r.description, r.created_time, r.device_count) for r in rows]
+        return next(iter(await self.list_tags(scope_id, [name])), None)
 
     async def add_tag(self, tenant_id: uuid.UUID, scope_id: uuid.UUID, name: str, description: str | None,
                       now_ms: int) -> bool:

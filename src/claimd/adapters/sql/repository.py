@@ -8,7 +8,6 @@ from typing import Any, Self
 
 from sqlalchemy import and_, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +21,6 @@ from claimd.adapters.sql.rows import (
     device_row,
     str_or_none,
     user_row,
-    uuid_or_none,
 )
 from claimd.adapters.sql.tables import (
     attributes,
@@ -37,7 +35,7 @@ from claimd.adapters.sql.tables import (
 )
 from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.errors import Conflict
-from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Customer, Device, Door, Page, Tenant, User
+from claimd.domain.model import AttributeScope, AuditEvent, Customer, Device, Page, Tenant, User
 from claimd.services.ports import ClaimTarget, ClaimWindows, NewAttribute, StoredAttribute
 
 _SORTABLE = {

@@ -88,10 +88,10 @@ async def get_op(opId: str, request: Request, principal: PrincipalDep, c: Contai
 
 @router.get("/v1/bulk-ops-requests/{opId}/upload.csv", summary="The uploaded file, as received")
 async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
-    await c.bulk.get(principal, opId)
+    op = await c.bulk.get(principal, opId)
 
     async def lines() -> AsyncIterator[bytes]:
-        async for row in c.bulk.rows(principal, opId):
+        async for row in c.bulk.rows(op):
             yield (row.line + "\n").encode()
 
     return StreamingResponse(lines(), media_type="text/csv")
@@ -100,7 +100,7 @@ async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Respo
 @router.get("/v1/bulk-ops-requests/{opId}/results.json",
             summary="One result per row: row (0-based line), status OK / ERROR / PENDING, deviceId, message")
 async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:  # noqa: N803
-    await c.bulk.get(principal, opId)
+    op = await c.bulk.get(principal, opId)
     if format not in ("json", "csv"):
         raise InvalidArgument("format is json or csv")
 
@@ -110,7 +110,7 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
             yield b"row,status,deviceId,message\n"
         else:
             yield b"["
-        async for row in c.bulk.rows(principal, opId):
+        async for row in c.bulk.rows(op):
             item = {"row": row.row_index, "status": row.outcome or "PENDING", "deviceId": row.device_id,
                     "message": row.message}
             if format == "csv":
@@ -129,12 +129,12 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
 @router.get("/v1/bulk-ops-requests/{opId}/errors.json",
             summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]} with 0-based rows')
 async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
-    await c.bulk.get(principal, opId)
+    op = await c.bulk.get(principal, opId)
 
     async def body() -> AsyncIterator[bytes]:
         yield b'{"errors": ['
         first = True
-        async for row in c.bulk.rows(principal, opId, errors_only=True):
+        async for row in c.bulk.rows(op, errors_only=True):
             yield (b"" if first else b", ") + json.dumps(f"[{row.row_index}]: {row.message}").encode()
             first = False
         yield b"]}"
