@@ -31,6 +31,7 @@ from claimd.services.bulk import BULK, BulkService, RowHandler
 from claimd.services.common import RowDone
 from claimd.services.ownership import IdentityDraft, OwnershipService
 from claimd.services.ports import ClaimWindows, Clock
+from claimd.services.provisioning import ProvisioningService
 
 log = logging.getLogger("claimd")
 
@@ -94,6 +95,7 @@ class Container:
     ownership: OwnershipService
     bulk: BulkService
     access: AccessService
+    provisioning: ProvisioningService
     tokens: JwtCodec
     redis: object | None = None
 
@@ -125,7 +127,8 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
                          settings.challenge_ttl_s * 1000, settings.require_challenge)
     keys = Es256IdentityKeys()
     claims = ClaimService(uow, hasher, policy, clock, keys)
-    devices = DeviceService(uow, hasher, AesGcmSealer(server_secret), clock, new_token)
+    sealer = AesGcmSealer(server_secret)
+    devices = DeviceService(uow, hasher, sealer, clock, new_token)
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock)
     ownership = OwnershipService(uow, devices, keys, clock)
     bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), settings.bulk_lease_s * 1000)
@@ -139,6 +142,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         ownership=ownership,
         bulk=bulk,
         access=AccessService(uow, hasher, accounts, clock),
+        provisioning=ProvisioningService(uow, sealer, keys, clock),
         tokens=tokens,
         redis=redis,
     )

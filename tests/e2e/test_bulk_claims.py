@@ -122,10 +122,11 @@ def test_a_job_interrupted_by_a_killed_worker_finishes_after_restart(tmp_path, b
         assert r.status_code == 202
         op_id = r.json()["bulkOpsRequestId"]
         deadline = time.monotonic() + 60
-        while user.ok("get", f"/v1/bulk-ops-requests/{op_id}")["succeeded"] < 30:
+        while (seen := user.ok("get", f"/v1/bulk-ops-requests/{op_id}"))["succeeded"] < 30:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         server.process.send_signal(signal.SIGKILL)
+        assert seen["succeeded"] < 600, "the job ended before the worker was killed"
         server.process.wait()
         server = start_server(tmp_path, database_url, extra_env=env)
         user, admin = Api(server.base_url, user.token), Api(server.base_url, admin.token)

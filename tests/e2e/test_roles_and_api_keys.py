@@ -353,7 +353,7 @@ def new_key(api: Api, name: str | None = None) -> dict[str, Any]:
 
 def test_api_key_is_shown_once_and_acts_as_its_user(world):
     created = new_key(world.u1, "ci pipeline")
-    assert set(created) == {"id", "name", "prefix", "createdAt", "key"}
+    assert set(created) == {"id", "name", "prefix", "userId", "createdAt", "key"}
     key = created["key"]
     assert key.startswith("claimd_") and len(key) > 30
     assert key.startswith(created["prefix"]) and len(created["prefix"]) < len(key) - 16
@@ -361,8 +361,8 @@ def test_api_key_is_shown_once_and_acts_as_its_user(world):
     r = world.u1.get("/v1/api-keys")
     assert r.status_code == 200 and key not in r.text and key[len(created["prefix"]):] not in r.text
     items = r.json()["items"]
-    assert all(set(item) == {"id", "name", "prefix", "createdAt"} for item in items)
-    assert {"id": created["id"], "name": "ci pipeline", "prefix": created["prefix"],
+    assert all(set(item) == {"id", "name", "prefix", "userId", "createdAt"} for item in items)
+    assert {"id": created["id"], "name": "ci pipeline", "prefix": created["prefix"], "userId": created["userId"],
             "createdAt": created["createdAt"]} in items
     assert created["id"] not in [k["id"] for k in world.u2.ok("get", "/v1/api-keys")["items"]]
 
@@ -398,6 +398,30 @@ def test_api_key_revocation(world):
     assert created["id"] not in [k["id"] for k in world.u1.ok("get", "/v1/api-keys")["items"]]
     problem(world.u1.delete(f"/v1/api-keys/{created['id']}"), 404)
     problem(world.u1.delete("/v1/api-keys/not-a-uuid"), 400)
+
+
+def test_tenant_admins_list_and_revoke_their_users_keys(world):
+    created = new_key(world.u1)
+    user_id = created["userId"]
+    assert user_id == world.u1.ok("get", "/api/auth/user")["id"]["id"]
+    mine = world.admin.ok("get", "/v1/api-keys")["items"]
+    assert created["id"] not in [k["id"] for k in mine]  # without a filter: the admin's own keys
+    of_user = world.admin.ok("get", "/v1/api-keys", params={"userId": user_id})["items"]
+    assert [k["id"] for k in of_user if k["id"] == created["id"]] == [created["id"]]
+    assert all(k["userId"] == user_id for k in of_user) and created["key"] not in str(of_user)
+    everyone = world.admin.ok("get", "/v1/api-keys", params={"allUsers": "true"})["items"]
+    assert created["id"] in [k["id"] for k in everyone]
+    # customer users see only their own
+    u2_id = world.u2.ok("get", "/api/auth/user")["id"]["id"]
+    problem(world.u2.get("/v1/api-keys", params={"userId": user_id}), 403, "FORBIDDEN")
+    problem(world.u2.get("/v1/api-keys", params={"allUsers": "true"}), 403, "FORBIDDEN")
+    assert world.u2.get("/v1/api-keys", params={"userId": u2_id}).status_code == 200
+    with with_key(world, created["key"], "bearer") as client:
+        assert client.get(CLAIM).status_code == 200
+        r = world.admin.delete(f"/v1/api-keys/{created['id']}")
+        assert r.status_code == 204
+        problem(client.get(CLAIM), 401, "UNAUTHENTICATED")
+    problem(world.admin.delete(f"/v1/api-keys/{created['id']}"), 404)
 
 
 def test_garbage_keys_and_bad_key_requests(world):

@@ -11,9 +11,12 @@ import base64
 import binascii
 import re
 import secrets
+import time
 import uuid
 from functools import lru_cache
+from typing import Any
 
+import jwt
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -123,3 +126,26 @@ class Es256IdentityKeys:
         except InvalidSignature:
             return False
         return True
+
+    def jwt_claims(self, token: str, public_key: bytes | None) -> dict[str, Any] | None:
+        try:
+            if public_key is None:
+                if jwt.get_unverified_header(token).get("alg") != "ES256":
+                    return None
+                claims = jwt.decode(token, options={"verify_signature": False})
+            else:
+                claims = jwt.decode(token, self._load(public_key), algorithms=["ES256"],
+                                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                             "verify_aud": False})
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        return claims if isinstance(claims, dict) else None
+
+
+def mint_device_jwt(private_key: ec.EllipticCurvePrivateKey, device_id: uuid.UUID, *, lifetime_s: int = 300,
+                    issuer_prefix: str = "", now_s: int | None = None) -> str:
+    """A device JWT as the nRF Provisioning library sends it (ES256, device UUID in ``iss``)."""
+    now = int(time.time()) if now_s is None else now_s
+    claims = {"iss": f"{issuer_prefix}{device_id}", "iat": now, "exp": now + lifetime_s,
+              "jti": f"{issuer_prefix}{device_id}.{secrets.token_hex(8)}"}
+    return jwt.encode(claims, private_key, algorithm="ES256")

@@ -93,7 +93,8 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
     try:
         if settings.coap_enabled:
             try:
-                coap = await start_coap(container.devices, container.claims, settings.coap_host, settings.coap_port)
+                coap = await start_coap(container.devices, container.claims, container.provisioning,
+                                        settings.coap_host, settings.coap_port)
                 doors.append(f"CoAP on udp {settings.coap_host}:{settings.coap_port}")
             except OSError as exc:
                 if "coap_port" in explicit:
@@ -261,23 +262,46 @@ def device_token(
 ) -> None:
     """Print a claim token signed by a device key, as AT%ATTESTTOKEN would (claimd's signed bytes)."""
     import uuid
+
+    from claimd.adapters.attestation import mint_token
+
+    def make(private_key: Any) -> str:
+        nonce = bytes.fromhex(challenge) if challenge else None
+        return mint_token(private_key, uuid.UUID(device_id), device_type=device_type,
+                          firmware_id=uuid.UUID(firmware_id) if firmware_id else None, nonce=nonce)
+
+    typer.echo(_signed_by(key, make))
+
+
+@device_app.command("jwt")
+def device_jwt(
+    device_id: Annotated[str, typer.Option("--id", help="The device UUID")],
+    key: Annotated[str, typer.Option("--key", "-k", help="The device's private key (PEM file)")],
+    lifetime: Annotated[int, typer.Option(help="Seconds until it expires (claimd accepts at most 360)")] = 300,
+) -> None:
+    """Print a JWT signed by a device key, as the nRF Provisioning library sends to fetch its commands."""
+    import uuid
+
+    from claimd.adapters.attestation import mint_device_jwt
+
+    typer.echo(_signed_by(key, lambda k: mint_device_jwt(k, uuid.UUID(device_id), lifetime_s=lifetime)))
+
+
+def _signed_by(key: str, make: Any) -> str:
+    """``make(private key)`` with the key read from a PEM file; a bad file or value exits 2 with the reason."""
     from pathlib import Path
 
-    from claimd.adapters.attestation import load_private_key, mint_token
+    from claimd.adapters.attestation import load_private_key
     from claimd.domain.errors import InvalidArgument
 
     try:
-        private_key = load_private_key(Path(key).read_bytes())
-        nonce = bytes.fromhex(challenge) if challenge else None
-        token = mint_token(private_key, uuid.UUID(device_id), device_type=device_type,
-                           firmware_id=uuid.UUID(firmware_id) if firmware_id else None, nonce=nonce)
+        return make(load_private_key(Path(key).read_bytes()))
     except OSError as exc:
         typer.echo(f"claimd: cannot read {key}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
     except (ValueError, InvalidArgument) as exc:
         typer.echo(f"claimd: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(token)
 
 
 @app.command()

@@ -2,6 +2,12 @@
 
 Answers as ThingsBoard's: 2.01 Created when accepted, 4.00 Bad Request for a payload that cannot be
 decoded (with the reason as diagnostic payload), 4.01 Unauthorized for an unknown token.
+
+Provisioning commands: ``GET api/v1/{accessToken}/provisioning/commands[?after=&limit=&rxMaxSize=]``
+answers 2.05 Content with the CDDL's CBOR command list (empty when there is nothing to do, as nRF's
+CoAP service), or JSON when the request's Accept option is 50; ``POST .../provisioning/response``
+takes the CBOR (or, with Content-Format 50, JSON) responses and answers 2.04 Changed. A blocked or
+unclaimed device gets 4.03 Forbidden with the reason.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import aiocoap
 from aiocoap import resource
 
 from claimd.domain.claiming import parse_device_claim
-from claimd.domain.errors import AuthenticationFailed, InvalidPayload
-from claimd.domain.model import Door
+from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, InvalidPayload, PermissionDenied
+from claimd.domain.model import Device, Door
+from claimd.domain.provisioning import decode_reports, encode_steps
 from claimd.services.claims import ClaimService
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService
+from claimd.services.provisioning import ProvisioningService
 
 log = logging.getLogger("claimd.coap")
 
@@ -24,21 +32,24 @@ log = logging.getLogger("claimd.coap")
 class DeviceApi(resource.Resource, resource.PathCapable):
     """The whole CoAP site: paths are ``api/v1/{token}/{feature}``, the feature case-insensitive."""
 
-    def __init__(self, devices: DeviceService, claims: ClaimService) -> None:
+    def __init__(self, devices: DeviceService, claims: ClaimService, provisioning: ProvisioningService) -> None:
         super().__init__()
         self.devices = devices
         self.claims = claims
+        self.provisioning = provisioning
 
     async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
         return True
 
     async def render(self, request: aiocoap.Message) -> aiocoap.Message:
         path = request.opt.uri_path
-        if len(path) != 4 or path[0] != "api" or path[1] != "v1":
+        if len(path) not in (4, 5) or path[0] != "api" or path[1] != "v1":
             return aiocoap.Message(code=aiocoap.NOT_FOUND)
-        token, feature = path[2], path[3].lower()
+        token, feature = path[2], "/".join(path[3:]).lower()
+        if feature in ("provisioning/commands", "provisioning/response"):
+            return await self._provisioning(request, token, feature)
         if feature != "claim":
-            return aiocoap.Message(code=aiocoap.NOT_FOUND, payload=b"claimd serves only the claim feature")
+            return aiocoap.Message(code=aiocoap.NOT_FOUND, payload=b"claimd serves the claim and provisioning features")
         if request.code != aiocoap.POST:
             return aiocoap.Message(code=aiocoap.METHOD_NOT_ALLOWED)
         try:
@@ -55,7 +66,42 @@ class DeviceApi(resource.Resource, resource.PathCapable):
         return aiocoap.Message(code=aiocoap.CREATED)
 
 
-async def start_coap(devices: DeviceService, claims: ClaimService, host: str, port: int) -> aiocoap.Context:
+    async def _provisioning(self, request: aiocoap.Message, token: str, feature: str) -> aiocoap.Message:
+        fetch = feature.endswith("commands")
+        if request.code != (aiocoap.GET if fetch else aiocoap.POST):
+            return aiocoap.Message(code=aiocoap.METHOD_NOT_ALLOWED)
+        try:
+            device = await self.devices.by_access_token(token)
+            if fetch:
+                return await self._commands(request, device)
+            json_form = request.opt.content_format == _JSON
+            await self.provisioning.report(device, decode_reports(request.payload, cbor=not json_form))
+            return aiocoap.Message(code=aiocoap.CHANGED)
+        except AuthenticationFailed:
+            return aiocoap.Message(code=aiocoap.UNAUTHORIZED)
+        except PermissionDenied as exc:
+            return aiocoap.Message(code=aiocoap.FORBIDDEN, payload=exc.message.encode()[:256])
+        except ClaimdError as exc:
+            return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=exc.message.encode()[:256])
+
+    async def _commands(self, request: aiocoap.Message, device: Device) -> aiocoap.Message:
+        query = dict(q.partition("=")[::2] for q in request.opt.uri_query)
+        try:
+            limit = int(query["limit"]) if query.get("limit") else None
+            rx_max = int(query["rxMaxSize"]) if query.get("rxMaxSize") else None
+        except ValueError:
+            raise InvalidArgument("limit and rxMaxSize are integers") from None
+        cbor = request.opt.accept != _JSON
+        steps = await self.provisioning.fetch(device, query.get("after") or None, limit, rx_max, cbor)
+        payload = encode_steps(steps, cbor=cbor) if steps else b""
+        return aiocoap.Message(code=aiocoap.CONTENT, payload=payload, content_format=_CBOR if cbor else _JSON)
+
+
+_JSON, _CBOR = 50, 60  # CoAP Content-Formats
+
+
+async def start_coap(devices: DeviceService, claims: ClaimService, provisioning: ProvisioningService,
+                     host: str, port: int) -> aiocoap.Context:
     """Bind the CoAP door; OSError when the port is taken."""
-    return await aiocoap.Context.create_server_context(DeviceApi(devices, claims), bind=(host, port),
+    return await aiocoap.Context.create_server_context(DeviceApi(devices, claims, provisioning), bind=(host, port),
                                                         loggername="claimd.coap.server", transports=["udp6"])

@@ -122,18 +122,25 @@ class AccessService:
         record = ApiKeyRecord(uuid.uuid4(), principal.tenant_id, principal.user_id, name,
                               key[: len(API_KEY_PREFIX) + 6], self.clock())
         async with self.uow(write=True) as tx:
-            if len(await tx.repo.list_api_keys(principal.user_id)) >= MAX_KEYS_PER_USER:
+            if len(await tx.repo.list_api_keys(principal.tenant_id, principal.user_id)) >= MAX_KEYS_PER_USER:
                 raise InvalidArgument(f"A user has at most {MAX_KEYS_PER_USER} API keys; revoke one first")
             await tx.repo.add_api_key(record, self._digest(key))
         return NewApiKey(record, key)
 
-    async def list_keys(self, principal: Principal) -> list[ApiKeyRecord]:
+    async def list_keys(self, principal: Principal, user_id: uuid.UUID | None = None,
+                        all_users: bool = False) -> list[ApiKeyRecord]:
+        """Your own keys; a tenant admin may list one user's (``user_id``) or every key of its tenant."""
+        if (all_users or (user_id is not None and user_id != principal.user_id)) and not principal.is_tenant_admin:
+            raise PermissionDenied("Only tenant admins see other users' API keys")
+        owner = None if all_users else (user_id or principal.user_id)
         async with self.uow() as tx:
-            return await tx.repo.list_api_keys(principal.user_id)
+            return await tx.repo.list_api_keys(principal.tenant_id, owner)
 
     async def revoke_key(self, principal: Principal, key_id: uuid.UUID) -> None:
+        """Revoke one of your keys; a tenant admin may revoke any key of its tenant."""
+        owner = None if principal.is_tenant_admin else principal.user_id
         async with self.uow(write=True) as tx:
-            if not await tx.repo.delete_api_key(principal.user_id, key_id):
+            if not await tx.repo.delete_api_key(principal.tenant_id, key_id, owner):
                 raise NotFound("No such API key")
         self._keys.clear()  # a revoked key stops working at once on this node, within seconds on others
 

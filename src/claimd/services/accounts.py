@@ -178,6 +178,8 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_customer(principal.tenant_id, customer_id):
                 raise NotFound()
+            # its devices become unassigned (ON DELETE SET NULL): close what it had queued for them
+            await tx.repo.cancel_open_commands(self.clock(), customer_id=customer_id)
         self.forget()  # its users are gone with it
 
     # users -----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from claimd.domain.ownership import (
     visible_to,
 )
 from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNCLAIM
-from claimd.services.common import Origin, RowDone, audit_event, record_row
+from claimd.services.common import Origin, RowDone, audit_event, change_owner, record_row
 from claimd.services.ports import (
     ClaimTarget,
     Clock,
@@ -307,7 +307,7 @@ class ClaimService:
                     raise PermissionDenied()
             await tx.windows.discard(device.id)
             if device.is_assigned:
-                await tx.repo.set_owner(device.id, None)
+                await change_owner(tx, device, None, now)
             if reclaim_restores_claiming_allowed(
                 allow_by_default=self.policy.allow_claiming_by_default, was_assigned=device.is_assigned
             ):

@@ -30,6 +30,14 @@ def audit_event(action: AuditAction, outcome: str, origin: Origin, device: Devic
     )
 
 
+async def change_owner(tx: UnitOfWork, device: Device, customer_id: uuid.UUID | None, now_ms: int) -> None:
+    """Give a device to another owner (or none): the old owner's open provisioning commands are
+    cancelled, so the device is never sent a command its new owner did not queue."""
+    await tx.repo.set_owner(device.id, customer_id)
+    if device.customer_id is not None and device.customer_id != customer_id:
+        await tx.repo.cancel_open_commands(now_ms, device_id=device.id)
+
+
 MAX_PAGE_INDEX = 2**31 - 1  # ThingsBoard's page index is a Java int; page × size still fits SQL's OFFSET
 
 

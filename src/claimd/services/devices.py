@@ -14,7 +14,7 @@ from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, 
 from claimd.domain.ownership import visible_to
 from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED
 from claimd.services.claims import server_side_claim_data
-from claimd.services.common import Origin, audit_event, check_page, check_text
+from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text
 from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWork, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"
@@ -202,7 +202,7 @@ class DeviceService:
             customer = await tx.repo.get_customer(principal.tenant_id, customer_id)
             if device is None or customer is None:
                 raise NotFound()
-            await tx.repo.set_owner(device.id, customer.id)
+            await change_owner(tx, device, customer.id, now)
             device = replace(device, customer_id=customer.id)
             await tx.repo.add_audit(audit_event(AuditAction.ASSIGN, "ASSIGNED", origin, device, principal, now))
         return device
@@ -216,7 +216,7 @@ class DeviceService:
                 raise NotFound()
             if not device.is_assigned:
                 raise InvalidArgument("Device isn't assigned to any customer!")
-            await tx.repo.set_owner(device.id, None)
+            await change_owner(tx, device, None, now)
             await tx.repo.add_audit(
                 audit_event(AuditAction.UNASSIGN, "UNASSIGNED", origin, device, principal, now,
                             detail=f"from customer {device.customer_id}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +16,13 @@ from claimd.adapters.sql.tables import bulk_ops, bulk_rows
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, BulkStatus
 
 _VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, BulkStatus.FAILED)
+# A row's outcome, once: built once, as the worker runs it for every row.
+_FINISH_ROW = (
+    update(bulk_rows)
+    .where(bulk_rows.c.op_id == bindparam("row_op_id"), bulk_rows.c.row_index == bindparam("index"),
+           bulk_rows.c.outcome.is_(None))
+    .values(outcome=bindparam("new_outcome"), device_id=bindparam("new_device_id"), message=bindparam("new_message"))
+)
 
 
 def _op(row: Any) -> BulkOp:
@@ -29,6 +36,7 @@ def _op(row: Any) -> BulkOp:
 
 class BulkQueries:
     conn: AsyncConnection
+    counts: dict[str, list[int]] | None  # set inside a batch: row outcomes counted there, not per row
 
     async def create_op(self, op: BulkOp, idempotency_key: str | None) -> bool:
         """Store a new job (UPLOADING); False when the user already used ``idempotency_key``."""
@@ -104,15 +112,22 @@ class BulkQueries:
 
     async def finish_row(self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None) -> bool:
         """Record a row's outcome and count it, once: False if the row was already done."""
-        result = await self.conn.execute(
-            update(bulk_rows)
-            .where(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index == index, bulk_rows.c.outcome.is_(None))
-            .values(outcome="OK" if ok else "ERROR", device_id=str(device_id) if device_id else None, message=message))
+        result = await self.conn.execute(_FINISH_ROW, {
+            "row_op_id": op_id, "index": index, "new_outcome": "OK" if ok else "ERROR",
+            "new_device_id": str(device_id) if device_id else None, "new_message": message})
         if result.rowcount != 1:
             return False
+        if self.counts is not None:  # in a batch: added to the job's counters when the batch commits
+            self.counts.setdefault(op_id, [0, 0])[0 if ok else 1] += 1
+            return True
         counter = bulk_ops.c.succeeded if ok else bulk_ops.c.failed
         await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values({counter: counter + 1}))
         return True
+
+    async def count_rows(self, op_id: str, succeeded: int, failed: int) -> None:
+        """Add a batch's row outcomes to the job's counters (in the batch's transaction)."""
+        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values(
+            succeeded=bulk_ops.c.succeeded + succeeded, failed=bulk_ops.c.failed + failed))
 
     async def complete_op(self, op_id: str, owner: str, now_ms: int) -> None:
         row = (await self.conn.execute(select(bulk_ops.c.failed).where(bulk_ops.c.id == op_id))).first()

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Self
 
-from sqlalchemy import and_, case, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from claimd.adapters.sql.bulk import BulkQueries
 from claimd.adapters.sql.database import Database
 from claimd.adapters.sql.ownership import OwnershipQueries
+from claimd.adapters.sql.provisioning import ProvisioningQueries
 from claimd.adapters.sql.rows import (
     attribute_row,
     audit_row,
@@ -57,11 +73,27 @@ def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-class SqlRepository(OwnershipQueries, BulkQueries):
+# Statements a claim (and a bulk row) runs, built once: building and keying a statement costs more
+# CPU than SQLite takes to run it, and a bulk job runs them for every row.
+_ADD_DEVICE = insert(devices)
+_SET_OWNER_IF_UNOWNED = (
+    update(devices).where(devices.c.id == bindparam("b_device_id"), devices.c.customer_id.is_(None))
+    .values(customer_id=bindparam("new_customer_id"), claimed_at=bindparam("new_claimed_at"),
+            claimed_by=bindparam("new_claimed_by"), claim_restricted=bindparam("new_claim_restricted"))
+)
+_DELETE_ATTRIBUTES = delete(attributes).where(
+    attributes.c.device_id == bindparam("device_id"), attributes.c.scope == bindparam("scope"),
+    attributes.c.key.in_(bindparam("keys", expanding=True)))
+_ADD_AUDIT = insert(audit_log)
+_DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindparam("device_id"))
+
+
+class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries):
     """Implements :class:`claimd.services.ports.Repository` on one connection."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, counts: dict[str, list[int]] | None = None) -> None:
         self.conn = conn
+        self.counts = counts
 
     async def _page(self, table: Any, where: Any, page: int, page_size: int, sort: str | None, order: str | None, mapper: Any) -> Page[Any]:
         total = (await self.conn.execute(select(func.count()).select_from(table).where(where))).scalar_one()
@@ -200,14 +232,14 @@ class SqlRepository(OwnershipQueries, BulkQueries):
         return {"name": d.name, "type": d.type, "label": d.label, "additional_info": json.dumps(d.additional_info)}
 
     async def add_device(self, device: Device, token_digest: bytes, token_sealed: str) -> None:
-        stmt = insert(devices).values(
-            id=str(device.id), tenant_id=str(device.tenant_id), customer_id=str_or_none(device.customer_id),
-            token_digest=token_digest, token_sealed=token_sealed, created_time=device.created_time,
+        values = {
+            "id": str(device.id), "tenant_id": str(device.tenant_id), "customer_id": str_or_none(device.customer_id),
+            "token_digest": token_digest, "token_sealed": token_sealed, "created_time": device.created_time,
             **self._device_values(device),
-        )
+        }
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(stmt)
+                await self.conn.execute(_ADD_DEVICE, values)
         except IntegrityError as exc:
             id_taken = (await self.conn.execute(select(exists().where(devices.c.id == str(device.id))))).scalar_one()
             token_taken = (
@@ -328,12 +360,9 @@ class SqlRepository(OwnershipQueries, BulkQueries):
 
     async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID,
                                    now_ms: int, restricted: bool) -> bool:
-        result = await self.conn.execute(
-            update(devices)
-            .where(devices.c.id == str(device_id), devices.c.customer_id.is_(None))
-            .values(customer_id=str(customer_id), claimed_at=now_ms, claimed_by=str(claimed_by),
-                    claim_restricted=restricted)
-        )
+        result = await self.conn.execute(_SET_OWNER_IF_UNOWNED, {
+            "b_device_id": str(device_id), "new_customer_id": str(customer_id), "new_claimed_at": now_ms,
+            "new_claimed_by": str(claimed_by), "new_claim_restricted": restricted})
         return result.rowcount == 1
 
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
@@ -401,22 +430,17 @@ class SqlRepository(OwnershipQueries, BulkQueries):
         keys = [k for k in keys if not _has_nul(k)]
         if not keys:
             return
-        await self.conn.execute(
-            delete(attributes).where(
-                attributes.c.device_id == str(device_id), attributes.c.scope == scope, attributes.c.key.in_(keys)
-            )
-        )
+        await self.conn.execute(_DELETE_ATTRIBUTES, {"device_id": str(device_id), "scope": scope, "keys": keys})
 
     # audit -----------------------------------------------------------------------------------
     async def add_audit(self, event: AuditEvent) -> None:
-        await self.conn.execute(
-            insert(audit_log).values(
-                id=str(event.id), tenant_id=str(event.tenant_id), created_time=event.created_time,
-                action=event.action.value, outcome=event.outcome, door=event.door.value,
-                user_id=str_or_none(event.user_id), customer_id=str_or_none(event.customer_id), device_id=str_or_none(event.device_id),
-                device_name=event.device_name, source=event.source, detail=event.detail,
-            )
-        )
+        await self.conn.execute(_ADD_AUDIT, {
+            "id": str(event.id), "tenant_id": str(event.tenant_id), "created_time": event.created_time,
+            "action": event.action.value, "outcome": event.outcome, "door": event.door.value,
+            "user_id": str_or_none(event.user_id), "customer_id": str_or_none(event.customer_id),
+            "device_id": str_or_none(event.device_id), "device_name": event.device_name, "source": event.source,
+            "detail": event.detail,
+        })
 
     async def list_audit(self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int) -> Page[AuditEvent]:
         where = audit_log.c.tenant_id == str(tenant_id)
@@ -453,7 +477,7 @@ class SqlClaimWindows:
         return ClaimData(bytes(row.secret_digest), row.expires_at) if row else None
 
     async def discard(self, device_id: uuid.UUID) -> None:
-        await self.conn.execute(delete(claim_windows).where(claim_windows.c.device_id == str(device_id)))
+        await self.conn.execute(_DISCARD_WINDOW, {"device_id": str(device_id)})
 
 
 class SqlUnitOfWork:
@@ -486,10 +510,106 @@ class SqlUnitOfWork:
             self._conn = None
 
 
+@dataclass(eq=False)
+class _Batch:
+    """The write transaction of :meth:`SqlUnitOfWorkFactory.batch`, and what it commits at its end."""
+
+    factory: SqlUnitOfWorkFactory
+    conn: AsyncConnection
+    task: asyncio.Task[Any] | None
+    counts: dict[str, list[int]] = field(default_factory=dict)  # bulk job id -> [succeeded, failed]
+    units: list[BatchUnitOfWork] = field(default_factory=list)  # the savepoints open now, innermost last
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("claimd_sql_batch", default=None)
+_SAVEPOINT = "claimd_unit"
+
+
+class BatchUnitOfWork:
+    """A unit of work inside a batch: a savepoint on the batch's connection, released when the block
+    ends normally (its changes then commit with the batch) and rolled back on an exception, which
+    undoes this unit's changes and nothing else of the batch.
+
+    The savepoint always has the same name (each is released before the next is taken): SQLAlchemy's
+    ``begin_nested()`` numbers them, and a thousand distinct statements a minute would crowd the real
+    ones out of the driver's prepared-statement cache. A read (``uow()``) takes no savepoint: it has
+    nothing to undo, and the two statements would cost more than the read. Should a read fail on
+    PostgreSQL (which then refuses every further statement of the transaction), the batch fails as a
+    whole and its caller works its rows again without a batch.
+
+    Bulk row outcomes (:meth:`BulkQueries.finish_row`) are counted here and added to the job's
+    counters once, when the batch commits, rather than by one ``UPDATE`` per row.
+    """
+
+    repo: SqlRepository
+    windows: ClaimWindows
+
+    def __init__(self, batch: _Batch, write: bool, external_windows: ClaimWindows | None) -> None:
+        self._batch = batch
+        self._write = write
+        self._external_windows = external_windows
+        self._open = False
+        self._counts: dict[str, list[int]] = {}
+
+    async def __aenter__(self) -> Self:
+        conn = self._batch.conn
+        if self._write:
+            await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")  # a nested one hides the outer one
+            self._open = True
+            self._batch.units.append(self)
+        self.repo = SqlRepository(conn, counts=self._counts if self._write else None)
+        self.windows = self._external_windows or SqlClaimWindows(conn)
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._open:
+            return
+        self._open = False
+        units = self._batch.units
+        assert units and units[-1] is self, "units of work of a batch end in the reverse order they began"
+        units.pop()
+        conn = self._batch.conn
+        if exc_type is not None:
+            await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            await conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            return
+        await conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        # the counts now belong to the enclosing savepoint (they go if it is rolled back), else the batch
+        into = units[-1]._counts if units else self._batch.counts
+        for op_id, (succeeded, failed) in self._counts.items():
+            total = into.setdefault(op_id, [0, 0])
+            total[0] += succeeded
+            total[1] += failed
+
+
 class SqlUnitOfWorkFactory:
     def __init__(self, db: Database, external_windows: ClaimWindows | None = None) -> None:
         self.db = db
         self.external_windows = external_windows
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+    def __call__(self, *, write: bool = False) -> SqlUnitOfWork | BatchUnitOfWork:
+        batch = _batch.get()
+        if batch is not None and batch.factory is self and batch.task is asyncio.current_task():
+            return BatchUnitOfWork(batch, write, self.external_windows)
         return SqlUnitOfWork(self.db, write, self.external_windows)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """One write transaction for many units of work (a bulk job's rows): inside the block, the
+        units of work this task opens are savepoints of it (:class:`BatchUnitOfWork`). It commits
+        when the block ends normally and rolls back, whole, on an exception.
+
+        It holds the writer for its whole length (on SQLite the one write connection and the database's
+        write lock), so callers keep batches short."""
+        if _batch.get() is not None:
+            raise RuntimeError("batches do not nest")
+        async with self.db.writer.connect() as conn, conn.begin():
+            state = _Batch(self, conn, asyncio.current_task())
+            token = _batch.set(state)
+            try:
+                yield
+            finally:
+                _batch.reset(token)
+            repo = SqlRepository(conn)
+            for op_id, (succeeded, failed) in state.counts.items():
+                await repo.count_rows(op_id, succeeded, failed)

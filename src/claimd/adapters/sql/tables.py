@@ -230,3 +230,26 @@ bulk_rows = Table(
     Column("device_id", UUID),
     Column("message", Text),
 )
+
+provisioning_commands = Table(
+    "provisioning_commands",
+    metadata,
+    Column("id", UUID, primary_key=True),  # also the correlation id the device answers with
+    Column("tenant_id", UUID, nullable=False),
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", UUID),  # the owner it was queued for: a new owner never sees it
+    Column("position", BigInteger, nullable=False),  # the device's queue order
+    Column("kind", String(40), nullable=False),
+    Column("description", String(255)),
+    Column("request_sealed", Text, nullable=False),  # the request JSON, sealed: it may hold keys
+    Column("steps", BigInteger, nullable=False),
+    Column("steps_done", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("response", Text),  # JSON: the device's messages, or its error
+    Column("created_by", UUID),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    UniqueConstraint("device_id", "position", name="uq_provisioning_commands_device_position"),
+    Index("ix_provisioning_commands_device_status", "device_id", "status"),
+)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from claimd.domain.roles import Role
@@ -22,7 +22,8 @@ def role_json(role: Role) -> dict[str, Any]:
 
 
 def key_json(record: ApiKeyRecord) -> dict[str, Any]:
-    return {"id": str(record.id), "name": record.name, "prefix": record.prefix, "createdAt": iso_ms(record.created_time)}
+    return {"id": str(record.id), "name": record.name, "prefix": record.prefix, "userId": str(record.user_id),
+            "createdAt": iso_ms(record.created_time)}
 
 
 class RoleBody(BaseModel):
@@ -82,9 +83,12 @@ async def set_user_role(userId: uuid.UUID, body: UserRole, principal: PrincipalD
     return {"userId": str(userId), "role": role.name}
 
 
-@router.get("/v1/api-keys", summary="Your API keys (never the keys themselves)")
-async def list_keys(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    found = await c.access.list_keys(principal)
+@router.get("/v1/api-keys", summary="Your API keys (never the keys themselves); tenant admins: any user's")
+async def list_keys(principal: PrincipalDep, c: ContainerDep,
+                    userId: Annotated[uuid.UUID | None, Query(description="Tenant admins: this user's keys")] = None,  # noqa: N803
+                    allUsers: Annotated[bool, Query(description="Tenant admins: every key of the tenant")] = False,  # noqa: N803
+                    ) -> dict[str, Any]:
+    found = await c.access.list_keys(principal, userId, allUsers)
     return {"items": [key_json(k) for k in found], "total": len(found)}
 
 
@@ -95,7 +99,8 @@ async def create_key(body: KeyBody, principal: PrincipalDep, c: ContainerDep) ->
     return {**key_json(created.record), "key": created.key}
 
 
-@router.delete("/v1/api-keys/{keyId}", status_code=204, summary="Revoke an API key")
+@router.delete("/v1/api-keys/{keyId}", status_code=204,
+               summary="Revoke an API key (yours; tenant admins: any of the tenant)")
 async def revoke_key(keyId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
     await c.access.revoke_key(principal, keyId)
     return Response(status_code=204)

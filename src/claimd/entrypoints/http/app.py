@@ -21,6 +21,7 @@ from claimd.entrypoints.http import (
     devices,
     errors,
     ownership,
+    provisioning,
     telemetry,
 )
 from claimd.entrypoints.http.security import ContainerDep
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container
     errors.install(app)
     # Claim routes first: a device named "device" must not be taken for a customer id.
-    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, access):
+    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")

@@ -83,13 +83,19 @@ def tag_json(tag: Tag) -> dict[str, Any]:
             "createdAt": iso_ms(tag.created_time)}
 
 
-async def json_body(request: Request) -> Any:
-    """A JSON body, read whole up to 64 KiB; a missing, oversized or broken one is a 400 that says so."""
+async def limited_body(request: Request, limit: int) -> bytes:
+    """The request body, read whole up to ``limit`` bytes (a larger one is a 400 that says so)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise InvalidArgument(f"The request body is larger than {MAX_JSON_BODY} bytes")
+        if len(body) > limit:
+            raise InvalidArgument(f"The request body is larger than {limit} bytes")
+    return body
+
+
+async def json_body(request: Request) -> Any:
+    """A JSON body, read whole up to 64 KiB; a missing, oversized or broken one is a 400 that says so."""
+    body = await limited_body(request, MAX_JSON_BODY)
     if not body.strip():
         raise InvalidArgument("The request needs a JSON body")
     try:
@@ -98,7 +104,7 @@ async def json_body(request: Request) -> Any:
         raise InvalidArgument("The request body is not valid JSON") from None
 
 
-def _object(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidArgument("The request body must be a JSON object")
     return value
@@ -124,7 +130,7 @@ async def _claim(request: Request, principal: PrincipalDep, c: ContainerDep, ori
         from claimd.entrypoints.http.bulk import submit_claims  # the same path takes CSV (newer nRF docs)
 
         return await submit_claims(request, principal, c)
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     token = _string(body, "claimToken")
     result = await c.claims.claim_with_token(principal, token or "", body.get("tags"), origin, dry_run=dryrun)
     if dryrun and not result.device.is_assigned:
