@@ -134,6 +134,9 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
     finally:
         if worker is not None:
             worker.cancel()
+            # Let it roll back and give its connection back before the database closes: cancelled in
+            # the middle of a statement and left running, it waited forever on a closed connection.
+            await asyncio.wait([worker], timeout=5)
         if mqtt is not None:
             await mqtt.close()
         if coap is not None:
