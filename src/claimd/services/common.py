@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from claimd.domain.errors import ClaimdError, InvalidArgument
+from claimd.domain.errors import ClaimdError, InvalidArgument, PermissionDenied
 from claimd.domain.model import AuditAction, AuditEvent, Device, Door, Principal
+from claimd.domain.roles import Permission
 from claimd.services.ports import UnitOfWork
 
 MAX_PAGE_SIZE = 1000
@@ -28,6 +29,13 @@ def audit_event(action: AuditAction, outcome: str, origin: Origin, device: Devic
         customer_id=principal.customer_id if principal and principal.customer_id else device.customer_id,
         device_id=device.id, device_name=device.name, source=origin.source, detail=detail,
     )
+
+
+def require(principal: Principal, *permissions: Permission) -> None:
+    """PermissionDenied unless the caller's role holds every one of ``permissions``."""
+    for permission in permissions:
+        if not principal.can(permission):
+            raise PermissionDenied(f"Your role does not allow this ({permission})")
 
 
 async def change_owner(tx: UnitOfWork, device: Device, customer_id: uuid.UUID | None, now_ms: int) -> None:

@@ -27,7 +27,7 @@ from claimd.domain.ownership import (
     visible_to,
 )
 from claimd.domain.roles import DEVICE_BLOCK, DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_TAG, TAG_READ, TAG_WRITE
-from claimd.services.common import Origin, RowDone, audit_event, check_text, record_row
+from claimd.services.common import Origin, RowDone, audit_event, check_text, record_row, require
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
 from claimd.services.ports import ClaimedFilter, Clock, IdentityKeys, UnitOfWork, UnitOfWorkFactory
 
@@ -72,12 +72,6 @@ def decode_page_token(token: str) -> tuple[int, str]:
         return ts, str(uuid.UUID(device_id))
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument("pageNextToken is not one this server gave out") from None
-
-
-def _require(principal: Principal, *permissions: object) -> None:
-    for permission in permissions:
-        if not principal.can(permission):  # type: ignore[arg-type]
-            raise PermissionDenied(f"Your role does not allow this ({permission})")
 
 
 class OwnershipService:
@@ -139,7 +133,7 @@ class OwnershipService:
             return (await self.view(tx, principal, [device]))[0]
 
     async def get_claimed(self, principal: Principal, device_id: uuid.UUID) -> ClaimedDevice:
-        _require(principal, DEVICE_READ)
+        require(principal, DEVICE_READ)
         async with self.uow() as tx:
             device = await tx.repo.get_device(principal.tenant_id, device_id)
             if device is None or not device.is_assigned or not visible_to(principal, device):
@@ -148,7 +142,7 @@ class OwnershipService:
 
     async def list_claimed(self, principal: Principal, where: ClaimedFilter, page_limit: int | None,
                            page_token: str | None) -> ClaimedPage:
-        _require(principal, DEVICE_READ)
+        require(principal, DEVICE_READ)
         limit = DEFAULT_PAGE_LIMIT if page_limit is None else page_limit
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise InvalidArgument(f"pageLimit must be between 1 and {MAX_PAGE_LIMIT}")
@@ -169,7 +163,7 @@ class OwnershipService:
     async def set_blocked(self, principal: Principal, device_id: uuid.UUID, blocked: bool, origin: Origin) -> ClaimedDevice:
         """Block or unblock (idempotent). An owner's block goes with the claim; a tenant's block stays,
         refuses new claims, and only the tenant lifts it."""
-        _require(principal, DEVICE_BLOCK)
+        require(principal, DEVICE_BLOCK)
         now = self.clock()
         by = BlockedBy.TENANT if principal.is_tenant_admin else BlockedBy.OWNER
         async with self.uow(write=True) as tx:
@@ -191,12 +185,12 @@ class OwnershipService:
 
     # tags ------------------------------------------------------------------------------------
     async def list_tags(self, principal: Principal) -> list[Tag]:
-        _require(principal, TAG_READ)
+        require(principal, TAG_READ)
         async with self.uow() as tx:
             return await tx.repo.list_tags(tag_scope(principal))
 
     async def get_tag(self, principal: Principal, name: str) -> Tag:
-        _require(principal, TAG_READ)
+        require(principal, TAG_READ)
         async with self.uow() as tx:
             tag = await tx.repo.get_tag(tag_scope(principal), name)
         if tag is None:
@@ -205,7 +199,7 @@ class OwnershipService:
 
     async def create_tag(self, principal: Principal, name: str, description: str | None) -> tuple[Tag, bool]:
         """Create a tag; creating one that exists changes nothing and says so (False)."""
-        _require(principal, TAG_WRITE)
+        require(principal, TAG_WRITE)
         name = check_tag(name)
         check_text("description", description)
         async with self.uow(write=True) as tx:
@@ -216,7 +210,7 @@ class OwnershipService:
 
     async def update_tag(self, principal: Principal, name: str, new_name: str | None, description: str | None) -> Tag:
         """Rename a tag or change its description: every device that has it sees the change."""
-        _require(principal, TAG_WRITE)
+        require(principal, TAG_WRITE)
         new_name = check_tag(new_name) if new_name is not None else name
         check_text("description", description)
         async with self.uow(write=True) as tx:
@@ -228,13 +222,13 @@ class OwnershipService:
 
     async def delete_tag(self, principal: Principal, name: str) -> None:
         """Delete a tag: it leaves every device that had it."""
-        _require(principal, TAG_WRITE)
+        require(principal, TAG_WRITE)
         async with self.uow(write=True) as tx:
             if not await tx.repo.delete_tag(tag_scope(principal), name):
                 raise NotFound(f"No tag '{name}'")
 
     async def tag_device(self, principal: Principal, device_id: uuid.UUID, values: object, *, replace_all: bool) -> ClaimedDevice:
-        _require(principal, DEVICE_TAG)
+        require(principal, DEVICE_TAG)
         names = parse_tags(values)
         now = self.clock()
         async with self.uow(write=True) as tx:

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound
 from claimd.domain.model import Device, Principal
 from claimd.domain.ownership import visible_to
 from claimd.domain.provisioning import (
@@ -37,7 +37,7 @@ from claimd.domain.provisioning import (
     step_types,
 )
 from claimd.domain.roles import COMMAND_READ, COMMAND_WRITE
-from claimd.services.common import check_text
+from claimd.services.common import check_text, require
 from claimd.services.ports import Clock, IdentityKeys, Sealer, UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_FETCH_LIMIT = 20
@@ -84,15 +84,10 @@ class ProvisioningService:
             raise NotFound("No claimed device with this id")
         return device
 
-    @staticmethod
-    def _require(principal: Principal, permission: Any) -> None:
-        if not principal.can(permission):
-            raise PermissionDenied(f"Your role does not allow this ({permission})")
-
     async def create(self, principal: Principal, device_id: uuid.UUID, request: Any,
                      description: Any) -> CommandView:
         """Queue a command for a claimed device (its owner's users, or the tenant): at most 20 open."""
-        self._require(principal, COMMAND_WRITE)
+        require(principal, COMMAND_WRITE)
         checked = parse_request(request)
         if description is not None and not isinstance(description, str):
             raise InvalidArgument("description must be a string")
@@ -117,7 +112,7 @@ class ProvisioningService:
     async def list(self, principal: Principal, device_id: uuid.UUID, status: str | None = None,
                    limit: int = 100, page_token: str | None = None) -> CommandPage:
         """The owner's commands of a device in queue order, a page at a time (``pageNextToken``)."""
-        self._require(principal, COMMAND_READ)
+        require(principal, COMMAND_READ)
         if status is not None and status not in CommandStatus.__members__:
             raise InvalidArgument(f"status is one of {', '.join(CommandStatus)}")
         if not 1 <= limit <= 1000:
@@ -132,23 +127,27 @@ class ProvisioningService:
         found = found[:limit]
         return CommandPage([self._view(c) for c in found], total, str(found[-1].position) if more else None)
 
-    async def get(self, principal: Principal, device_id: uuid.UUID, command_id: uuid.UUID) -> CommandView:
-        self._require(principal, COMMAND_READ)
-        async with self.uow() as tx:
-            device = await self._owned(tx, principal, device_id)
-            command = await tx.repo.get_command(device.id, command_id)
+    @staticmethod
+    async def _command(tx: UnitOfWork, device: Device, command_id: uuid.UUID) -> ProvisioningCommand:
+        """One of the current owner's commands of ``device`` (another owner's are not found)."""
+        command = await tx.repo.get_command(device.id, command_id)
         if command is None or command.customer_id != device.customer_id:
             raise NotFound("No provisioning command with this id")
+        return command
+
+    async def get(self, principal: Principal, device_id: uuid.UUID, command_id: uuid.UUID) -> CommandView:
+        require(principal, COMMAND_READ)
+        async with self.uow() as tx:
+            device = await self._owned(tx, principal, device_id)
+            command = await self._command(tx, device, command_id)
         return self._view(command)
 
     async def _move(self, principal: Principal, device_id: uuid.UUID, command_id: uuid.UUID, *, reset: bool) -> CommandView:
-        self._require(principal, COMMAND_WRITE)
+        require(principal, COMMAND_WRITE)
         now = self.clock()
         async with self.uow(write=True) as tx:
             device = await self._owned(tx, principal, device_id, lock=reset)
-            command = await tx.repo.get_command(device.id, command_id)
-            if command is None or command.customer_id != device.customer_id:
-                raise NotFound("No provisioning command with this id")
+            command = await self._command(tx, device, command_id)
             if reset:
                 if command.status.is_open:
                     raise CommandClosed("The command is still open; only a finished command is reset")
