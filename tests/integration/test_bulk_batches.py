@@ -72,7 +72,7 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
     kinds = ["ok", "fail", "ok", "ok", "boom", "ok", "ok", "fail"]
     calls: list[int] = []
 
-    async def handler(principal, row, done):
+    async def handler(principal, op, row, done):
         calls.append(row.index)
         kind, _, device_id = row.line.partition(":")
         async with uow(write=True) as tx:
@@ -84,7 +84,8 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
             await record_row(tx, done, uuid.UUID(device_id))
         return uuid.UUID(device_id)
 
-    service = BulkService(uow, container.accounts, clock, {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler})
+    service = BulkService(uow, container.accounts, clock, {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
+                          container.bulk.sealer)
 
     async def body():
         yield "\n".join(f"{k}:{d.id}" for k, d in zip(kinds, devices, strict=True)).encode()

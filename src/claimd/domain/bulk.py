@@ -26,6 +26,11 @@ _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 class BulkEndpoint(enum.StrEnum):
     CLAIM_DEVICE_OWNERSHIP = "CLAIM_DEVICE_OWNERSHIP"
     REGISTER_PUBLIC_KEYS = "REGISTER_PUBLIC_KEYS"
+    CLAIM_LORAWAN_DEVICES = "CLAIM_LORAWAN_DEVICES"  # claimd's: rows hold claim authentication codes
+
+
+#: Endpoints whose rows hold secrets: their rows are sealed at rest and the upload is not served back.
+SECRET_ENDPOINTS = frozenset({BulkEndpoint.CLAIM_LORAWAN_DEVICES})
 
 
 class BulkStatus(enum.StrEnum):
@@ -49,6 +54,7 @@ class BulkOp:
     total: int = 0
     succeeded: int = 0
     failed: int = 0
+    application_id: str | None = None  # CLAIM_LORAWAN_DEVICES: the rows' default application
 
     @property
     def done(self) -> int:
@@ -139,6 +145,8 @@ def is_header(endpoint: BulkEndpoint, row: BulkRow) -> bool:
     first = (cells(row.line) or [""])[0]
     if endpoint is BulkEndpoint.CLAIM_DEVICE_OWNERSHIP:
         return bool(_CLAIM_HEADER.match(first))
+    if endpoint is BulkEndpoint.CLAIM_LORAWAN_DEVICES:
+        return first.strip().lower() in ("join_eui", "joineui", "app_eui", "qr_code", "qr")
     return first.strip().lower() in ("id", "deviceid", "device_id", "uuid")
 
 
@@ -163,3 +171,20 @@ def identity_row(line: str) -> dict[str, str]:
     if len(values) > len(IDENTITY_COLUMNS):
         raise InvalidArgument(f"a row has at most {len(IDENTITY_COLUMNS)} cells: {', '.join(IDENTITY_COLUMNS)}")
     return {k: v.strip() for k, v in zip(IDENTITY_COLUMNS, values, strict=False) if v.strip()}
+
+
+LORAWAN_CLAIM_COLUMNS = "join_eui,dev_eui,authentication_code[,application_id[,device_id]] or qr_code[,application_id[,device_id]]"
+
+
+def lorawan_claim_row(line: str) -> tuple[list[str], str | None, str | None]:
+    """A LoRaWAN claim row: ``join_eui,dev_eui,authentication_code`` or a scanned QR code text (one
+    cell: quote it if it holds a comma), then optionally the application id and the device id.
+    Returns (the proof cells: 3 or 1, application id, device id)."""
+    values = [v.strip() for v in cells(line)]
+    if not values or not values[0]:
+        raise InvalidArgument(f"a row is {LORAWAN_CLAIM_COLUMNS}")
+    width = 1 if values[0].upper().startswith(("LW:", "URN:")) else 3
+    if len(values) < width or len(values) > width + 2:
+        raise InvalidArgument(f"a row is {LORAWAN_CLAIM_COLUMNS}")
+    rest = values[width:] + ["", ""]
+    return values[:width], rest[0] or None, rest[1] or None

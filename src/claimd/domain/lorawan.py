@@ -49,12 +49,16 @@ QR code texts (TTS's four end-device formats, tried in this order when no format
 
 from __future__ import annotations
 
+import enum
 import hmac
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from claimd.domain.errors import InvalidArgument, NotFound
+from claimd.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.ownership import DeviceBlocked, OwnedByAnother
 
 # ---------------------------------------------------------------------------------------------------
 # Errors
@@ -213,6 +217,17 @@ def check_code_window(valid_from_ms: int | None, valid_to_ms: int | None) -> Non
             raise InvalidClaimCodeWindow(f"{name} must be epoch milliseconds (a non-negative integer)")
     if valid_from_ms is not None and valid_to_ms is not None and valid_to_ms < valid_from_ms:
         raise InvalidClaimCodeWindow("valid_to must not be before valid_from")
+
+
+def code_window_text(valid_from_ms: int | None, valid_to_ms: int | None) -> str:
+    """`` (valid from … to …)`` in UTC, for messages; empty when the window is open at both ends."""
+    if valid_from_ms is None and valid_to_ms is None:
+        return ""
+
+    def moment(ms: int | None) -> str:
+        return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return f" (valid from {moment(valid_from_ms)} to {moment(valid_to_ms)})"
 
 
 def code_usable(valid_from_ms: int | None, valid_to_ms: int | None, now_ms: int) -> bool:
@@ -510,3 +525,280 @@ def format_tr005(
     if checksum:
         text += f":C{crc16_modbus(text.encode('ascii')):04X}"
     return text
+
+
+# ---------------------------------------------------------------------------------------------------
+# LoRaWAN identities and claims by claim authentication code
+#
+# claimd plays the Join Server's part for its tenants' devices (TTS hands the code to an external
+# Join Server, which decides): it keeps each code as a keyed digest, enforces the validity window,
+# and spends the code on a successful claim ("claim protection": TTS always claims with lock=true).
+
+
+class DeviceAccessDenied(PermissionDenied):
+    """TTS's ``device_access_denied``. The same answer for an unknown DevEUI, a JoinEUI that does not
+    match and a wrong code, so that a guesser learns nothing about which devices exist."""
+
+    code = "DEVICE_ACCESS_DENIED"
+
+    def __init__(self, dev_eui: str) -> None:
+        super().__init__(f"access to device with DevEUI `{dev_eui}` denied: "
+                         "the JoinEUI, the DevEUI or the claim authentication code is wrong")
+
+
+class ClaimCodeSpent(PermissionDenied):
+    code = "CLAIM_CODE_SPENT"
+
+    def __init__(self) -> None:
+        super().__init__("this claim authentication code was used for a claim and no longer claims the device; "
+                         "ask the device's maker for a new one")
+
+
+class ClaimCodeNotValid(PermissionDenied):
+    code = "CLAIM_CODE_NOT_VALID"
+
+
+class InvalidTtsId(InvalidArgument):
+    code = "INVALID_ID"
+
+
+class EndDeviceIdTaken(Conflict):
+    """TTS's ``end_device_euis_taken`` / ID already in use, within the application."""
+
+    code = "END_DEVICE_ID_TAKEN"
+
+
+class DevEuiTaken(Conflict):
+    code = "DEV_EUI_TAKEN"
+
+
+TTS_ID_MAX_LENGTH = 36
+_TTS_ID_RE = re.compile(r"[a-z0-9](?:-?[a-z0-9]){2,}")
+
+
+def check_tts_id(value: object, what: str) -> str:
+    """An application or device id as TTS writes them: ``^[a-z0-9](?:[-]?[a-z0-9]){2,}$``, at most 36."""
+    if not isinstance(value, str) or len(value) > TTS_ID_MAX_LENGTH or _TTS_ID_RE.fullmatch(value) is None:
+        raise InvalidTtsId(f"{what} must be 3 to {TTS_ID_MAX_LENGTH} lower-case letters, digits and single "
+                           "dashes, starting and ending with a letter or digit")
+    return value
+
+
+def default_device_id(dev_eui: str) -> str:
+    """TTS Console's default device id for a claimed device: ``eui-<deveui lower-case>``."""
+    return f"eui-{dev_eui.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class LorawanIdentity:
+    """A device's LoRaWAN identity as its tenant registered it, and where its owner keeps it.
+
+    ``code_spent_at`` is set when a claim used the code; ``application_id``/``app_device_id`` are the
+    TTS application (a group of the owning customer) and the device id in it, set while claimed."""
+
+    device_id: uuid.UUID
+    tenant_id: uuid.UUID
+    dev_eui: str
+    join_eui: str
+    created_time: int
+    vendor_id: int = 0
+    profile_id: int = 0
+    serial: str | None = None
+    valid_from: int | None = None
+    valid_to: int | None = None
+    code_spent_at: int | None = None
+    application_id: str | None = None
+    app_device_id: str | None = None
+
+
+class CodeClaimOutcome(enum.Enum):
+    CLAIM = "claim"
+    ALREADY_YOURS = "already_yours"
+
+
+def decide_code_claim(*, proven: bool, dev_eui: str, owner: uuid.UUID | None, caller: uuid.UUID,
+                      spent: bool, usable: bool, blocked: bool, window: str = "") -> CodeClaimOutcome:
+    """What a claim by (JoinEUI, DevEUI, code) does. ``proven``: the device exists in the caller's
+    tenant with this JoinEUI and this code. Nothing is said about the device unless it is proven;
+    then, as for tokens, ownership comes first (the owner claiming again is not an error)."""
+    if not proven:
+        raise DeviceAccessDenied(dev_eui)
+    if owner is not None:
+        if owner == caller:
+            return CodeClaimOutcome.ALREADY_YOURS
+        raise OwnedByAnother("the device is claimed by someone else; its owner or its maker must unclaim it first")
+    if spent:
+        raise ClaimCodeSpent()
+    if not usable:
+        raise ClaimCodeNotValid(f"the claim authentication code is not valid now{window}")
+    if blocked:
+        raise DeviceBlocked("The device is blocked by its tenant")
+    return CodeClaimOutcome.CLAIM
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """Failed claim attempts on one key (a DevEUI, a user, a source address): the first ``free``
+    failures cost nothing; each one after locks the key for ``base_ms``, doubling per failure up to
+    ``max_ms``. A key with no failure for ``forget_ms`` starts again from zero."""
+
+    free: int
+    base_ms: int = 1_000
+    max_ms: int = 3_600_000
+    forget_ms: int = 86_400_000
+
+    def lock_ms(self, failures: int) -> int:
+        over = failures - self.free
+        if over <= 0:
+            return 0
+        return min(self.max_ms, self.base_ms << min(over - 1, 40))
+
+
+@dataclass(frozen=True, slots=True)
+class LorawanDraft:
+    """A LoRaWAN device as a tenant registers it (API body, CSV row or JSON line)."""
+
+    dev_eui: str
+    join_eui: str
+    code: str | None = None  # None: generate one
+    valid_from: int | None = None
+    valid_to: int | None = None
+    vendor_id: int = 0
+    profile_id: int = 0
+    serial: str | None = None
+    name: str | None = None  # claimd's device name; default eui-<deveui>
+
+
+def parse_timestamp(value: object, what: str) -> int | None:
+    """Epoch milliseconds from an integer or an RFC 3339 text (TTS's JSON timestamps)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidClaimCodeWindow(f"{what} must be an RFC 3339 time or epoch milliseconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value.strip())
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return int(moment.timestamp() * 1000)
+    raise InvalidClaimCodeWindow(f"{what} must be an RFC 3339 time (2026-01-31T12:00:00Z) or epoch milliseconds")
+
+
+def _profile_part(value: object, what: str, *, hex_text: bool) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text, 16) if hex_text else int(text, 0)
+        except ValueError:
+            raise InvalidArgument(f"{what} must be {'hex' if hex_text else 'a number'} (0 to FFFF)") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise InvalidArgument(f"{what} must be a number from 0 to 65535")
+    if not 0 <= number <= 0xFFFF:
+        raise InvalidArgument(f"{what} must be from 0 to 65535 (two bytes, as in a TR005 QR code)")
+    return number
+
+
+def _text(value: object, what: str, max_length: int = 64) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise InvalidArgument(f"{what} must be text of at most {max_length} characters")
+    return value
+
+
+def _draft(*, dev_eui: object, join_eui: object, code: object, valid_from: object, valid_to: object,
+           vendor_id: object, profile_id: object, serial: object, name: object, hex_ids: bool) -> LorawanDraft:
+    if not isinstance(dev_eui, str) or not dev_eui:
+        raise InvalidEUI("dev_eui is required (16 hex digits)")
+    if join_eui is None or join_eui == "":
+        join_eui = ZERO_EUI  # LoRaWAN 1.0 devices often ship a zero JoinEUI (AppEUI)
+    if not isinstance(join_eui, str):
+        raise InvalidEUI("join_eui must be 16 hex digits")
+    if code is not None and code != "":
+        if not isinstance(code, str):
+            raise InvalidClaimCode("the claim authentication code must be a string")
+        code = normalize_code(code)
+    else:
+        code = None
+    start, end = parse_timestamp(valid_from, "valid_from"), parse_timestamp(valid_to, "valid_to")
+    check_code_window(start, end)
+    dev = parse_eui(dev_eui, what="DevEUI")
+    if is_zero_eui(dev):
+        raise InvalidEUI("a DevEUI must not be zero")
+    return LorawanDraft(
+        dev_eui=dev, join_eui=parse_eui(join_eui, what="JoinEUI"), code=code, valid_from=start, valid_to=end,
+        vendor_id=_profile_part(vendor_id, "vendor_id", hex_text=hex_ids),
+        profile_id=_profile_part(profile_id, "vendor_profile_id", hex_text=hex_ids),
+        serial=_check_out_ext("serial_number", _text(serial, "serial_number") or "") or None,
+        name=_text(name, "name", 255),
+    )
+
+
+def draft_from_json(body: object) -> LorawanDraft:
+    """A device in TTS's ``EndDevice`` JSON (the ``the-things-stack`` import format): ``ids{device_id,
+    dev_eui, join_eui}``, ``claim_authentication_code{value, valid_from, valid_to}``,
+    ``lora_alliance_profile_ids{vendor_id, vendor_profile_id}``, ``serial_number``; flat
+    ``dev_eui``/``join_eui``/``claim_authentication_code`` (a string) are accepted too."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("a LoRaWAN device is a JSON object")
+    ids = body.get("ids") or {}
+    code = body.get("claim_authentication_code")
+    profile = body.get("lora_alliance_profile_ids") or {}
+    if not isinstance(ids, dict) or not isinstance(profile, dict):
+        raise InvalidArgument("ids and lora_alliance_profile_ids are JSON objects")
+    window: dict[str, Any] = {}
+    if isinstance(code, dict):
+        window, code = code, code.get("value")
+    return _draft(
+        dev_eui=ids.get("dev_eui", body.get("dev_eui")), join_eui=ids.get("join_eui", body.get("join_eui")),
+        code=code, valid_from=window.get("valid_from", body.get("valid_from")),
+        valid_to=window.get("valid_to", body.get("valid_to")),
+        vendor_id=profile.get("vendor_id", body.get("vendor_id")),
+        profile_id=profile.get("vendor_profile_id", body.get("vendor_profile_id")),
+        serial=body.get("serial_number"), name=ids.get("device_id", body.get("name")), hex_ids=False,
+    )
+
+
+CSV_COLUMNS = {
+    "id": "name", "device_id": "name", "name": "name",
+    "dev_eui": "dev_eui", "deveui": "dev_eui",
+    "join_eui": "join_eui", "joineui": "join_eui", "app_eui": "join_eui", "appeui": "join_eui",
+    "claim_authentication_code": "code", "claim_code": "code", "authentication_code": "code", "owner_token": "code",
+    "valid_from": "valid_from", "valid_to": "valid_to",
+    "vendor_id": "vendor_id", "vendor_profile_id": "profile_id", "profile_id": "profile_id",
+    "serial_number": "serial", "serial": "serial",
+}
+
+
+def csv_header(names: list[str]) -> list[str | None]:
+    """The meaning of each column of a device CSV's header row (TTS's ``the-things-stack-csv`` names,
+    plus ``claim_authentication_code``, ``valid_from``, ``valid_to`` and ``serial_number``); unknown
+    columns are ignored (None), as TTS does, but a header must name ``dev_eui``."""
+    meanings = [CSV_COLUMNS.get(n.strip().lower().lstrip("\ufeff")) for n in names]
+    if "dev_eui" not in meanings:
+        raise InvalidArgument("the CSV header must name a dev_eui column (TTS column names: id, dev_eui, join_eui, "
+                              "claim_authentication_code, valid_from, valid_to, vendor_id, vendor_profile_id, "
+                              "serial_number)")
+    return meanings
+
+
+def draft_from_csv(meanings: list[str | None], values: list[str]) -> LorawanDraft:
+    """A device CSV row under its header (``vendor_id`` and ``vendor_profile_id`` in hex, as TTS)."""
+    if len(values) > len(meanings):
+        raise InvalidArgument(f"the row has {len(values)} cells, the header {len(meanings)}")
+    cells = {m: v.strip() for m, v in zip(meanings, values, strict=False) if m}
+    return _draft(dev_eui=cells.get("dev_eui"), join_eui=cells.get("join_eui"), code=cells.get("code"),
+                  valid_from=cells.get("valid_from"), valid_to=cells.get("valid_to"),
+                  vendor_id=cells.get("vendor_id"), profile_id=cells.get("profile_id"),
+                  serial=cells.get("serial"), name=cells.get("name"), hex_ids=True)

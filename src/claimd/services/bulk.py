@@ -19,6 +19,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 from claimd.domain.bulk import (
     BulkEndpoint,
@@ -26,6 +27,7 @@ from claimd.domain.bulk import (
     BulkRow,
     BulkStatus,
     RecordSplitter,
+    SECRET_ENDPOINTS,
     is_header,
     is_ulid,
     new_ulid,
@@ -35,7 +37,8 @@ from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
-from claimd.services.ports import Clock, UnitOfWorkFactory
+from claimd.domain.lorawan import check_tts_id
+from claimd.services.ports import Clock, Sealer, UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -66,7 +69,7 @@ class LeaseLost(Exception):
     """Another worker took the job over (this worker's lease ran out)."""
 
 
-RowHandler = Callable[[Principal, BulkRow, RowDone], Awaitable[uuid.UUID | None]]
+RowHandler = Callable[[Principal, BulkOp, BulkRow, RowDone], Awaitable[uuid.UUID | None]]
 
 
 def _row_error(exc: ClaimdError) -> str:
@@ -75,8 +78,9 @@ def _row_error(exc: ClaimdError) -> str:
 
 class BulkService:
     def __init__(self, uow: UnitOfWorkFactory, accounts: AccountService, clock: Clock,
-                 handlers: dict[BulkEndpoint, RowHandler], lease_ms: int = 30_000) -> None:
+                 handlers: dict[BulkEndpoint, RowHandler], sealer: Sealer, lease_ms: int = 30_000) -> None:
         self.uow = uow
+        self.sealer = sealer
         self.accounts = accounts
         self.clock = clock
         self.handlers = handlers
@@ -96,14 +100,17 @@ class BulkService:
             raise PermissionDenied("Your role does not allow bulk operations (Bulk × Write)")
 
     async def submit(self, principal: Principal, endpoint: BulkEndpoint, body: AsyncIterator[bytes],
-                     idempotency_key: str | None = None) -> tuple[BulkOp, bool]:
+                     idempotency_key: str | None = None, application_id: str | None = None) -> tuple[BulkOp, bool]:
         """Store an uploaded CSV as a job; returns it and whether it is new (False: the same upload
-        with the same Idempotency-Key was received before)."""
+        with the same Idempotency-Key was received before). ``application_id``: the default
+        application of a LoRaWAN claim job's rows."""
         self.check_submitter(principal, endpoint)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
             raise InvalidArgument("Idempotency-Key must be 1-255 characters")
+        if application_id is not None:
+            check_tts_id(application_id, "application_id")
         op = BulkOp(new_ulid(self.clock()), principal.tenant_id, principal.customer_id, principal.user_id, endpoint,
-                    BulkStatus.UPLOADING, self.clock())
+                    BulkStatus.UPLOADING, self.clock(), application_id=application_id)
         async with self.uow(write=True) as tx:
             created = await tx.repo.create_op(op, idempotency_key)
         if not created:
@@ -116,8 +123,7 @@ class BulkService:
                 await tx.repo.delete_op(op.id)
             raise
         self.wakeup.set()
-        return BulkOp(op.id, op.tenant_id, op.customer_id, op.user_id, endpoint, BulkStatus.PENDING, op.requested_at,
-                      total=total), True
+        return replace(op, status=BulkStatus.PENDING, total=total), True
 
     async def _repeat(self, principal: Principal, key: str, body: AsyncIterator[bytes]) -> BulkOp:
         digest = hashlib.sha256()
@@ -138,6 +144,7 @@ class BulkService:
         splitter = RecordSplitter()
         batch: list[BulkRow] = []
         total = 0
+        secret = op.endpoint in SECRET_ENDPOINTS
 
         async def flush() -> None:
             nonlocal batch
@@ -150,7 +157,7 @@ class BulkService:
             for row in rows:  # type: ignore[attr-defined]
                 if total == 0 and not batch and is_header(op.endpoint, row):
                     continue
-                batch.append(row)
+                batch.append(BulkRow(row.index, self.sealer.seal(row.line)) if secret else row)
                 total += 1
                 if total > MAX_ROWS:
                     raise InvalidArgument(f"A bulk upload has at most {MAX_ROWS} rows")
@@ -189,6 +196,12 @@ class BulkService:
             raise PermissionDenied()
         async with self.uow() as tx:
             return await tx.repo.list_ops(principal.tenant_id, principal.customer_id, limit)
+
+    def uploaded(self, op: BulkOp) -> AsyncIterator[object]:
+        """The uploaded rows, for the upload file; not for uploads that hold secrets."""
+        if op.endpoint in SECRET_ENDPOINTS:
+            raise NotFound("This upload holds claim authentication codes: it is kept sealed and not served back")
+        return self.rows(op)
 
     async def rows(self, op: BulkOp, errors_only: bool = False) -> AsyncIterator[object]:
         """The rows of a job (as :meth:`get` returned it to its reader) with their outcomes, streamed
@@ -282,7 +295,9 @@ class BulkService:
         try:
             if principal is None:
                 raise PermissionDenied("The user who uploaded this file no longer exists")
-            await handler(principal, row, done)
+            if op.endpoint in SECRET_ENDPOINTS:
+                row = BulkRow(row.index, self.sealer.unseal(row.line))
+            await handler(principal, op, row, done)
             return
         except ClaimdError as exc:
             message = _row_error(exc)

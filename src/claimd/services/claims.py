@@ -8,6 +8,7 @@ one device are served one after the other, so exactly one gets SUCCESS and the o
 from __future__ import annotations
 
 import enum
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, replace
@@ -29,7 +30,20 @@ from claimd.domain.claiming import (
     window_expiry,
 )
 from claimd.domain.attestation import parse_claim_token
-from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, NotFound, PermissionDenied, TooManyRequests
+from claimd.domain.lorawan import (
+    CodeClaimOutcome,
+    DeviceAccessDenied,
+    LorawanIdentity,
+    Lockout,
+    check_tts_id,
+    code_usable,
+    code_window_text,
+    decide_code_claim,
+    default_device_id,
+    normalize_code,
+    parse_eui,
+)
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
 from claimd.domain.ownership import (
     BadSignature,
@@ -48,7 +62,9 @@ from claimd.services.common import Origin, RowDone, audit_event, change_owner, r
 from claimd.services.ports import (
     ClaimTarget,
     Clock,
+    FailureLimiter,
     IdentityKeys,
+    LorawanTarget,
     NewAttribute,
     SecretHasher,
     StoredAttribute,
@@ -58,6 +74,7 @@ from claimd.services.ports import (
 )
 
 CLAIM_SECRET = "claim-secret"
+LORAWAN_CODE = "lorawan-code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,10 @@ class ClaimPolicy:
     default_duration_ms: int = 86_400_000
     challenge_ttl_ms: int = 300_000
     require_challenge: bool = False  # refuse claim tokens that do not answer a server challenge
+    # failed claims by code: per DevEUI, per user, per source address
+    lockout_device: Lockout = Lockout(5)
+    lockout_user: Lockout = Lockout(10)
+    lockout_address: Lockout = Lockout(20)
 
 
 CHALLENGE_RETENTION_MS = 86_400_000  # an expired challenge is kept a day, so that a late token hears "expired"
@@ -91,6 +112,31 @@ class WindowResult(enum.StrEnum):
 class ClaimResult:
     response: ClaimResponse
     device: Device
+
+
+@dataclass(frozen=True, slots=True)
+class CodeProof:
+    """A LoRaWAN device's identifiers and claim authentication code, as a customer presents them."""
+
+    join_eui: str
+    dev_eui: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeClaimResult:
+    device: Device
+    identity: LorawanIdentity  # as it is after the claim (its application and device id)
+    created: bool  # False: the caller's customer already owned it
+
+
+class ClaimLockedOut(TooManyRequests):
+    code = "CLAIM_LOCKED_OUT"
+
+
+def code_digest(hasher: SecretHasher, tenant_id: uuid.UUID, dev_eui: str, code: str) -> bytes:
+    """The stored form of a claim authentication code: bound to its tenant and DevEUI."""
+    return hasher.digest(LORAWAN_CODE, f"{tenant_id}:{dev_eui}", normalize_code(code))
 
 
 def claim_digest(hasher: SecretHasher, device_id: uuid.UUID, secret_key: str) -> bytes:
@@ -145,12 +191,13 @@ async def _take_ownership(tx: UnitOfWork, principal: Principal, device: Device, 
 
 class ClaimService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock,
-                 keys: IdentityKeys) -> None:
+                 keys: IdentityKeys, limiter: FailureLimiter) -> None:
         self.uow = uow
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
         self.keys = keys
+        self.limiter = limiter
 
     async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin) -> WindowResult:
         """Register a device-side claim window for ``device`` (already authenticated by its door)."""
@@ -270,6 +317,83 @@ class ClaimService:
                                                 detail="claim token"))
             await record_row(tx, done, device.id)
         return TokenClaimResult(claimed, created=True)
+
+    async def claim_with_code(self, principal: Principal, proof: CodeProof, application_id: str,
+                              device_id: str | None, origin: Origin, *, done: RowDone | None = None) -> CodeClaimResult:
+        """Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication code into the caller's
+        customer, filed in its application ``application_id`` (made on first use) as ``device_id``
+        (default ``eui-<deveui>``). The code is spent: it claims the device for no one else.
+
+        Failed proofs are counted per DevEUI, per user and per source address; while any of them is
+        locked out, every attempt is refused with :class:`ClaimLockedOut`, a right code included (else
+        a guesser would learn which guess was right)."""
+        _require_claimer(principal)
+        customer = principal.customer_id
+        assert customer is not None
+        application_id = check_tts_id(application_id, "target_application_ids.application_id")
+        join_eui, dev_eui = parse_eui(proof.join_eui, what="JoinEUI"), parse_eui(proof.dev_eui, what="DevEUI")
+        device_id = check_tts_id(device_id, "target_device_id") if device_id else default_device_id(dev_eui)
+        digest = code_digest(self.hasher, principal.tenant_id, dev_eui, proof.code)
+        now = self.clock()
+        limits = [(f"dev:{principal.tenant_id}:{dev_eui}", self.policy.lockout_device),
+                  (f"user:{principal.user_id}", self.policy.lockout_user)]
+        if origin.source:
+            limits.append((f"addr:{origin.source}", self.policy.lockout_address))
+        wait_ms = await self.limiter.retry_after_ms(limits, now)
+        if wait_ms > 0:
+            wait_s = -(-wait_ms // 1000)
+            raise ClaimLockedOut(f"too many failed claim attempts; try again in {wait_s} s", retry_after_s=wait_s)
+        refused: ClaimdError | None = None
+        async with self.uow(write=True) as tx:
+            target = await tx.repo.lock_lorawan_target(principal.tenant_id, dev_eui, principal.user_id)
+            if target is not None and not target.actor_exists:
+                raise AuthenticationFailed("User not found")
+            try:
+                outcome = self._decide_code_claim(principal, target, join_eui, dev_eui, digest, now)
+            except ClaimdError as exc:
+                refused = exc
+                if target is not None:  # its tenant sees the refusals in the audit log
+                    await tx.repo.add_audit(audit_event(AuditAction.CLAIM, exc.code or "REFUSED", origin,
+                                                        target.device, principal, now, detail="claim authentication code"))
+            if refused is None:
+                assert target is not None
+                device, identity = target.device, target.identity
+                if outcome is CodeClaimOutcome.ALREADY_YOURS:
+                    await record_row(tx, done, device.id)
+                    return CodeClaimResult(device, identity, created=False)
+                claimed = await _take_ownership(tx, principal, device, now)
+                if claimed is None:  # unreachable while the row is locked
+                    raise DeviceAccessDenied(dev_eui)
+                application = await tx.repo.ensure_application(principal.tenant_id, customer, application_id, now)
+                await tx.repo.spend_code(device.id, now, application, device_id)
+                await tx.windows.discard(device.id)
+                await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
+                await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
+                                                    detail="claim authentication code"))
+                await record_row(tx, done, device.id)
+                return CodeClaimResult(claimed, replace(identity, code_spent_at=now, application_id=application_id,
+                                                        app_device_id=device_id), created=True)
+        if isinstance(refused, DeviceAccessDenied):
+            await self.limiter.failed(limits, now)
+        raise refused
+
+    def _decide_code_claim(self, principal: Principal, target: LorawanTarget | None, join_eui: str, dev_eui: str,
+                           digest: bytes, now: int) -> CodeClaimOutcome:
+        assert principal.customer_id is not None
+        if target is None:
+            hmac.compare_digest(digest, digest)  # as long as a comparison with a stored digest
+            return decide_code_claim(proven=False, dev_eui=dev_eui, owner=None, caller=principal.customer_id,
+                                     spent=False, usable=False, blocked=False)
+        identity, device = target.identity, target.device
+        proven = hmac.compare_digest(target.code_digest, digest) & (identity.join_eui == join_eui)
+        outcome = decide_code_claim(
+            proven=proven, dev_eui=dev_eui, owner=device.customer_id, caller=principal.customer_id,
+            spent=identity.code_spent_at is not None, usable=code_usable(identity.valid_from, identity.valid_to, now),
+            blocked=device.is_blocked, window=code_window_text(identity.valid_from, identity.valid_to))
+        if outcome is CodeClaimOutcome.ALREADY_YOURS and not visible_to(principal, device):
+            # claimed by someone of the caller's customer whose claims the caller may not see
+            raise OwnedByAnother("The device is already claimed; it must be unclaimed first")
+        return outcome
 
     def _check_challenge(self, principal: Principal, target: TokenTarget, now: int) -> None:
         if target.challenge_user is None:

@@ -40,10 +40,12 @@ def require(principal: Principal, *permissions: Permission) -> None:
 
 async def change_owner(tx: UnitOfWork, device: Device, customer_id: uuid.UUID | None, now_ms: int) -> None:
     """Give a device to another owner (or none): the old owner's open provisioning commands are
-    cancelled, so the device is never sent a command its new owner did not queue."""
+    cancelled, so the device is never sent a command its new owner did not queue, and the device
+    leaves the old owner's LoRaWAN application."""
     await tx.repo.set_owner(device.id, customer_id)
     if device.customer_id is not None and device.customer_id != customer_id:
         await tx.repo.cancel_open_commands(now_ms, device_id=device.id)
+        await tx.repo.leave_application(device.id)
 
 
 MAX_PAGE_INDEX = 2**31 - 1  # ThingsBoard's page index is a Java int; page × size still fits SQL's OFFSET

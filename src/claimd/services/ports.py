@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 from claimd.domain.attestation import ClaimToken
 from claimd.domain.bulk import BulkOp, BulkRow
 from claimd.domain.claiming import ClaimData
+from claimd.domain.lorawan import LorawanIdentity, Lockout
 from claimd.domain.model import AuditEvent, Customer, Device, Page, Principal, Tenant, User
 from claimd.domain.ownership import DeviceIdentity, Tag
 from claimd.domain.provisioning import CommandStatus, ProvisioningCommand
@@ -175,6 +176,58 @@ class OwnershipRepository(Protocol):
     async def get_api_key_access(self, digest: bytes) -> tuple[uuid.UUID, UserAccess] | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LorawanTarget:
+    """What a claim by code reads in its first statement: the device (locked), its LoRaWAN identity
+    with its code digest, and whether the acting user still exists."""
+
+    device: Device
+    identity: LorawanIdentity
+    code_digest: bytes
+    actor_exists: bool
+
+
+class LorawanRepository(Protocol):
+    async def add_lorawan(self, identity: LorawanIdentity, code_digest: bytes) -> None:
+        """DevEuiTaken if the tenant has a device with this DevEUI."""
+        ...
+
+    async def get_lorawan(self, tenant_id: uuid.UUID, dev_eui: str) -> tuple[Device, LorawanIdentity] | None: ...
+    async def lock_lorawan_target(self, tenant_id: uuid.UUID, dev_eui: str, actor: uuid.UUID) -> LorawanTarget | None: ...
+    async def set_code(self, device_id: uuid.UUID, code_digest: bytes, valid_from: int | None, valid_to: int | None) -> None:
+        """A new code (and window) for a device: unspent."""
+        ...
+
+    async def ensure_application(self, tenant_id: uuid.UUID, customer_id: uuid.UUID, application_id: str,
+                                 now_ms: int) -> uuid.UUID: ...
+    async def spend_code(self, device_id: uuid.UUID, now_ms: int, application: uuid.UUID, app_device_id: str) -> None:
+        """Mark the code used and file the device in its owner's application; EndDeviceIdTaken if the
+        application has a device with this id."""
+        ...
+
+    async def leave_application(self, device_id: uuid.UUID) -> None: ...
+    async def lorawan_in_application(self, customer_id: uuid.UUID, application_id: str,
+                                     app_device_ids: list[str]) -> dict[str, tuple[Device, LorawanIdentity]]: ...
+    async def list_lorawan(self, customer_id: uuid.UUID, application_id: str, offset: int,
+                           limit: int) -> tuple[list[tuple[Device, LorawanIdentity]], int]: ...
+    async def list_applications(self, customer_id: uuid.UUID) -> list[tuple[str, int, int]]:
+        """(application id, created time, devices in it), by id."""
+        ...
+
+    async def known_join_euis(self, tenant_id: uuid.UUID, join_euis: list[str]) -> set[str]: ...
+
+
+class FailureLimiter(Protocol):
+    """Counts failed claim attempts per key and locks a key out for a growing time (see
+    :class:`claimd.domain.lorawan.Lockout`). In memory for one process, in Redis across nodes."""
+
+    async def retry_after_ms(self, keys: list[tuple[str, Lockout]], now_ms: int) -> int:
+        """How long the most locked of ``keys`` stays locked (0: none is)."""
+        ...
+
+    async def failed(self, keys: list[tuple[str, Lockout]], now_ms: int) -> None: ...
+
+
 class BulkRepository(Protocol):
     async def create_op(self, op: BulkOp, idempotency_key: str | None) -> bool: ...
     async def find_op_by_key(self, user_id: uuid.UUID, key: str) -> tuple[BulkOp, bytes | None] | None: ...
@@ -210,7 +263,7 @@ class ProvisioningRepository(Protocol):
                                    customer_id: uuid.UUID | None = None) -> None: ...
 
 
-class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, Protocol):
+class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, LorawanRepository, Protocol):
     """All reads and writes of the SQL store, inside one unit of work."""
 
     # tenants

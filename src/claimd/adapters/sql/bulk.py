@@ -30,7 +30,7 @@ def _op(row: Any) -> BulkOp:
         id=row.id, tenant_id=uuid.UUID(row.tenant_id), customer_id=uuid.UUID(row.customer_id) if row.customer_id else None,
         user_id=uuid.UUID(row.user_id), endpoint=BulkEndpoint(row.endpoint), status=BulkStatus(row.status),
         requested_at=row.requested_at, completed_at=row.completed_at, total=row.total, succeeded=row.succeeded,
-        failed=row.failed,
+        failed=row.failed, application_id=row.application_id,
     )
 
 
@@ -45,7 +45,8 @@ class BulkQueries:
                 await self.conn.execute(insert(bulk_ops).values(
                     id=op.id, tenant_id=str(op.tenant_id), customer_id=str(op.customer_id) if op.customer_id else None,
                     user_id=str(op.user_id), endpoint=op.endpoint.value, status=op.status.value,
-                    requested_at=op.requested_at, total=0, succeeded=0, failed=0, idempotency_key=idempotency_key))
+                    requested_at=op.requested_at, total=0, succeeded=0, failed=0, idempotency_key=idempotency_key,
+                    application_id=op.application_id))
         except IntegrityError:
             return False
         return True

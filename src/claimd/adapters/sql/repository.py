@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claimd.adapters.sql.bulk import BulkQueries
 from claimd.adapters.sql.database import Database
+from claimd.adapters.sql.lorawan import LorawanQueries
 from claimd.adapters.sql.ownership import OwnershipQueries
 from claimd.adapters.sql.provisioning import ProvisioningQueries
 from claimd.adapters.sql.rows import (
@@ -88,7 +89,7 @@ _ADD_AUDIT = insert(audit_log)
 _DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindparam("device_id"))
 
 
-class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries):
+class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQueries):
     """Implements :class:`claimd.services.ports.Repository` on one connection."""
 
     def __init__(self, conn: AsyncConnection, counts: dict[str, list[int]] | None = None) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -214,6 +215,7 @@ bulk_ops = Table(
     Column("failed", BigInteger, nullable=False, default=0),
     Column("idempotency_key", String(255)),
     Column("upload_digest", LargeBinary(32)),  # SHA-256 of the uploaded bytes
+    Column("application_id", String(36)),  # CLAIM_LORAWAN_DEVICES: the rows' default application
     Column("lease_owner", String(64)),
     Column("lease_until", BigInteger),
     UniqueConstraint("user_id", "idempotency_key", name="uq_bulk_ops_user_key"),
@@ -252,4 +254,37 @@ provisioning_commands = Table(
     Column("delivered_at", BigInteger),
     UniqueConstraint("device_id", "position", name="uq_provisioning_commands_device_position"),
     Index("ix_provisioning_commands_device_status", "device_id", "status"),
+)
+
+lorawan_applications = Table(  # TTS applications: groups of a customer's LoRaWAN devices, made on first claim
+    "lorawan_applications",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("customer_id", UUID, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("application_id", String(36), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("customer_id", "application_id", name="uq_lorawan_applications_customer_application"),
+)
+
+lorawan_identities = Table(
+    "lorawan_identities",
+    metadata,
+    Column("device_id", UUID, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("dev_eui", String(16), nullable=False),  # 16 upper-case hex digits
+    Column("join_eui", String(16), nullable=False),
+    Column("code_digest", DIGEST, nullable=False),  # keyed digest of the normalised claim authentication code
+    Column("valid_from", BigInteger),
+    Column("valid_to", BigInteger),
+    Column("vendor_id", Integer, nullable=False, default=0),
+    Column("profile_id", Integer, nullable=False, default=0),
+    Column("serial", String(64)),
+    Column("code_spent_at", BigInteger),  # set by the claim that used the code
+    Column("application", UUID, ForeignKey("lorawan_applications.id", ondelete="SET NULL")),
+    Column("app_device_id", String(36)),  # the device's id in its owner's application
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "dev_eui", name="uq_lorawan_identities_tenant_dev_eui"),
+    UniqueConstraint("application", "app_device_id", name="uq_lorawan_identities_application_device"),
+    Index("ix_lorawan_identities_tenant_join_eui", "tenant_id", "join_eui"),
 )

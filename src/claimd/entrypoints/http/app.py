@@ -20,6 +20,7 @@ from claimd.entrypoints.http import (
     device_api,
     devices,
     errors,
+    lorawan,
     ownership,
     provisioning,
     telemetry,
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container
     errors.install(app)
     # Claim routes first: a device named "device" must not be taken for a customer id.
-    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access):
+    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from claimd.domain.bulk import BulkEndpoint, BulkOp
+from claimd.domain.bulk import SECRET_ENDPOINTS, BulkEndpoint, BulkOp
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.model import Principal
 from claimd.entrypoints.http.ownership import iso_ms
@@ -39,6 +39,9 @@ def op_json(op: BulkOp, base_url: str) -> dict[str, Any]:
         "uploadedDataUrl": f"{url}/upload.csv",
         "resultDataUrl": f"{url}/results.json",
     }
+    if op.endpoint in SECRET_ENDPOINTS:
+        del body["uploadedDataUrl"]
+        body["applicationId"] = op.application_id
     if op.failed:
         body["errorSummaryUrl"] = f"{url}/errors.json"
     return body
@@ -49,12 +52,14 @@ def _base_url(request: Request) -> str:
     return (public or str(request.base_url)).rstrip("/")
 
 
-async def submit(request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint) -> Response:
+async def submit(request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint,
+                 application_id: str | None = None) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in _REFUSED_TYPES:
         raise InvalidArgument("A bulk upload is a CSV file (Content-Type: text/csv)")
     c.bulk.check_submitter(principal, endpoint)  # before reading a large body
-    op, _ = await c.bulk.submit(principal, endpoint, request.stream(), request.headers.get("idempotency-key"))
+    op, _ = await c.bulk.submit(principal, endpoint, request.stream(), request.headers.get("idempotency-key"),
+                                application_id)
     return JSONResponse({"bulkOpsRequestId": op.id}, status_code=202,
                         headers={"Location": f"/v1/bulk-ops-requests/{op.id}"})
 
@@ -88,10 +93,10 @@ async def get_op(opId: str, request: Request, principal: PrincipalDep, c: Contai
 
 @router.get("/v1/bulk-ops-requests/{opId}/upload.csv", summary="The uploaded file, as received")
 async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
-    op = await c.bulk.get(principal, opId)
+    rows = c.bulk.uploaded(await c.bulk.get(principal, opId))
 
     async def lines() -> AsyncIterator[bytes]:
-        async for row in c.bulk.rows(op):
+        async for row in rows:
             yield (row.line + "\n").encode()
 
     return StreamingResponse(lines(), media_type="text/csv")

@@ -1,11 +1,12 @@
 """Error bodies. ThingsBoard's API gets ThingsBoard's ``{"status", "message", "errorCode", "timestamp"}``;
 the ownership API (``/v1/…``) gets RFC 9457 problem details that also carry nRF Cloud's ``code`` and
-``message``."""
+``message``; The Things Stack's API (``/api/v3/…``) gets TTS's ``{"code", "message", "details"}``."""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,29 @@ def wants_problem(request: Request) -> bool:
     return request.url.path.startswith(PROBLEM_PATHS)
 
 
+TTS_PATHS = ("/api/v3/",)
+# HTTP status -> gRPC code, as TTS's pkg/errors/http.go maps them back.
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 10, 413: 3, 415: 3, 429: 8, 500: 13, 501: 12, 503: 14}
+_GRPC_NAMES = {3: "invalid_argument", 16: "unauthenticated", 7: "permission_denied", 5: "not_found",
+               12: "unimplemented", 10: "aborted", 8: "resource_exhausted", 13: "internal", 14: "unavailable"}
+TTS_NAMESPACE = "pkg/claimd"
+
+
+def tts_error_details(status: int, message: str, code: str | None) -> dict:
+    """TTS's ``ErrorDetails``: the item of an error's ``details`` and of a batch's ``failed`` map."""
+    grpc = _GRPC_CODES.get(status, 2)
+    name = code.lower() if code else _GRPC_NAMES.get(grpc, "unknown")
+    return {"@type": "type.googleapis.com/ttn.lorawan.v3.ErrorDetails", "namespace": TTS_NAMESPACE, "name": name,
+            "message_format": message, "correlation_id": uuid.uuid4().hex, "code": grpc}
+
+
+def tts_response(status: int, message: str, code: str | None, headers: dict[str, str] | None) -> JSONResponse:
+    details = tts_error_details(status, message, code)
+    body = {"code": details["code"], "message": f"error:{TTS_NAMESPACE}:{details['name']} ({message})",
+            "details": [details]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def problem_response(request: Request, status: int, message: str, code: str | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:
     code = code or _PROBLEM_CODES.get(status, "ERROR")
@@ -59,6 +83,8 @@ def respond(request: Request, status: int, message: str, *, tb_code: int | None 
             headers: dict[str, str] | None = None) -> JSONResponse:
     if wants_problem(request):
         return problem_response(request, status, message, code, headers)
+    if request.url.path.startswith(TTS_PATHS):
+        return tts_response(status, message, code, headers)
     return error_response(status, message, tb_code, headers)
 
 
@@ -94,7 +120,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClaimdError)
     async def _claimd_error(request: Request, exc: ClaimdError) -> JSONResponse:
         status, tb_code = status_of(exc)
-        if isinstance(exc, Conflict) and wants_problem(request):
+        if isinstance(exc, Conflict) and (wants_problem(request) or request.url.path.startswith(TTS_PATHS)):
             status = 409  # ThingsBoard answers a taken name with 400; the ownership API says what it is
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
         return respond(request, status, exc.message, tb_code=tb_code, code=exc.code, headers=headers)
