@@ -7,11 +7,10 @@ handed to zxing-cpp (test extra) as a greyscale buffer.
 
 from __future__ import annotations
 
-import struct
 import xml.etree.ElementTree as ET
-import zlib
 
 import pytest
+from pngread import PNG_SIGNATURE, png_grey_pixels, png_size
 
 from claimd.adapters.qrimage import (
     DEFAULT_IMAGE_SIZE,
@@ -28,7 +27,6 @@ from claimd.adapters.qrimage import (
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.lorawan import format_tr005, normalize_code, parse_qr
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SPEC_EXAMPLE = "LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:PFOOBAR:CAF2C"
 TEXTS = [
@@ -37,67 +35,6 @@ TEXTS = [
     "4242FFFFFFFFFFFF",  # short: must still be a full QR code, not a Micro QR
     "URN:DEV:LW:70B3D57ED0000000_0004A31000FFFFFF_00000000_VD53FFFFF",
 ]
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    assert png[:8] == PNG_SIGNATURE
-    length, kind = struct.unpack(">I4s", png[8:16])
-    assert (length, kind) == (13, b"IHDR")
-    return struct.unpack(">II", png[16:24])
-
-
-def png_grey_pixels(png: bytes) -> tuple[int, int, bytes]:
-    """(width, height, one byte per pixel, 0 = black .. 255 = white) of a greyscale PNG."""
-    assert png[:8] == PNG_SIGNATURE
-    pos, idat, header = 8, b"", None
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
-        assert zlib.crc32(kind + body) == crc, f"bad CRC in {kind!r}"
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    assert colour == 0 and interlace == 0 and depth in (1, 2, 4, 8), header
-    raw = zlib.decompress(idat)
-    stride = (width * depth + 7) // 8
-    bpp = max(1, depth // 8)
-    rows, prev, at = [], bytearray(stride), 0
-    for _ in range(height):
-        kind, line = raw[at], bytearray(raw[at + 1:at + 1 + stride])
-        at += 1 + stride
-        for i in range(stride):
-            left = line[i - bpp] if i >= bpp else 0
-            up, up_left = prev[i], prev[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                pred = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
-                line[i] = (line[i] + pred) & 0xFF
-            else:
-                assert kind == 0
-        rows.append(bytes(line))
-        prev = line
-    top = (1 << depth) - 1
-    pixels = bytearray()
-    for line in rows:
-        for x in range(width):
-            bit = x * depth
-            value = (line[bit // 8] >> (8 - depth - bit % 8)) & top
-            pixels.append(value * 255 // top)
-    return width, height, bytes(pixels)
 
 
 @pytest.mark.parametrize("text", TEXTS)

@@ -54,7 +54,7 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claimd.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -669,6 +669,9 @@ class LorawanDraft:
     name: str | None = None  # claimd's device name; default eui-<deveui>
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_timestamp(value: object, what: str) -> int | None:
     """Epoch milliseconds from an integer or an RFC 3339 text (TTS's JSON timestamps)."""
     if value is None or value == "":
@@ -678,16 +681,17 @@ def parse_timestamp(value: object, what: str) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        if value.strip().isdigit():
-            return int(value.strip())
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             pass
         else:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return int(moment.timestamp() * 1000)
+            return (moment - _EPOCH) // timedelta(milliseconds=1)  # exact: no float on the way
     raise InvalidClaimCodeWindow(f"{what} must be an RFC 3339 time (2026-01-31T12:00:00Z) or epoch milliseconds")
 
 

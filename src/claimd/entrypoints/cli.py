@@ -15,6 +15,7 @@ import typer
 
 import claimd
 from claimd.config import Settings, load_settings
+from claimd.entrypoints.cli_lorawan import lorawan_app
 
 app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
                   no_args_is_help=True, add_completion=False)
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 device_app = typer.Typer(help="Device-side tools: identity keys and claim tokens, to test claiming offline.",
                          no_args_is_help=True)
 app.add_typer(device_app, name="device")
+app.add_typer(lorawan_app, name="lorawan")
 
 
 def _opt(env: str, help: str, **kw: Any) -> Any:

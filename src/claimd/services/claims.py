@@ -326,10 +326,9 @@ class ClaimService:
 
         Failed proofs are counted per DevEUI, per user and per source address; while any of them is
         locked out, every attempt is refused with :class:`ClaimLockedOut`, a right code included (else
-        a guesser would learn which guess was right)."""
+        a guesser would learn which guess was right). Each attempt is counted before it is checked and
+        refunded unless it was a wrong guess, so parallel guesses cannot slip past the count."""
         _require_claimer(principal)
-        customer = principal.customer_id
-        assert customer is not None
         application_id = check_tts_id(application_id, "target_application_ids.application_id")
         join_eui, dev_eui = parse_eui(proof.join_eui, what="JoinEUI"), parse_eui(proof.dev_eui, what="DevEUI")
         device_id = check_tts_id(device_id, "target_device_id") if device_id else default_device_id(dev_eui)
@@ -339,10 +338,28 @@ class ClaimService:
                   (f"user:{principal.user_id}", self.policy.lockout_user)]
         if origin.source:
             limits.append((f"addr:{origin.source}", self.policy.lockout_address))
-        wait_ms = await self.limiter.retry_after_ms(limits, now)
+        token = secrets.token_hex(8)
+        wait_ms = await self.limiter.attempt(limits, now, token)
         if wait_ms > 0:
             wait_s = -(-wait_ms // 1000)
             raise ClaimLockedOut(f"too many failed claim attempts; try again in {wait_s} s", retry_after_s=wait_s)
+        wrong_guess = False
+        try:
+            result = await self._claim_with_code(principal, application_id, join_eui, dev_eui, device_id, digest,
+                                                 origin, now, done)
+        except DeviceAccessDenied:
+            wrong_guess = True
+            raise
+        finally:
+            if not wrong_guess:
+                await self.limiter.refund(limits, now, token)
+        return result
+
+    async def _claim_with_code(self, principal: Principal, application_id: str, join_eui: str, dev_eui: str,
+                               device_id: str, digest: bytes, origin: Origin, now: int,
+                               done: RowDone | None) -> CodeClaimResult:
+        customer = principal.customer_id
+        assert customer is not None
         refused: ClaimdError | None = None
         async with self.uow(write=True) as tx:
             target = await tx.repo.lock_lorawan_target(principal.tenant_id, dev_eui, principal.user_id)
@@ -359,23 +376,30 @@ class ClaimService:
                 assert target is not None
                 device, identity = target.device, target.identity
                 if outcome is CodeClaimOutcome.ALREADY_YOURS:
+                    if identity.application_id is None:  # e.g. assigned by the tenant: file it now
+                        identity = await self._file(tx, principal, identity, application_id, device_id, now)
                     await record_row(tx, done, device.id)
                     return CodeClaimResult(device, identity, created=False)
                 claimed = await _take_ownership(tx, principal, device, now)
                 if claimed is None:  # unreachable while the row is locked
-                    raise DeviceAccessDenied(dev_eui)
-                application = await tx.repo.ensure_application(principal.tenant_id, customer, application_id, now)
-                await tx.repo.spend_code(device.id, now, application, device_id)
+                    raise OwnedByAnother("the device is claimed by someone else")
+                identity = await self._file(tx, principal, identity, application_id, device_id, now)
                 await tx.windows.discard(device.id)
                 await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
                 await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
                                                     detail="claim authentication code"))
                 await record_row(tx, done, device.id)
-                return CodeClaimResult(claimed, replace(identity, code_spent_at=now, application_id=application_id,
-                                                        app_device_id=device_id), created=True)
-        if isinstance(refused, DeviceAccessDenied):
-            await self.limiter.failed(limits, now)
+                return CodeClaimResult(claimed, identity, created=True)
         raise refused
+
+    @staticmethod
+    async def _file(tx: UnitOfWork, principal: Principal, identity: LorawanIdentity, application_id: str,
+                    device_id: str, now: int) -> LorawanIdentity:
+        """Spend the code and file the device in the caller's application (made on first use)."""
+        assert principal.customer_id is not None
+        application = await tx.repo.ensure_application(principal.tenant_id, principal.customer_id, application_id, now)
+        await tx.repo.spend_code(identity.device_id, now, application, device_id)
+        return replace(identity, code_spent_at=now, application_id=application_id, app_device_id=device_id)
 
     def _decide_code_claim(self, principal: Principal, target: LorawanTarget | None, join_eui: str, dev_eui: str,
                            digest: bytes, now: int) -> CodeClaimOutcome:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from claimd.domain.errors import ClaimdError, InvalidArgument, NotFound
 from claimd.domain.lorawan import (
+    DevEuiTaken,
     LorawanDraft,
     LorawanIdentity,
     check_code_window,
@@ -94,6 +95,8 @@ class LorawanService:
         require_tenant_admin(principal)
         code = draft.code or self.new_code()
         async with self.uow(write=True) as tx:
+            if await tx.repo.get_lorawan(principal.tenant_id, draft.dev_eui) is not None:  # before the name clash
+                raise DevEuiTaken(f"a device with DevEUI {draft.dev_eui} is already registered")
             device = await self.devices.add(
                 tx, principal.tenant_id, DeviceDraft(name=draft.name or f"eui-{draft.dev_eui.lower()}", type=DEVICE_TYPE))
             identity = LorawanIdentity(

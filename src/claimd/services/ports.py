@@ -221,11 +221,16 @@ class FailureLimiter(Protocol):
     """Counts failed claim attempts per key and locks a key out for a growing time (see
     :class:`claimd.domain.lorawan.Lockout`). In memory for one process, in Redis across nodes."""
 
-    async def retry_after_ms(self, keys: list[tuple[str, Lockout]], now_ms: int) -> int:
-        """How long the most locked of ``keys`` stays locked (0: none is)."""
+    async def attempt(self, keys: list[tuple[str, Lockout]], now_ms: int, token: str = "") -> int:
+        """In one atomic step: how long the most locked of ``keys`` stays locked, or, when none is,
+        0 and the attempt counted as a failure of each key (refund it if it was not one). ``token``
+        names the attempt: a lock it sets is its own."""
         ...
 
-    async def failed(self, keys: list[tuple[str, Lockout]], now_ms: int) -> None: ...
+    async def refund(self, keys: list[tuple[str, Lockout]], now_ms: int, token: str = "") -> None:
+        """The attempt ``token`` counted by :meth:`attempt` was not a wrong guess: uncount it and
+        lift a lock it set."""
+        ...
 
 
 class BulkRepository(Protocol):

@@ -47,7 +47,9 @@ def _identity(row: Any) -> LorawanIdentity:
         device_id=uuid.UUID(row.id), tenant_id=uuid.UUID(row.tenant_id), dev_eui=row.dev_eui, join_eui=row.join_eui,
         created_time=row.lw_created_time, vendor_id=row.vendor_id, profile_id=row.profile_id, serial=row.serial,
         valid_from=row.valid_from, valid_to=row.valid_to, code_spent_at=row.code_spent_at,
-        application_id=row.lw_application_id, app_device_id=row.app_device_id,
+        # a customer's deletion deletes its applications and nulls ``application`` only: its id goes too
+        application_id=row.lw_application_id,
+        app_device_id=row.app_device_id if row.lw_application_id is not None else None,
     )
 
 

@@ -108,6 +108,12 @@ def status_of(exc: ClaimdError) -> tuple[int, int]:
     return 400, GENERAL
 
 
+def problem_code(exc: ClaimdError) -> str:
+    """The ``code`` the ownership API shows for an error: its own, else the one of its status."""
+    status = 409 if isinstance(exc, Conflict) else status_of(exc)[0]
+    return exc.code or _PROBLEM_CODES.get(status, "ERROR")
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:3]:

@@ -39,7 +39,7 @@ from claimd.domain.lorawan import (
 )
 from claimd.domain.model import Device
 from claimd.entrypoints.http.bulk import submit as submit_bulk
-from claimd.entrypoints.http.errors import status_of, tts_error_details
+from claimd.entrypoints.http.errors import problem_code, status_of, tts_error_details
 from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.services.claims import CodeProof
@@ -458,13 +458,14 @@ async def import_devices(request: Request, principal: PrincipalDep, c: Container
                        "claim_authentication_code": p.code, "qr_code": p.qr_text}
             else:
                 assert item.error is not None
-                row = {"row": item.index, "status": "ERROR", "code": item.error.code, "message": item.error.message}
+                row = {"row": item.index, "status": "ERROR", "code": problem_code(item.error),
+                       "message": item.error.message}
             counts[row["status"]] += 1
             yield line(row)
             try:
                 item = await anext(results, None)
             except ClaimdError as exc:  # a file error past the first batch: the stream says so and ends
-                yield line({"status": "ABORTED", "code": exc.code, "message": exc.message})
+                yield line({"status": "ABORTED", "code": problem_code(exc), "message": exc.message})
                 break
         if format == "ndjson":
             yield (json.dumps({"total": counts["OK"] + counts["ERROR"], "succeeded": counts["OK"],
