@@ -21,6 +21,7 @@ from claimd.domain.errors import NotFound
 from claimd.domain.lorawan import (
     ClaimCodeNotValid,
     ClaimCodeSpent,
+    DevEuiTaken,
     DeviceAccessDenied,
     EndDeviceIdTaken,
     LorawanDraft,
@@ -34,6 +35,8 @@ from claimd.services.common import Origin
 JOIN = "70B3D57ED0000000"
 OTHER_JOIN = "70B3D57ED00000FF"
 REST = Origin(Door.REST, "10.0.0.1")
+# Tests about SQL only run on the two SQL stores; claims by code go through Redis (the failure
+# limiter) only on the +redis backends, which the tests about claims and lockouts keep.
 SQL_BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
 LIMITER_BACKENDS = [pytest.param("sqlite", id="sqlite"),
                     pytest.param("sqlite+redis", id="sqlite+redis", marks=pytest.mark.redis)]
@@ -105,12 +108,17 @@ async def test_a_right_code_claims_files_the_device_and_spends_the_code(containe
         for column, value in row.items():
             assert not store_probe.contains(value, code), f"{table}.{column} holds the claim code"
 
+    # a DevEUI is registered once
+    with pytest.raises(DevEuiTaken):
+        await provision(container, world, dev_eui=dev)
+
     # a code of hex digits compares case-insensitively; EUIs may come in lower case
     hexed = await provision(container, world, "c05ea29c")
     result = await claim(container, world.u1, hexed.identity.dev_eui.lower(), "C05Ea29C", join=JOIN.lower())
     assert result.created and result.device.customer_id == world.c1.id
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
 async def test_claiming_again_is_idempotent_for_the_owner_and_refused_to_others(container, world, clock):
     made = await provision(container, world)
     dev = made.identity.dev_eui
@@ -178,6 +186,28 @@ async def test_a_spent_code_no_longer_claims_until_the_tenant_sets_a_new_one(con
     assert len(generated.code) == 8 and generated.code != "NewCode42"
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
+async def test_a_device_assigned_by_the_tenant_is_filed_when_its_owner_claims_it(container, world, clock):
+    made = await provision(container, world)
+    dev = made.identity.dev_eui
+    await container.devices.assign(world.admin, world.c1.id, made.device.id, Origin(Door.REST))
+    assert await container.lorawan.list_devices(world.u1, APP, 1, 10) == ([], 0)
+    clock.advance(7)
+
+    result = await claim(container, world.u1, dev, made.code, device_id="assigned-1")
+    assert result.created is False  # it was the customer's already
+    assert (result.identity.application_id, result.identity.app_device_id) == (APP, "assigned-1")
+    listed, total = await container.lorawan.list_devices(world.u1, APP, 1, 10)
+    assert total == 1 and listed[0][0].id == made.device.id and listed[0][1].app_device_id == "assigned-1"
+    # filed once: claiming again does not move it, and nobody else can have it
+    again = await claim(container, world.u1, dev, made.code, app="other-app")
+    assert (again.created, again.identity.application_id, again.identity.app_device_id) == (False, APP, "assigned-1")
+    with pytest.raises(OwnedByAnother):
+        await claim(container, world.u2, dev, made.code)
+    assert await owner(container, world, made.device.id) == world.c1.id
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
 async def test_the_validity_window_is_enforced_at_both_inclusive_ends(container, world, clock):
     start, end = clock.now + 10_000, clock.now + 20_000
     devices = [await provision(container, world, dev_eui=None, valid_from=start, valid_to=end) for _ in range(4)]
@@ -205,6 +235,7 @@ async def test_the_validity_window_is_enforced_at_both_inclusive_ends(container,
     assert (await claim(container, world.u1, devices[2].identity.dev_eui, "AB12")).created
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
 async def test_a_device_released_by_its_tenant_leaves_the_application(container, world):
     made = await provision(container, world)
     await claim(container, world.u1, made.identity.dev_eui, made.code)
@@ -222,6 +253,7 @@ async def test_a_device_released_by_its_tenant_leaves_the_application(container,
     assert rows == [(None, None)]
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
 async def test_deleting_a_customer_leaves_no_application_rows(container, world):
     a, b = await provision(container, world), await provision(container, world)
     await claim(container, world.u1, a.identity.dev_eui, a.code)
@@ -269,6 +301,7 @@ async def test_two_customers_racing_for_one_device_one_wins(container, world):
     assert outcomes.count("SUCCESS") == 1 and len(outcomes) == 2
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
 async def test_a_target_device_id_taken_in_the_application_rolls_the_claim_back(container, world):
     first, second = await provision(container, world), await provision(container, world)
     await claim(container, world.u1, first.identity.dev_eui, first.code, device_id="sensor-1")
