@@ -10,7 +10,6 @@ practically unlimited), and for the per-user and per-address limits a fresh serv
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import csv
@@ -18,7 +17,6 @@ import io
 import json
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dbrows import database_rows
 from http_helpers import Api, World, make_world, new_customer_user, uid
 from live_fixtures import LIVE_BACKENDS
 from pngread import decode_qr_png, png_size
@@ -249,36 +248,6 @@ def wait_op(api: Api, op_id: str, timeout: float = 30.0) -> dict[str, Any]:
             return op
         time.sleep(0.1)
     raise AssertionError(f"bulk operation {op_id} did not finish: {op}")
-
-
-async def _postgres_rows(url: str) -> list[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
-    try:
-        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        rows: list[str] = []
-        for table in tables:
-            rows += [r[0] for r in await conn.fetch(f'SELECT t::text FROM "{table["tablename"]}" t')]
-        return rows
-    finally:
-        await conn.close()
-
-
-def database_rows(server: LiveServer) -> list[str]:
-    """Every row of every table of the server's database, as text (SQLite opened read-only)."""
-    url = server.env.get("CLAIMD_DATABASE_URL")
-    if url:
-        return asyncio.run(_postgres_rows(url))
-    db = server.workdir / "claimd.db"
-    assert db.exists(), list(server.workdir.iterdir())
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert {"lorawan_identities", "bulk_rows", "audit_log"} <= set(tables), tables
-        return [repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')]
-    finally:
-        conn.close()
 
 
 # the tenant's API -------------------------------------------------------------------------------

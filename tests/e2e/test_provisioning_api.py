@@ -8,11 +8,9 @@ what an unclaim does to open commands."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import cbor2
 import httpx
 import jwt
 import pytest
+from dbrows import database_rows
 from http_helpers import Api, World, assert_error, uid
 
 from claimd.adapters.attestation import (
@@ -459,35 +458,6 @@ def test_a_tenant_admin_queues_for_a_claimed_device(world):
 
 
 # secrets ----------------------------------------------------------------------------------------------
-async def _postgres_rows(url: str) -> list[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
-    try:
-        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        rows: list[str] = []
-        for table in tables:
-            rows += [r[0] for r in await conn.fetch(f'SELECT t::text FROM "{table["tablename"]}" t')]
-        return rows
-    finally:
-        await conn.close()
-
-
-def database_rows(live_server: Any) -> list[str]:
-    """Every row of every table of the live server's database, as text."""
-    url = live_server.env.get("CLAIMD_DATABASE_URL")
-    if url:
-        return asyncio.run(_postgres_rows(url))
-    db = live_server.workdir / "claimd.db"
-    assert db.exists(), list(live_server.workdir.iterdir())
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return [repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')]
-    finally:
-        conn.close()
-
-
 def test_secrets_are_never_shown_again_nor_stored_in_plain_text(world, live_server):
     device = claimed(world)
     psk_secret = secrets.token_hex(16)

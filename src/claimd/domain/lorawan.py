@@ -411,19 +411,23 @@ def _draft_extensions(fields: list[str], allowed: frozenset[str], what: str) -> 
     return ext
 
 
+def _draft_code(join_eui: str, dev_eui: str, product_id: str, fields: list[str], allowed: frozenset[str],
+                what: str) -> DeviceQRCode:
+    """What a draft text says, from its fields: EUIs, product id, then the V, S and P extensions."""
+    join, dev = _qr_eui(join_eui, "JoinEUI"), _qr_eui(dev_eui, "DevEUI")
+    vendor_id, profile_id = _product_id(product_id)
+    ext = _draft_extensions(fields, allowed, what)
+    return DeviceQRCode(join, dev, vendor_id, profile_id, ext.get("V", ""), ext.get("S", ""), ext.get("P", ""))
+
+
 def _parse_draft2(text: str) -> DeviceQRCode:
     if not text.startswith("URN:LW:DP:"):
         raise _NotThisFormat("not a TR005 draft 2 text (URN:LW:DP:...)")
     parts = text.split(":", 6)
     if len(parts) < 6:
         raise QRInvalidFormat("a TR005 draft 2 text is URN:LW:DP:<JoinEUI>:<DevEUI>:<ProdID>[:extensions]")
-    join_eui = _qr_eui(parts[3], "JoinEUI")
-    dev_eui = _qr_eui(parts[4], "DevEUI")
-    vendor_id, profile_id = _product_id(parts[5])
-    ext: dict[str, str] = {}
-    if len(parts) == 7:
-        ext = _draft_extensions(parts[6].replace("%25", "%").split("%"), _DRAFT2_CHARS, "TR005 draft 2")
-    return DeviceQRCode(join_eui, dev_eui, vendor_id, profile_id, ext.get("V", ""), ext.get("S", ""), ext.get("P", ""))
+    fields = parts[6].replace("%25", "%").split("%") if len(parts) == 7 else []
+    return _draft_code(parts[3], parts[4], parts[5], fields, _DRAFT2_CHARS, "TR005 draft 2")
 
 
 def _parse_draft3(text: str) -> DeviceQRCode:
@@ -432,13 +436,8 @@ def _parse_draft3(text: str) -> DeviceQRCode:
     parts = text[len("URN:DEV:LW:"):].split("_", 3)
     if len(parts) < 3:
         raise QRInvalidFormat("a TR005 draft 3 text is URN:DEV:LW:<JoinEUI>_<DevEUI>_<ProdID>[_extensions]")
-    join_eui = _qr_eui(parts[0], "JoinEUI")
-    dev_eui = _qr_eui(parts[1], "DevEUI")
-    vendor_id, profile_id = _product_id(parts[2])
-    ext: dict[str, str] = {}
-    if len(parts) == 4:
-        ext = _draft_extensions(parts[3].split("_"), _DRAFT3_CHARS, "TR005 draft 3")
-    return DeviceQRCode(join_eui, dev_eui, vendor_id, profile_id, ext.get("V", ""), ext.get("S", ""), ext.get("P", ""))
+    fields = parts[3].split("_") if len(parts) == 4 else []
+    return _draft_code(parts[0], parts[1], parts[2], fields, _DRAFT3_CHARS, "TR005 draft 3")
 
 
 def _parse_dev_eui(text: str) -> DeviceQRCode:

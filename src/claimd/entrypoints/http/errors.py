@@ -108,10 +108,15 @@ def status_of(exc: ClaimdError) -> tuple[int, int]:
     return 400, GENERAL
 
 
+def api_status(exc: ClaimdError) -> int:
+    """The status of an error on the ownership and TTS APIs: as ThingsBoard's, but a Conflict is 409
+    (ThingsBoard answers a taken name with 400)."""
+    return 409 if isinstance(exc, Conflict) else status_of(exc)[0]
+
+
 def problem_code(exc: ClaimdError) -> str:
     """The ``code`` the ownership API shows for an error: its own, else the one of its status."""
-    status = 409 if isinstance(exc, Conflict) else status_of(exc)[0]
-    return exc.code or _PROBLEM_CODES.get(status, "ERROR")
+    return exc.code or _PROBLEM_CODES.get(api_status(exc), "ERROR")
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -126,8 +131,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClaimdError)
     async def _claimd_error(request: Request, exc: ClaimdError) -> JSONResponse:
         status, tb_code = status_of(exc)
-        if isinstance(exc, Conflict) and (wants_problem(request) or request.url.path.startswith(TTS_PATHS)):
-            status = 409  # ThingsBoard answers a taken name with 400; the ownership API says what it is
+        if wants_problem(request) or request.url.path.startswith(TTS_PATHS):
+            status = api_status(exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
         return respond(request, status, exc.message, tb_code=tb_code, code=exc.code, headers=headers)
 

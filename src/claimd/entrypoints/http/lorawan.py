@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from claimd.adapters.qrimage import DEFAULT_IMAGE_SIZE, render_png, render_svg
 from claimd.domain.bulk import MAX_RECORD_LENGTH, BulkEndpoint, RecordSplitter, cells
-from claimd.domain.errors import ClaimdError, Conflict, InvalidArgument, NotFound
+from claimd.domain.errors import ClaimdError, InvalidArgument, NotFound
 from claimd.domain.lorawan import (
     FORMAT_TR005,
     MAX_QR_TEXT_BYTES,
@@ -39,7 +39,7 @@ from claimd.domain.lorawan import (
 )
 from claimd.domain.model import Device
 from claimd.entrypoints.http.bulk import submit as submit_bulk
-from claimd.entrypoints.http.errors import problem_code, status_of, tts_error_details
+from claimd.entrypoints.http.errors import api_status, problem_code, tts_error_details
 from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.services.claims import CodeProof
@@ -143,8 +143,7 @@ def _qr_bytes(value: object) -> bytes:
 
 
 def _error_details(exc: ClaimdError) -> dict[str, Any]:
-    status = 409 if isinstance(exc, Conflict) else status_of(exc)[0]  # as the error handler answers on /api/v3
-    return tts_error_details(status, exc.message, exc.code)
+    return tts_error_details(api_status(exc), exc.message, exc.code)
 
 
 def _join_eui_list(body: Any) -> list[str]:
@@ -338,7 +337,7 @@ async def get_device(dev_eui: str, principal: PrincipalDep, c: ContainerDep) -> 
 @router.post("/v1/lorawan-devices/{dev_eui}/claim-code",
              summary="Set a new claim authentication code {value?, valid_from?, valid_to?} (generated when absent)")
 async def set_code(dev_eui: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    body = json_object(await json_body(request)) if (await request.body()).strip() else {}
+    body = json_object(await json_body(request, required=False) or {})
     value = body.get("value")
     if value is not None and not isinstance(value, str):
         raise InvalidArgument("value must be a string")

@@ -93,10 +93,13 @@ async def limited_body(request: Request, limit: int) -> bytes:
     return body
 
 
-async def json_body(request: Request) -> Any:
-    """A JSON body, read whole up to 64 KiB; a missing, oversized or broken one is a 400 that says so."""
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    """A JSON body, read whole up to 64 KiB; a missing (when ``required``; else None), oversized or
+    broken one is a 400 that says so."""
     body = await limited_body(request, MAX_JSON_BODY)
     if not body.strip():
+        if not required:
+            return None
         raise InvalidArgument("The request needs a JSON body")
     try:
         return json.loads(body)
