@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     coap_port: int = Field(5683, ge=0, le=65535, description="CoAP listen port (UDP)")
     public_url: str | None = Field(None, description="Base URL in activation links (default: from the request)")
     log_level: str = Field("info", description="Log level")
+    bench: bool = Field(False, description="Serve GET /v1/bench/ping, the ceiling that bench/ measures claims against")
     db_pool_size: int = Field(10, ge=1, description="SQL connections per process")
 
     @classmethod

@@ -14,6 +14,7 @@ from claimd.config import Settings
 from claimd.entrypoints.http import (
     access,
     auth,
+    bench,
     bulk,
     claims,
     customers,
@@ -45,13 +46,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             app.state.container = container
             yield
             return
-        built = await build(settings or Settings())
+        built = await build(settings)
         app.state.container = built
         try:
             yield
         finally:
             await built.close()
 
+    settings = container.settings if container is not None else (settings or Settings())
     app = FastAPI(title="claimd", version=claimd.__version__, description=DESCRIPTION, lifespan=lifespan)
     if container is not None:
         app.state.container = container
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Claim routes first: a device named "device" must not be taken for a customer id.
     for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan):
         app.include_router(module.router)
+    if settings.bench:
+        app.include_router(bench.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
     async def healthz(c: ContainerDep) -> dict:
