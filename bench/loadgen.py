@@ -213,12 +213,28 @@ def _coap_option(delta: int, value: bytes) -> bytes:
 
 
 class _CoapClient(asyncio.DatagramProtocol):
+    """One client endpoint with one request outstanding: an empty ACK stops the retransmissions, and
+    a separate (confirmable) response is acknowledged, as RFC 7252 §5.2.2 asks."""
+
     def __init__(self) -> None:
-        self.waiting: asyncio.Future | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.token = b""
+        self.answer: asyncio.Future | None = None
+        self.acked: asyncio.Event = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        if self.waiting is not None and not self.waiting.done():
-            self.waiting.set_result(data)
+        if len(data) < 4:
+            return
+        kind, code, token = (data[0] >> 4) & 3, data[1], data[4:4 + (data[0] & 15)]
+        if kind == 0 and self.transport is not None:  # a confirmable (separate) response: acknowledge it
+            self.transport.sendto(bytes([0x60, 0]) + data[2:4])
+        if kind == 2 and code == 0:  # empty ACK: the answer comes later
+            self.acked.set()
+        elif (token == self.token or kind == 3) and self.answer is not None and not self.answer.done():
+            self.answer.set_result(data)
 
 
 async def run_coap(spec: dict) -> dict:
@@ -228,23 +244,30 @@ async def run_coap(spec: dict) -> dict:
     latencies: list[float] = []
     sample: list[str] = []
 
+    async def exchange(protocol: _CoapClient, packet: bytes) -> bytes | None:
+        assert protocol.transport is not None
+        protocol.answer, protocol.acked = loop.create_future(), asyncio.Event()
+        for _attempt in range(4):  # CON retransmission (shortened), until an answer or an empty ACK
+            protocol.transport.sendto(packet)
+            try:
+                return await asyncio.wait_for(asyncio.shield(protocol.answer), 2.0)
+            except TimeoutError:
+                if protocol.acked.is_set():
+                    break
+        try:
+            return await asyncio.wait_for(protocol.answer, 30.0)
+        except TimeoutError:
+            return None
+
     async def client(index: int, path: str) -> None:
         transport, protocol = await loop.create_datagram_endpoint(_CoapClient, remote_addr=(HOST, spec["port"]))
         try:
             for n in range(spec["messages"]):
-                message_id = (index * 7919 + n) % 65536
-                token = struct.pack("!I", n)
-                packet = coap_post(message_id, token, path, payload)
+                protocol.token = struct.pack("!HH", index, n)
+                packet = coap_post((index * 7919 + n) % 65536, protocol.token, path, payload)
                 started = time.perf_counter()
-                for _attempt in range(4):  # CON retransmission, shortened
-                    protocol.waiting = loop.create_future()
-                    transport.sendto(packet)
-                    try:
-                        answer = await asyncio.wait_for(protocol.waiting, 2.0)
-                        break
-                    except TimeoutError:
-                        continue
-                else:
+                answer = await exchange(protocol, packet)
+                if answer is None:
                     errors["timeout"] += 1
                     continue
                 latencies.append(time.perf_counter() - started)

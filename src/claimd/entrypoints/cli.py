@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -130,7 +131,11 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
         if http_sock is not None:
             config = uvicorn.Config(create_app(container=container), log_level=settings.log_level.lower(),
                                     access_log=False, lifespan="on", server_header=False)
-            await uvicorn.Server(config).serve(sockets=[http_sock])
+            server = uvicorn.Server(config)
+            # What is built by now lives as long as the process: keep it out of the garbage collector's
+            # full passes, which otherwise walk it again and again (bench/: p99 of claims -25%).
+            gc.freeze()
+            await server.serve(sockets=[http_sock])
         else:
             await _wait_for_signal()
     finally:

@@ -179,14 +179,21 @@ def _require_claimer(principal: Principal) -> None:
         raise PermissionDenied("Your role does not allow claiming devices (Device × Claim)")
 
 
+def _claimed_by(principal: Principal, device: Device, now: int) -> Device:
+    """``device`` as it is once ``principal``'s customer has claimed it."""
+    assert principal.customer_id is not None
+    return replace(device, customer_id=principal.customer_id, claimed_at=now, claimed_by=principal.user_id,
+                   claim_restricted=principal.can(DEVICE_READ_RESTRICTED))
+
+
 async def _take_ownership(tx: UnitOfWork, principal: Principal, device: Device, now: int) -> Device | None:
     """The conditional UPDATE that makes ``principal``'s customer the owner; None if someone was first."""
-    assert principal.customer_id is not None
-    restricted = principal.can(DEVICE_READ_RESTRICTED)
-    if not await tx.repo.set_owner_if_unowned(device.id, principal.customer_id, principal.user_id, now, restricted):
+    claimed = _claimed_by(principal, device, now)
+    assert claimed.customer_id is not None
+    if not await tx.repo.set_owner_if_unowned(device.id, claimed.customer_id, principal.user_id, now,
+                                              claimed.claim_restricted):
         return None
-    return replace(device, customer_id=principal.customer_id, claimed_at=now, claimed_by=principal.user_id,
-                   claim_restricted=restricted)
+    return claimed
 
 
 class ClaimService:
@@ -237,11 +244,15 @@ class ClaimService:
             if decision.assigns and device.is_blocked:
                 await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "BLOCKED", origin, device, principal, now))
                 raise DeviceBlocked("The device is blocked by its tenant")
-            if decision.assigns:
-                device = await _take_ownership(tx, principal, device, now)
-                if device is None:  # unreachable while the device row is locked; the last line of defence
-                    device = target.device
-                    decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=True)
+            if decision.assigns:  # SUCCESS: the owner, the attributes and the audit row in one round trip
+                claimed = _claimed_by(principal, device, now)
+                if await tx.repo.claim_writes(device.id, claimed.customer_id, principal.user_id, now,
+                                              claimed.claim_restricted, [CLAIMING_ALLOWED, CLAIMING_DATA],
+                                              audit_event(AuditAction.CLAIM, decision.response.value, origin,
+                                                          claimed, principal, now)):
+                    return ClaimResult(decision.response, claimed)
+                # unreachable while the device row is locked; the last line of defence (attributes cleared)
+                decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=False)
             if decision.clear_claim_attributes:
                 await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
             await tx.repo.add_audit(
