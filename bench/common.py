@@ -28,10 +28,11 @@ def start_claimd(**env: str | None) -> LiveServer:
 
 
 def machine() -> str:
-    import claimd
-
-    return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-            f"claimd {claimd.__version__}")
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.machine())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return f"{os.cpu_count()} cores ({model}), {memory / 2**20:.1f} GiB, {platform.system()} {platform.release()}"
 
 
 def write_results(name: str, rows: list[dict], notes: str = "") -> None:

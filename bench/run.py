@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from common import RESULTS, rss_kib, start_claimd
+from common import RESULTS, machine, rss_kib, start_claimd
 from mqtt_idle import measure as measure_idle
 from mqtt_idle import mosquitto_pid
-from servers import PG_ADMIN_DSN, REDIS_URL, LiveServer, create_pg_database, drop_pg_database, server_up
+from servers import PG_ADMIN_DSN, REDIS_URL, LiveServer, create_pg_database, drop_pg_database, reachable, server_up
 
 from claimd.adapters.attestation import Es256IdentityKeys, mint_token, new_private_key, public_pem_of, sign_es256
 
@@ -227,7 +227,7 @@ async def device_windows(report: Report, backend: str, server: LiveServer, fleet
         spec = {"kind": "mqtt", "version": version, "messages": messages, "topic": "v1/devices/me/claim",
                 "payload": WINDOW, "inflight": 20}
         mosquitto = await load({**spec, "port": 1883, "clients": [f"bench-{i}" for i in range(clients)]},
-                               mosquitto_pid()) if server_up_mosquitto() else None
+                               mosquitto_pid()) if reachable("127.0.0.1", 1883) else None
         r = await load({**spec, "port": server.mqtt_port, "clients": fleet.window_devices[:clients]}, server.process.pid)
         report.add(Row(f"device windows · {label} QoS 1", backend, r["rate"], "msg/s",
                        mosquitto and mosquitto["rate"], "Mosquitto, same load", "≥ 50% of Mosquitto",
@@ -244,15 +244,6 @@ async def device_windows(report: Report, backend: str, server: LiveServer, fleet
 
 def port_of(server: LiveServer) -> int:
     return int(server.base_url.rsplit(":", 1)[1])
-
-
-def server_up_mosquitto() -> bool:
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 async def ceiling(server: LiveServer, fleet: Fleet, conns: int, total: int) -> dict:
@@ -408,14 +399,6 @@ def versions() -> dict:
     return found
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.machine())
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} cores ({model}), {memory / 2**20:.1f} GiB, {platform.system()} {platform.release()}"
-
-
 def fmt(value: float | None) -> str:
     if value is None:
         return ""
@@ -455,7 +438,7 @@ async def main() -> int:
     per_call(report, sizes.per_call_loops)
     mosquitto_idle = None
     pid = mosquitto_pid()
-    if pid is not None and server_up_mosquitto():
+    if pid is not None and reachable("127.0.0.1", 1883):
         mosquitto_idle = await measure_idle(pid, 1883, sizes.idle_sessions, "bench")
     settings = {}
     for backend in backends:
@@ -463,7 +446,8 @@ async def main() -> int:
     seconds = time.perf_counter() - started
     errors = sum(r.errors for r in report.rows)
     text = table(report.rows)
-    about = (f"Machine: {machine()}.  \nVersions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) +
+    found = versions()
+    about = (f"Machine: {machine()}.  \nVersions: " + ", ".join(f"{k} {v}" for k, v in found.items()) +
              f".  \nRun: {'quick' if args.quick else 'full'}, {seconds:.0f} s, "
              f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; the load generator shares the machine's cores.  \n"
              "Settings: " + "; ".join(f"{b}: " + ", ".join(f"{k}={v}" for k, v in s["settings"].items()
@@ -474,7 +458,7 @@ async def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "claims.md").write_text(f"# claimd: claim paths next to their ceilings\n\n{text}\n\n{about}\n\n{notes}\n")
     (out / "claims.json").write_text(json.dumps({
-        "machine": machine(), "versions": versions(), "mode": "quick" if args.quick else "full", "seconds": round(seconds, 1),
+        "machine": machine(), "versions": found, "mode": "quick" if args.quick else "full", "seconds": round(seconds, 1),
         "settings": settings, "rows": [{**r.__dict__, "ratio": r.ratio} for r in report.rows]}, indent=2))
     print(f"\nwritten: {out / 'claims.md'} and claims.json ({seconds:.0f} s)")
     if errors:

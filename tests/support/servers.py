@@ -26,7 +26,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_SECRET = "test-secret-not-for-production"
 
 
-def _reachable(host: str, port: int) -> bool:
+def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -36,7 +36,7 @@ def _reachable(host: str, port: int) -> bool:
 
 @functools.cache
 def server_up(name: str) -> bool:
-    return _reachable(PG_HOST, PG_PORT) if name == "postgres" else _reachable("127.0.0.1", 6379)
+    return reachable(PG_HOST, PG_PORT) if name == "postgres" else reachable("127.0.0.1", 6379)
 
 
 def require_server(name: str) -> None:
