@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="Base URL in activation links (default: from the request)")
     log_level: str = Field("info", description="Log level")
     bench: bool = Field(False, description="Serve GET /v1/bench/ping, the ceiling that bench/ measures claims against")
-    db_pool_size: int = Field(10, ge=1, description="SQL connections per process")
+    db_pool_size: int = Field(20, ge=1, description="SQL connections per process (PostgreSQL: as many again as overflow)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -207,9 +207,12 @@ class ClaimService:
         self.limiter = limiter
 
     async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin) -> WindowResult:
-        """Register a device-side claim window for ``device`` (already authenticated by its door)."""
+        """Register a device-side claim window for ``device`` (already authenticated by its door).
+
+        With windows in Redis this reads SQL only (one statement on PostgreSQL); a refusal is audited
+        in a write transaction of its own."""
         now = self.clock()
-        async with self.uow(write=True) as tx:
+        async with self.uow(write=self.uow.windows_need_write) as tx:
             current = await tx.repo.get_device(device.tenant_id, device.id)
             if current is None:
                 raise NotFound()
@@ -222,14 +225,14 @@ class ClaimService:
                 device_assigned=current.is_assigned,
                 claiming_allowed=claiming_allowed,
             )
-            if verdict is not WindowVerdict.ALLOWED:
-                # Only refusals are audited: they are what a puzzled owner needs to see (TB #3931).
-                await tx.repo.add_audit(audit_event(AuditAction.CLAIM_WINDOW, verdict.value, origin, current, None, now))
-                return WindowResult(verdict.value)
-            expires = window_expiry(now, message.duration_ms, self.policy.default_duration_ms)
-            data = ClaimData(claim_digest(self.hasher, current.id, message.secret_key), expires)
-            stored = await tx.windows.open(current.id, data, now)
-        return WindowResult.OPENED if stored else WindowResult.KEPT
+            if verdict is WindowVerdict.ALLOWED:
+                expires = window_expiry(now, message.duration_ms, self.policy.default_duration_ms)
+                data = ClaimData(claim_digest(self.hasher, current.id, message.secret_key), expires)
+                return WindowResult.OPENED if await tx.windows.open(current.id, data, now) else WindowResult.KEPT
+        # Only refusals are audited: they are what a puzzled owner needs to see (TB #3931).
+        async with self.uow(write=True) as tx:
+            await tx.repo.add_audit(audit_event(AuditAction.CLAIM_WINDOW, verdict.value, origin, current, None, now))
+        return WindowResult(verdict.value)
 
     async def claim(self, principal: Principal, device_name: str, secret_key: str, origin: Origin) -> ClaimResult:
         """A customer user claims a device of its tenant by name, proving it with ``secret_key``."""

@@ -340,6 +340,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
+    #: True when claim windows live in the SQL store: opening one then needs a write transaction
+    #: (with Redis, a unit of work that only reads SQL and opens a window is a read).
+    windows_need_write: bool
+
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
 
     def batch(self) -> Any:  # an AbstractAsyncContextManager[None]

@@ -4,8 +4,10 @@ SQLite (the embedded default) allows one writer at a time. Writes therefore go t
 with a single connection whose transactions start with ``BEGIN IMMEDIATE``: a claim takes the write
 lock before it reads, so it never fails half-way with "database is locked", and two claims of one
 device run one after the other. Reads use a second engine with ordinary deferred transactions, which
-WAL lets run beside the writer. On PostgreSQL both are the same pooled engine, and claims lock the
-device row (``SELECT … FOR UPDATE``) instead.
+WAL lets run beside the writer. On PostgreSQL both share one pool, and claims lock the device row
+(``SELECT … FOR UPDATE``) instead; reads there run in autocommit: under READ COMMITTED every statement
+takes its own snapshot anyway, so a ``BEGIN`` and a ``COMMIT`` around them would add two round trips and
+no consistency.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.reader.pool is not self.writer.pool:
             await self.reader.dispose()
 
 
@@ -69,11 +71,11 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
-def open_database(url: str, *, pool_size: int = 10) -> Database:
+def open_database(url: str, *, pool_size: int = 20) -> Database:
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         writer = _sqlite_engine(url, immediate=True, pool_size=1)
         reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
         return Database(url, reader, writer)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
-    return Database(url, engine, engine)
+    return Database(url, engine.execution_options(isolation_level="AUTOCOMMIT"), engine)

@@ -623,6 +623,10 @@ class SqlUnitOfWorkFactory:
         self.db = db
         self.external_windows = external_windows
 
+    @property
+    def windows_need_write(self) -> bool:
+        return self.external_windows is None
+
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork | BatchUnitOfWork:
         batch = _batch.get()
         if batch is not None and batch.factory is self and batch.task is asyncio.current_task():
