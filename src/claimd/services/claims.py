@@ -44,7 +44,7 @@ from claimd.domain.lorawan import (
     normalize_code,
     parse_eui,
 )
-from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
+from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Device, Principal
 from claimd.domain.ownership import (
     BadSignature,
     ChallengeExpired,
@@ -61,6 +61,7 @@ from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNC
 from claimd.services.common import Origin, RowDone, audit_event, change_owner, record_row
 from claimd.services.ports import (
     ClaimTarget,
+    ClaimWrites,
     Clock,
     FailureLimiter,
     IdentityKeys,
@@ -74,6 +75,7 @@ from claimd.services.ports import (
 )
 
 CLAIM_SECRET = "claim-secret"
+CLAIM_ATTRIBUTES = (CLAIMING_ALLOWED, CLAIMING_DATA)  # a claim clears them
 LORAWAN_CODE = "lorawan-code"
 
 
@@ -179,21 +181,18 @@ def _require_claimer(principal: Principal) -> None:
         raise PermissionDenied("Your role does not allow claiming devices (Device × Claim)")
 
 
+def _writes(claimed: Device, principal: Principal, audit: AuditEvent) -> ClaimWrites:
+    """The writes that make ``claimed`` (see _claimed_by) so, clearing its claim attributes."""
+    assert claimed.customer_id is not None and claimed.claimed_at is not None
+    return ClaimWrites(claimed.id, claimed.customer_id, principal.user_id, claimed.claimed_at,
+                       claimed.claim_restricted, audit, clear=CLAIM_ATTRIBUTES)
+
+
 def _claimed_by(principal: Principal, device: Device, now: int) -> Device:
     """``device`` as it is once ``principal``'s customer has claimed it."""
     assert principal.customer_id is not None
     return replace(device, customer_id=principal.customer_id, claimed_at=now, claimed_by=principal.user_id,
                    claim_restricted=principal.can(DEVICE_READ_RESTRICTED))
-
-
-async def _take_ownership(tx: UnitOfWork, principal: Principal, device: Device, now: int) -> Device | None:
-    """The conditional UPDATE that makes ``principal``'s customer the owner; None if someone was first."""
-    claimed = _claimed_by(principal, device, now)
-    assert claimed.customer_id is not None
-    if not await tx.repo.set_owner_if_unowned(device.id, claimed.customer_id, principal.user_id, now,
-                                              claimed.claim_restricted):
-        return None
-    return claimed
 
 
 class ClaimService:
@@ -249,10 +248,8 @@ class ClaimService:
                 raise DeviceBlocked("The device is blocked by its tenant")
             if decision.assigns:  # SUCCESS: the owner, the attributes and the audit row in one round trip
                 claimed = _claimed_by(principal, device, now)
-                if await tx.repo.claim_writes(device.id, claimed.customer_id, principal.user_id, now,
-                                              claimed.claim_restricted, [CLAIMING_ALLOWED, CLAIMING_DATA],
-                                              audit_event(AuditAction.CLAIM, decision.response.value, origin,
-                                                          claimed, principal, now)):
+                if await tx.repo.claim_writes(_writes(claimed, principal, audit_event(
+                        AuditAction.CLAIM, decision.response.value, origin, claimed, principal, now))):
                     return ClaimResult(decision.response, claimed)
                 # unreachable while the device row is locked; the last line of defence (attributes cleared)
                 decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=False)
@@ -312,23 +309,23 @@ class ClaimService:
                 if not dry_run:
                     await record_row(tx, done, device.id)
                 return TokenClaimResult(device, created=False)
-            claimed = await _take_ownership(tx, principal, device, now)
-            if claimed is None:  # unreachable while the row is locked
+            claimed = _claimed_by(principal, device, now)
+            learn_type = device.type == "default"  # as nRF Cloud learns it, and the modem firmware
+            if not await tx.repo.claim_writes(replace(
+                    _writes(claimed, principal, audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal,
+                                                            now, detail="claim token")),
+                    nonce=token.nonce, challenge_answered=target.challenge_user is not None,
+                    device_type=token.device_type_name if learn_type else None,
+                    firmware_id=token.firmware_id if identity.firmware_id is None else None)):
                 raise OwnedByAnother("The device is claimed by another customer; it must be unclaimed there first")
-            await tx.repo.spend_nonce(device.id, token.nonce, now, answered_challenge=target.challenge_user is not None)
-            if identity.firmware_id is None or device.type == "default":  # as nRF Cloud learns them
-                await tx.repo.learn_from_token(device.id, token.firmware_id, token.device_type_name)
-                if device.type == "default":
-                    claimed = replace(claimed, type=token.device_type_name)
+            if learn_type:
+                claimed = replace(claimed, type=token.device_type_name)
             await tx.windows.discard(device.id)
-            await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
             if tag_names:
                 scope = principal.customer_id
                 assert scope is not None
                 tag_ids = await tx.repo.ensure_tags(principal.tenant_id, scope, tag_names, now)
                 await tx.repo.tag_device(device.id, tag_ids, scope, replace=False)
-            await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
-                                                detail="claim token"))
             await record_row(tx, done, device.id)
         return TokenClaimResult(claimed, created=True)
 
@@ -394,14 +391,15 @@ class ClaimService:
                         identity = await self._file(tx, principal, identity, application_id, device_id, now)
                     await record_row(tx, done, device.id)
                     return CodeClaimResult(device, identity, created=False)
-                claimed = await _take_ownership(tx, principal, device, now)
-                if claimed is None:  # unreachable while the row is locked
-                    raise OwnedByAnother("the device is claimed by someone else")
-                identity = await self._file(tx, principal, identity, application_id, device_id, now)
+                claimed = _claimed_by(principal, device, now)
+                application = await tx.repo.ensure_application(principal.tenant_id, customer, application_id, now)
+                if not await tx.repo.claim_writes(replace(
+                        _writes(claimed, principal, audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal,
+                                                                now, detail="claim authentication code")),
+                        filed=(application, device_id))):
+                    raise OwnedByAnother("the device is claimed by someone else")  # unreachable: the row is locked
+                identity = replace(identity, code_spent_at=now, application_id=application_id, app_device_id=device_id)
                 await tx.windows.discard(device.id)
-                await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
-                await tx.repo.add_audit(audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal, now,
-                                                    detail="claim authentication code"))
                 await record_row(tx, done, device.id)
                 return CodeClaimResult(claimed, identity, created=True)
         raise refused

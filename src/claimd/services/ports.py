@@ -117,6 +117,29 @@ class TokenTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimWrites:
+    """What a claim writes once it is decided: the owner, set only if the device has none; the server
+    attributes ``clear`` deleted (either way); and, only if the owner was set, the audit row and what
+    the proof spends: a claim token's nonce (and the challenge it answered), what the token teaches
+    (the device's type while it is "default", the identity's firmware while unknown), or a LoRaWAN
+    code (spent, the device filed in the owner's application as ``filed``: EndDeviceIdTaken if that
+    application has a device of that id)."""
+
+    device_id: uuid.UUID
+    customer_id: uuid.UUID
+    claimed_by: uuid.UUID
+    now_ms: int
+    restricted: bool
+    audit: AuditEvent
+    clear: tuple[str, ...] = ()
+    nonce: bytes | None = None
+    challenge_answered: bool = False
+    device_type: str | None = None
+    firmware_id: uuid.UUID | None = None
+    filed: tuple[uuid.UUID, str] | None = None  # (application, device id in it)
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedFilter:
     tags: tuple[str, ...] = ()
     all_tags: bool = False
@@ -147,9 +170,7 @@ class OwnershipRepository(Protocol):
     async def add_identity(self, identity: DeviceIdentity) -> None: ...
     async def get_identity(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceIdentity | None: ...
     async def get_identities(self, device_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeviceIdentity]: ...
-    async def learn_from_token(self, device_id: uuid.UUID, firmware_id: uuid.UUID, device_type: str) -> None: ...
     async def lock_token_target(self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes, actor: uuid.UUID) -> TokenTarget | None: ...
-    async def spend_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int, answered_challenge: bool) -> None: ...
     async def add_challenge(self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, purge_before: int) -> None: ...
     async def set_blocked(self, device_id: uuid.UUID, blocked_at: int | None, blocked_by: str | None) -> None: ...
     async def list_claimed(self, tenant_id: uuid.UUID, scope_id: uuid.UUID, customer_id: uuid.UUID | None,
@@ -308,12 +329,9 @@ class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, Lo
     async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool: ...
     async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None: ...
     async def lock_claim_target_by_id(self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID) -> ClaimTarget | None: ...
-    async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID,
-                                   now_ms: int, restricted: bool) -> bool: ...
-    async def claim_writes(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID, now_ms: int,
-                           restricted: bool, clear: list[str], audit: AuditEvent) -> bool:
-        """set_owner_if_unowned, the ``clear`` server attributes deleted, and ``audit`` added if the
-        owner was set: one round trip where the database allows."""
+    async def claim_writes(self, writes: ClaimWrites) -> bool:
+        """All of a claim's writes (see :class:`ClaimWrites`): one round trip where the database allows.
+        False: the device had an owner, and only the claim attributes were cleared."""
         ...
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
 

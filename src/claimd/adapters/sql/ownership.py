@@ -59,12 +59,6 @@ def _role(row: Any) -> Role:
 _GET_IDENTITY = select(device_identities).where(device_identities.c.device_id == bindparam("device_id"),
                                                 device_identities.c.tenant_id == bindparam("tenant_id"))
 _ADD_IDENTITY = insert(device_identities)
-_LEARN_FIRMWARE = (update(device_identities)
-                   .where(device_identities.c.device_id == bindparam("b_device_id"),
-                          device_identities.c.firmware_id.is_(None))
-                   .values(firmware_id=bindparam("new_firmware_id")))
-_LEARN_TYPE = (update(devices).where(devices.c.id == bindparam("b_device_id"), devices.c.type == "default")
-               .values(type=bindparam("new_type")))
 _TOKEN_TARGET = (
     select(
         devices, device_identities.c.public_key.label("public_key"),
@@ -80,9 +74,13 @@ _TOKEN_TARGET = (
     .where(devices.c.id == bindparam("device_id"), devices.c.tenant_id == bindparam("tenant_id"))
     .with_for_update(of=devices)
 )
-_SPEND_NONCE = insert(used_nonces)
-_SPEND_CHALLENGE = (update(claim_challenges).where(claim_challenges.c.nonce == bindparam("spent_nonce"))
-                    .values(expires_at=bindparam("spent_at")))
+
+
+_IDENTITIES = select(device_identities).where(device_identities.c.device_id.in_(bindparam("ids", expanding=True)))
+_TAG_NAMES = (select(device_tags.c.device_id, tags.c.name).join(tags, tags.c.id == device_tags.c.tag_id)
+              .where(device_tags.c.device_id.in_(bindparam("ids", expanding=True)),
+                     tags.c.scope_id == bindparam("scope_id"))
+              .order_by(tags.c.name))
 
 
 class OwnershipQueries:
@@ -103,15 +101,8 @@ class OwnershipQueries:
     async def get_identities(self, device_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeviceIdentity]:
         if not device_ids:
             return {}
-        rows = await self.conn.execute(
-            select(device_identities).where(device_identities.c.device_id.in_([str(d) for d in device_ids]))
-        )
+        rows = await self.conn.execute(_IDENTITIES, {"ids": [str(d) for d in device_ids]})
         return {uuid.UUID(r.device_id): _identity(r) for r in rows}
-
-    async def learn_from_token(self, device_id: uuid.UUID, firmware_id: uuid.UUID, device_type: str) -> None:
-        """What a device's first token tells: its modem firmware and, unless registered, its type."""
-        await self.conn.execute(_LEARN_FIRMWARE, {"b_device_id": str(device_id), "new_firmware_id": str(firmware_id)})
-        await self.conn.execute(_LEARN_TYPE, {"b_device_id": str(device_id), "new_type": device_type})
 
     async def lock_token_target(self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes,
                                 actor: uuid.UUID) -> TokenTarget | None:
@@ -126,11 +117,6 @@ class OwnershipQueries:
             challenge_user=uuid.UUID(row.challenge_user) if row.challenge_user else None,
             challenge_expires_at=row.challenge_expiry, actor_exists=bool(row.actor_exists),
         )
-
-    async def spend_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int, answered_challenge: bool) -> None:
-        await self.conn.execute(_SPEND_NONCE, {"device_id": str(device_id), "nonce": nonce, "used_at": now_ms})
-        if answered_challenge:  # single-use: spent is expired (the row stays, so a reuse hears why)
-            await self.conn.execute(_SPEND_CHALLENGE, {"spent_nonce": nonce, "spent_at": now_ms - 1})
 
     async def add_challenge(self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int,
                             purge_before: int) -> None:
@@ -190,12 +176,7 @@ class OwnershipQueries:
         ids = [str(d) for d in device_ids]
         if not ids:
             return {}
-        rows = await self.conn.execute(
-            select(device_tags.c.device_id, tags.c.name)
-            .join(tags, tags.c.id == device_tags.c.tag_id)
-            .where(device_tags.c.device_id.in_(ids), tags.c.scope_id == str(scope_id))
-            .order_by(tags.c.name)
-        )
+        rows = await self.conn.execute(_TAG_NAMES, {"ids": ids, "scope_id": str(scope_id)})
         result: dict[uuid.UUID, list[str]] = {}
         for r in rows:
             result.setdefault(uuid.UUID(r.device_id), []).append(r.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from sqlalchemy import (
+    String,
     and_,
     bindparam,
     case,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,18 +45,23 @@ from claimd.adapters.sql.rows import (
 from claimd.adapters.sql.tables import (
     attributes,
     audit_log,
+    claim_challenges,
     claim_windows,
     customers,
+    device_identities,
     device_tags,
     devices,
+    lorawan_identities,
     tags,
     tenants,
+    used_nonces,
     users,
 )
 from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.errors import Conflict
+from claimd.domain.lorawan import EndDeviceIdTaken
 from claimd.domain.model import AttributeScope, AuditEvent, Customer, Device, Page, Tenant, User
-from claimd.services.ports import ClaimTarget, ClaimWindows, NewAttribute, StoredAttribute
+from claimd.services.ports import ClaimTarget, ClaimWindows, ClaimWrites, NewAttribute, StoredAttribute
 
 _SORTABLE = {
     "createdTime": "created_time",
@@ -104,13 +112,18 @@ def _claim_target(where: Any) -> Any:
 
 _CLAIM_TARGET_BY_NAME = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name")))
 _CLAIM_TARGET_BY_ID = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.id == bindparam("id")))
+# The owner, only if there is none; a token's first claim also teaches the device's type while it is
+# "default" (here, since one PostgreSQL statement may change a row only once).
 _SET_OWNER_IF_UNOWNED = (
     update(devices).where(devices.c.id == bindparam("b_device_id"), devices.c.customer_id.is_(None))
     .values(customer_id=bindparam("new_customer_id"), claimed_at=bindparam("new_claimed_at"),
-            claimed_by=bindparam("new_claimed_by"), claim_restricted=bindparam("new_claim_restricted"))
+            claimed_by=bindparam("new_claimed_by"), claim_restricted=bindparam("new_claim_restricted"),
+            type=case((devices.c.type == "default", func.coalesce(bindparam("new_type", type_=String), devices.c.type)),
+                      else_=devices.c.type))
 )
+# Parameters named after no column: an UPDATE sharing them (claim_writes) would SET such a column.
 _DELETE_ATTRIBUTES = delete(attributes).where(
-    attributes.c.device_id == bindparam("device_id"), attributes.c.scope == bindparam("scope"),
+    attributes.c.device_id == bindparam("b_device_id"), attributes.c.scope == bindparam("b_scope"),
     attributes.c.key.in_(bindparam("keys", expanding=True)))
 _ADD_AUDIT = insert(audit_log)
 _DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindparam("device_id"))
@@ -124,16 +137,41 @@ def _audit_values(event: AuditEvent) -> dict[str, Any]:
             "detail": event.detail}
 
 
-# A claim's writes in one PostgreSQL round trip: the conditional owner UPDATE, the claim attributes
-# deleted, and the audit row, inserted only if the UPDATE took (data-modifying CTEs all run).
+def _spends(only_if: Any) -> dict[str, Any]:
+    """The writes a claim makes once it has set the owner (see ClaimWrites), each guarded by ``only_if``."""
+    def insert_values(table: Any, **binds: str) -> Any:  # INSERT … SELECT <bound values> WHERE only_if
+        return insert(table).from_select(
+            list(binds), select(*[bindparam(name, type_=table.c[column].type) for column, name in binds.items()])
+            .where(only_if))
+
+    identities, challenges = device_identities.c, claim_challenges.c
+    return {
+        "audit": insert_values(audit_log, **{c.name: f"a_{c.name}" for c in audit_log.c}),
+        "nonce": insert_values(used_nonces, device_id="b_device_id", nonce="spent_nonce", used_at="new_claimed_at"),
+        # single-use: a spent challenge is expired (its row stays, so that a reuse hears why)
+        "challenge": update(claim_challenges).where(challenges.nonce == bindparam("spent_nonce"), only_if)
+        .values(expires_at=bindparam("challenge_spent_at")),
+        "firmware": update(device_identities)
+        .where(identities.device_id == bindparam("b_device_id"), identities.firmware_id.is_(None), only_if)
+        .values(firmware_id=bindparam("new_firmware_id")),
+        "filed": update(lorawan_identities).where(lorawan_identities.c.device_id == bindparam("b_device_id"), only_if)
+        .values(code_spent_at=bindparam("new_claimed_at"), application=bindparam("b_application"),
+                app_device_id=bindparam("b_app_device_id")),
+    }
+
+
+_SPENDS = _spends(true())  # run one by one after the owner was set
+# On PostgreSQL, all of them in one round trip: data-modifying CTEs all run, in one snapshot, so the
+# writes after the owner's are guarded by its RETURNING.
 _OWNER_TAKEN = _SET_OWNER_IF_UNOWNED.returning(devices.c.id).cte("owner_taken")
-_CLAIM_WRITES = select(func.count()).select_from(_OWNER_TAKEN).add_cte(
-    _DELETE_ATTRIBUTES.cte("claim_attributes_gone"),
-    insert(audit_log).from_select(
-        [c.name for c in audit_log.c],
-        select(*[bindparam(f"a_{c.name}", type_=c.type) for c in audit_log.c]).select_from(_OWNER_TAKEN),
-    ).cte("claim_audited"),
-)
+_SPENDS_WITH_OWNER = _spends(exists(select(_OWNER_TAKEN.c.id)))
+
+
+@functools.cache
+def _claim_writes_statement(parts: tuple[str, ...]) -> Any:
+    return select(func.count()).select_from(_OWNER_TAKEN).add_cte(
+        _DELETE_ATTRIBUTES.cte("claim_attributes_gone"),
+        *(_SPENDS_WITH_OWNER[part].cte(f"claim_{part}") for part in parts))
 
 
 class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQueries):
@@ -384,28 +422,40 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         )
         return ClaimTarget(device_row(row), claiming, bool(row.actor_exists))
 
-    async def set_owner_if_unowned(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID,
-                                   now_ms: int, restricted: bool) -> bool:
-        result = await self.conn.execute(_SET_OWNER_IF_UNOWNED, {
-            "b_device_id": str(device_id), "new_customer_id": str(customer_id), "new_claimed_at": now_ms,
-            "new_claimed_by": str(claimed_by), "new_claim_restricted": restricted})
-        return result.rowcount == 1
-
-    async def claim_writes(self, device_id: uuid.UUID, customer_id: uuid.UUID, claimed_by: uuid.UUID, now_ms: int,
-                           restricted: bool, clear: list[str], audit: AuditEvent) -> bool:
-        """A claim's writes: the owner if there is none, the device's ``clear`` server attributes deleted
-        (either way), and ``audit`` recorded if the owner was set. False: the device had an owner."""
-        owner = {"b_device_id": str(device_id), "new_customer_id": str(customer_id), "new_claimed_at": now_ms,
-                 "new_claimed_by": str(claimed_by), "new_claim_restricted": restricted}
-        if self.conn.dialect.name == "postgresql":  # one round trip instead of three
-            params = {**owner, "device_id": str(device_id), "scope": AttributeScope.SERVER_SCOPE.value, "keys": clear,
-                      **{f"a_{k}": v for k, v in _audit_values(audit).items()}}
-            return bool((await self.conn.execute(_CLAIM_WRITES, params)).scalar_one())
-        taken = (await self.conn.execute(_SET_OWNER_IF_UNOWNED, owner)).rowcount == 1
-        await self.delete_attributes(device_id, AttributeScope.SERVER_SCOPE.value, clear)
-        if taken:
-            await self.add_audit(audit)
-        return taken
+    async def claim_writes(self, writes: ClaimWrites) -> bool:
+        w = writes
+        params: dict[str, Any] = {
+            "b_device_id": str(w.device_id), "new_customer_id": str(w.customer_id), "new_claimed_at": w.now_ms,
+            "new_claimed_by": str(w.claimed_by), "new_claim_restricted": w.restricted, "new_type": w.device_type,
+            "b_scope": AttributeScope.SERVER_SCOPE.value, "keys": list(w.clear),
+            **{f"a_{k}": v for k, v in _audit_values(w.audit).items()},
+        }
+        parts = ["audit"]
+        if w.nonce is not None:
+            parts.append("nonce")
+            params["spent_nonce"] = w.nonce
+            if w.challenge_answered:
+                parts.append("challenge")
+                params["challenge_spent_at"] = w.now_ms - 1
+        if w.firmware_id is not None:
+            parts.append("firmware")
+            params["new_firmware_id"] = str(w.firmware_id)
+        if w.filed is not None:
+            parts.append("filed")
+            params["b_application"], params["b_app_device_id"] = str(w.filed[0]), w.filed[1]
+        try:
+            if self.conn.dialect.name == "postgresql":
+                return bool((await self.conn.execute(_claim_writes_statement(tuple(parts)), params)).scalar_one())
+            taken = (await self.conn.execute(_SET_OWNER_IF_UNOWNED, params)).rowcount == 1
+            await self.conn.execute(_DELETE_ATTRIBUTES, params)
+            for part in parts if taken else ():
+                await self.conn.execute(_SPENDS[part], params)
+            return taken
+        except IntegrityError as exc:  # its transaction (or savepoint) is rolled back whole
+            if w.filed is None:
+                raise
+            raise EndDeviceIdTaken(f"the application already has a device `{w.filed[1]}`; "
+                                   "choose another target_device_id") from exc
 
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
         """Assign (a tenant's act, not a claim) or release. A release forgets the claim, the owner's
@@ -472,7 +522,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         keys = [k for k in keys if not _has_nul(k)]
         if not keys:
             return
-        await self.conn.execute(_DELETE_ATTRIBUTES, {"device_id": str(device_id), "scope": scope, "keys": keys})
+        await self.conn.execute(_DELETE_ATTRIBUTES, {"b_device_id": str(device_id), "b_scope": scope, "keys": keys})
 
     # audit -----------------------------------------------------------------------------------
     async def add_audit(self, event: AuditEvent) -> None:
