@@ -112,6 +112,13 @@ def _claim_target(where: Any) -> Any:
 
 _CLAIM_TARGET_BY_NAME = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name")))
 _CLAIM_TARGET_BY_ID = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.id == bindparam("id")))
+# Statements of the hot paths, built once (building one costs more than running it through the cache).
+_GET_DEVICE = select(devices).where(devices.c.id == bindparam("id"), devices.c.tenant_id == bindparam("tenant_id"))
+_DEVICE_BY_NAME = select(devices).where(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name"))
+_DEVICE_BY_TOKEN = select(devices).where(devices.c.token_digest == bindparam("token_digest"))
+_GET_ATTRIBUTE = select(attributes).where(attributes.c.device_id == bindparam("device_id"),
+                                          attributes.c.scope == bindparam("scope"), attributes.c.key == bindparam("key"))
+
 # The owner, only if there is none; a token's first claim also teaches the device's type while it is
 # "default" (here, since one PostgreSQL statement may change a row only once).
 _SET_OWNER_IF_UNOWNED = (
@@ -353,25 +360,17 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return result.rowcount == 1
 
     async def get_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Device | None:
-        row = (
-            await self.conn.execute(
-                select(devices).where(devices.c.id == str(device_id), devices.c.tenant_id == str(tenant_id))
-            )
-        ).first()
+        row = (await self.conn.execute(_GET_DEVICE, {"id": str(device_id), "tenant_id": str(tenant_id)})).first()
         return device_row(row) if row else None
 
     async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
         if _has_nul(name):
             return None
-        row = (
-            await self.conn.execute(
-                select(devices).where(devices.c.tenant_id == str(tenant_id), devices.c.name == name)
-            )
-        ).first()
+        row = (await self.conn.execute(_DEVICE_BY_NAME, {"tenant_id": str(tenant_id), "name": name})).first()
         return device_row(row) if row else None
 
     async def get_device_by_token(self, token_digest: bytes) -> Device | None:  # a digest: never NUL-sensitive
-        row = (await self.conn.execute(select(devices).where(devices.c.token_digest == token_digest))).first()
+        row = (await self.conn.execute(_DEVICE_BY_TOKEN, {"token_digest": token_digest})).first()
         return device_row(row) if row else None
 
     async def get_device_token(self, device_id: uuid.UUID) -> str | None:
@@ -509,13 +508,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return [(r.scope, attribute_row(r)) for r in rows]
 
     async def get_attribute(self, device_id: uuid.UUID, scope: str, key: str) -> StoredAttribute | None:
-        row = (
-            await self.conn.execute(
-                select(attributes).where(
-                    attributes.c.device_id == str(device_id), attributes.c.scope == scope, attributes.c.key == key
-                )
-            )
-        ).first()
+        row = (await self.conn.execute(_GET_ATTRIBUTE, {"device_id": str(device_id), "scope": scope, "key": key})).first()
         return attribute_row(row) if row else None
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
