@@ -12,6 +12,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
 from claimd.domain.attributes import parse_claiming_data
 from claimd.domain.claiming import (
@@ -44,7 +45,7 @@ from claimd.domain.lorawan import (
     normalize_code,
     parse_eui,
 )
-from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Device, Principal
+from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
 from claimd.domain.ownership import (
     BadSignature,
     ChallengeExpired,
@@ -181,11 +182,14 @@ def _require_claimer(principal: Principal) -> None:
         raise PermissionDenied("Your role does not allow claiming devices (Device × Claim)")
 
 
-def _writes(claimed: Device, principal: Principal, audit: AuditEvent) -> ClaimWrites:
-    """The writes that make ``claimed`` (see _claimed_by) so, clearing its claim attributes."""
+def _writes(claimed: Device, principal: Principal, origin: Origin, outcome: str, detail: str | None = None,
+            **spends: Any) -> ClaimWrites:
+    """The writes that make ``claimed`` (see _claimed_by) so: its claim attributes cleared, the claim
+    audited as ``outcome``, and ``spends`` (see ClaimWrites)."""
     assert claimed.customer_id is not None and claimed.claimed_at is not None
+    audit = audit_event(AuditAction.CLAIM, outcome, origin, claimed, principal, claimed.claimed_at, detail=detail)
     return ClaimWrites(claimed.id, claimed.customer_id, principal.user_id, claimed.claimed_at,
-                       claimed.claim_restricted, audit, clear=CLAIM_ATTRIBUTES)
+                       claimed.claim_restricted, audit, clear=CLAIM_ATTRIBUTES, **spends)
 
 
 def _claimed_by(principal: Principal, device: Device, now: int) -> Device:
@@ -248,8 +252,7 @@ class ClaimService:
                 raise DeviceBlocked("The device is blocked by its tenant")
             if decision.assigns:  # SUCCESS: the owner, the attributes and the audit row in one round trip
                 claimed = _claimed_by(principal, device, now)
-                if await tx.repo.claim_writes(_writes(claimed, principal, audit_event(
-                        AuditAction.CLAIM, decision.response.value, origin, claimed, principal, now))):
+                if await tx.repo.claim_writes(_writes(claimed, principal, origin, decision.response.value)):
                     return ClaimResult(decision.response, claimed)
                 # unreachable while the device row is locked; the last line of defence (attributes cleared)
                 decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=False)
@@ -311,9 +314,8 @@ class ClaimService:
                 return TokenClaimResult(device, created=False)
             claimed = _claimed_by(principal, device, now)
             learn_type = device.type == "default"  # as nRF Cloud learns it, and the modem firmware
-            if not await tx.repo.claim_writes(replace(
-                    _writes(claimed, principal, audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal,
-                                                            now, detail="claim token")),
+            if not await tx.repo.claim_writes(_writes(
+                    claimed, principal, origin, "SUCCESS", "claim token",
                     nonce=token.nonce, challenge_answered=target.challenge_user is not None,
                     device_type=token.device_type_name if learn_type else None,
                     firmware_id=token.firmware_id if identity.firmware_id is None else None)):
@@ -393,10 +395,8 @@ class ClaimService:
                     return CodeClaimResult(device, identity, created=False)
                 claimed = _claimed_by(principal, device, now)
                 application = await tx.repo.ensure_application(principal.tenant_id, customer, application_id, now)
-                if not await tx.repo.claim_writes(replace(
-                        _writes(claimed, principal, audit_event(AuditAction.CLAIM, "SUCCESS", origin, claimed, principal,
-                                                                now, detail="claim authentication code")),
-                        filed=(application, device_id))):
+                if not await tx.repo.claim_writes(_writes(claimed, principal, origin, "SUCCESS",
+                                                          "claim authentication code", filed=(application, device_id))):
                     raise OwnedByAnother("the device is claimed by someone else")  # unreachable: the row is locked
                 identity = replace(identity, code_spent_at=now, application_id=application_id, app_device_id=device_id)
                 await tx.windows.discard(device.id)
