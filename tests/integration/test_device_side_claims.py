@@ -259,3 +259,18 @@ async def test_window_for_a_deleted_device_is_refused(world, container, store_pr
     with pytest.raises(NotFound):
         await container.claims.open_window(device, DeviceClaimMessage("k", MINUTE), DEVICE)
     assert not await store_probe.stored_window(container, device.id)
+
+
+async def test_a_door_that_just_read_the_device_is_not_read_again_when_windows_live_in_redis(world, container):
+    """HTTP and CoAP read the device by its token for the very message (``fresh``); MQTT's device was
+    read at CONNECT and is always read again."""
+    claims = container.claims
+    device = await world.device()  # as a door read it, a moment before its tenant assigned it
+    async with claims.uow(write=True) as tx:
+        await tx.repo.set_owner(device.id, world.c1.id)
+    assert await claims.open_window(device, DeviceClaimMessage("k", MINUTE), DEVICE) is WindowResult.ALREADY_CLAIMED
+    fresh = await claims.open_window(device, DeviceClaimMessage("k", MINUTE), DEVICE, fresh=True)
+    if claims.uow.windows_need_write:  # windows in SQL: the device is read in the transaction that writes
+        assert fresh is WindowResult.ALREADY_CLAIMED
+    else:  # windows in Redis: the door's read of a moment ago stands
+        assert fresh is WindowResult.OPENED

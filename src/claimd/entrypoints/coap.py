@@ -61,7 +61,7 @@ class DeviceApi(resource.Resource, resource.PathCapable):
         except InvalidPayload as exc:
             return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=exc.message.encode()[:256])
         remote = getattr(request.remote, "hostinfo", None)
-        result = await self.claims.open_window(device, message, Origin(Door.COAP, remote))
+        result = await self.claims.open_window(device, message, Origin(Door.COAP, remote), fresh=True)
         log.debug("CoAP claim window for %s: %s", device.id, result.value)
         return aiocoap.Message(code=aiocoap.CREATED)
 

@@ -209,14 +209,20 @@ class ClaimService:
         self.keys = keys
         self.limiter = limiter
 
-    async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin) -> WindowResult:
+    async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin, *,
+                          fresh: bool = False) -> WindowResult:
         """Register a device-side claim window for ``device`` (already authenticated by its door).
 
-        With windows in Redis this reads SQL only (one statement on PostgreSQL); a refusal is audited
-        in a write transaction of its own."""
+        ``fresh``: the door read ``device`` from the store for this very message (HTTP, CoAP), so with
+        windows in Redis, where no transaction would hold the row either, it is not read again. With
+        windows in SQL, the device is read in the write transaction that opens the window. A refusal is
+        audited in a write transaction of its own."""
         now = self.clock()
         async with self.uow(write=self.uow.windows_need_write) as tx:
-            current = await tx.repo.get_device(device.tenant_id, device.id)
+            if fresh and not self.uow.windows_need_write:
+                current: Device | None = device
+            else:
+                current = await tx.repo.get_device(device.tenant_id, device.id)
             if current is None:
                 raise NotFound()
             claiming_allowed = None

@@ -37,5 +37,5 @@ async def device_claim(accessToken: str, request: Request, c: ContainerDep) -> R
     except AuthenticationFailed:
         return Response(status_code=401)  # as ThingsBoard: before the payload is read, and with no body
     message = parse_device_claim(await request.body())  # InvalidPayload → 400 with the reason
-    result = await c.claims.open_window(device, message, Origin(Door.HTTP_DEVICE, client_address(request)))
+    result = await c.claims.open_window(device, message, Origin(Door.HTTP_DEVICE, client_address(request)), fresh=True)
     return Response(status_code=200, headers={WINDOW_HEADER: result.value})
