@@ -12,9 +12,18 @@ no consistency.
 
 from __future__ import annotations
 
+import collections
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -52,8 +61,80 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A statement in one trip to aiosqlite's thread. SQLAlchemy's own cursor takes three or four
+    (open the cursor, execute, fetch the rows, close), and each trip is a thread hand-off both ways:
+    on a claim, most of SQLite's cost. Server-side (streaming) cursors stay SQLAlchemy's."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid")
+
+    def __init__(self, adapt_connection: Any) -> None:  # no cursor is opened here: see _execute_async
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._rows: collections.deque[Any] = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:  # the rows are already here and the cursor is closed
+        return None
+
+    async def _run(self, run: Any, operation: Any, parameters: Any) -> None:
+        def in_thread(connection: sqlite3.Connection) -> tuple[list[Any], Any, int, int | None]:
+            cursor = connection.cursor()
+            try:
+                run(cursor, operation, parameters)
+                return (cursor.fetchall() if cursor.description else [], cursor.description, cursor.rowcount,
+                        cursor.lastrowid)
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            rows, self._description, self._rowcount, self._lastrowid = await self._connection._execute(
+                in_thread, self._connection._conn)
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(sqlite3.Cursor.execute, operation, () if parameters is None else parameters)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._run(sqlite3.Cursor.executemany, operation, seq_of_parameters)
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneTripCursor
+
+
+class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> _OneTripConnection:
+        return _OneTripConnection(self, super().connect(*arg, **kw)._connection)
+
+
+_ONE_TRIP_DBAPI = _OneTripDbapi(aiosqlite, sqlite3)
+
+
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, module=_ONE_TRIP_DBAPI)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
