@@ -232,14 +232,14 @@ async def device_windows(report: Report, backend: str, server: LiveServer, fleet
         report.add(Row(f"device windows · {label} QoS 1", backend, r["rate"], "msg/s",
                        mosquitto and mosquitto["rate"], "Mosquitto, same load", "≥ 50% of Mosquitto",
                        None if mosquitto is None else r["rate"] >= 0.5 * mosquitto["rate"], r["errors"],
-                       f"{clients} devices × {messages} messages, 20 in flight each"
+                       f"{clients} devices × {messages} messages, 20 in flight each, p99 {r['p99_ms']} ms"
                        + (f"; Mosquitto CPU {mosquitto.get('server_cpu_us')} µs/msg" if mosquitto else ""),
                        cpu_us=r.get("server_cpu_us")))
     sockets, messages = sizes.coap
     r = await load({"kind": "coap", "port": server.coap_port, "messages": messages, "payload": WINDOW,
                     "paths": [f"/api/v1/{token}/claim" for token in fleet.window_devices[:sockets]]}, server.process.pid)
     report.add(Row("device windows · CoAP", backend, r["rate"], "msg/s", errors=r["errors"], cpu_us=r.get("server_cpu_us"),
-                   note=f"{sockets} devices × {messages} confirmable POSTs, one outstanding each"))
+                   note=f"{sockets} devices × {messages} confirmable POSTs, one outstanding each, p99 {r['p99_ms']} ms"))
 
 
 def port_of(server: LiveServer) -> int:

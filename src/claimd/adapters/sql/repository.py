@@ -567,12 +567,19 @@ class SqlUnitOfWork:
 
     def __init__(self, db: Database, write: bool, external_windows: ClaimWindows | None) -> None:
         self._engine = db.writer if write else db.reader
+        self._turn = db.write_turn() if write and db.write_turns is not None else None
         self._external_windows = external_windows
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
+        if self._turn is not None:
+            await self._turn.__aenter__()
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except BaseException:
+            await self._close()
+            raise
         self.repo = SqlRepository(self._conn)
         self.windows = self._external_windows or SqlClaimWindows(self._conn)
         return self
@@ -585,8 +592,16 @@ class SqlUnitOfWork:
             else:
                 await self._conn.rollback()
         finally:
-            await self._conn.close()
-            self._conn = None
+            await self._close()
+
+    async def _close(self) -> None:
+        try:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+        finally:
+            if self._turn is not None:
+                await self._turn.__aexit__(None, None, None)
 
 
 @dataclass(eq=False)
@@ -686,7 +701,7 @@ class SqlUnitOfWorkFactory:
         write lock), so callers keep batches short."""
         if _batch.get() is not None:
             raise RuntimeError("batches do not nest")
-        async with self.db.writer.connect() as conn, conn.begin():
+        async with self.db.write_turn(), self.db.writer.connect() as conn, conn.begin():
             state = _Batch(self, conn, asyncio.current_task())
             token = _batch.set(state)
             try:

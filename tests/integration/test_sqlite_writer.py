@@ -1,13 +1,17 @@
-"""SQLite statements in one trip to aiosqlite's thread (``database._OneTripCursor``): what SQLAlchemy
-reads from a cursor stays right, and a statement costs one trip, not SQLAlchemy's three or four."""
+"""SQLite's writer: statements in one trip to aiosqlite's thread (``database._OneTripCursor``), where
+what SQLAlchemy reads from a cursor stays right and a statement costs one trip, not SQLAlchemy's three
+or four; and the one write connection served in turn (``Database.write_turn``)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from claimd.adapters.sql.database import open_database
+from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 
 
 @pytest.fixture
@@ -66,3 +70,26 @@ async def test_a_statement_is_one_trip_to_the_database_thread(db):
         finally:
             driver._execute = original
             await conn.rollback()
+
+
+async def test_the_writer_is_served_in_turn(db):
+    """A task that gives the writer back and asks again at once queues behind those already waiting
+    (the pool alone would hand it straight back)."""
+    uow = SqlUnitOfWorkFactory(db)
+    served: list[str] = []
+    holding = asyncio.Event()
+
+    async def busy() -> None:
+        async with uow(write=True):
+            holding.set()
+            await asyncio.sleep(0.05)
+        async with uow(write=True):
+            served.append("busy again")
+
+    async def waiting() -> None:
+        await holding.wait()
+        async with uow(write=True):
+            served.append("waiting")
+
+    await asyncio.gather(busy(), waiting())
+    assert served == ["waiting", "busy again"]
