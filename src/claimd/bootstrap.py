@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import secrets
+import socket
 import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from claimd.adapters.attestation import Es256IdentityKeys
 from claimd.adapters.crypto import AesGcmSealer, Argon2PasswordHasher, HmacSecretHasher, JwtCodec, new_token
 from claimd.adapters.sql.database import Database, normalize_url, open_database
 from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
-from claimd.config import Settings
+from claimd.adapters.sql.server_secret import record_fingerprint, recorded_fingerprint
+from claimd.config import SettingError, Settings
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, claim_row, identity_row, lorawan_claim_row
 from claimd.domain.lorawan import Lockout
 from claimd.domain.errors import InvalidArgument
@@ -28,9 +35,10 @@ from claimd.services.accounts import AccountService
 from claimd.services.claims import ClaimPolicy, ClaimService, CodeProof
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayService
-from claimd.services.bulk import BULK, BulkService, RowHandler
+from claimd.services.bulk import BULK, BulkService, RefusalHandler, RowHandler
 from claimd.services.common import RowDone
 from claimd.services.ownership import IdentityDraft, OwnershipService
+from claimd.services.guesses import GuessPolicy, Guesses
 from claimd.services.ports import ClaimWindows, Clock, FailureLimiter
 from claimd.services.lorawan import LorawanService, proof_from_qr
 from claimd.services.provisioning import ProvisioningService
@@ -48,23 +56,135 @@ def secret_file_for(database_url: str) -> Path:
     """Where a generated server secret is kept: beside a SQLite file, else in the working directory."""
     url = make_url(normalize_url(database_url))
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database + ".secret")
-    return Path("claimd.secret")
+        return Path(url.database + ".secret").absolute()
+    return Path("claimd.secret").absolute()
 
 
-def load_server_secret(settings: Settings) -> bytes:
-    if settings.secret:
-        return settings.secret.encode()
+FINGERPRINT_LABEL = b"claimd server secret fingerprint v1"
+
+
+def secret_fingerprint(secret: bytes) -> bytes:
+    """A keyed digest of a fixed label: tells two secrets apart without keeping either."""
+    return hmac.new(secret, FINGERPRINT_LABEL, hashlib.sha256).digest()
+
+
+async def load_server_secret(settings: Settings, database: Database, clock: Clock = now_ms) -> bytes:
+    """The server secret, from CLAIMD_SECRET or its file, checked against the fingerprint the database
+    recorded on its first start. Device tokens, sealed rows and JWTs only work with the secret that made
+    them, so a database started with another secret is refused, and a database that has a fingerprint
+    never gets a newly generated secret (the file is simply elsewhere: another working directory)."""
+    recorded = await recorded_fingerprint(database)
     path = secret_file_for(settings.database_url)
-    if path.exists():
-        return path.read_bytes().strip()
-    value = secrets.token_urlsafe(32).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(value)
-    log.warning("generated a server secret in %s (set CLAIMD_SECRET to share one between nodes)", path)
+    generated = False
+    if settings.secret is not None:
+        value, source = settings.secret.get_secret_value().encode(), "the value of CLAIMD_SECRET"
+    elif path.exists():
+        try:
+            value, source = path.read_bytes().strip(), f"the secret in {path}"
+        except OSError as exc:
+            raise SettingError(f"CLAIMD_SECRET is not set and {path} cannot be read ({exc.strerror})") from None
+    elif recorded is not None:
+        raise SettingError(f"CLAIMD_SECRET is not set and {path} does not exist, but this database was first "
+                           "started with a server secret: set CLAIMD_SECRET to it (or restore that file)")
+    else:
+        value, source, generated = secrets.token_urlsafe(32).encode(), f"the secret generated in {path}", True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(value)
+    if not value:
+        raise SettingError(f"CLAIMD_SECRET: {source} is empty")
+    fingerprint = secret_fingerprint(value)
+    if recorded is None:
+        recorded = await record_fingerprint(database, fingerprint, clock())
+    if not hmac.compare_digest(recorded, fingerprint):
+        if generated:
+            path.unlink()
+        raise SettingError(f"CLAIMD_SECRET: {source} is not the server secret this database was first started "
+                           f"with (looked in {path} when CLAIMD_SECRET is unset); set CLAIMD_SECRET to that secret")
+    if generated:
+        log.warning("generated a server secret in %s: back it up with the database (or set CLAIMD_SECRET)", path)
     return value
+
+
+async def open_store(database_url: str, pool_size: int = 20) -> Database:
+    """Open the database and connect once, so that a wrong CLAIMD_DATABASE_URL is one line naming it and
+    the cause (never its password) instead of a driver's traceback."""
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        raise SettingError("CLAIMD_DATABASE_URL: not a database URL (expected sqlite:///path/claimd.db or "
+                           "postgresql://user@host/database)") from None
+    shown = f"CLAIMD_DATABASE_URL={url.render_as_string(hide_password=True)}"
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingError(f"{shown}: {url.get_backend_name()} is not supported (use sqlite:///… or postgresql://…)")
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+        raise SettingError(f"{shown}: an in-memory SQLite database is not supported; name a file "
+                           "(sqlite:///path/claimd.db)")
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database).absolute().parent
+        if not folder.is_dir():
+            raise SettingError(f"{shown}: cannot open the database: the directory {folder} does not exist")
+    try:
+        database = open_database(database_url, pool_size=pool_size)
+    except (ArgumentError, ImportError, TypeError, ValueError) as exc:
+        raise SettingError(f"{shown}: cannot use it ({exc})") from None
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_S), database.writer.connect():
+            pass
+    except BaseException as exc:
+        await database.dispose()
+        if not isinstance(exc, Exception):
+            raise
+        # aiosqlite stops a connection that failed to open from its thread without waiting for it; give
+        # the thread its moment, or it reports into a closed event loop with a traceback of its own.
+        await asyncio.sleep(0.1)
+        raise SettingError(f"{shown}: cannot open the database: {_cause(exc, url)}") from None
+    return database
+
+
+CONNECT_TIMEOUT_S = 15
+
+
+async def open_redis(redis_url: str) -> Any:
+    """Connect to Redis once at start, as to the database: a wrong CLAIMD_REDIS_URL is one line, not a
+    failure at the first claim."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        url = make_url(redis_url)
+        shown = f"CLAIMD_REDIS_URL={url.render_as_string(hide_password=True)}"
+        redis = Redis.from_url(redis_url)
+    except (ArgumentError, ValueError):
+        raise SettingError("CLAIMD_REDIS_URL: not a Redis URL (expected redis://host:6379/0 or rediss://…)") from None
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        await redis.aclose()
+        cause = exc.__cause__ if isinstance(exc.__cause__, ConnectionRefusedError) else exc
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
+            reason = f"connection refused by {url.host}:{url.port or 6379}"
+        else:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingError(f"{shown}: cannot reach Redis: {reason}") from None
+    return redis
+
+
+def _cause(exc: Exception, url: URL) -> str:
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return str(exc.orig).splitlines()[0]
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host {url.host}"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {where} within {CONNECT_TIMEOUT_S} s"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[BulkEndpoint, RowHandler]:
@@ -97,6 +217,20 @@ def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[Bul
             BulkEndpoint.CLAIM_LORAWAN_DEVICES: claim_lorawan}
 
 
+def bulk_refusals(claims: ClaimService) -> dict[BulkEndpoint, RefusalHandler]:
+    """What a refused row's secret becomes: a claim token is spent (it was uploaded, so it may have
+    been seen). A LoRaWAN code is not: it is the device's own, and its guesses have their lockouts."""
+
+    async def void_token(op: BulkOp, row: BulkRow) -> None:
+        try:
+            token, _tags = claim_row(row.line)
+        except InvalidArgument:  # no token in the row
+            return
+        await claims.void_token(op.tenant_id, token)
+
+    return {BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: void_token}
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -121,19 +255,25 @@ class Container:
 
 async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = True) -> Container:
     """Open the stores, run migrations, and wire the services."""
-    server_secret = load_server_secret(settings)
-    database = open_database(settings.database_url, pool_size=settings.db_pool_size)
-    if migrate:
-        await upgrade(database)
+    database = await open_store(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        if migrate:
+            await upgrade(database)
+        server_secret = await load_server_secret(settings, database, clock)
+    except BaseException:
+        await database.dispose()
+        raise
     windows: ClaimWindows | None = None
     limiter: FailureLimiter = MemoryFailureLimiter()
     redis = None
     if settings.redis_url:
-        from redis.asyncio import Redis
-
         from claimd.adapters.windows import RedisClaimWindows
 
-        redis = Redis.from_url(settings.redis_url)
+        try:
+            redis = await open_redis(settings.redis_url)
+        except BaseException:
+            await database.dispose()
+            raise
         windows = RedisClaimWindows(redis, settings.redis_prefix)
         limiter = RedisFailureLimiter(redis, settings.redis_prefix)
     uow = SqlUnitOfWorkFactory(database, windows)
@@ -141,17 +281,20 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     tokens = JwtCodec(server_secret)
     lockout = Lockout(0, settings.claim_lockout_base_ms, settings.claim_lockout_max_s * 1000)
     policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms,
-                         settings.challenge_ttl_s * 1000, settings.require_challenge,
-                         lockout_device=replace(lockout, free=settings.claim_lockout_free_device),
-                         lockout_user=replace(lockout, free=settings.claim_lockout_free_user),
-                         lockout_address=replace(lockout, free=settings.claim_lockout_free_address))
+                         settings.challenge_ttl_s * 1000, settings.require_challenge)
+    guesses = Guesses(limiter, GuessPolicy(device=replace(lockout, free=settings.claim_lockout_free_device),
+                                           user=replace(lockout, free=settings.claim_lockout_free_user),
+                                           address=replace(lockout, free=settings.claim_lockout_free_address),
+                                           account=replace(lockout, free=settings.login_lockout_free_account)),
+                      clock)
     keys = Es256IdentityKeys()
-    claims = ClaimService(uow, hasher, policy, clock, keys, limiter)
+    claims = ClaimService(uow, hasher, policy, clock, keys, guesses)
     sealer = AesGcmSealer(server_secret)
     devices = DeviceService(uow, hasher, sealer, clock, new_token)
-    accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock)
+    accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
-    bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), sealer, settings.bulk_lease_s * 1000)
+    bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), sealer, hasher,
+                       settings.bulk_lease_s * 1000, bulk_refusals(claims))
     return Container(
         settings=settings,
         database=database,
@@ -161,7 +304,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         gateways=GatewayService(devices, claims),
         ownership=ownership,
         bulk=bulk,
-        access=AccessService(uow, hasher, accounts, clock),
+        access=AccessService(uow, hasher, accounts, clock, guesses),
         provisioning=ProvisioningService(uow, sealer, keys, clock),
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),
         tokens=tokens,

@@ -3,39 +3,57 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./claimd.db"
+ENV_PREFIX = "CLAIMD_"
+# CLAIMD_* variables that are not settings of the server: the file of settings, and the credentials of
+# the HTTP client commands (``claimd lorawan``), which people keep in the same shell.
+OTHER_VARIABLES = frozenset({"CLAIMD_CONFIG", "CLAIMD_URL", "CLAIMD_API_KEY", "CLAIMD_USERNAME", "CLAIMD_PASSWORD"})
+
+
+class SettingError(Exception):
+    """A setting that cannot work, said in one line that names it (the CLI exits 2 with it)."""
 
 
 class Settings(BaseSettings):
     """Every setting of claimd. Each is also an option of ``claimd serve`` (see ``--help``)."""
 
-    model_config = SettingsConfigDict(env_prefix="CLAIMD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLite (default) or postgresql+asyncpg://…")
     redis_url: str | None = Field(None, description="Redis for claim windows across nodes (optional)")
     redis_prefix: str = Field("claimd", description="Prefix of claimd's Redis keys")
     http_host: str = Field("0.0.0.0", description="HTTP listen address")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port")
+    http_max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413 beyond it; bulk uploads excepted)")
+    http_max_upload_bytes: int = Field(268_435_456, ge=1024, description="Largest bulk upload (CSV / JSON lines), streamed")
+    http_header_timeout_s: float = Field(10.0, gt=0, le=3600, description="Close an HTTP connection whose request head is not complete in this time")
+    http_max_header_bytes: int = Field(65_536, ge=1024, description="Largest HTTP request head (request line and headers; 431 beyond it)")
+    http_body_timeout_s: float = Field(60.0, gt=0, le=3600, description="Close an HTTP connection whose request body stalls (no byte received) this long")
+    http_idle_timeout_s: float = Field(5.0, gt=0, le=3600, description="Close a kept-alive HTTP connection idle this long")
+    http_max_connections: int = Field(10_000, ge=1, description="Open HTTP connections (kept below the open-file limit); more are closed at once")
     allow_claiming_by_default: bool = Field(True, description="Devices may open claim windows without claimingAllowed")
     claim_duration_ms: int = Field(86_400_000, gt=0, description="Claim window length when a device sends none")
     challenge_ttl_s: int = Field(300, gt=0, le=86_400, description="Life of a claim-token challenge")
     require_challenge: bool = Field(False, description="Accept only claim tokens that answer a server challenge")
-    claim_lockout_free_device: int = Field(5, ge=0, description="Failed claims by code per DevEUI before lockouts")
-    claim_lockout_free_user: int = Field(10, ge=0, description="Failed claims by code per user before lockouts")
-    claim_lockout_free_address: int = Field(20, ge=0, description="Failed claims by code per source address before lockouts")
-    claim_lockout_base_ms: int = Field(1000, ge=1, description="First lockout after the free failures; doubles per failure")
-    claim_lockout_max_s: int = Field(3600, ge=1, description="Longest lockout of a DevEUI, user or address")
+    claim_lockout_free_device: int = Field(5, ge=0, description="Wrong claim secrets (any proof) per device before lockouts")
+    claim_lockout_free_user: int = Field(10, ge=0, description="Wrong claim secrets per user before lockouts")
+    claim_lockout_free_address: int = Field(20, ge=0, description="Wrong claim secrets, passwords and API keys per source address before lockouts")
+    login_lockout_free_account: int = Field(5, ge=0, description="Wrong passwords per account (e-mail) before lockouts")
+    claim_lockout_base_ms: int = Field(1000, ge=1, description="First lockout after the free failures (claims, logins, API keys); doubles per failure")
+    claim_lockout_max_s: int = Field(3600, ge=1, description="Longest lockout of a device, user, account or address")
     bulk_worker: bool = Field(True, description="Work bulk operations in this process")
     bulk_lease_s: int = Field(30, ge=1, le=3600, description="A bulk job whose worker is silent this long is taken over")
-    secret: str | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
+    # Secrets are SecretStr: never shown in a repr or a log, and never a command-line value (see cli.py).
+    secret: SecretStr | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
     admin_email: str | None = Field(None, description="First tenant admin's e-mail (first start only)")
-    admin_password: str | None = Field(None, description="First tenant admin's password (first start only)")
+    admin_password: SecretStr | None = Field(None, description="First tenant admin's password (first start only)")
     mqtt_enabled: bool = Field(True, description="Serve the MQTT device endpoint")
     mqtt_host: str = Field("0.0.0.0", description="MQTT listen address")
     mqtt_port: int = Field(1883, ge=0, le=65535, description="MQTT listen port")
@@ -48,9 +66,14 @@ class Settings(BaseSettings):
     coap_host: str = Field("0.0.0.0", description="CoAP listen address (UDP)")
     coap_port: int = Field(5683, ge=0, le=65535, description="CoAP listen port (UDP)")
     public_url: str | None = Field(None, description="Base URL in activation links (default: from the request)")
-    log_level: str = Field("info", description="Log level")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     bench: bool = Field(False, description="Serve GET /v1/bench/ping, the ceiling that bench/ measures claims against")
     db_pool_size: int = Field(20, ge=1, description="SQL connections per process (PostgreSQL: as many again as overflow)")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -59,14 +82,49 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         toml_path = os.environ.get("CLAIMD_CONFIG")
         if toml_path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=read_config_file(Path(toml_path))))
         return tuple(sources)
 
 
-def explicit_settings() -> set[str]:
-    """Names of settings given in the environment (used to tell a default port from a chosen one)."""
-    return {name for name in Settings.model_fields if f"CLAIMD_{name.upper()}" in os.environ}
+def env_name(setting: str) -> str:
+    return ENV_PREFIX + setting.upper()
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file named by CLAIMD_CONFIG. A file that is missing, unreadable, not TOML or holding a key
+    that is no setting is an error: ignored, it would leave the server running on defaults unnoticed."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingError(f"CLAIMD_CONFIG={path}: no such file") from None
+    except OSError as exc:
+        raise SettingError(f"CLAIMD_CONFIG={path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"CLAIMD_CONFIG={path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise SettingError(f"CLAIMD_CONFIG={path}: unknown setting {', '.join(map(repr, unknown))} "
+                           f"(see claimd serve --help)")
+    return data
+
+
+def unknown_environment() -> list[str]:
+    """CLAIMD_* variables that claimd does not read: most likely a misspelt setting. Said as a notice,
+    not refused: the environment is shared with other tools and deployments, and a variable left over
+    from another version should not stop a node from starting."""
+    known = {env_name(name) for name in Settings.model_fields} | OTHER_VARIABLES
+    return sorted(name for name in os.environ if name.startswith(ENV_PREFIX) and name not in known)
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from options (``overrides``; None means not given), the environment and the file, in that
+    order. Any mistake is a SettingError naming the variable, without its value (it may be a secret)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{env_name(name) if name else 'settings'}: {error['msg']}")
+        raise SettingError("invalid setting " + "; ".join(problems)) from None

@@ -393,9 +393,10 @@ def test_reclaim_permissions(admin: RestClient, new_customer, new_device) -> Non
     assert error_json(exc)["errorCode"] == 20
     assert owner_of(admin, device) == owner.customer_id
 
-    # ... nor an unassigned device.
+    # ... and an unassigned device has nothing to release: said so, not "no permission".
     free, _ = new_device()
-    assert api_error(lambda: stranger.client.re_claim_device(free.name)).status == 403
+    exc = api_error(lambda: stranger.client.re_claim_device(free.name))
+    assert exc.status == 400 and "not claimed" in error_json(exc)["message"]
 
     # The tenant admin may reclaim any device of the tenant, assigned or not.
     assert admin.re_claim_device(device.name) is None
@@ -451,6 +452,29 @@ def test_customers(admin: RestClient, new_customer) -> None:
     got = admin.get_customer_by_id(account.customer.id)
     assert isinstance(got, Customer)
     assert (got.id.id, got.title) == (account.customer_id, title)
+
+
+def test_save_user_activation_mail(admin: RestClient, new_customer) -> None:
+    """claimd sends no mail: ``sendActivationMail=true`` is a clear 400 (not a user silently left without
+    a link), and nothing is created; the client's default (the parameter left out) still creates the user."""
+    customer = new_customer().customer
+    email = f"user-{uuid.uuid4().hex[:10]}@customer.test"
+
+    def user() -> User:
+        return User(email=email, authority="CUSTOMER_USER", customer_id=CustomerId(customer.id.id, "CUSTOMER"))
+
+    body = error_json(api_error(lambda: admin.save_user(user(), send_activation_mail=True)))
+    assert body["status"] == 400 and body["errorCode"] == 31
+    assert "sendActivationMail=false" in body["message"] and "activationLink" in body["message"]
+    assert email not in [u.email for u in admin.get_customer_users(customer.id, 100, 0).data]
+
+    created = admin.save_user(user())  # tb-rest-client's default: no sendActivationMail value
+    assert isinstance(created, User) and created.email == email
+    assert admin.get_activation_link(created.id).startswith("http")
+
+    # ThingsBoard's "send the activation mail again" is refused the same way, not a bare 404
+    body = error_json(api_error(lambda: admin.send_activation_email(email)))
+    assert body["status"] == 400 and "activationLink" in body["message"]
 
 
 def test_assign_and_unassign(admin: RestClient, customer: CustomerAccount, new_device) -> None:

@@ -20,7 +20,7 @@ import httpx
 NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
 USER_PASSWORD = "user-password-1"
 WINDOW_HEADER = "X-Claimd-Claim-Window"
-ERROR_CODES = {400: 31, 401: 10, 403: 20, 404: 32}
+ERROR_CODES = {400: 31, 401: 10, 403: 20, 404: 32, 429: 33}
 PERMISSION_DENIED = "You don't have permission to perform this operation!"
 NOT_FOUND = "Requested item wasn't found!"
 
@@ -85,6 +85,9 @@ class Api:
 
     def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
         return self.http.delete(path, headers=self._headers(headers), **kw)
+
+    def put(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return self.http.put(path, headers=self._headers(headers), **kw)
 
     def ok(self, method: str, path: str, **kw: Any) -> Any:
         """Send and require 200; returns the JSON body (None when empty)."""

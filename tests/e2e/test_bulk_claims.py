@@ -51,13 +51,13 @@ def test_bulk_claim_reports_each_row_truthfully(world):
     assert world.u2.delete(f"/v1/claimed-devices/{ids[2]}").status_code == 204
     tag = uid("site")
     rows = [
-        f'{mint_token(key, uuid.UUID(ids[0]))},"{tag},color=white"',   # 0 good, two tags
-        "not-a-token",                                                   # 1 malformed
-        mint_token(new_private_key(), uuid.uuid4()),                     # 2 unknown device
-        replayed,                                                        # 3 replayed after its unclaim
-        mint_token(key, uuid.UUID(ids[1])),                              # 4 good, no tags
-        "",                                                              # 5 blank line: skipped
-        mint_token(new_private_key(), uuid.UUID(ids[1])),                # 6 wrong key (and owned now)
+        f'{mint_token(key, uuid.UUID(ids[0]))},"{tag},color=white"',   # row 1: good, two tags
+        "not-a-token",                                                   # row 2: malformed
+        mint_token(new_private_key(), uuid.uuid4()),                     # row 3: unknown device
+        replayed,                                                        # row 4: replayed after its unclaim
+        mint_token(key, uuid.UUID(ids[1])),                              # row 5: good, no tags
+        "",                                                              # a blank line: not a row
+        mint_token(new_private_key(), uuid.UUID(ids[1])),                # row 6: wrong key (and owned now)
     ]
     body = "\n".join(rows).encode()
     r = world.u1.post("/v1/claimed-devices", content=body, headers={"Content-Type": "text/csv"})
@@ -70,16 +70,19 @@ def test_bulk_claim_reports_each_row_truthfully(world):
     assert op["endpoint"] == "CLAIM_DEVICE_OWNERSHIP" and op["completedAt"].endswith("Z")
 
     errors = httpx.get(op["errorSummaryUrl"], headers={"X-Authorization": f"Bearer {world.u1.token}"}).json()
-    assert [e.split("]")[0] for e in errors["errors"]] == ["[1", "[2", "[3", "[6"]
+    assert [e.split("]")[0] for e in errors["errors"]] == ["[2", "[3", "[4", "[6"]
     assert "CLAIM_TOKEN_NOT_BASE64URL" in errors["errors"][0] and "UNKNOWN_DEVICE" in errors["errors"][1]
     assert "CLAIM_TOKEN_REPLAYED" in errors["errors"][2] and "BAD_SIGNATURE" in errors["errors"][3]
 
     results = world.u1.ok("get", f"/v1/bulk-ops-requests/{op_id}/results.json")
     assert [(x["row"], x["status"]) for x in results] == [
-        (0, "OK"), (1, "ERROR"), (2, "ERROR"), (3, "ERROR"), (4, "OK"), (6, "ERROR")]
+        (1, "OK"), (2, "ERROR"), (3, "ERROR"), (4, "ERROR"), (5, "OK"), (6, "ERROR")]
     assert results[0]["deviceId"] == ids[0] and results[4]["deviceId"] == ids[1]
+    # the upload holds tokens: never served back; nRF Cloud's clients still find its URL in the job
+    assert op["uploadedDataUrl"].endswith(f"/v1/bulk-ops-requests/{op_id}/upload.csv")
     uploaded = world.u1.get(f"/v1/bulk-ops-requests/{op_id}/upload.csv")
-    assert uploaded.status_code == 200 and uploaded.text.splitlines() == [r for r in rows if r]
+    assert uploaded.status_code == 410 and "not served back" in uploaded.json()["detail"], uploaded.text
+    assert not any(row.split(",")[0] in uploaded.text for row in rows if row)
 
     claimed = world.u1.ok("get", f"/v1/claimed-devices/{ids[0]}")
     assert sorted(claimed["tags"]) == sorted([tag, "color=white"]) and claimed["ownerId"] == world.c1_id

@@ -330,10 +330,10 @@ def test_reclaim_by_a_user_of_another_customer_is_403(world):
     assert world.owner(device) == world.c1_id
 
 
-def test_reclaim_of_an_unowned_device_by_a_customer_user_is_403(world):
+def test_reclaim_of_an_unowned_device_by_a_customer_user_says_it_is_not_claimed(world):
     device = world.device()
     world.window(device, GOOD_PAYLOAD)
-    assert_error(world.u1.reclaim(device.name), 403, 20)
+    assert_error(world.u1.reclaim(device.name), 400, 31, "The device is not claimed: there is nothing to reclaim")
     # the window survives the refused reclaim
     assert_success(world.u1.claim(device.name, {"secretKey": "value"}), world, device, world.c1_id)
 

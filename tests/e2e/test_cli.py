@@ -137,3 +137,131 @@ def test_invalid_setting_is_a_clear_error(tmp_path, bad):
     result = run(["serve"], tmp_path, env={"CLAIMD_HTTP_PORT": bad})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "CLAIMD_HTTP_PORT" in result.stderr or "http_port" in result.stderr or "http-port" in result.stderr
+
+
+# Database URL mistakes: one line naming CLAIMD_DATABASE_URL and the cause, exit 2, no password. -----
+def _closed_port() -> int:
+    return free_port()  # nothing listens there once the probe socket is closed
+
+
+URL_MISTAKES = [
+    ("postgresql://postgres:hunter2@127.0.0.1:5432/claimd_no_such_db", "does not exist"),
+    ("postgresql://postgres:hunter2@127.0.0.1:{closed}/x", "refused"),
+    ("mysql://root:hunter2@127.0.0.1/claimd", "mysql"),
+    ("not a url at all hunter2", "not a database URL"),
+    ("sqlite:////no/such/dir/claimd.db", "does not exist"),
+    ("sqlite:///{a_directory}", "unable to open"),
+]
+
+
+# every mistake through serve; db upgrade shares the code, so two of them through it (each run costs ~4 s)
+@pytest.mark.parametrize("command, url, cause", [(["serve"], *m) for m in URL_MISTAKES]
+                         + [(["db", "upgrade"], *m) for m in URL_MISTAKES[1:3]])
+def test_database_url_mistakes_are_one_line(tmp_path, command, url, cause):
+    url = url.format(closed=_closed_port(), a_directory=tmp_path)  # a directory is no database file
+    result = run(command, tmp_path, env={"CLAIMD_DATABASE_URL": url,
+                                         "CLAIMD_SECRET": "x", "CLAIMD_HTTP_PORT": "0", "CLAIMD_MQTT_PORT": "0",
+                                         "CLAIMD_COAP_PORT": "0", "CLAIMD_HTTP_HOST": "127.0.0.1"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CLAIMD_DATABASE_URL" in lines[0] and cause in lines[0], result.stderr
+    assert "hunter2" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+# CoAP follows the port rule of the other doors: no two processes share a UDP port. -------------------
+def test_a_second_server_on_a_taken_coap_port_is_refused(tmp_path):
+    first = start_server(tmp_path / "a")
+    try:
+        result = run(["serve"], tmp_path, env={"CLAIMD_COAP_PORT": str(first.coap_port), "CLAIMD_COAP_HOST": "127.0.0.1",
+                                               "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": "0",
+                                               "CLAIMD_MQTT_HOST": "127.0.0.1", "CLAIMD_MQTT_PORT": "0"})
+        assert result.returncode == 2 and f"CLAIMD_COAP_PORT={first.coap_port}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        first.stop()
+
+
+def test_a_taken_default_coap_port_turns_the_coap_door_off(tmp_path):
+    holder = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as another aiocoap server binds it
+    holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    try:
+        holder.bind(("::ffff:127.0.0.1", 5683))
+    except OSError:
+        holder.close()
+        pytest.skip("another program holds 5683 without SO_REUSEPORT")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
+    process = subprocess.Popen(CLAIMD + ["serve", "--http-host", "127.0.0.1", "--http-port", str(free_port()),
+                                         "--no-mqtt", "--coap-host", "127.0.0.1"],
+                               cwd=tmp_path, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = process.stdout.readline()
+        while ready and not ready.startswith("claimd 0"):
+            ready = process.stdout.readline()
+        assert "HTTP on" in ready and "CoAP" not in ready, ready
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+        holder.close()
+    lines = [line for line in err.splitlines() if "CoAP door off" in line]
+    assert len(lines) == 1 and "5683" in lines[0] and "CLAIMD_COAP_PORT" in lines[0], err
+
+
+def test_admin_settings_on_an_existing_database_are_said_to_be_ignored(tmp_path):
+    first = start_server(tmp_path)
+    first.stop()
+    assert "CLAIMD_ADMIN" not in first.log()
+    again = start_server(tmp_path, extra_env={"CLAIMD_ADMIN_PASSWORD": "another-password"})
+    again.stop()
+    lines = [line for line in again.log().splitlines() if "CLAIMD_ADMIN_EMAIL" in line]
+    assert len(lines) == 1 and "ignored" in lines[0] and "another-password" not in again.log()
+
+
+def test_unknown_claimd_variable_is_a_notice(tmp_path):
+    server = start_server(tmp_path, extra_env={"CLAIMD_HTTP_PROT": "8080"})
+    server.stop()
+    assert len([line for line in server.log().splitlines() if "CLAIMD_HTTP_PROT" in line]) == 1
+
+
+def test_version_flag(tmp_path):
+    import claimd
+
+    result = run(["--version"], tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == claimd.__version__
+
+
+def test_postgres_started_from_another_directory_refuses_a_new_secret(tmp_path):
+    from servers import create_pg_database, drop_pg_database, require_server
+
+    require_server("postgres")
+    name, url = create_pg_database()
+    try:
+        first = start_server(tmp_path / "a", database_url=url, extra_env={"CLAIMD_SECRET": None})
+        first.stop()
+        assert (tmp_path / "a" / "claimd.secret").exists()
+        (tmp_path / "b").mkdir()
+        result = run(["serve"], tmp_path / "b", env={"CLAIMD_DATABASE_URL": url, "CLAIMD_HTTP_PORT": "0",
+                                                     "CLAIMD_MQTT_PORT": "0", "CLAIMD_COAP_PORT": "0"})
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "CLAIMD_SECRET" in lines[0] and str(tmp_path / "b" / "claimd.secret") in lines[0]
+        assert not (tmp_path / "b" / "claimd.secret").exists()
+        secret = (tmp_path / "a" / "claimd.secret").read_text()
+        wrong = run(["serve"], tmp_path / "b", env={"CLAIMD_DATABASE_URL": url, "CLAIMD_SECRET": "not-" + secret,
+                                                    "CLAIMD_HTTP_PORT": "0", "CLAIMD_MQTT_PORT": "0",
+                                                    "CLAIMD_COAP_PORT": "0"})
+        assert wrong.returncode == 2 and "CLAIMD_SECRET" in wrong.stderr and secret not in wrong.stderr
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.mark.parametrize("url, cause", [("redis://:hunter2@127.0.0.1:{closed}/0", "refused"),
+                                        ("rediss-nope://:hunter2@127.0.0.1/0", "not a Redis URL")])
+def test_redis_url_mistakes_are_one_line(tmp_path, url, cause):
+    result = run(["serve"], tmp_path, env={"CLAIMD_REDIS_URL": url.format(closed=_closed_port()), "CLAIMD_SECRET": "x",
+                                           "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": "0",
+                                           "CLAIMD_MQTT_PORT": "0", "CLAIMD_COAP_PORT": "0"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CLAIMD_REDIS_URL" in lines[0] and cause in lines[0], result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

@@ -140,8 +140,12 @@ def test_audit_log_of_claims_reclaims_assign_and_unassign(world):
 
 def test_audit_log_paging(world):
     device = world.device()
-    for _ in range(3):
+    for _ in range(3):  # failed guesses: one line with their count
         assert world.u1.claim(device.name, {}).json() == "FAILURE"
+    world.window(device, GOOD_PAYLOAD)
+    r = world.u1.claim(device.name, {"secretKey": GOOD_PAYLOAD["secretKey"]})
+    assert r.status_code == 200, r.text
+    assert world.u1.reclaim(device.name).status_code == 200
     first = world.admin.ok("get", f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 2, "page": 0})
     second = world.admin.ok("get", f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 2, "page": 1})
     assert (first["totalElements"], first["totalPages"], first["hasNext"], len(first["data"])) == (3, 2, True, 2)

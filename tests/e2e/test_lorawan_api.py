@@ -27,9 +27,9 @@ import httpx
 import pytest
 from dbrows import database_rows
 from http_helpers import Api, World, make_world, new_customer_user, uid
-from live_fixtures import LIVE_BACKENDS
+from live_fixtures import LIVE_BACKENDS, serving
 from pngread import decode_qr_png, png_size
-from servers import LiveServer, create_pg_database, drop_pg_database, require_server, start_server
+from servers import LiveServer
 
 JOIN_EUI = "70B3D57ED0000000"
 ZERO_EUI = "0" * 16
@@ -48,7 +48,9 @@ MODULE_ENV = {
     "CLAIMD_CLAIM_LOCKOUT_FREE_USER": "100000",
     "CLAIMD_CLAIM_LOCKOUT_FREE_DEVICE": "3",
     "CLAIMD_CLAIM_LOCKOUT_BASE_MS": "1000",
+    "CLAIMD_HTTP_MAX_UPLOAD_BYTES": "65536",  # the imports here are small; the limit's test sends more
 }
+UPLOAD_LIMIT = 65536
 FREE_DEVICE_FAILURES = 3
 GUARDED_ENV = {  # the per-user and per-address limits, with lockouts long enough never to run out in a test
     "CLAIMD_CLAIM_LOCKOUT_FREE_ADDRESS": "5",
@@ -59,26 +61,6 @@ GUARDED_ENV = {  # the per-user and per-address limits, with lockouts long enoug
 
 
 # servers --------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def serving(backend: str, workdir: Any, extra_env: dict[str, str]) -> Iterator[LiveServer]:
-    """A ``claimd serve`` on ``backend`` (as ``live_fixtures.live_server``) with ``extra_env``."""
-    database, database_url, redis_url = None, None, None
-    if backend == "postgres+redis":
-        require_server("postgres")
-        require_server("redis")
-        database, database_url = create_pg_database()
-        redis_url = "redis://127.0.0.1:6379/0"
-    try:
-        server = start_server(workdir, database_url, redis_url, extra_env=dict(extra_env))
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        if database:
-            drop_pg_database(database)
-
-
 @contextlib.contextmanager
 def world_of(server: LiveServer) -> Iterator[World]:
     w = make_world(server.base_url, server.admin_email, server.admin_password)
@@ -443,17 +425,17 @@ def test_a_wrong_code_an_unknown_device_and_a_wrong_join_eui_look_the_same(lw: W
     page = lw.admin.ok("get", f"/api/audit/logs/entity/DEVICE/{device['id']}", params={"pageSize": 100, "page": 0})
     entries = page["data"]
     denied = [e for e in entries if e["actionType"] == "CLAIM" and e["actionStatus"] == "DEVICE_ACCESS_DENIED"]
-    assert len(denied) == 2, entries
+    assert sum(e["actionData"].get("count", 1) for e in denied) == 2, entries  # repeated failures: one row, counted
     u1 = user_id(lw.u1)
     for e in denied:
         assert e["entityId"] == {"entityType": "DEVICE", "id": device["id"]} and e["entityName"] == device["name"]
         assert e["door"] == "REST" and e["userId"]["id"] == u1 and e["customerId"]["id"] == lw.c1_id
         assert e["source"] == "127.0.0.1"
-        assert e["actionData"] == {"detail": "claim authentication code"}
+        assert e["actionData"]["detail"] == "claim authentication code"
     assert [e["actionStatus"] for e in entries if e["actionType"] == "CLAIM"].count("SUCCESS") == 1
     assert code not in json.dumps(entries)
     tenant_log = lw.admin.ok("get", "/api/audit/logs", params={"pageSize": 1000, "page": 0})["data"]
-    assert sum(1 for e in tenant_log if e["entityName"] == device["name"]
+    assert sum(e["actionData"].get("count", 1) for e in tenant_log if e["entityName"] == device["name"]
                and e["actionStatus"] == "DEVICE_ACCESS_DENIED") == 2
 
 
@@ -922,6 +904,85 @@ def test_parse_qr_codes(lw: World, lw_server: LiveServer) -> None:
     tts_error(httpx.post(f"{lw_server.base_url}{QR}/parse", json={"qr_code": b64(SPEC_EXAMPLE)}), 401, "unauthenticated")
 
 
+# The Things Stack's JSON: protojson reads camelCase and snake_case names, bytes in any base64 -----
+def unpadded(text: str, url_safe: bool = False) -> str:
+    encoded = (base64.urlsafe_b64encode if url_safe else base64.b64encode)(text.encode()).decode()
+    return encoded.rstrip("=")
+
+
+def test_qr_code_in_unpadded_and_url_safe_base64(lw: World) -> None:
+    """Issue 20: TTS's decoder (protobuf JSON ``bytes``) takes standard or URL-safe base64, padded or not."""
+    device = register(lw.admin, serial_number="?????")  # "???" is "Pz8/" in base64; the text's length 71 needs "="
+    text = device["qr_code"]
+    encodings = [b64(text), unpadded(text), base64.urlsafe_b64encode(text.encode()).decode(), unpadded(text, True)]
+    assert len(set(encodings)) == 4 and encodings[0].endswith("=") and "/" in encodings[0], encodings
+    for encoded in encodings:
+        parsed = lw.u1.ok("post", f"{QR}/parse", json={"qr_code": encoded})
+        assert parsed["end_device_template"]["end_device"]["ids"]["dev_eui"] == dev_of(device), encoded
+        assert lw.u1.ok("post", f"{QR}/tr005/parse", json={"qr_code": encoded})["format_id"] == "tr005"
+    app = new_app()
+    r = lw.u1.post(CLAIM, json={"qr_code": unpadded(text, True), "target_application_ids": {"application_id": app}})
+    assert r.status_code == 200 and r.json() == claimed_ids(dev_of(device), app), r.text
+    # still refused: a length no base64 has, characters of both alphabets, padding in the middle
+    for bad in (unpadded(text) + "AB", "-" + encodings[1][1:], "TFc6=RDA6" + encodings[1]):
+        tts_error(lw.u1.post(f"{QR}/parse", json={"qr_code": bad}), 400, "invalid_argument")
+
+
+def test_tts_request_fields_in_camel_case(lw: World) -> None:
+    """Issue 20: TTS's unmarshalers take lowerCamelCase JSON names as well as the proto names."""
+    # the tenant registers in camelCase (TTS's EndDevice JSON as the Console writes it)
+    dev_eui = new_eui()
+    r = lw.admin.post(DEVICES, json={
+        "ids": {"devEui": dev_eui, "joinEui": JOIN_EUI, "deviceId": uid("camel")},
+        "claimAuthenticationCode": {"value": "CAFE0001", "validFrom": "2020-01-01T00:00:00Z"},
+        "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122}, "serialNumber": "SN-C"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["ids"] == {"dev_eui": dev_eui, "join_eui": JOIN_EUI} and body["name"].startswith("camel-")
+    assert body["claim_authentication_code"]["valid_from"] == "2020-01-01T00:00:00.000Z"
+    assert body["lora_alliance_profile_ids"] == {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}
+    assert body["serial_number"] == "SN-C"
+    renewed = lw.admin.ok("post", f"{DEVICES}/{dev_eui}/claim-code", json={"value": "CAFE0002", "validTo": 4102444800000})
+    assert renewed["claim_authentication_code"]["valid_to"] == "2100-01-01T00:00:00.000Z"
+
+    # claim info, single and batch
+    assert lw.u1.ok("post", f"{CLAIM}/info", json={"joinEui": JOIN_EUI}) == {"join_eui": JOIN_EUI, "supports_claiming": True}
+    assert lw.u1.ok("post", f"{CLAIM}/info/batch", json={"requests": [{"joinEui": JOIN_EUI}]})["infos"] == [
+        {"join_eui": JOIN_EUI, "supports_claiming": True}]
+
+    # claim by identifiers, camelCase all through, and in a batch
+    app = new_app()
+    r = lw.u1.post(CLAIM, json={
+        "authenticatedIdentifiers": {"joinEui": JOIN_EUI, "devEui": dev_eui, "authenticationCode": "CAFE0002"},
+        "targetApplicationIds": {"applicationId": app}, "targetDeviceId": "camel-one"})
+    assert r.status_code == 200 and r.json() == claimed_ids(dev_eui, app, "camel-one"), r.text
+    other = register(lw.admin)
+    batch = lw.u1.ok("post", f"{CLAIM}/batch", json={"requests": [
+        {"qrCode": b64(other["qr_code"]), "targetApplicationIds": {"applicationId": app}}]})
+    assert [r["end_device_ids"] for r in batch["results"]] == [claimed_ids(dev_of(other), app)], batch
+
+    # QR codes: parse and generate
+    parsed = lw.u1.ok("post", f"{QR}/parse", json={"qrCode": b64(SPEC_EXAMPLE), "formatId": "tr005"})
+    assert parsed["format_id"] == "tr005"
+    made = lw.u1.ok("post", QR, json={"formatId": "tr005", "endDevice": {
+        "ids": {"joinEui": "1122334455667788", "devEui": "AABBCCDDEEFF0011"},
+        "claimAuthenticationCode": {"value": "AABBCCDDEEFF"},
+        "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122}, "serialNumber": "YYWWNNNNNN"},
+        "image": {"imageSize": 100}})
+    assert made["text"].startswith("LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:C")
+    assert png_size(base64.b64decode(made["image"]["embedded"]["data"]))[0] <= 100  # imageSize read: not the 300 default
+
+    # query parameters too: the batch unclaim's device ids
+    r = lw.u1.delete(f"{CLAIM}/{app}/devices/batch", params={"deviceIds": ["camel-one", f"eui-{dev_of(other).lower()}"]})
+    assert r.status_code == 200 and r.json()["failed"] == {}, r.text
+    assert app_devices(lw.u1, app)[0] == []
+
+    # one field named twice, in both spellings, is refused (protojson: duplicate field)
+    details = tts_error(lw.u1.post(f"{CLAIM}/info", json={"joinEui": JOIN_EUI, "join_eui": JOIN_EUI}), 400,
+                        "invalid_argument")
+    assert "join_eui" in details["message_format"] and "joinEui" in details["message_format"]
+
+
 # import ------------------------------------------------------------------------------------------
 def test_import_csv_streams_a_result_per_row(lw: World) -> None:
     good, plain, dup = new_eui(), new_eui(), new_eui()
@@ -938,8 +999,8 @@ def test_import_csv_streams_a_result_per_row(lw: World) -> None:
         f",{new_eui()},,,,,XYZ,,,\n"
     )
     lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"}))
-    assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [
-        (1, "OK"), (2, "OK"), (4, "ERROR"), (5, "ERROR"), (6, "ERROR"), (7, "ERROR")]
+    assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [  # the blank line is not a row
+        (1, "OK"), (2, "OK"), (3, "ERROR"), (4, "ERROR"), (5, "ERROR"), (6, "ERROR")]
     assert lines[-1] == {"total": 6, "succeeded": 2, "failed": 4}
     first, second = lines[0], lines[1]
     assert set(first) == {"row", "status", "id", "name", "dev_eui", "join_eui", "claim_authentication_code", "qr_code"}
@@ -992,7 +1053,7 @@ def test_import_json_objects(lw: World) -> None:
                           {"ids": {"dev_eui": three}, "lora_alliance_profile_ids": {"vendor_id": 70000}}]) + "\n")
     lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=body.encode(),
                                        headers={"Content-Type": "application/x-ndjson"}))
-    assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [(0, "OK"), (1, "ERROR"), (2, "OK"), (3, "ERROR")]
+    assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [(1, "OK"), (2, "ERROR"), (3, "OK"), (4, "ERROR")]
     assert lines[-1] == {"total": 4, "succeeded": 2, "failed": 2}
     assert (lines[0]["name"], lines[0]["claim_authentication_code"]) == (name, "PIN7")
     assert lines[0]["qr_code"] == tr005(JOIN_EUI, one, "PIN7")
@@ -1027,6 +1088,49 @@ def test_import_refusals(lw: World) -> None:
     problem(lw.admin.get(f"{DEVICES}/{unregistered}"), 404)
 
 
+def test_import_rows_count_from_1_and_short_rows_are_refused(lw: World) -> None:
+    """Issue 20: rows were counted from 1 in CSV and from 0 in JSON, and short rows silently accepted
+    (a row without its code cell got a generated code)."""
+    full, short, later = new_eui(), new_eui(), new_eui()
+    text = (f"\n\ndev_eui,join_eui,claim_authentication_code\n"  # blank lines before the header are not rows
+            f"{full},{JOIN_EUI},ABCD0001\n{short},{JOIN_EUI}\n\n{later},,\n")
+    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"}))
+    assert [(x["row"], x["status"]) for x in lines[:-1]] == [(1, "OK"), (2, "ERROR"), (3, "OK")]
+    assert lines[1]["code"] == "BAD_REQUEST" and "2 cells" in lines[1]["message"] and "header 3" in lines[1]["message"]
+    problem(lw.admin.get(f"{DEVICES}/{short}"), 404)
+    assert lines[-1] == {"total": 3, "succeeded": 2, "failed": 1}
+    # a file error names the device from 1 too
+    broken = json.dumps({"ids": {"dev_eui": new_eui()}}) + "\n" + '{"ids": broken'
+    body = problem(lw.admin.post(f"{DEVICES}/import", content=broken.encode(),
+                                 headers={"Content-Type": "application/x-ndjson"}), 400)
+    assert body["detail"].startswith("device 2:"), body
+
+
+def test_import_upload_is_bounded(lw: World) -> None:
+    """Issue 20: the whole upload is read before anything is registered, up to CLAIMD_HTTP_MAX_UPLOAD_BYTES
+    (413 beyond, by Content-Length or by the bytes counted for a chunked body); nothing is registered."""
+    first = new_eui()
+    text = f"dev_eui\n{first}\n" + "".join(f"{new_eui()}\n" for _ in range(UPLOAD_LIMIT // 17 + 100))
+    assert len(text) > UPLOAD_LIMIT
+    csv_type = {"Content-Type": "text/csv"}
+    body = problem(lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers=csv_type), 413, "TOO_LARGE")
+    assert str(UPLOAD_LIMIT) in body["detail"] and "CLAIMD_HTTP_MAX_UPLOAD_BYTES" in body["detail"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the bytes must be counted
+        data = text.encode()
+        for i in range(0, len(data), 4096):
+            yield data[i:i + 4096]
+
+    problem(lw.admin.post(f"{DEVICES}/import", content=chunked(), headers=csv_type), 413, "TOO_LARGE")
+    problem(lw.admin.get(f"{DEVICES}/{first}"), 404)
+    # just under the limit is fine
+    fits = f"dev_eui\n{first}\n".encode()
+    fits += b"\n" * (UPLOAD_LIMIT - len(fits))  # blank lines: not rows
+    assert len(fits) == UPLOAD_LIMIT
+    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=fits, headers=csv_type))
+    assert lines[0]["status"] == "OK" and lines[-1]["total"] == 1, lines
+
+
 # bulk claim jobs ---------------------------------------------------------------------------------
 def test_bulk_claim_job_and_codes_are_never_stored_in_plain_text(lw: World, lw_server: LiveServer) -> None:
     codes = [f"Lw{secrets.token_hex(6)}" for _ in range(4)]  # letters in each: no clash with hex or numbers
@@ -1051,7 +1155,7 @@ def test_bulk_claim_job_and_codes_are_never_stored_in_plain_text(lw: World, lw_s
     assert (op["total"], op["succeeded"], op["failed"]) == (5, 3, 2), op
     assert op["endpoint"] == "CLAIM_LORAWAN_DEVICES" and op["applicationId"] == app
     assert "uploadedDataUrl" not in op
-    problem(lw.u1.get(f"/v1/bulk-ops-requests/{op_id}/upload.csv"), 404)
+    problem(lw.u1.get(f"/v1/bulk-ops-requests/{op_id}/upload.csv"), 410)
 
     results = lw.u1.ok("get", f"/v1/bulk-ops-requests/{op_id}/results.json")
     assert [(x["row"], x["status"]) for x in results] == [(1, "OK"), (2, "OK"), (3, "ERROR"), (4, "ERROR"), (5, "OK")]
@@ -1079,7 +1183,7 @@ def test_bulk_claim_job_and_codes_are_never_stored_in_plain_text(lw: World, lw_s
     assert r.status_code == 202, r.text
     op = wait_op(lw.u1, r.json()["bulkOpsRequestId"])
     (row,) = lw.u1.ok("get", f"/v1/bulk-ops-requests/{op['bulkOpsRequestId']}/results.json")
-    assert row["row"] == 0 and row["status"] == "ERROR" and "application_id" in row["message"]
+    assert row["row"] == 1 and row["status"] == "ERROR" and "application_id" in row["message"]
 
     # no code in plain text anywhere: not in the devices' digests, not in the sealed upload
     renewed = f"Lw{secrets.token_hex(6)}"

@@ -22,8 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from http_helpers import GOOD_PAYLOAD, NULL_UUID, Api, World, assert_error, make_world, uid
-from live_fixtures import LIVE_BACKENDS
-from servers import REDIS_URL, create_pg_database, drop_pg_database, require_server, start_server
+from live_fixtures import LIVE_BACKENDS, serving
 
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of, sign_es256
 
@@ -141,6 +140,7 @@ def test_register_identity_and_get_it_back(world):
     assert abs(parse_iso(body["createdAt"]).timestamp() - time.time()) < 120
 
     got = world.admin.ok("get", f"/v1/device-identities/{device_id}")
+    assert got == body  # the same shape as the POST answered: name, tags and deviceType included
     assert got["id"] == device_id and got["publicKey"] == public_pem_of(key)
     assert got["publicKey"].startswith("-----BEGIN PUBLIC KEY-----")
     assert got["imei"] == "352656106118683" and got["firmwareId"] == firmware_id
@@ -358,7 +358,7 @@ def test_claim_body_errors(world):
         assert "claimToken" in problem(world.u1.post(CLAIM, json={"claimToken": bad}), 400)["message"], bad
     problem(world.u1.post(CLAIM, json={"claimToken": token, "tags": 5}), 400)
     problem(world.u1.post(CLAIM, json={"claimToken": token, "tags": {"a": 1}}), 400)
-    problem(world.u1.post(CLAIM, content=b"{" + b" " * 70_000 + b"}", headers=json_header), 400)
+    problem(world.u1.post(CLAIM, content=b"{" + b" " * 70_000 + b"}", headers=json_header), 413)
     # all refused without effect: the token still claims
     assert owner_of(world, device.id) == NULL_UUID
     assert claimed(world.u1, token)["id"] == device.id
@@ -529,22 +529,11 @@ def test_racing_claims_of_one_device_have_one_winner(world, u1b):
 @pytest.fixture(scope="module", params=LIVE_BACKENDS)
 def short_ttl_world(request, tmp_path_factory) -> Iterator[World]:
     """A server of its own whose challenges live 1 s."""
-    database, url, redis = None, None, None
-    if request.param == "postgres+redis":
-        require_server("postgres")
-        require_server("redis")
-        database, url = create_pg_database()
-        redis = REDIS_URL
-    server = start_server(tmp_path_factory.mktemp("short-ttl"), url, redis, extra_env={"CLAIMD_CHALLENGE_TTL_S": "1"})
-    try:
+    with serving(request.param, tmp_path_factory.mktemp("short-ttl"), {"CLAIMD_CHALLENGE_TTL_S": "1"}) as server:
         w = make_world(server.base_url, server.admin_email, server.admin_password)
         yield w
         for api in w.apis:
             api.close()
-    finally:
-        server.stop()
-        if database:
-            drop_pg_database(database)
 
 
 def test_an_expired_challenge_is_refused(short_ttl_world):

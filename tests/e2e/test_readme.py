@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from servers import start_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -21,7 +22,8 @@ def walkthrough() -> str:
 
 
 def test_readme_starts_with_the_two_commands():
-    first_lines = [line for line in README.read_text().splitlines() if line.strip()][:4]
+    shown = [line for line in README.read_text().splitlines() if line.strip() and not line.startswith("<!--")]
+    first_lines = shown[:4]
     assert first_lines[1] == "```sh"
     assert "claimd serve" in first_lines[2] and "pip install" in first_lines[2]
     assert "pytest" in first_lines[3] and ".[test]" in first_lines[3]
@@ -29,14 +31,34 @@ def test_readme_starts_with_the_two_commands():
     assert first_lines[3] in ci, ".ci/run must run the README's test command"
 
 
-def test_readme_walkthrough_runs_as_written(live_server):
+def require_curl_and_jq() -> None:
     if shutil.which("jq") is None or shutil.which("curl") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("the walk-through needs curl and jq")
         pytest.skip("the walk-through needs curl and jq")
-    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", walkthrough()],
-                            env={**os.environ, "BASE": live_server.base_url},
-                            capture_output=True, text=True, timeout=60)
+
+
+def run_walkthrough(base_url: str) -> subprocess.CompletedProcess[str]:
+    """The block as a reader runs it: ``bash walkthrough.sh``, with no options of ours."""
+    return subprocess.run(["bash", "-c", walkthrough()], env={**os.environ, "BASE": base_url},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_readme_walkthrough_stops_at_its_first_failure(tmp_path):
+    """A server whose admin has another password: the login fails, and so does the block, at once."""
+    require_curl_and_jq()
+    server = start_server(tmp_path, extra_env={"CLAIMD_ADMIN_PASSWORD": "another-password"})
+    try:
+        result = run_walkthrough(server.base_url)
+    finally:
+        server.stop()
+    assert result.returncode != 0, result.stdout
+    assert result.stdout.strip() == "", "nothing after the failed login runs"
+
+
+def test_readme_walkthrough_runs_as_written(live_server):
+    require_curl_and_jq()
+    result = run_walkthrough(live_server.base_url)
     assert result.returncode == 0, result.stderr + result.stdout
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     out = "\n".join(lines)

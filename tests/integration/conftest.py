@@ -49,7 +49,7 @@ async def redis_items(container: Container) -> dict[str, bytes]:
 
 async def stored_window(container: Container, device_id: uuid.UUID) -> bool:
     if container.redis is not None:
-        return any(str(device_id) in key for key in await redis_items(container))
+        return any(f"claim-window:{device_id}" in key for key in await redis_items(container))
     windows = table("claim_windows")
     async with container.database.reader.connect() as conn:
         rows = await conn.execute(select(text("device_id")).select_from(windows).where(text("device_id = :d")),

@@ -85,7 +85,7 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
         return uuid.UUID(device_id)
 
     service = BulkService(uow, container.accounts, clock, {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
-                          container.bulk.sealer)
+                          container.bulk.sealer, container.bulk.hasher)
 
     async def body():
         yield "\n".join(f"{k}:{d.id}" for k, d in zip(kinds, devices, strict=True)).encode()
@@ -97,13 +97,13 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
     assert (op.status, op.total, op.succeeded, op.failed) == (BulkStatus.FAILED, 8, 5, 3)
     outcomes = [(r.row_index, r.outcome, r.message) async for r in service.rows(op)]
     assert outcomes == [
-        (0, "OK", None), (1, "ERROR", "refused"), (2, "OK", None), (3, "OK", None),
-        (4, "ERROR", "internal error"), (5, "OK", None), (6, "OK", None), (7, "ERROR", "refused"),
+        (1, "OK", None), (2, "ERROR", "refused"), (3, "OK", None), (4, "OK", None),
+        (5, "ERROR", "internal error"), (6, "OK", None), (7, "OK", None), (8, "ERROR", "refused"),
     ]
     for kind, device in zip(kinds, devices, strict=True):
         assert await blocked(container, world, device.id) is (kind == "ok"), (kind, device.id)
-    # the second batch (rows 3-5) failed at row 4: rows 3 and 4 were worked again, one transaction each
-    assert calls == [0, 1, 2, 3, 4, 3, 4, 5, 6, 7]
+    # the second batch (rows 4-6) failed at row 5: rows 4 and 5 were worked again, one transaction each
+    assert calls == [1, 2, 3, 4, 5, 4, 5, 6, 7, 8]
     assert not await service.run_once()  # nothing left
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import text
 
 from claimd.adapters.limits import RedisFailureLimiter
 from claimd.domain.bulk import BulkEndpoint, BulkStatus
-from claimd.domain.errors import NotFound
 from claimd.domain.lorawan import (
     ClaimCodeNotValid,
     ClaimCodeSpent,
@@ -67,6 +66,12 @@ async def sql(container, statement: str, **params):
 async def audit(container, world, device_id):
     log = await container.devices.audit_log(world.admin, 0, 100, device_id)
     return [(e.action, e.outcome) for e in reversed(log.data)]
+
+
+async def audit_repeats(container, world, device_id):
+    """The device's audit lines with their counts (failed guesses are kept as one line, counted)."""
+    log = await container.devices.audit_log(world.admin, 0, 100, device_id)
+    return [(e.action, e.outcome, e.repeats) for e in reversed(log.data)]
 
 
 async def owner(container, world, device_id):
@@ -154,11 +159,12 @@ async def test_wrong_code_unknown_dev_eui_and_wrong_join_eui_are_denied_alike(co
     assert errors[0].message == errors[2].message == errors[1].message.replace(unknown, dev)
 
     assert await owner(container, world, made.device.id) is None
-    # the known device's tenant sees both refusals; the unknown DevEUI leaves nothing
-    assert await audit(container, world, made.device.id) == [(AuditAction.CLAIM, "DEVICE_ACCESS_DENIED")] * 2
+    # the known device's tenant sees both refusals (wrong guesses: one line with their count); the
+    # unknown DevEUI leaves nothing
+    assert await audit_repeats(container, world, made.device.id) == [(AuditAction.CLAIM, "DEVICE_ACCESS_DENIED", 2)]
     after = await container.devices.audit_log(world.admin, 0, 100)
-    assert after.total_elements == before + 2
-    assert {e.device_id for e in after.data[:2]} == {made.device.id}
+    assert after.total_elements == before + 1
+    assert after.data[0].device_id == made.device.id
     # the right proof still claims (two failures are below the lockout)
     assert (await claim(container, world.u1, dev, made.code)).created
 
@@ -319,13 +325,16 @@ async def test_a_target_device_id_taken_in_the_application_rolls_the_claim_back(
 
 
 # ----------------------------------------------------------------------------------------------------
-# lockouts
+# lockouts (services/guesses.py): checked before the code is looked at; only wrong guesses count
+
+
+def set_lockouts(container, **lockouts: Lockout) -> None:
+    container.claims.guesses.policy = dataclasses.replace(container.claims.guesses.policy, **lockouts)
 
 
 async def test_failed_proofs_lock_the_dev_eui_out_even_for_the_right_code(container, world, clock):
     base_ms = 300
-    container.claims.policy = dataclasses.replace(container.claims.policy,
-                                                  lockout_device=Lockout(2, base_ms=base_ms, max_ms=60_000))
+    set_lockouts(container, device=Lockout(2, base_ms=base_ms, max_ms=60_000))
     # two wrong codes are free, and the third attempt is still heard
     lucky = await provision(container, world)
     for _ in range(2):
@@ -344,12 +353,15 @@ async def test_failed_proofs_lock_the_dev_eui_out_even_for_the_right_code(contai
         assert caught.value.retry_after_s >= 1
         assert caught.value.code == "CLAIM_LOCKED_OUT"
     assert await owner(container, world, made.device.id) is None
+    # refused attempts are neither audited nor counted: the lock is the third failure's
+    assert await audit_repeats(container, world, made.device.id) == [(AuditAction.CLAIM, "DEVICE_ACCESS_DENIED", 3)]
     # the other device of the same user is not locked
     other = await provision(container, world)
     assert (await claim(container, world.u1, other.identity.dev_eui, other.code)).created
 
     clock.advance(base_ms + 1)  # the memory limiter's time...
     await asyncio.sleep((base_ms + 50) / 1000)  # ...and Redis's
+    # had the refused attempts counted, the DevEUI would still be locked (a 4th failure locks for 2 x base)
     result = await claim(container, world.u2, dev, made.code)
     assert result.created and result.device.customer_id == world.c2.id
 
@@ -357,23 +369,78 @@ async def test_failed_proofs_lock_the_dev_eui_out_even_for_the_right_code(contai
 @pytest.mark.parametrize("backend", LIMITER_BACKENDS, indirect=True)
 async def test_a_successful_claim_after_a_lockout_does_not_lock_the_user_again(container, world, clock):
     base_ms = 300
-    container.claims.policy = dataclasses.replace(
-        container.claims.policy, lockout_user=Lockout(2, base_ms=base_ms, max_ms=60_000),
-        lockout_device=Lockout(100), lockout_address=Lockout(100))
+    set_lockouts(container, user=Lockout(2, base_ms=base_ms, max_ms=60_000), device=Lockout(100),
+                 address=Lockout(100))
     target = await provision(container, world)
     for _ in range(3):
         with pytest.raises(DeviceAccessDenied):
             await claim(container, world.u1, target.identity.dev_eui, "BADC0DE")
+    first, second = await provision(container, world), await provision(container, world)
+    with pytest.raises(ClaimLockedOut):  # the user is locked out, on every device
+        await claim(container, world.u1, first.identity.dev_eui, first.code)
     clock.advance(base_ms + 1)
     await asyncio.sleep((base_ms + 50) / 1000)
-    first, second = await provision(container, world), await provision(container, world)
     assert (await claim(container, world.u1, first.identity.dev_eui, first.code)).created
-    # no wrong guess since the lock ran out: the next right code claims too
+    # no wrong guess since the lock ran out (three failures, past free: one more would lock)
     assert (await claim(container, world.u1, second.identity.dev_eui, second.code)).created
 
 
+@pytest.mark.parametrize("backend", LIMITER_BACKENDS, indirect=True)
+async def test_right_codes_and_other_refusals_count_nothing_however_concurrent(container, world):
+    # every key locks at its first failure, for a minute
+    strict = Lockout(0, base_ms=60_000)
+    set_lockouts(container, device=strict, user=strict, address=strict)
+    made = [await provision(container, world) for _ in range(5)]
+    results = await asyncio.gather(*(claim(container, world.u1, m.identity.dev_eui, m.code) for m in made))
+    assert all(r.created for r in results)
+    # buyers racing with the right code hear each other's outcome, never a lock
+    raced = await provision(container, world)
+    outcomes = await asyncio.gather(*(claim(container, u, raced.identity.dev_eui, raced.code)
+                                      for u in (world.u1, world.u2, world.u1, world.u2)), return_exceptions=True)
+    assert not [o for o in outcomes if isinstance(o, ClaimLockedOut)], outcomes
+    assert sum(1 for o in outcomes if not isinstance(o, BaseException) and o.created) == 1
+    assert any(isinstance(o, OwnedByAnother) for o in outcomes)
+    # a spent code, a claim already made: refused, but no wrong guess
+    await container.claims.unclaim(world.u1, made[0].device.id, REST)
+    for _ in range(3):
+        with pytest.raises(ClaimCodeSpent):
+            await claim(container, world.u2, made[0].identity.dev_eui, made[0].code)
+        assert (await claim(container, world.u1, made[1].identity.dev_eui, made[1].code)).created is False
+    # the keys are still free: the first wrong guess is what locks them
+    last = await provision(container, world)
+    with pytest.raises(DeviceAccessDenied):
+        await claim(container, world.u2, last.identity.dev_eui, "BADC0DE")
+    with pytest.raises(ClaimLockedOut) as caught:
+        await claim(container, world.u2, last.identity.dev_eui, last.code)
+    assert 59 <= caught.value.retry_after_s <= 60
+
+
+@pytest.mark.parametrize("backend", LIMITER_BACKENDS, indirect=True)
+async def test_guessing_dev_euis_that_do_not_exist_locks_the_user_out(container, world):
+    set_lockouts(container, user=Lockout(1, base_ms=60_000), device=Lockout(100), address=Lockout(100))
+    made = await provision(container, world)
+    for _ in range(2):  # nothing to find: wrong guesses all the same, counted against the user
+        with pytest.raises(DeviceAccessDenied):
+            await claim(container, world.u1, new_dev_eui(), made.code)
+    with pytest.raises(ClaimLockedOut):
+        await claim(container, world.u1, made.identity.dev_eui, made.code)
+    assert (await claim(container, world.u2, made.identity.dev_eui, made.code)).created  # another user is not
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_lockouts_come_from_the_settings(make_container):
+    container = await make_container(claim_lockout_free_device=2, claim_lockout_free_user=3,
+                                     claim_lockout_free_address=4, login_lockout_free_account=6,
+                                     claim_lockout_base_ms=250, claim_lockout_max_s=7)
+    policy = container.claims.guesses.policy
+    assert [(lock.free, lock.base_ms, lock.max_ms) for lock in
+            (policy.device, policy.user, policy.address, policy.account)] == [
+        (2, 250, 7_000), (3, 250, 7_000), (4, 250, 7_000), (6, 250, 7_000)]
+
+
 # ----------------------------------------------------------------------------------------------------
-# the Redis failure limiter (no backend: one run)
+# the Redis failure limiter, its keys in Redis and two nodes (no backend: one run; what it shares with
+# the memory limiter: test_lorawan_guessing_bursts.py)
 
 
 @pytest.fixture
@@ -396,96 +463,65 @@ NOW = 1_000_000
 
 
 @pytest.mark.redis
-async def test_redis_limiter_is_free_up_to_free_failures_then_locks(redis_limiters):
-    _, _, (limiter, _) = redis_limiters
-    keys = [("dev:x", Lockout(2, base_ms=10_000, max_ms=60_000))]
-    assert [await limiter.attempt(keys, NOW) for _ in range(3)] == [0, 0, 0]
-    wait = await limiter.attempt(keys, NOW)
-    assert 9_000 < wait <= 10_000
-    assert 9_000 < await limiter.attempt([("other", Lockout(5)), *keys], NOW) <= 10_000
-    assert await limiter.attempt([("dev:y", Lockout(2))], NOW) == 0  # keys are independent
-
-
-@pytest.mark.redis
-async def test_redis_lock_ttl_doubles_per_failure_up_to_max(redis_limiters):
+async def test_redis_lock_ttl_doubles_per_failure_up_to_max_and_the_count_expires_after_forget(redis_limiters):
     prefix, redis, (limiter, _) = redis_limiters
-    lockout = Lockout(1, base_ms=10_000, max_ms=40_000)
+    lockout = Lockout(1, base_ms=10_000, max_ms=40_000, forget_ms=600_000)
     keys = [("dev:ttl", lockout)]
-    lock_key = f"{prefix}:claim-lock:dev:ttl"
-    assert await limiter.attempt(keys, NOW) == 0
+    lock_key, count_key = f"{prefix}:claim-lock:dev:ttl", f"{prefix}:claim-fails:dev:ttl"
+    assert await limiter.fail(keys, NOW) == 0
     assert await redis.pttl(lock_key) == -2  # the free failure sets no lock
+    assert 590_000 < await redis.pttl(count_key) <= 600_000  # the count lives forget_ms after its last failure
     ttls = []
-    for n in range(2, 7):
-        assert await limiter.attempt(keys, NOW) == 0
+    for _ in range(2, 7):
+        wait = await limiter.fail(keys, NOW)
         ttls.append(await redis.pttl(lock_key))
-        wait = await limiter.attempt(keys, NOW)  # refused while locked: not counted
-        assert 0 < wait <= ttls[-1]
-        await redis.delete(lock_key)  # as if the lock had run out
+        assert ttls[-1] - 50 <= wait <= ttls[-1] + 50
     expected = [min(lockout.max_ms, lockout.base_ms * 2 ** (n - lockout.free - 1)) for n in range(2, 7)]
     assert expected == [10_000, 20_000, 40_000, 40_000, 40_000]
     for ttl, want in zip(ttls, expected, strict=True):
         assert want - 2_000 < ttl <= want
-    assert int(await redis.get(f"{prefix}:claim-fails:dev:ttl")) == 6
+    assert int(await redis.get(count_key)) == 6
 
 
 @pytest.mark.redis
-async def test_redis_limiter_longest_key_wins(redis_limiters):
-    _, _, (limiter, _) = redis_limiters
-    device, user = ("dev:a", Lockout(0, base_ms=10_000)), ("user:u", Lockout(0, base_ms=50_000))
-    assert await limiter.attempt([device, user], NOW) == 0
-    assert 49_000 < await limiter.attempt([device, user], NOW) <= 50_000
-    assert 49_000 < await limiter.attempt([user, device], NOW) <= 50_000
-    assert 9_000 < await limiter.attempt([device], NOW) <= 10_000
+async def test_redis_locked_only_reads_and_writes_nothing(redis_limiters):
+    prefix, redis, (limiter, _) = redis_limiters
+    keys = [("dev:r", Lockout(0, base_ms=10_000)), ("user:r", Lockout(5))]
+    for _ in range(10):
+        assert await limiter.locked(keys, NOW) == 0
+    assert [k async for k in redis.scan_iter(match=f"{prefix}:*")] == []
+    assert 9_000 < await limiter.fail(keys, NOW) <= 10_000
+    for _ in range(10):
+        assert 9_000 < await limiter.locked(keys, NOW) <= 10_000
+    assert int(await redis.get(f"{prefix}:claim-fails:dev:r")) == 1
+    assert int(await redis.get(f"{prefix}:claim-fails:user:r")) == 1
+    assert await redis.exists(f"{prefix}:claim-lock:user:r") == 0  # free: no lock
 
 
 @pytest.mark.redis
-async def test_two_redis_limiters_share_their_counts(redis_limiters):
+async def test_two_redis_limiters_share_their_counts_and_locks(redis_limiters):
     _, _, (one, two) = redis_limiters
     keys = [("dev:shared", Lockout(2, base_ms=10_000))]
-    assert await one.attempt(keys, NOW) == 0
-    assert await two.attempt(keys, NOW) == 0
-    assert await one.attempt(keys, NOW) == 0  # the third failure, counted across both: locks
-    assert await two.attempt(keys, NOW) > 9_000
-    assert await one.attempt(keys, NOW) > 9_000
-    await one.refund([("user:z", Lockout(2))], NOW)  # refunding a key never counted is harmless
-    assert await two.attempt([("user:z", Lockout(2))], NOW) == 0
+    assert await one.fail(keys, NOW) == 0
+    assert await two.fail(keys, NOW) == 0
+    assert await two.locked(keys, NOW) == 0
+    assert await one.fail(keys, NOW) > 9_000  # the third failure, counted across both: locks
+    assert await two.locked(keys, NOW) > 9_000
+    assert await one.locked(keys, NOW) > 9_000
+    assert await two.locked([("dev:other", Lockout(2))], NOW) == 0
 
 
 @pytest.mark.redis
-async def test_redis_limiter_forgets_after_forget_ms_and_refunds(redis_limiters):
-    prefix, redis, (limiter, other) = redis_limiters
-    keys = [("dev:f", Lockout(1, base_ms=10_000, forget_ms=200))]
-    assert await limiter.attempt(keys, NOW) == 0
-    await asyncio.sleep(0.3)  # no attempt for longer than forget_ms: the count is gone
-    assert await redis.exists(f"{prefix}:claim-fails:dev:f") == 0
-    assert await limiter.attempt(keys, NOW) == 0  # a first failure again: free
-    assert await limiter.attempt(keys, NOW) == 0  # the second: passes and locks
-    assert await limiter.attempt(keys, NOW) > 9_000
-
-    refunded = [("user:r", Lockout(1, base_ms=10_000))]
-    for _ in range(5):  # right codes: counted, then refunded by either node
-        assert await limiter.attempt(refunded, NOW) == 0
-        await other.refund(refunded, NOW)
-    assert await limiter.attempt(refunded, NOW) == 0
-    assert await limiter.attempt(refunded, NOW) == 0
-    assert await limiter.attempt(refunded, NOW) > 9_000
-
-
-@pytest.mark.redis
-async def test_redis_refunded_attempt_leaves_no_lock_behind(redis_limiters):
+async def test_a_redis_lock_outlives_its_count(redis_limiters):
     prefix, redis, (limiter, _) = redis_limiters
-    keys = [("user:x", Lockout(1, base_ms=10_000))]
-    assert await limiter.attempt(keys, NOW, "wrong-1") == 0
-    assert await limiter.attempt(keys, NOW, "wrong-2") == 0  # locks
-    await redis.delete(f"{prefix}:claim-lock:user:x")  # as if the lock had run out
-    assert await limiter.attempt(keys, NOW, "right") == 0  # counted, and locks again...
-    assert await redis.get(f"{prefix}:claim-lock:user:x") == b"right"
-    await limiter.refund(keys, NOW, "right")  # ...but it was a right code
-    assert await limiter.attempt(keys, NOW, "next") == 0
-    # a lock set by a wrong guess stays when another attempt is refunded
-    assert await limiter.attempt(keys, NOW, "busy") > 9_000  # "next" was a wrong guess (3rd): locked
-    await limiter.refund(keys, NOW, "someone-else")
-    assert await limiter.attempt(keys, NOW, "later") > 9_000
+    keys = [("dev:f", Lockout(0, base_ms=1_000, max_ms=60_000, forget_ms=200))]
+    assert [round(await limiter.fail(keys, NOW) / 1_000) for _ in range(4)] == [1, 2, 4, 8]  # s
+    await asyncio.sleep(0.3)  # no failure for longer than forget_ms: the count is gone...
+    assert await redis.exists(f"{prefix}:claim-fails:dev:f") == 0
+    assert 7_000 < await limiter.locked(keys, NOW) <= 7_700  # ...its lock is not
+    # the first failure of a new count locks for 1 s; the longer lock stays
+    assert 7_000 < await limiter.fail(keys, NOW) <= 7_700
+    assert int(await redis.get(f"{prefix}:claim-fails:dev:f")) == 1
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -517,8 +553,6 @@ async def test_a_lorawan_bulk_claim_job_keeps_its_rows_sealed(container, world):
     for line in lines:
         for secret in ("SecretCode77", "QrCode99", "Wrong2", by_ids.identity.dev_eui, JOIN):
             assert secret not in line
-    with pytest.raises(NotFound):
-        container.bulk.uploaded(op)
 
     assert await container.bulk.run_once() is True
     done = await container.bulk.get(world.u1, op.id)
@@ -535,12 +569,3 @@ async def test_a_lorawan_bulk_claim_job_keeps_its_rows_sealed(container, world):
     assert await owner(container, world, wrong.device.id) is None
     assert (AuditAction.CLAIM, "SUCCESS") in await audit(container, world, by_ids.device.id)
     assert await container.bulk.run_once() is False
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_other_bulk_uploads_are_served_back(container, world):
-    """The contrast: a non-secret upload is kept as uploaded and served back."""
-    op, _ = await container.bulk.submit(world.u1, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP, body(b"not-a-token\n"))
-    stored = await sql(container, "SELECT line FROM bulk_rows WHERE op_id = :o", o=op.id)
-    assert stored == [("not-a-token",)]
-    assert [r.line async for r in container.bulk.uploaded(op)] == ["not-a-token"]

@@ -11,7 +11,7 @@ from claimd.adapters.crypto import Argon2PasswordHasher
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import Authority, Customer, Door, Principal, Tenant, User
-from claimd.services.claims import WindowResult
+from claimd.services.claims import NotClaimed, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceDraft
 
@@ -48,9 +48,9 @@ async def test_only_the_owner_or_the_tenant_admin_may_reclaim(world, container):
     assert (await container.devices.get(world.admin, device.id)).customer_id is None
 
 
-async def test_customer_user_cannot_reclaim_an_unassigned_device(world, container):
+async def test_customer_user_reclaiming_an_unassigned_device_hears_it_is_not_claimed(world, container):
     device = await world.device()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotClaimed, match="not claimed"):
         await container.claims.reclaim(world.u1, device.name, REST)
 
 

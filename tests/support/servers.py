@@ -112,6 +112,15 @@ class LiveServer:
                 self.process.wait()
 
 
+#: A test server is shared by a module's tests, many of which send wrong keys and passwords on
+#: purpose from 127.0.0.1: with the real lockouts they would lock one another out. Tests of the
+#: lockouts pass ``extra_env=REAL_LOCKOUTS`` (or their own values).
+LOOSE_LOCKOUTS = {name: "1000000" for name in (
+    "CLAIMD_CLAIM_LOCKOUT_FREE_DEVICE", "CLAIMD_CLAIM_LOCKOUT_FREE_USER", "CLAIMD_CLAIM_LOCKOUT_FREE_ADDRESS",
+    "CLAIMD_LOGIN_LOCKOUT_FREE_ACCOUNT")}
+REAL_LOCKOUTS: dict[str, str | None] = dict.fromkeys(LOOSE_LOCKOUTS)
+
+
 def start_server(workdir: Path, database_url: str | None = None, redis_url: str | None = None,
                  extra_env: dict[str, str | None] | None = None, timeout: float = 30.0) -> LiveServer:
     """Start ``claimd serve`` (the installed console script's module) and wait until /healthz answers.
@@ -130,6 +139,7 @@ def start_server(workdir: Path, database_url: str | None = None, redis_url: str 
         CLAIMD_ADMIN_EMAIL="admin@example.com",
         CLAIMD_ADMIN_PASSWORD="admin-password",
         CLAIMD_LOG_LEVEL="warning",
+        **LOOSE_LOCKOUTS,
     )
     if database_url:
         env["CLAIMD_DATABASE_URL"] = database_url

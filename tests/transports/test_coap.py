@@ -1,17 +1,21 @@
 """The CoAP door with the real ``aiocoap`` client: reference §6 rows 9/10 (2.01 CREATED each time) and
 §1.5's answers — 4.01 for an unknown token, 4.00 with a diagnostic payload for a bad payload, an empty
-payload accepted, the feature segment case-insensitive; 4.05 for other methods, 4.04 elsewhere.
+payload accepted, the feature segment case-insensitive; 4.05 for other methods, 4.04 elsewhere; a window
+the server refuses (device already claimed, ``claimingAllowed`` missing) is 4.03 with the reason, as MQTT 5
+answers 0x87 and HTTP names it in its header.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import aiocoap
 import pytest
 from aiocoap import Code, Message
+from servers import LiveServer, start_server
 from transport_helpers import (
     EMPTY_FAILURE_PAYLOAD,
     EMPTY_GOOD_PAYLOAD,
@@ -20,6 +24,7 @@ from transport_helpers import (
     NULL_SECRET_BODY,
     SECRET_BODY,
     dumps,
+    make_world,
     uid,
 )
 
@@ -115,3 +120,48 @@ async def test_many_devices_over_coap_at_once(world, live_server, coap):
                            for d in devices))
     for d in devices:
         await asyncio.to_thread(world.expect_success, d.name, {"secretKey": d.name}, d.id)
+
+
+# refused windows: 4.03 with the reason, not 2.01 ---------------------------------------------------
+async def test_device_already_claimed_is_4_03_with_the_reason(world, live_server, coap):
+    device = world.device()
+    await asyncio.to_thread(world.assign, device, world.new_customer())
+    response = await request(coap, claim_uri(live_server.coap_port, device.token), dumps(GOOD_PAYLOAD))
+    assert response.code == Code.FORBIDDEN, (response.code, response.payload)
+    assert response.payload.decode("utf-8").startswith("already-claimed")
+    await asyncio.to_thread(world.expect_outcome, device.name, SECRET_BODY, "CLAIMED")
+
+
+async def test_claimed_over_coap_then_4_03_afterwards(world, live_server, coap):
+    device = world.device()
+    await post_claim(coap, live_server.coap_port, device.token, GOOD_PAYLOAD)
+    await asyncio.to_thread(world.expect_success, device.name, SECRET_BODY, device.id)
+    response = await request(coap, claim_uri(live_server.coap_port, device.token), dumps(GOOD_PAYLOAD))
+    assert response.code == Code.FORBIDDEN
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """A SQLite claimd where only devices with ``claimingAllowed = true`` may open a window."""
+    server = start_server(Path(tmp_path_factory.mktemp("strict-coap")),
+                          extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_claiming_not_allowed_is_4_03_with_the_reason(strict_server, coap):
+    world = await asyncio.to_thread(make_world, strict_server.base_url, strict_server.admin_email,
+                                    strict_server.admin_password)
+    try:
+        refused, allowed = world.device(), world.device()
+        await asyncio.to_thread(world.save_server_attributes, allowed, {"claimingAllowed": True})
+        response = await request(coap, claim_uri(strict_server.coap_port, refused.token), dumps(GOOD_PAYLOAD))
+        assert response.code == Code.FORBIDDEN, (response.code, response.payload)
+        assert response.payload.decode("utf-8").startswith("claiming-not-allowed")
+        await post_claim(coap, strict_server.coap_port, allowed.token, GOOD_PAYLOAD)
+        await asyncio.to_thread(world.expect_outcome, refused.name, SECRET_BODY, "FAILURE")
+        await asyncio.to_thread(world.expect_success, allowed.name, SECRET_BODY, allowed.id)
+    finally:
+        world.close()

@@ -161,11 +161,31 @@ def test_gateway_child_already_claimed_gets_0x87(world, v5):
 @pytest.mark.parametrize(("payload", "reason"), [
     pytest.param(b"{not json", PAYLOAD_INVALID, id="invalid-json-0x99"),
     pytest.param(b'{"Dev": {"secretKey": null}}', PAYLOAD_INVALID, id="bad-entry-0x99"),
+    # Child names become device names: the text rule (claimd.domain.inputs) refuses what cannot be stored.
+    pytest.param(b'{"a\\u0000b": {"secretKey": "k"}}', PAYLOAD_INVALID, id="nul-in-child-name-0x99"),
+    pytest.param(b'{"\\ud800": {"secretKey": "k"}}', PAYLOAD_INVALID, id="lone-surrogate-child-name-0x99"),
+    pytest.param(b'{"Dev": {"secretKey": "\\udfff"}}', PAYLOAD_INVALID, id="lone-surrogate-key-0x99"),
 ])
 def test_gateway_rejected_payloads(world, v5, payload, reason):
     gateway = world.device(gateway=True)
     client = v5(gateway.token)
     assert client.publish(GATEWAY_CLAIM_TOPIC, payload) == reason
+    assert client.is_connected
+
+
+GATEWAY_CONNECT_TOPIC = "v1/gateway/connect"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 256], ids=["nul", "too-long"])
+def test_gateway_connect_with_a_name_that_cannot_be_stored(world, v5, name):
+    """``v1/gateway/connect`` creates the child: a name the device-name rule refuses is an error
+    answer (0x80), the session goes on and nothing is created."""
+    gateway = world.device(gateway=True)
+    client = v5(gateway.token)
+    assert client.publish(GATEWAY_CONNECT_TOPIC, {"device": name}) == 0x80
+    assert client.is_connected
+    child = uid("child")
+    assert client.publish(GATEWAY_CLAIM_TOPIC, {child: GOOD_PAYLOAD}) == SUCCESS
 
 
 @pytest.mark.parametrize("payload", [b"[1]", b'{"Dev": 1, "Other": "x"}', b"{}"],

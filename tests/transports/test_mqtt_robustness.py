@@ -112,11 +112,16 @@ def test_garbage_after_connect_is_disconnected(world, live_server, version, garb
 
 def test_v5_invalid_utf8_is_a_malformed_packet_not_a_crash(world, live_server):
     """Invalid UTF-8 in an MQTT 5 string (a CONNECT's client id, a PUBLISH topic) is a malformed packet:
-    the client is disconnected like any other, without an unhandled exception in the server."""
+    a CONNECT gets CONNACK 0x81 (MQTT 5 §3.2.2.2), a later packet a disconnect, without an unhandled
+    exception (or a Rust panic printed by a codec) in the server."""
     log_start = len(live_server.log())
     raw = RawMqtt(live_server.mqtt_port)
     try:
         raw.send(b"\x10\x12\x00\x04MQTT\x05\x80\x00\x3c\x00\x00\x02\xff\xfe\x00\x01t")
+        packet = raw.read_packet()
+        assert packet is not None, "the connection was closed without a CONNACK"
+        connack, _ = mqtt5.read(memoryview(packet))
+        assert isinstance(connack, mqtt5.ConnAckPacket) and int(connack.reason_code) == 0x81
         assert raw.closed_by_server(3)
     finally:
         raw.close()
@@ -131,8 +136,52 @@ def test_v5_invalid_utf8_is_a_malformed_packet_not_a_crash(world, live_server):
     time.sleep(0.2)
     new_log = live_server.log()[log_start:]
     # no exception escaped the MQTT session into the event loop (asyncio's "Fatal error on transport")
-    for sign in ("Fatal error", "PanicException", "Unhandled exception", "MQTT session from"):
+    for sign in ("Fatal error", "PanicException", "panicked", "Unhandled exception", "MQTT session from"):
         assert sign not in new_log, new_log[-3000:]
+
+
+@pytest.mark.parametrize("level", [2, 6, 255])
+def test_unsupported_protocol_level_gets_connack_0x01(live_server, level):
+    """MQTT-3.1.2-2: a protocol level the server does not speak gets CONNACK return code 0x01
+    (unacceptable protocol level), then the connection is closed."""
+    raw = RawMqtt(live_server.mqtt_port)
+    try:
+        raw.send(b"\x10\x0c\x00\x04MQTT" + bytes((level,)) + b"\x02\x00\x3c\x00\x00")
+        assert raw.read_packet(3) == b"\x20\x02\x00\x01"
+        assert raw.closed_by_server(3)
+    finally:
+        raw.close()
+    alive(live_server)
+
+
+def test_v5_nothing_larger_than_the_clients_maximum_packet_size_is_sent(world, live_server):
+    """MQTT-3.1.2-24/25: a client's Maximum Packet Size bounds what the server sends it; a larger answer
+    (here the getSessionLimits RPC answer) is dropped, and the session goes on."""
+    raw = RawMqtt(live_server.mqtt_port)
+    try:
+        raw.send(mqtt5.ConnectPacket(client_id="", username=world.device().token, max_packet_size=64).write())
+        connack, _ = mqtt5.read(memoryview(raw.read_packet()))
+        assert int(connack.reason_code) == 0
+        raw.send(mqtt5.PublishPacket("v1/devices/me/rpc/request/1", b'{"method":"getSessionLimits"}',
+                                     qos=mqtt5.QoS.AT_MOST_ONCE).write())
+        raw.send(PINGREQ)
+        assert raw.read_packet() == PINGRESP  # the RPC answer (over 64 bytes) was not sent before it
+    finally:
+        raw.close()
+    alive(live_server)
+
+
+def test_v311_invalid_utf8_client_id_closes_without_connack(live_server):
+    """MQTT 3.1.1 has no CONNACK code for a malformed CONNECT: the server closes the connection
+    (§4.8, MQTT-1.5.3-1)."""
+    raw = RawMqtt(live_server.mqtt_port)
+    try:
+        raw.send(b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02\xff\xfe")
+        assert raw.read_packet(3) is None
+        assert raw.closed_by_server(3)
+    finally:
+        raw.close()
+    alive(live_server)
 
 
 def test_second_connect_is_disconnected(world, live_server):

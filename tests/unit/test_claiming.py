@@ -280,12 +280,15 @@ def test_invalid_payload_is_an_invalid_argument():
     assert issubclass(InvalidPayload, InvalidArgument)
 
 
+STORABLE = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+
+
 @settings(max_examples=100, deadline=None)
-@given(
-    secret=st.text(max_size=50),
+@given(  # storable text: a NUL or a lone surrogate is refused (claimd.domain.inputs)
+    secret=st.text(STORABLE, max_size=50),
     duration=st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    extra=st.dictionaries(st.text(max_size=8).filter(lambda k: k not in ("secretKey", "durationMs")),
-                          st.integers() | st.text(max_size=5), max_size=3),
+    extra=st.dictionaries(st.text(STORABLE, max_size=8).filter(lambda k: k not in ("secretKey", "durationMs")),
+                          st.integers() | st.text(STORABLE, max_size=5), max_size=3),
 )
 def test_round_trip(secret, duration, extra):
     payload = json.dumps({**extra, "secretKey": secret, "durationMs": duration})

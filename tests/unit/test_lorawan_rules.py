@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claimd.adapters import limits
 from claimd.adapters.limits import MemoryFailureLimiter
-from claimd.domain.bulk import SECRET_ENDPOINTS, BulkEndpoint, lorawan_claim_row
+from claimd.domain.bulk import lorawan_claim_row
 from claimd.domain.errors import InvalidArgument, PermissionDenied
 from claimd.domain.lorawan import (
     TTS_ID_MAX_LENGTH,
@@ -410,11 +411,20 @@ def test_draft_from_csv_row_under_a_tts_header() -> None:
         serial="SN-1", name="dev-1")
 
 
-def test_draft_from_csv_with_fewer_cells_and_empty_cells() -> None:
+def test_draft_from_csv_with_empty_cells() -> None:
     meanings = csv_header(["dev_eui", "join_eui", "claim_authentication_code", "vendor_id"])
-    draft = draft_from_csv(meanings, ["70B3D57ED0000001", ""])
+    draft = draft_from_csv(meanings, ["70B3D57ED0000001", "", "", ""])
     assert draft == LorawanDraft(dev_eui=DEV, join_eui=ZERO_EUI)
     assert draft_from_csv(meanings, ["70B3D57ED0000001", "", "Pin7", "10"]).vendor_id == 16  # hex
+
+
+@pytest.mark.parametrize("row", [["70B3D57ED0000001"], ["70B3D57ED0000001", "", "Pin7"]])
+def test_draft_from_csv_refuses_short_rows(row) -> None:
+    """Issue 20: a short row was read with its missing cells empty, e.g. a code silently generated."""
+    meanings = csv_header(["dev_eui", "join_eui", "claim_authentication_code", "vendor_id"])
+    with pytest.raises(InvalidArgument) as caught:
+        draft_from_csv(meanings, row)
+    assert f"{len(row)} cells" in caught.value.message and "header 4" in caught.value.message
 
 
 @pytest.mark.parametrize("vendor", ["10000", "-1", "0x", "zz", "1.5"])
@@ -428,13 +438,13 @@ def test_draft_from_csv_refuses_too_many_cells() -> None:
     meanings = csv_header(["dev_eui", "join_eui"])
     with pytest.raises(InvalidArgument) as caught:
         draft_from_csv(meanings, [DEV, JOIN, "extra"])
-    assert "3" in caught.value.message and "2" in caught.value.message
+    assert "3 cells" in caught.value.message and "header 2" in caught.value.message
 
 
 def test_draft_from_csv_refuses_a_row_without_dev_eui_and_a_zero_dev_eui() -> None:
     meanings = csv_header(["join_eui", "dev_eui"])
     with pytest.raises(InvalidEUI):
-        draft_from_csv(meanings, [JOIN])
+        draft_from_csv(meanings, [JOIN, ""])
     with pytest.raises(InvalidEUI):
         draft_from_csv(meanings, [JOIN, ZERO_EUI])
 
@@ -454,11 +464,6 @@ def test_code_window_text() -> None:
 # lorawan_claim_row (bulk)
 
 QR = "LW:D0:70B3D57ED0000000:70B3D57ED0000001:00000000:OC05EA29C"
-
-
-def test_lorawan_claim_endpoint_is_secret() -> None:
-    assert BulkEndpoint.CLAIM_LORAWAN_DEVICES in SECRET_ENDPOINTS
-    assert BulkEndpoint.CLAIM_DEVICE_OWNERSHIP not in SECRET_ENDPOINTS
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -491,127 +496,114 @@ def test_lorawan_claim_rows_refused(line) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
-# MemoryFailureLimiter: ``attempt`` counts an attempt as a failure unless a key is locked (then it
-# returns the wait and counts nothing); ``refund`` takes back an attempt that was not a wrong guess.
+# MemoryFailureLimiter: ``locked`` only reads (how long the most locked key stays locked, or 0);
+# ``fail`` counts one failure on every key, locks those past ``free`` and returns the longest lock.
 
 DEVICE_LOCK = Lockout(2, base_ms=1_000, max_ms=8_000, forget_ms=60_000)
 
 
-async def test_memory_limiter_is_free_up_to_free_failures_then_locks_growing() -> None:
+async def test_memory_limiter_is_free_up_to_free_failures_then_locks_doubling_up_to_max() -> None:
     limiter = MemoryFailureLimiter()
     keys = [("dev:x", DEVICE_LOCK)]
-    # free failures cost nothing; the one after them still passes but sets the first lock
-    assert [await limiter.attempt(keys, T0) for _ in range(3)] == [0, 0, 0]
-    assert await limiter.attempt(keys, T0) == 1_000
-    assert await limiter.attempt(keys, T0 + 999) == 1  # the lock runs down with time
+    assert await limiter.locked(keys, T0) == 0  # never failed
+    assert [await limiter.fail(keys, T0) for _ in range(2)] == [0, 0]  # the free failures cost nothing
+    assert await limiter.locked(keys, T0) == 0
+    assert await limiter.fail(keys, T0) == 1_000  # the 3rd, past free: locked
+    assert await limiter.locked(keys, T0) == 1_000
+    assert await limiter.locked(keys, T0 + 999) == 1  # the lock runs down with time
+    assert await limiter.locked(keys, T0 + 1_000) == 0
     # each failure after the lock has run out locks for twice as long, up to max_ms
     now, locks = T0 + 1_000, []
     for _ in range(5):
-        assert await limiter.attempt(keys, now) == 0
-        wait = await limiter.attempt(keys, now)
-        locks.append(wait)
-        now += wait
+        locks.append(await limiter.fail(keys, now))
+        assert await limiter.locked(keys, now) == locks[-1]
+        now += locks[-1]
     assert locks == [2_000, 4_000, 8_000, 8_000, 8_000]
 
 
-async def test_memory_limiter_refused_attempts_are_not_counted() -> None:
+async def test_memory_limiter_locked_only_reads() -> None:
     limiter = MemoryFailureLimiter()
     keys = [("dev:x", DEVICE_LOCK)]
-    for _ in range(3):
-        await limiter.attempt(keys, T0)
-    for _ in range(20):  # hammering a locked key does not make its next lock longer
-        assert await limiter.attempt(keys, T0 + 500) == 500
-    assert await limiter.attempt(keys, T0 + 1_000) == 0
-    assert await limiter.attempt(keys, T0 + 1_000) == 2_000  # the 4th counted failure, not the 24th
+    for _ in range(20):  # asking, however often, counts nothing...
+        assert await limiter.locked(keys, T0) == 0
+    assert [await limiter.fail(keys, T0) for _ in range(3)] == [0, 0, 1_000]  # ...the 3rd failure is the 3rd
+    for _ in range(20):  # nor does asking while locked make the lock longer
+        assert await limiter.locked(keys, T0 + 500) == 500
+    assert await limiter.fail(keys, T0 + 1_000) == 2_000  # the 4th failure, not the 24th
 
 
-async def test_memory_limiter_longest_key_wins() -> None:
+async def test_memory_limiter_a_failure_while_locked_counts_and_never_shortens_the_lock() -> None:
+    """Keys spanning devices (a user, an address) may fail while another attempt has just locked them."""
+    limiter = MemoryFailureLimiter()
+    keys = [("user:u", Lockout(1, base_ms=1_000, max_ms=60_000))]
+    assert await limiter.fail(keys, T0) == 0
+    assert await limiter.fail(keys, T0) == 1_000  # 2nd: locked until T0 + 1 s
+    assert await limiter.fail(keys, T0 + 100) == 2_000  # 3rd: counted although locked, until T0 + 2.1 s
+    assert await limiter.fail(keys, T0 + 200) == 4_000  # 4th
+    short = [("user:v", Lockout(0, base_ms=1_000, max_ms=1_000))]
+    assert await limiter.fail(short, T0) == 1_000
+    assert await limiter.fail(short, T0 + 500) == 1_000  # a new lock of 1 s from now: until T0 + 1.5 s
+    assert await limiter.locked(short, T0 + 1_400) == 100
+
+
+async def test_memory_limiter_the_most_locked_key_decides() -> None:
     limiter = MemoryFailureLimiter()
     device, user = ("dev:x", Lockout(0, base_ms=1_000)), ("user:u", Lockout(0, base_ms=5_000))
-    assert await limiter.attempt([device, user], T0) == 0  # counted for both: both locked
-    assert await limiter.attempt([device, user], T0) == 5_000
-    assert await limiter.attempt([user, device], T0) == 5_000
-    assert await limiter.attempt([device], T0) == 1_000
-    assert await limiter.attempt([user], T0) == 5_000
-    assert await limiter.attempt([("addr:a", Lockout(5)), device], T0 + 100) == 900
+    assert await limiter.fail([device, user], T0) == 5_000  # counted on both: both locked
+    assert await limiter.locked([device, user], T0) == 5_000
+    assert await limiter.locked([user, device], T0) == 5_000
+    assert await limiter.locked([device], T0) == 1_000
+    assert await limiter.locked([user], T0) == 5_000
+    assert await limiter.locked([("addr:a", Lockout(5)), device], T0 + 100) == 900
+    assert await limiter.locked([], T0) == 0
+    # fail counts every key, and returns the longest lock even when the key that holds it is free
+    address = ("addr:a", Lockout(5))
+    assert await limiter.fail([address, device], T0 + 100) == 2_000  # device's 2nd failure: 2 s from now
+    assert await limiter.fail([address, user], T0 + 100) == 10_000  # user's 2nd failure: 10 s
+    assert [await limiter.fail([address], T0 + 100) for _ in range(3)] == [0, 0, 0]  # address: 3rd..5th
+    assert await limiter.fail([address], T0 + 100) == 1_000  # its 6th: both earlier calls counted it
 
 
 async def test_memory_limiter_keys_are_independent() -> None:
     limiter = MemoryFailureLimiter()
     a, b = ("dev:a", DEVICE_LOCK), ("dev:b", DEVICE_LOCK)
-    for _ in range(3):
-        await limiter.attempt([a], T0)
-    assert await limiter.attempt([a], T0) == 1_000
-    assert [await limiter.attempt([b], T0) for _ in range(3)] == [0, 0, 0]  # b has its own count
-    assert await limiter.attempt([b], T0) == 1_000
-    assert await limiter.attempt([("dev:c", DEVICE_LOCK)], T0) == 0
+    assert [await limiter.fail([a], T0) for _ in range(3)] == [0, 0, 1_000]
+    assert await limiter.locked([b], T0) == 0  # b has its own count
+    assert [await limiter.fail([b], T0) for _ in range(3)] == [0, 0, 1_000]
+    assert await limiter.locked([("dev:c", DEVICE_LOCK)], T0) == 0
+    assert await limiter.fail([("dev:c", DEVICE_LOCK)], T0) == 0
 
 
-async def test_memory_limiter_forgets_after_forget_ms_without_attempt() -> None:
+async def test_memory_limiter_forgets_after_forget_ms_without_failure() -> None:
     limiter = MemoryFailureLimiter()
     keys = [("dev:x", Lockout(1, base_ms=1_000, forget_ms=60_000))]
-    assert await limiter.attempt(keys, T0) == 0
-    # within forget_ms the count goes on: the 2nd failure passes and locks
-    assert await limiter.attempt(keys, T0 + 30_000) == 0
-    assert await limiter.attempt(keys, T0 + 30_000) == 1_000
-    # more than forget_ms after the last counted attempt the count starts again
-    later = T0 + 30_000 + 60_001
-    assert await limiter.attempt(keys, later) == 0
-    assert await limiter.attempt(keys, later + 1) == 0  # the 2nd failure of the new count
-    assert await limiter.attempt(keys, later + 1) == 1_000
+    assert await limiter.fail(keys, T0) == 0
+    # within forget_ms the count goes on: the 2nd failure locks
+    assert await limiter.fail(keys, T0 + 60_000) == 1_000
+    # more than forget_ms after the last failure the count starts again
+    later = T0 + 60_000 + 60_001
+    assert await limiter.fail(keys, later) == 0
+    assert await limiter.fail(keys, later + 1) == 1_000  # the 2nd failure of the new count
 
 
-async def test_memory_limiter_refund_gives_the_place_back() -> None:
+async def test_memory_limiter_drops_forgotten_keys_past_its_size_but_keeps_locks(monkeypatch) -> None:
+    monkeypatch.setattr(limits, "MAX_MEMORY_KEYS", 3)
     limiter = MemoryFailureLimiter()
-    keys = [("user:u", DEVICE_LOCK)]
-    for _ in range(10):  # right codes: counted, then refunded
-        assert await limiter.attempt(keys, T0) == 0
-        await limiter.refund(keys, T0)
-    assert [await limiter.attempt(keys, T0) for _ in range(3)] == [0, 0, 0]
-    assert await limiter.attempt(keys, T0) == 1_000
-    await limiter.refund([("user:never-seen", DEVICE_LOCK)], T0)  # nothing to refund: no error
+    forgetful, locking = Lockout(5, forget_ms=1_000), Lockout(0, base_ms=60_000, forget_ms=1_000)
+    for name in ("a", "b", "c"):
+        await limiter.fail([(f"dev:{name}", forgetful)], T0)
+    await limiter.fail([("dev:locked", locking)], T0)
+    assert len(limiter._counts) == 4
+    await limiter.fail([("dev:recent", forgetful)], T0 + 1_500)  # past the size: a, b and c are forgotten
+    assert sorted(limiter._counts) == ["dev:locked", "dev:recent"]
+    assert await limiter.locked([("dev:locked", locking)], T0 + 1_500) == 58_500  # a lock is never dropped
 
 
-async def test_memory_limiter_refund_of_the_attempt_that_set_the_first_lock_lifts_it() -> None:
+@settings(max_examples=100, deadline=None, database=None)
+@given(free=st.integers(0, 5), base=st.integers(1, 10_000), max_ms=st.integers(1, 100_000), n=st.integers(1, 30))
+async def test_memory_limiter_n_failures_at_once_lock_for_lock_ms_n(free, base, max_ms, n) -> None:
     limiter = MemoryFailureLimiter()
-    keys = [("user:u", DEVICE_LOCK)]
-    for _ in range(2):
-        await limiter.attempt(keys, T0)
-    assert await limiter.attempt(keys, T0) == 0  # 3rd: passes, sets a lock...
-    await limiter.refund(keys, T0)  # ...but it was a right code
-    assert await limiter.attempt(keys, T0) == 0
-
-
-async def test_memory_limiter_refunded_attempt_leaves_no_lock_behind() -> None:
-    limiter = MemoryFailureLimiter()
-    keys = [("user:u", DEVICE_LOCK)]
-    for i in range(3):  # three wrong guesses: locked for 1 s
-        await limiter.attempt(keys, T0, f"wrong-{i}")
-    now = T0 + 1_000  # the lock has run out
-    assert await limiter.attempt(keys, now, "right") == 0  # counted (4th) and locks for 2 s...
-    await limiter.refund(keys, now, "right")  # ...but it was a right code: as if it never happened
-    assert await limiter.attempt(keys, now + 1, "next") == 0
-
-
-async def test_memory_limiter_refund_does_not_lift_a_lock_another_attempt_set() -> None:
-    limiter = MemoryFailureLimiter()
-    keys = [("user:u", DEVICE_LOCK)]
-    for i in range(3):  # three wrong guesses: locked for 1 s
-        await limiter.attempt(keys, T0, f"wrong-{i}")
-    now = T0 + 1_000
-    assert await limiter.attempt(keys, now, "slow-right") == 0  # a right code, still being checked
-    await limiter.refund(keys, now, "slow-right")
-    assert await limiter.attempt(keys, now, "wrong-3") == 0  # a wrong one: the 4th failure locks for 2 s
-    assert await limiter.attempt(keys, now, "refused") == 2_000
-    await limiter.refund(keys, now, "refused")  # a stray refund of another attempt...
-    assert await limiter.attempt(keys, now + 1, "after") > 0  # ...does not lift wrong-3's lock, 3 failures > free
-
-
-async def test_memory_limiter_refund_of_an_attempt_racing_a_wrong_guess_keeps_the_wrong_guess_lock() -> None:
-    limiter = MemoryFailureLimiter()
-    keys = [("dev:d", Lockout(1, base_ms=1_000))]
-    assert await limiter.attempt(keys, T0, "right") == 0  # 1st, free; its check takes a while
-    assert await limiter.attempt(keys, T0, "wrong") == 0  # 2nd: passes and locks
-    await limiter.refund(keys, T0, "right")  # one failure left, not past free: no lock is deserved
-    assert await limiter.attempt(keys, T0, "next") == 0
-    assert await limiter.attempt(keys, T0, "next-wrong") == 1_000  # next counted as the 2nd failure: locked
+    lockout = Lockout(free, base_ms=base, max_ms=max_ms)
+    waits = [await limiter.fail([("k", lockout)], T0) for _ in range(n)]
+    assert waits == [lockout.lock_ms(i) for i in range(1, n + 1)]
+    assert await limiter.locked([("k", lockout)], T0) == lockout.lock_ms(n)

@@ -356,6 +356,128 @@ def test_v5_malformed(data):
         v5.decode(data)
 
 
+# MQTT 5: claimd's decoder reads what mqtt5 (an independent encoder) writes ------------------------------
+props = st.lists(st.tuples(text, text), max_size=3)
+
+
+@given(client_id=text, username=st.none() | text, password=st.none() | st.binary(max_size=40),
+       keep_alive=st.integers(0, 65535), clean=st.booleans(), max_size=st.none() | st.integers(1, 2**32 - 1),
+       user_properties=props, will_topic=st.none() | topics, will_properties=props)
+def test_v5_connect_round_trip(client_id, username, password, keep_alive, clean, max_size, user_properties,
+                               will_topic, will_properties):
+    will = None if will_topic is None else mqtt5.Will(will_topic, payload=b"m", content_type="ct",
+                                                       will_delay_interval=5, user_properties=will_properties)
+    data = mqtt5.ConnectPacket(client_id=client_id, username=username, password=password, keep_alive=keep_alive,
+                               clean_start=clean, max_packet_size=max_size, will=will, session_expiry_interval=9,
+                               receive_max=10, user_properties=user_properties).write()
+    assert v5.decode(data) == Connect(5, client_id, username, password, keep_alive, clean, max_size)
+
+
+@given(topic=topics, payload=st.binary(max_size=300), qos=st.sampled_from([0, 1, 2]),
+       packet_id=st.integers(1, 65535), user_properties=props, content_type=st.none() | text,
+       response_topic=st.none() | topics, correlation=st.none() | st.binary(max_size=20), retain=st.booleans())
+def test_v5_publish_round_trip(topic, payload, qos, packet_id, user_properties, content_type, response_topic,
+                               correlation, retain):
+    data = mqtt5.PublishPacket(topic, payload, qos=mqtt5.QoS(qos), packet_id=packet_id if qos else None,
+                               retain=retain, payload_format_indicator=1, message_expiry_interval=60,
+                               content_type=content_type, response_topic=response_topic, correlation_data=correlation,
+                               user_properties=user_properties).write()
+    assert v5.decode(data) == Publish(topic, payload, qos, packet_id if qos else None, retain=retain)
+
+
+filters = st.one_of(topics.filter(lambda t: not t.startswith("$")), st.sampled_from(["a/+", "#", "+/b/#"]))
+
+
+@given(packet_id=st.integers(1, 65535), filters=st.lists(st.tuples(filters, st.sampled_from([0, 1, 2])),
+                                                          min_size=1, max_size=4), user_properties=props)
+def test_v5_subscribe_round_trip(packet_id, filters, user_properties):
+    data = mqtt5.SubscribePacket(packet_id, [mqtt5.TopicFilter(f, max_qos=mqtt5.QoS(q), no_local=True)
+                                             for f, q in filters],
+                                 subscription_id=3, user_properties=user_properties).write()
+    assert v5.decode(data) == Subscribe(packet_id, filters)
+    names = [f for f, _ in filters]
+    assert v5.decode(mqtt5.UnsubscribePacket(packet_id, names, user_properties=user_properties).write()) == \
+        Unsubscribe(packet_id, names)
+
+
+def test_v5_acks_and_disconnect_with_reasons_and_properties():
+    assert v5.decode(mqtt5.PubAckPacket(5, reason_code=mqtt5.PubAckReasonCode(0x10), reason_str="r",
+                                        user_properties=[("a", "b")]).write()) == PacketId(PUBACK, 5)
+    assert v5.decode(mqtt5.PubRecPacket(6, reason_code=mqtt5.PubRecReasonCode(0x80)).write()) == PacketId(PUBREC, 6)
+    assert v5.decode(mqtt5.PubCompPacket(7, reason_code=mqtt5.PubCompReasonCode(0x92)).write()) == PacketId(PUBCOMP, 7)
+    assert v5.decode(mqtt5.DisconnectPacket(reason_code=mqtt5.DisconnectReasonCode(0x04), reason_str="bye",
+                                            session_expiry_interval=0).write()) == Simple(DISCONNECT)
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x21\x00" + s("c")), id="connect-property-truncated"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x21\x00\x00" + s("c")), id="receive-max-0"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x05\x27\x00\x00\x00\x00" + s("c")), id="max-size-0"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x17\x02" + s("c")), id="problem-info-2"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x06\x21\x00\x01\x21\x00\x01" + s("c")),
+                 id="property-twice"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x23\x00\x01" + s("c")), id="topic-alias-in-connect"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x7f\x00" + s("c")), id="unknown-property"),
+    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\xff\xff\xff\xff\x7f" + s("c")), id="property-length-5-bytes"),
+    pytest.param(packet(0x32, s("t") + b"\x00\x01\x02\x0b\x01"), id="publish-subscription-id-from-client"),
+    pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x40"), id="subscribe-reserved-option-bits"),
+    pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x30"), id="subscribe-retain-handling-3"),
+    pytest.param(b"\x40\x03\x00\x01\x05", id="puback-unknown-reason"),
+    pytest.param(b"\x40\x05\x00\x01\x00\x00\x00", id="puback-trailing-bytes"),
+    pytest.param(b"\xf0\x00", id="auth"),
+])
+def test_v5_protocol_errors(data):
+    with pytest.raises(MalformedPacket):
+        v5.decode(data)
+
+
+# MQTT 5 strings (§1.5.4): UTF-8, no U+0000, no surrogates, in every field of every packet ---------------
+def _v5_with(field: str) -> list[tuple[str, bytes]]:
+    """Valid MQTT 5 packets with the placeholder ``field`` in each of their UTF-8 string fields in turn."""
+    Will, F = mqtt5.Will, mqtt5.TopicFilter  # noqa: N806
+    makers = {
+        "connect-client-id": lambda v: mqtt5.ConnectPacket(client_id=v),
+        "connect-username": lambda v: mqtt5.ConnectPacket(client_id="c", username=v, password=b"p"),
+        "connect-auth-method": lambda v: mqtt5.ConnectPacket(client_id="c", authentication_method=v),
+        "connect-user-property": lambda v: mqtt5.ConnectPacket(client_id="c", user_properties=[("k", v)]),
+        "connect-will-topic": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will(v, payload=b"m")),
+        "connect-will-content-type": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will("w", content_type=v)),
+        "connect-will-user-property": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will("w", user_properties=[(v, "x")])),
+        "publish-topic": lambda v: mqtt5.PublishPacket(v, b"{}", qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=1),
+        "publish-content-type": lambda v: mqtt5.PublishPacket("t", b"", content_type=v),
+        "publish-response-topic": lambda v: mqtt5.PublishPacket("t", b"", response_topic=v),
+        "publish-user-property": lambda v: mqtt5.PublishPacket("t", b"", user_properties=[(v, "x")]),
+        "subscribe-filter": lambda v: mqtt5.SubscribePacket(1, [F(v)]),
+        "subscribe-user-property": lambda v: mqtt5.SubscribePacket(1, [F("a")], user_properties=[("k", v)]),
+        "unsubscribe-filter": lambda v: mqtt5.UnsubscribePacket(1, [v]),
+        "unsubscribe-user-property": lambda v: mqtt5.UnsubscribePacket(1, ["a"], user_properties=[("k", v)]),
+        "puback-reason-string": lambda v: mqtt5.PubAckPacket(1, reason_code=mqtt5.PubAckReasonCode(0x10), reason_str=v),
+        "pubrel-user-property": lambda v: mqtt5.PubRelPacket(1, user_properties=[("k", v)]),
+        "disconnect-reason-string": lambda v: mqtt5.DisconnectPacket(reason_str=v),
+        "disconnect-server-reference": lambda v: mqtt5.DisconnectPacket(server_reference=v),
+    }
+    return [(name, make(field).write()) for name, make in makers.items()]
+
+
+BAD_STRINGS = [(b"\xff\xfe\xfd", "not-utf8"), (b"\xed\xa0\x80", "surrogate"), (b"a\x00b", "nul"),
+               (b"\xc0\xaf\x41", "overlong")]
+
+
+V5_STRING_FIELDS = _v5_with("Zzz")
+
+
+@pytest.mark.parametrize(("name", "valid"), V5_STRING_FIELDS, ids=[n for n, _ in V5_STRING_FIELDS])
+@pytest.mark.parametrize(("bad", "what"), BAD_STRINGS, ids=[w for _, w in BAD_STRINGS])
+def test_v5_bad_strings_are_malformed_without_a_panic(capfd, name, valid, bad, what):
+    """A bad string in any field is a MalformedPacket; the decoder must not panic (mqtt5 0.8 panics in Rust
+    on invalid UTF-8 in every packet type, printing a backtrace to stderr for each packet)."""
+    v5.decode(valid)  # the packet with a good string in the field decodes
+    assert valid.count(b"Zzz") == 1
+    with pytest.raises(MalformedPacket):
+        v5.decode(valid.replace(b"Zzz", bad))
+    assert "panicked" not in capfd.readouterr().err
+
+
 # fuzzing: only MalformedPacket, never anything else --------------------------------------------------------
 def _cut_and_decode(data: bytes, version: int) -> None:
     """Feed ``data`` as a byte stream: cut packets with next_packet and decode each one as the server
@@ -398,6 +520,10 @@ SEEDS = [
     mqtt5.UnsubscribePacket(8, ["a/+"]).write(),
     mqtt5.PubAckPacket(9, reason_code=mqtt5.PubAckReasonCode(0x10)).write(),
     mqtt5.DisconnectPacket(reason_code=mqtt5.DisconnectReasonCode(0x04)).write(),
+    mqtt5.ConnectPacket(client_id="c", will=mqtt5.Will("w/t", payload=b"m", content_type="ct", user_properties=[("a", "b")]),
+                        authentication_method="m", authentication_data=b"d").write(),
+    mqtt5.PubRelPacket(9, reason_code=mqtt5.PubRelReasonCode(0x92), reason_str="r").write(),
+    mqtt5.AuthPacket(authentication_method="m").write(),
 ]
 
 

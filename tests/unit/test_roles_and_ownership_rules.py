@@ -131,7 +131,7 @@ def test_permission_names():
     assert str(DEVICE_READ_RESTRICTED) == "DEVICE:READ_RESTRICTED"
     assert PERMISSIONS["DEVICE:CLAIM"] == DEVICE_CLAIM == Permission(Resource.DEVICE, Operation.CLAIM)
     assert all(name == str(p) for name, p in PERMISSIONS.items())
-    assert len(PERMISSIONS) == 13
+    assert len(PERMISSIONS) == 14
 
 
 # --- parse_permissions ---------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_parse_permissions_lists_the_unknown_ones():
 
 
 @pytest.mark.parametrize("name", ["DEVICE", "DEVICE:", ":READ", "DEVICE READ", " DEVICE:READ", "DEVICE:READ ",
-                                  "DEVICE_READ", "USER:READ", "DEVICE:WRITE", ""])
+                                  "DEVICE_READ", "USER:READ", "DEVICE:DELETE", ""])
 def test_parse_permissions_refuses_near_misses(name):
     with pytest.raises(InvalidArgument, match="Unknown permission"):
         parse_permissions([name])

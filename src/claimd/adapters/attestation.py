@@ -2,7 +2,7 @@
 
 claimd can verify a token only with the public key a tenant registered for that device: it does not
 hold Nordic's identity database, so a real nRF91 token verifies only after its device's public key
-has been imported (see the README).
+has been imported (see docs/ownership.md).
 """
 
 from __future__ import annotations

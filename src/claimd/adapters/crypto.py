@@ -2,7 +2,7 @@
 
 Claim secrets (device keys, server-side keys, activation tokens, access-token lookups) are a keyed
 HMAC-SHA256 under a key derived from the server secret: 3 µs, compared in constant time. A password
-hash there would let one request take both cores (see the README's performance section). argon2id
+hash there would let one request take both cores (see docs/performance.md). argon2id
 is used for user passwords at login only, off the event loop.
 """
 
@@ -79,7 +79,7 @@ class JwtCodec:
     """HS256 JWTs shaped like ThingsBoard's (``sub`` = e-mail, ``scopes`` = [authority], ids).
 
     Decoded access tokens are cached until they expire: PyJWT is the largest single cost of an
-    authenticated request (see the README's performance section).
+    authenticated request (see docs/performance.md).
     """
 
     ISSUER = "claimd"

@@ -10,6 +10,7 @@ from typing import Any
 
 from claimd.domain.claiming import EXPIRATION_TIME_FIELD, SECRET_KEY_FIELD
 from claimd.domain.errors import InvalidArgument
+from claimd.domain.inputs import check_text
 
 REDACTED = "********"
 _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
@@ -39,10 +40,7 @@ def parse_attributes_body(raw: bytes | str) -> dict[str, Any]:
     for key, value in obj.items():
         if not key.strip():
             raise InvalidArgument("Key cannot be blank")
-        if "\x00" in key:
-            raise InvalidArgument("Key must not contain the NUL character")
-        if len(key) > MAX_KEY_LENGTH:
-            raise InvalidArgument(f"Key is longer than {MAX_KEY_LENGTH} characters")
+        check_text(key, "Key", max_length=MAX_KEY_LENGTH)
         if value is None:
             raise InvalidArgument(f"Value of attribute '{key}' cannot be null")
         out[key] = cast_attribute_value(value)

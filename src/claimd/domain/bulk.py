@@ -3,6 +3,9 @@
 A bulk request is stored first (its records as rows) and then worked by any node; every row ends
 with its own outcome, so a partial success is normal and visible. nRF Cloud's status stays
 ``FAILED`` when any row failed; claimd adds counters and an ``outcome`` of SUCCEEDED, PARTIAL or FAILED.
+
+Rows are numbered from 1, the first data row (a header and blank lines are not rows), in results
+and errors alike, so that row numbers run from 1 to the job's total.
 """
 
 from __future__ import annotations
@@ -27,10 +30,6 @@ class BulkEndpoint(enum.StrEnum):
     CLAIM_DEVICE_OWNERSHIP = "CLAIM_DEVICE_OWNERSHIP"
     REGISTER_PUBLIC_KEYS = "REGISTER_PUBLIC_KEYS"
     CLAIM_LORAWAN_DEVICES = "CLAIM_LORAWAN_DEVICES"  # claimd's: rows hold claim authentication codes
-
-
-#: Endpoints whose rows hold secrets: their rows are sealed at rest and the upload is not served back.
-SECRET_ENDPOINTS = frozenset({BulkEndpoint.CLAIM_LORAWAN_DEVICES})
 
 
 class BulkStatus(enum.StrEnum):
@@ -71,7 +70,7 @@ class BulkOp:
 
 @dataclass(frozen=True, slots=True)
 class BulkRow:
-    index: int
+    index: int  # from RecordSplitter: the record's 0-based first line; stored: the row's number from 1
     line: str
 
 
@@ -142,7 +141,10 @@ def is_header(endpoint: BulkEndpoint, row: BulkRow) -> bool:
     """nRF Cloud's claim CSV has no header; a first row that names the columns is tolerated."""
     if row.index != 0:
         return False
-    first = (cells(row.line) or [""])[0]
+    try:
+        first = (cells(row.line) or [""])[0]
+    except InvalidArgument:  # not a header: a row, which its handler refuses with its own error
+        return False
     if endpoint is BulkEndpoint.CLAIM_DEVICE_OWNERSHIP:
         return bool(_CLAIM_HEADER.match(first))
     if endpoint is BulkEndpoint.CLAIM_LORAWAN_DEVICES:
@@ -164,13 +166,17 @@ IDENTITY_COLUMNS = ("id", "publicKey", "deviceType", "firmwareId", "imei", "tags
 
 
 def identity_row(line: str) -> dict[str, str]:
-    """``id,publicKey[,deviceType,firmwareId,imei,"tags",name]``."""
+    """``id,publicKey[,deviceType,firmwareId,imei,"tags",name]``: the non-empty cells by column; the
+    first two are required."""
     values = cells(line)
-    if len(values) < 2:
-        raise InvalidArgument("a row needs at least the device id and its public key")
     if len(values) > len(IDENTITY_COLUMNS):
         raise InvalidArgument(f"a row has at most {len(IDENTITY_COLUMNS)} cells: {', '.join(IDENTITY_COLUMNS)}")
-    return {k: v.strip() for k, v in zip(IDENTITY_COLUMNS, values, strict=False) if v.strip()}
+    found = {k: v.strip() for k, v in zip(IDENTITY_COLUMNS, values, strict=False) if v.strip()}
+    if "id" not in found:
+        raise InvalidArgument("the row has no device id in its first cell")
+    if "publicKey" not in found:
+        raise InvalidArgument("the row has no public key in its second cell (id,publicKey[,...])")
+    return found
 
 
 LORAWAN_CLAIM_COLUMNS = "join_eui,dev_eui,authentication_code[,application_id[,device_id]] or qr_code[,application_id[,device_id]]"
@@ -184,7 +190,7 @@ def lorawan_claim_row(line: str) -> tuple[list[str], str | None, str | None]:
     if not values or not values[0]:
         raise InvalidArgument(f"a row is {LORAWAN_CLAIM_COLUMNS}")
     width = 1 if values[0].upper().startswith(("LW:", "URN:")) else 3
-    if len(values) < width or len(values) > width + 2:
+    if len(values) < width or len(values) > width + 2 or not all(values[:width]):
         raise InvalidArgument(f"a row is {LORAWAN_CLAIM_COLUMNS}")
     rest = values[width:] + ["", ""]
     return values[:width], rest[0] or None, rest[1] or None

@@ -1,6 +1,6 @@
 """The claim decision, the claim-window rules and the device claim message, as plain functions.
 
-These follow ThingsBoard's claiming (see the README's "Claim semantics"): a claim looks for claim
+These follow ThingsBoard's claiming (see docs/claiming.md, "The rules"): a claim looks for claim
 data (a device-side window first, then the server-side ``claimingData`` attribute), checks expiry and
 key before ownership, and answers ``SUCCESS``, ``FAILURE`` or ``CLAIMED``. Every door and every
 store calls these functions; nothing else decides a claim.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimd.domain.errors import InvalidPayload
+from claimd.domain.inputs import json_problem, text_problem
 
 SECRET_KEY_FIELD = "secretKey"
 DURATION_MS_FIELD = "durationMs"
@@ -184,6 +185,11 @@ def _load_json(payload: bytes | str | None) -> tuple[bool, Any]:
             raise InvalidPayload("payload is not valid UTF-8") from exc
     if not payload.strip():
         return True, None
+    # The input rule, before the parser (which recurses per nesting level): a NUL or a lone surrogate,
+    # raw or escaped, would reach a hash or a store as text that cannot be encoded or kept.
+    problem = text_problem(payload) or json_problem(payload.encode("utf-8"))
+    if problem is not None:
+        raise InvalidPayload(f"payload {problem}")
     try:
         return False, json.loads(payload)
     except ValueError as exc:

@@ -58,6 +58,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claimd.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.inputs import text_problem
 from claimd.domain.ownership import DeviceBlocked, OwnedByAnother
 
 # ---------------------------------------------------------------------------------------------------
@@ -242,14 +243,22 @@ def code_usable(valid_from_ms: int | None, valid_to_ms: int | None, now_ms: int)
 # CRC-16/MODBUS
 
 
+def _crc16_step(crc: int) -> int:
+    for _ in range(8):
+        crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+#: The eight shift steps of each byte value, done once (an import prints tens of thousands of QR texts).
+_CRC16_TABLE = tuple(_crc16_step(value) for value in range(256))
+
+
 def crc16_modbus(data: bytes) -> int:
     """CRC-16/MODBUS: polynomial 0x8005 (reflected 0xA001), initial 0xFFFF, reflected in and out,
     no final xor. ``crc16_modbus(b"123456789") == 0x4B37``."""
     crc = 0xFFFF
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        crc = (crc >> 8) ^ _CRC16_TABLE[(crc ^ byte) & 0xFF]
     return crc
 
 
@@ -715,8 +724,8 @@ def _profile_part(value: object, what: str, *, hex_text: bool) -> int:
 def _text(value: object, what: str, max_length: int = 64) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
-        raise InvalidArgument(f"{what} must be text of at most {max_length} characters")
+    if not isinstance(value, str) or len(value) > max_length or text_problem(value) is not None:
+        raise InvalidArgument(f"{what} must be text of at most {max_length} characters (no NUL, no lone surrogate)")
     return value
 
 
@@ -797,9 +806,12 @@ def csv_header(names: list[str]) -> list[str | None]:
 
 
 def draft_from_csv(meanings: list[str | None], values: list[str]) -> LorawanDraft:
-    """A device CSV row under its header (``vendor_id`` and ``vendor_profile_id`` in hex, as TTS)."""
-    if len(values) > len(meanings):
-        raise InvalidArgument(f"the row has {len(values)} cells, the header {len(meanings)}")
+    """A device CSV row under its header (``vendor_id`` and ``vendor_profile_id`` in hex, as TTS).
+    The row has exactly as many cells as the header: a short row is refused rather than read with
+    its last columns empty (a missing code would silently become a generated one)."""
+    if len(values) != len(meanings):
+        raise InvalidArgument(f"the row has {len(values)} cells and the header {len(meanings)}; "
+                              "each row has one cell per header column (empty cells are fine)")
     cells = {m: v.strip() for m, v in zip(meanings, values, strict=False) if m}
     return _draft(dev_eui=cells.get("dev_eui"), join_eui=cells.get("join_eui"), code=cells.get("code"),
                   valid_from=cells.get("valid_from"), valid_to=cells.get("valid_to"),

@@ -168,3 +168,5 @@ class AuditEvent:
     device_name: str | None = None
     source: str | None = None
     detail: str | None = None
+    repeats: int = 1  # failed guesses of one kind are kept as one line with their count...
+    last_time: int | None = None  # ...and the time of the last

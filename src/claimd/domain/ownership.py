@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from claimd.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.inputs import text_problem
 from claimd.domain.model import Device, Principal
 from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED
 
@@ -131,8 +132,8 @@ def check_tag(value: object) -> str:
         raise InvalidArgument("A tag must not be empty")
     if len(tag) > MAX_TAG_LENGTH:
         raise InvalidArgument(f"A tag is at most {MAX_TAG_LENGTH} characters: '{tag[:20]}...'")
-    if "," in tag or "\x00" in tag:
-        raise InvalidArgument("A tag must not contain ',' (tags are joined by commas) or NUL")
+    if "," in tag or text_problem(tag) is not None:
+        raise InvalidArgument("A tag must not contain ',' (tags are joined by commas), NUL or a lone surrogate")
     return tag
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import inspect
 import logging
 import signal
 import socket
 import ssl
 import sys
+import typing
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 import claimd
-from claimd.config import Settings, load_settings
+from claimd.config import Settings, SettingError, env_name, load_settings, unknown_environment
 from claimd.entrypoints.cli_lorawan import lorawan_app
 
 app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
@@ -74,11 +78,10 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def _serve(settings: Settings, explicit: set[str]) -> None:
-    import uvicorn
-
     from claimd.bootstrap import build
     from claimd.entrypoints.coap import start_coap
     from claimd.entrypoints.http import create_app
+    from claimd.entrypoints.http.server import build_server
     from claimd.entrypoints.mqtt.server import MqttLimits, MqttServer
 
     tls = _tls_context(settings) if settings.mqtt_enabled else None
@@ -116,7 +119,11 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
                     doors.append(f"{label} on {host}:{port}")
         if http_sock is None and not doors:
             raise PortTaken("no door could be opened")
-        first = await container.accounts.ensure_first_tenant(settings.admin_email, settings.admin_password)
+        password = settings.admin_password.get_secret_value() if settings.admin_password else None
+        first = await container.accounts.ensure_first_tenant(settings.admin_email, password)
+        if first is None and {"admin_email", "admin_password"} & settings.model_fields_set:
+            typer.echo("claimd: notice: CLAIMD_ADMIN_EMAIL and CLAIMD_ADMIN_PASSWORD ignored: this database "
+                       "already has a tenant (they only make the first tenant admin of an empty database)", err=True)
         if first is not None:
             typer.echo(f"claimd: created tenant 'Default' with tenant admin {first.email}")
             if first.password:
@@ -129,9 +136,7 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
         typer.echo(f"claimd {claimd.__version__}: {', '.join(doors)}; database "
                    f"{container.database.writer.url.render_as_string(hide_password=True)}")
         if http_sock is not None:
-            config = uvicorn.Config(create_app(container=container), log_level=settings.log_level.lower(),
-                                    access_log=False, lifespan="on", server_header=False)
-            server = uvicorn.Server(config)
+            server = build_server(create_app(container=container), settings)
             # What is built by now lives as long as the process: keep it out of the garbage collector's
             # full passes, which otherwise walk it again and again (bench/: p99 of claims -25%).
             gc.freeze()
@@ -168,55 +173,79 @@ def _run(coro: Any) -> None:
         asyncio.run(coro)
 
 
-@app.command()
-def serve(
-    database_url: DatabaseUrl = None,
-    redis_url: Annotated[str | None, _opt("CLAIMD_REDIS_URL", "Redis URL for claim windows shared by many nodes")] = None,
-    http_host: Annotated[str | None, _opt("CLAIMD_HTTP_HOST", "HTTP listen address [default: 0.0.0.0]")] = None,
-    http_port: Annotated[int | None, _opt("CLAIMD_HTTP_PORT", "HTTP listen port [default: 8080]")] = None,
-    allow_claiming_by_default: Annotated[bool | None, _opt(
-        "CLAIMD_ALLOW_CLAIMING_BY_DEFAULT",
-        "Devices may open claim windows without the claimingAllowed attribute [default: true]")] = None,
-    claim_duration_ms: Annotated[int | None, _opt(
-        "CLAIMD_CLAIM_DURATION_MS", "Claim window length when a device sends no durationMs [default: 86400000]")] = None,
-    secret: Annotated[str | None, _opt(
-        "CLAIMD_SECRET", "Server secret for keyed digests and JWTs [default: generated, kept beside the database]")] = None,
-    admin_email: Annotated[str | None, _opt("CLAIMD_ADMIN_EMAIL", "First tenant admin's e-mail (empty database only)")] = None,
-    admin_password: Annotated[str | None, _opt(
-        "CLAIMD_ADMIN_PASSWORD", "First tenant admin's password [default: generated and printed once]")] = None,
-    mqtt: Annotated[bool | None, typer.Option("--mqtt/--no-mqtt", envvar="CLAIMD_MQTT_ENABLED", show_envvar=True,
-                                              help="Serve the MQTT device endpoint [default: on]")] = None,
-    mqtt_host: Annotated[str | None, _opt("CLAIMD_MQTT_HOST", "MQTT listen address [default: 0.0.0.0]")] = None,
-    mqtt_port: Annotated[int | None, _opt("CLAIMD_MQTT_PORT", "MQTT listen port [default: 1883]")] = None,
-    mqtt_tls_port: Annotated[int | None, _opt("CLAIMD_MQTT_TLS_PORT", "MQTT over TLS port [default: 8883]")] = None,
-    mqtt_tls_cert: Annotated[str | None, _opt("CLAIMD_MQTT_TLS_CERT", "PEM certificate for MQTT over TLS")] = None,
-    mqtt_tls_key: Annotated[str | None, _opt("CLAIMD_MQTT_TLS_KEY", "PEM private key for MQTT over TLS")] = None,
-    coap: Annotated[bool | None, typer.Option("--coap/--no-coap", envvar="CLAIMD_COAP_ENABLED", show_envvar=True,
-                                              help="Serve the CoAP device endpoint [default: on]")] = None,
-    coap_host: Annotated[str | None, _opt("CLAIMD_COAP_HOST", "CoAP listen address [default: 0.0.0.0]")] = None,
-    coap_port: Annotated[int | None, _opt("CLAIMD_COAP_PORT", "CoAP listen port (UDP) [default: 5683]")] = None,
-    public_url: Annotated[str | None, _opt("CLAIMD_PUBLIC_URL", "Base URL used in activation links")] = None,
-    log_level: Annotated[str | None, _opt("CLAIMD_LOG_LEVEL", "debug, info, warning or error [default: info]")] = None,
-) -> None:
-    """Run claimd: migrate the database, create the first tenant admin if there is none, serve."""
-    given = dict(database_url=database_url, redis_url=redis_url, http_host=http_host, http_port=http_port,
-                 allow_claiming_by_default=allow_claiming_by_default, claim_duration_ms=claim_duration_ms,
-                 secret=secret, admin_email=admin_email, admin_password=admin_password,
-                 mqtt_enabled=mqtt, mqtt_host=mqtt_host, mqtt_port=mqtt_port, mqtt_tls_port=mqtt_tls_port,
-                 mqtt_tls_cert=mqtt_tls_cert, mqtt_tls_key=mqtt_tls_key, coap_enabled=coap, coap_host=coap_host,
-                 coap_port=coap_port, public_url=public_url, log_level=log_level)
+def _flag(name: str) -> str:
+    return "--" + name.removesuffix("_enabled").replace("_", "-")
+
+
+def _setting_options() -> list[inspect.Parameter]:
+    """One ``serve`` option per Settings field, made from the model (its type, description, default and
+    variable), so that a new setting is an option without being repeated here. A secret (SecretStr) is
+    read from a file named by ``--<name>-file`` instead: an option's value shows in ``ps``."""
+    params = []
+    for name, field in Settings.model_fields.items():
+        kinds = [a for a in typing.get_args(field.annotation) if a is not type(None)] or [field.annotation]
+        kind, default = kinds[0], field.get_default()
+        if kind is SecretStr:
+            help_text = f"File holding the {field.description[0].lower()}{field.description[1:]} ({env_name(name)})"
+            option, name, annotation = typer.Option(_flag(name) + "-file", help=help_text), name + "_file", Path
+        else:
+            shown = "" if default is None else f"; default {str(default).lower() if kind is bool else default}"
+            help_text = f"{field.description} ({env_name(name)}{shown})"  # not [...]: rich reads that as markup
+            if kind is bool:
+                option = typer.Option(f"{_flag(name)}/--no-{_flag(name)[2:]}", help=help_text)
+            else:
+                option = typer.Option(_flag(name), help=help_text)
+            annotation = kind if kind in (int, float, bool) else str
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[annotation | None, option]))
+    return params
+
+
+def serve(**options: Any) -> None:
+    """Run claimd: migrate the database, create the first tenant admin if there is none, serve.
+
+    Every setting is an option here, a CLAIMD_* variable and a key of the TOML file named by CLAIMD_CONFIG
+    (options win over the environment, the environment over the file)."""
+    for name in unknown_environment():
+        typer.echo(f"claimd: notice: {name} is not a claimd setting; ignored (see claimd serve --help)", err=True)
+    given: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        if name + "_file" in options:
+            path = options[name + "_file"]
+            given[name] = _read_secret_file(_flag(name) + "-file", path) if path is not None else None
+        else:
+            given[name] = options[name]
     try:
         settings = load_settings(**given)
-    except ValueError as exc:
-        typer.echo(f"claimd: invalid setting: {exc}", err=True)
+    except SettingError as exc:
+        typer.echo(f"claimd: {exc}", err=True)
         raise typer.Exit(2) from None
+    _start(settings)
+
+
+serve.__signature__ = inspect.Signature(_setting_options())  # type: ignore[attr-defined]
+serve.__annotations__ = {p.name: p.annotation for p in serve.__signature__.parameters.values()}  # type: ignore[attr-defined]
+app.command()(serve)
+
+
+def _read_secret_file(flag: str, path: Path) -> str:
+    """A secret from a file (one line; its line break is not part of it)."""
+    try:
+        return path.read_text().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"claimd: {flag} {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})", err=True)
+        raise typer.Exit(2) from None
+
+
+def _start(settings: Settings) -> None:
+    """Serve until a signal; a setting that cannot work is one line and exit 2."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    explicit = {name for name, value in given.items() if value is not None}
     try:
-        _run(_serve(settings, explicit))
-    except PortTaken as exc:
+        # Settings given anywhere (option, environment, file) count as chosen: a taken chosen port is an error.
+        _run(_serve(settings, set(settings.model_fields_set)))
+    except (PortTaken, SettingError) as exc:
         typer.echo(f"claimd: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
@@ -226,20 +255,24 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Run the database migrations and exit."""
-    from claimd.adapters.sql.database import open_database
     from claimd.adapters.sql.migrations import current_revision, upgrade
-
-    settings = load_settings(database_url=database_url)
+    from claimd.bootstrap import open_store
 
     async def run() -> str | None:
-        database = open_database(settings.database_url)
+        settings = load_settings(database_url=database_url)
+        database = await open_store(settings.database_url)
         try:
             await upgrade(database)
             return await current_revision(database)
         finally:
             await database.dispose()
 
-    typer.echo(f"claimd: database at revision {asyncio.run(run())}")
+    try:
+        revision = asyncio.run(run())
+    except SettingError as exc:
+        typer.echo(f"claimd: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"claimd: database at revision {revision}")
 
 
 @device_app.command("keygen")
@@ -318,6 +351,18 @@ def _signed_by(key: str, make: Any) -> str:
 def version() -> None:
     """Print claimd's version."""
     typer.echo(claimd.__version__)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(claimd.__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                help="Print claimd's version and exit")] = False) -> None:
+    """claimd: hand IoT devices from the company that makes them to the people who buy them."""
 
 
 def main() -> None:

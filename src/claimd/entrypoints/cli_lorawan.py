@@ -1,17 +1,24 @@
 """``claimd lorawan …``: LoRaWAN devices from the command line, against a running claimd over HTTP (as
 ``ttn-lw-cli`` talks to The Things Stack). Tenants register devices and print their TR005 QR codes;
 customers claim, list and unclaim. Credentials: an API key (``CLAIMD_API_KEY``) or a user's e-mail
-and password (``CLAIMD_USERNAME``, ``CLAIMD_PASSWORD``).
+and password (``CLAIMD_USERNAME``; the password from ``CLAIMD_PASSWORD``, ``--password-file`` or a
+prompt, never from a command-line value, which every local user sees in ``ps``).
+
+Files that hold one-time claim codes (the import's results, QR images: a TR005 QR text carries the
+code) are created mode 0600 and never overwritten.
 """
 
 from __future__ import annotations
 
 import base64
+import csv as csvlib
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 
@@ -32,8 +39,13 @@ class _Client:
         if self.api_key:
             return {"Authorization": f"Bearer {self.api_key}"}
         if self.token is None:
-            if not (self.username and self.password):
-                _fail("give an API key (--api-key, CLAIMD_API_KEY) or --username and --password")
+            if not self.username:
+                _fail("give an API key (--api-key, CLAIMD_API_KEY) or --username (CLAIMD_USERNAME) and a password "
+                      "(CLAIMD_PASSWORD, --password-file, or typed at the prompt)")
+            if not self.password:
+                if not sys.stdin.isatty():
+                    _fail("no password: set CLAIMD_PASSWORD or give --password-file (no terminal to prompt on)")
+                self.password = typer.prompt(f"Password for {self.username}", hide_input=True, err=True)
             answer = self._send("POST", "/api/auth/login", {}, json={"username": self.username, "password": self.password})
             self.token = answer.json()["token"]
         return {"X-Authorization": f"Bearer {self.token}"}
@@ -54,11 +66,17 @@ class _Client:
         return answer.json() if answer.content else {}
 
     def stream(self, method: str, path: str, **kw: Any) -> Iterator[str]:
-        with self.http.stream(method, path, headers=self._auth(), **kw) as answer:
-            if answer.status_code >= 400:
-                answer.read()
-                _fail(f"{answer.status_code}: {_message(answer)}")
-            yield from answer.iter_lines()
+        import httpx
+
+        headers = self._auth()
+        try:
+            with self.http.stream(method, path, headers=headers, **kw) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    _fail(f"{answer.status_code}: {_message(answer)}")
+                yield from answer.iter_lines()
+        except httpx.HTTPError as exc:
+            _fail(f"the exchange with claimd at {self.url} broke off ({exc}); results received so far are kept")
 
 
 def _message(answer: Any) -> str:
@@ -71,7 +89,7 @@ def _message(answer: Any) -> str:
     return str(body)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"claimd: {message}", err=True)
     raise typer.Exit(1)
 
@@ -84,31 +102,75 @@ def _client(ctx: typer.Context) -> _Client:
 def _connect(
     ctx: typer.Context,
     url: Annotated[str, typer.Option(envvar="CLAIMD_URL", show_envvar=True, help="claimd's base URL")] = "http://127.0.0.1:8080",
-    api_key: Annotated[str | None, typer.Option(envvar="CLAIMD_API_KEY", show_envvar=True, help="An API key")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(
+        "--api-key-file", help="Read an API key from this file (or set CLAIMD_API_KEY)", dir_okay=False)] = None,
+    api_key_value: Annotated[str | None, typer.Option("--api-key", hidden=True)] = None,
     username: Annotated[str | None, typer.Option(envvar="CLAIMD_USERNAME", show_envvar=True, help="A user's e-mail")] = None,
-    password: Annotated[str | None, typer.Option(envvar="CLAIMD_PASSWORD", show_envvar=True, help="Its password")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="Read the user's password from this file (or set CLAIMD_PASSWORD; "
+                                "else it is asked for)", dir_okay=False)] = None,
+    password_value: Annotated[str | None, typer.Option("--password", hidden=True)] = None,
 ) -> None:
-    ctx.obj = _Client(url, api_key, username, password)
+    for given, option, hint in ((password_value, "--password", "set CLAIMD_PASSWORD, give --password-file, or type "
+                                                               "it at the prompt"),
+                                (api_key_value, "--api-key", "set CLAIMD_API_KEY or give --api-key-file")):
+        if given is not None:
+            _fail(f"{option} is not accepted: a command line shows in `ps` to every local user; {hint}")
+    password = _secret(password_file, "CLAIMD_PASSWORD", "password")
+    ctx.obj = _Client(url, _secret(api_key_file, "CLAIMD_API_KEY", "API key"), username, password)
 
 
-def _write_qr(text: str, png: Path | None, svg: Path | None, size: int) -> None:
+def _secret(path: Path | None, variable: str, what: str) -> str | None:
+    """A secret from its file, else from its environment variable: never from the command line."""
+    if path is None:
+        return os.environ.get(variable) or None
+    try:
+        return path.read_text().rstrip("\r\n")
+    except OSError as exc:
+        _fail(f"cannot read the {what} file {path}: {exc.strerror}")
+
+
+def _create_private(path: Path, what: str) -> IO[bytes]:
+    """A new file only its owner can read (0600), for what holds one-time claim codes; an existing
+    file is never overwritten (it may hold the codes of an earlier run)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _fail(f"{path} exists; not overwritten (it may hold earlier one-time codes): give a new {what} path")
+    except OSError as exc:
+        _fail(f"cannot create {path}: {exc.strerror}")
+    return os.fdopen(fd, "wb")
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+def _write_qr(text: str, png: Path | None, svg: Path | None, size: int, *, quiet: bool = False) -> None:
+    """The QR images (0600: the text carries the claim code); ``quiet`` (``--json``) names them on
+    stderr, keeping stdout machine-readable."""
     from claimd.adapters.qrimage import render_png, render_svg
     from claimd.domain.errors import InvalidArgument
 
     try:
-        if png is not None:
-            png.write_bytes(render_png(text, size))
-            typer.echo(f"QR code PNG: {png}")
-        if svg is not None:
-            svg.write_text(render_svg(text, size))
-            typer.echo(f"QR code SVG: {svg}")
+        images = [(path, kind, render()) for path, kind, render in (
+            (png, "PNG", lambda: render_png(text, size)), (svg, "SVG", lambda: render_svg(text, size).encode()))
+            if path is not None]
     except InvalidArgument as exc:
         _fail(exc.message)
-    except OSError as exc:
-        _fail(f"cannot write the QR code image: {exc.strerror}")
+    for path, kind, data in images:
+        with _create_private(path, "QR image") as fh:
+            try:
+                fh.write(data)
+            except OSError as exc:
+                _fail(f"cannot write the QR code image: {exc.strerror}")
+        typer.echo(f"QR code {kind}: {path}", err=quiet)
 
 
-def _show_provisioned(body: dict[str, Any]) -> None:
+def _show_provisioned(body: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _echo_json(body)
+        return
     code = body["claim_authentication_code"]
     typer.echo(f"device      {body['name']} ({body['id']})")
     typer.echo(f"DevEUI      {body['ids']['dev_eui']}")
@@ -124,76 +186,146 @@ QrSvg = Annotated[Path | None, typer.Option("--qr-svg", help="Write the device's
 QrSize = Annotated[int, typer.Option("--qr-size", help="QR image size in pixels (10-1000)")]
 ValidFrom = Annotated[str | None, typer.Option(help="Code valid from (RFC 3339, e.g. 2026-01-31T00:00:00Z)")]
 ValidTo = Annotated[str | None, typer.Option(help="Code valid until (RFC 3339)")]
+Json = Annotated[bool, typer.Option("--json", help="Print the answer as JSON (machine-readable)")]
 
 
 @lorawan_app.command("provision")
 def provision(
     ctx: typer.Context,
     dev_eui: Annotated[str, typer.Option("--dev-eui", help="DevEUI, 16 hex digits")],
-    join_eui: Annotated[str | None, typer.Option("--join-eui", help="JoinEUI (AppEUI) [default: zero]")] = None,
-    code: Annotated[str | None, typer.Option(help="Claim authentication code [default: 8 random hex]")] = None,
+    join_eui: Annotated[str | None, typer.Option("--join-eui", help="JoinEUI (AppEUI) (default: zero)")] = None,
+    code: Annotated[str | None, typer.Option(help="Claim authentication code (default: 8 random hex)")] = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
     vendor_id: Annotated[int, typer.Option(help="LoRa Alliance vendor id (0-65535)")] = 0,
     profile_id: Annotated[int, typer.Option(help="Vendor profile id (0-65535)")] = 0,
     serial: Annotated[str | None, typer.Option(help="Serial number (in the QR code's S field)")] = None,
-    name: Annotated[str | None, typer.Option(help="Device name [default: eui-<deveui>]")] = None,
+    name: Annotated[str | None, typer.Option(help="Device name (default: eui-<deveui>)")] = None,
     qr_png: QrPng = None,
     qr_svg: QrSvg = None,
     qr_size: QrSize = 300,
+    as_json: Json = False,
 ) -> None:
-    """Register a LoRaWAN device (tenant admin); print its claim code and QR text once, and the QR image."""
+    """Register a LoRaWAN device (tenant admin); print its claim code and QR text once, and the QR image.
+
+    With --json: the answer of POST /v1/lorawan-devices (id, name, ids, claim_authentication_code with its value, qr_code, and more).
+    """
     window = {k: v for k, v in (("value", code), ("valid_from", valid_from), ("valid_to", valid_to)) if v}
     body = {"ids": {"dev_eui": dev_eui, "join_eui": join_eui, "device_id": name},
             "claim_authentication_code": window or None, "serial_number": serial,
             "lora_alliance_profile_ids": {"vendor_id": vendor_id, "vendor_profile_id": profile_id}}
     answer = _client(ctx).call("POST", "/v1/lorawan-devices", json=body)
-    _show_provisioned(answer)
-    _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size)
+    _show_provisioned(answer, as_json)
+    _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size, quiet=as_json)
 
 
 @lorawan_app.command("set-code")
 def set_code(
     ctx: typer.Context,
     dev_eui: Annotated[str, typer.Argument(help="The device's DevEUI")],
-    code: Annotated[str | None, typer.Option(help="The new code [default: 8 random hex]")] = None,
+    code: Annotated[str | None, typer.Option(help="The new code (default: 8 random hex)")] = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
     qr_png: QrPng = None,
     qr_svg: QrSvg = None,
     qr_size: QrSize = 300,
+    as_json: Json = False,
 ) -> None:
     """Give a device a new claim authentication code (after an unclaim, it makes the device claimable again)."""
     body = {"value": code, "valid_from": valid_from, "valid_to": valid_to}
     answer = _client(ctx).call("POST", f"/v1/lorawan-devices/{dev_eui}/claim-code", json=body)
-    _show_provisioned(answer)
-    _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size)
+    _show_provisioned(answer, as_json)
+    _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size, quiet=as_json)
 
 
-@lorawan_app.command("import")
+IMPORT_HELP = """Register the devices of a file (tenant admin). The results carry each generated claim code and QR text, shown this once: keep them (--out writes a new file, mode 0600).
+
+The file is a CSV with a header row, or JSON lines of TTS EndDevice objects. CSV columns, in any order (names case-insensitive, unknown columns ignored; every row has one cell per header column, empty cells are fine):
+
+  dev_eui (or deveui): DevEUI, 16 hex digits; required, not zero
+  join_eui (joineui, app_eui, appeui): JoinEUI; default 0000000000000000
+  claim_authentication_code (claim_code, authentication_code, owner_token): 1-32 letters and digits; default 8 random hex digits
+  valid_from, valid_to: the code's validity, RFC 3339 or epoch milliseconds; default open
+  vendor_id, vendor_profile_id (profile_id): LoRa Alliance ids in hex, 0-FFFF; default 0
+  serial_number (serial): serial number, written in the QR code's S field
+  id (device_id, name): device name; default eui-<deveui>
+
+Results, one per device in file order, as JSON lines (or CSV with --csv, columns row, status, id, name, dev_eui, join_eui, claim_authentication_code, qr_code, code, message):
+
+  row: the device's number, 1 for the first row after the header (or the first JSON device); blank lines are not rows
+  status OK: id, name, dev_eui, join_eui, claim_authentication_code, qr_code (TR005 text)
+  status ERROR: code (e.g. INVALID_EUI, DEV_EUI_TAKEN), message
+  JSON lines end with a summary line with total, succeeded, failed
+
+A file error (not UTF-8, no dev_eui column, broken JSON, too large) refuses the whole file: nothing is registered. Exit status 1 if any device failed. A progress display goes to stderr when it is a terminal (not with --json).
+"""
+IMPORT_SHORT_HELP = "Register the devices of a CSV or JSON-lines file; results carry each one-time code."
+
+
+def _failed(line: str, in_csv: bool) -> bool:
+    """Whether a result line is a device that failed (a CSV's header and the JSON summary are not)."""
+    if in_csv:
+        cells = next(csvlib.reader([line]), [])
+        return len(cells) > 1 and cells[1] == "ERROR"
+    return json.loads(line).get("status") == "ERROR"
+
+
+def _import_progress(show: bool) -> tuple[Any, Callable[[str, int], None]]:
+    """A rich progress display on stderr (uploaded bytes, then devices answered), or none."""
+    if not show:
+        return nullcontext(), lambda task, n: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # redirect_stdout off: the results on stdout must not be drawn into the display on stderr
+    progress = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                        console=Console(stderr=True), redirect_stdout=False, redirect_stderr=False)
+    tasks = {"upload": progress.add_task("uploading (bytes)", total=None),
+             "devices": progress.add_task("devices registered", total=None)}
+    return progress, lambda task, n: progress.advance(tasks[task], n)
+
+
+@lorawan_app.command("import", help=IMPORT_HELP, short_help=IMPORT_SHORT_HELP)
 def import_devices(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with a header row (TTS columns + claim_authentication_code) "
-                                               "or JSON lines of TTS EndDevice objects", exists=True, dir_okay=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the results here [default: stdout]")] = None,
+    file: Annotated[Path, typer.Argument(help="CSV with a header row, or JSON lines of TTS EndDevice objects",
+                                         exists=True, dir_okay=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the results to this new file, mode 0600 "
+                                                                 "(never overwritten) (default: stdout)")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Results as CSV instead of JSON lines")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Results as JSON lines (the default), no progress display")] = False,
 ) -> None:
-    """Register the devices of a file (tenant admin); the results carry each generated code and QR text, once."""
+    if csv and as_json:
+        _fail("give --csv or --json, not both")
+    client = _client(ctx)
+    target = _create_private(out, "--out") if out else None  # before the upload: a refused path registers nothing
+    display, advance = _import_progress(not as_json and sys.stderr.isatty())
+
     def chunks() -> Iterator[bytes]:
         with file.open("rb") as fh:
             while chunk := fh.read(64 * 1024):
+                advance("upload", len(chunk))
                 yield chunk
 
-    target = out.open("w") if out else sys.stdout
-    failed = 0
+    failed, written = 0, False
     try:
-        for line in _client(ctx).stream("POST", f"/v1/lorawan-devices/import?format={'csv' if csv else 'ndjson'}",
-                                        content=chunks()):
-            target.write(line + "\n")
-            failed += '"status": "ERROR"' in line or ',ERROR,' in line
+        with display:
+            for line in client.stream("POST", f"/v1/lorawan-devices/import?format={'csv' if csv else 'ndjson'}",
+                                      content=chunks()):
+                if target is not None:
+                    target.write((line + "\n").encode())
+                else:
+                    sys.stdout.write(line + "\n")
+                written = True
+                if _failed(line, csv):
+                    failed += 1
+                if not line.startswith(("row,", '{"total"')):
+                    advance("devices", 1)
     finally:
-        if out:
+        if target is not None:
             target.close()
+            if not written and out is not None:  # refused before any result: no empty file to block a rerun
+                out.unlink(missing_ok=True)
     if failed:
         typer.echo(f"claimd: {failed} device(s) failed; see the results", err=True)
         raise typer.Exit(1)
@@ -220,9 +352,13 @@ def claim(
     join_eui: Annotated[str | None, typer.Option("--join-eui")] = None,
     dev_eui: Annotated[str | None, typer.Option("--dev-eui")] = None,
     code: Annotated[str | None, typer.Option(help="The claim authentication code")] = None,
-    device_id: Annotated[str | None, typer.Option("--device-id", help="Its id in the application [default: eui-<deveui>]")] = None,
+    device_id: Annotated[str | None, typer.Option("--device-id", help="Its id in the application (default: eui-<deveui>)")] = None,
+    as_json: Json = False,
 ) -> None:
-    """Claim a LoRaWAN device (customer user) by its QR code or by JoinEUI, DevEUI and code."""
+    """Claim a LoRaWAN device (customer user) by its QR code or by JoinEUI, DevEUI and code.
+
+    With --json: TTS's answer, an object with device_id, application_ids.application_id, dev_eui and join_eui.
+    """
     body: dict[str, Any] = {"target_application_ids": {"application_id": application}, "target_device_id": device_id}
     if qr_text:
         body["qr_code"] = base64.b64encode(qr_text.encode()).decode()
@@ -232,7 +368,10 @@ def claim(
     else:
         _fail("give --qr, or --dev-eui and --code (and --join-eui)")
     answer = _client(ctx).call("POST", "/api/v3/edcs/claim", json=body)
-    typer.echo(f"claimed {answer['dev_eui']} as {answer['device_id']} in {answer['application_ids']['application_id']}")
+    if as_json:
+        _echo_json(answer)
+    else:
+        typer.echo(f"claimed {answer['dev_eui']} as {answer['device_id']} in {answer['application_ids']['application_id']}")
 
 
 @lorawan_app.command("list")
@@ -254,8 +393,12 @@ def unclaim(
     ctx: typer.Context,
     application: Annotated[str, typer.Argument(help="The application")],
     device_ids: Annotated[list[str], typer.Argument(help="Device ids in it (up to 20)")],
+    as_json: Json = False,
 ) -> None:
-    """Unclaim devices of an application (customer user): they leave you; their codes stay spent."""
+    """Unclaim devices of an application (customer user): they leave you; their codes stay spent.
+
+    With --json: an object with application_id, unclaimed (the device ids) and failed (device id to TTS error details). Exit status 1 if any failed.
+    """
     client = _client(ctx)
     if len(device_ids) == 1:
         client.call("DELETE", f"/api/v3/edcs/claim/{application}/devices/{device_ids[0]}")
@@ -263,7 +406,11 @@ def unclaim(
     else:
         failed = client.call("DELETE", f"/api/v3/edcs/claim/{application}/devices/batch",
                              params={"device_ids": device_ids})["failed"]
-    for device_id in device_ids:
-        typer.echo(f"{device_id}: {'failed: ' + failed[device_id]['message_format'] if device_id in failed else 'unclaimed'}")
+    if as_json:
+        _echo_json({"application_id": application, "unclaimed": [d for d in device_ids if d not in failed],
+                    "failed": failed})
+    else:
+        for device_id in device_ids:
+            typer.echo(f"{device_id}: {'failed: ' + failed[device_id]['message_format'] if device_id in failed else 'unclaimed'}")
     if failed:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ from claimd.domain.roles import (
 from claimd.services.accounts import AccountService, resolve_role
 from claimd.services.common import check_text
 from claimd.services.devices import require_tenant_admin
+from claimd.services.guesses import Guesses
 from claimd.services.ports import ApiKeyRecord, Clock, SecretHasher, UnitOfWorkFactory
 
 API_KEY = "api-key"
@@ -42,8 +43,10 @@ def looks_like_api_key(token: str) -> bool:
 
 
 class AccessService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, accounts: AccountService, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, accounts: AccountService, clock: Clock,
+                 guesses: Guesses) -> None:
         self.uow = uow
+        self.guesses = guesses
         self.hasher = hasher
         self.accounts = accounts
         self.clock = clock
@@ -144,7 +147,9 @@ class AccessService:
                 raise NotFound("No such API key")
         self._keys.clear()  # a revoked key stops working at once on this node, within seconds on others
 
-    async def principal_for_key(self, key: str) -> Principal:
+    async def principal_for_key(self, key: str, source: str | None = None) -> Principal:
+        """The principal of an API key. A key not in this node's cache is a guess until found: wrong
+        keys count against the source address, and while it is locked out no key is looked up."""
         digest = self._digest(key)
         now = time.monotonic()
         if self._generation != self.accounts.generation:  # a user or a role changed on this node
@@ -153,10 +158,13 @@ class AccessService:
         cached = self._keys.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
+        keys = self.guesses.api_key_keys(source)
+        await self.guesses.check(keys, "API keys")
         async with self.uow() as tx:
             found = await tx.repo.get_api_key_access(digest)
         if found is None:
             self._keys.pop(digest, None)
+            await self.guesses.failed(keys)
             raise AuthenticationFailed("Invalid API key")
         key_id, access = found
         principal = self.accounts.principal_of(access, api_key_id=key_id)

@@ -14,6 +14,7 @@ from claimd.domain.model import Authority, Customer, Page, Principal, Tenant, Us
 from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
+from claimd.services.guesses import Guesses, LockedOut
 from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory, UserAccess
 
 ACTIVATION = "activation"
@@ -54,10 +55,15 @@ def resolve_role(access: UserAccess) -> Role:
     return BUILT_IN_ROLES.get(access.role_name, BUILT_IN_ROLES["VIEWER"])
 
 
+class LoginLockedOut(LockedOut):
+    code = "LOGIN_LOCKED_OUT"
+
+
 class AccountService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, passwords: PasswordHasher,
-                 tokens: TokenCodec, clock: Clock) -> None:
+                 tokens: TokenCodec, clock: Clock, guesses: Guesses) -> None:
         self.uow = uow
+        self.guesses = guesses
         self.hasher = hasher
         self.passwords = passwords
         self.tokens = tokens
@@ -102,18 +108,25 @@ class AccountService:
             self._active.pop(user_id, None)
 
     # authentication --------------------------------------------------------------------------
-    async def login(self, email: str, password: str) -> tuple[str, str]:
+    async def login(self, email: str, password: str, source: str | None = None) -> tuple[str, str]:
+        """A JWT pair for a right e-mail and password. Wrong passwords count against the account and
+        the source address (services/guesses.py): while either is locked out, every login is refused."""
+        email = (email or "").strip()
+        keys = self.guesses.login_keys(email, source)
+        await self.guesses.check(keys, "logins", LoginLockedOut)
         async with self.uow() as tx:
-            found = await tx.repo.get_login((email or "").strip())
+            found = await tx.repo.get_login(email)
         if found is None or found[1] is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.passwords.hash(_DUMMY_PASSWORD)
             await self.passwords.verify(self._dummy_hash, password or "")
+            await self.guesses.failed(keys)
             if found is not None:
                 raise AuthenticationFailed("User is not active")
             raise AuthenticationFailed("Invalid username or password")
         user, password_hash = found
         if not await self.passwords.verify(password_hash, password or ""):
+            await self.guesses.failed(keys)
             raise AuthenticationFailed("Invalid username or password")
         return self.tokens.issue(user)
 

@@ -7,6 +7,10 @@
   claim, a registration) and the row's outcome are in the same savepoint and commit together, with
   the job's counters, when the batch commits, so a restart never does a row twice. The services do
   not know about batches: their units of work become the rows' savepoints.
+* Secrets: every row is sealed at rest (claim rows hold tokens, LoRaWAN rows codes), its line is
+  dropped once the row is done, and no upload is served back. A refused row's secret was uploaded
+  and may have been seen, so the endpoint's refusal hook spends it (a claim token: its nonce is
+  recorded as used) before the row's error is recorded: it never claims later.
 """
 
 from __future__ import annotations
@@ -27,18 +31,18 @@ from claimd.domain.bulk import (
     BulkRow,
     BulkStatus,
     RecordSplitter,
-    SECRET_ENDPOINTS,
     is_header,
     is_ulid,
     new_ulid,
 )
 from claimd.domain.errors import ClaimdError, Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.inputs import check_text
 from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
 from claimd.domain.lorawan import check_tts_id
-from claimd.services.ports import Clock, Sealer, UnitOfWorkFactory
+from claimd.services.ports import Clock, Sealer, SecretHasher, UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -70,6 +74,8 @@ class LeaseLost(Exception):
 
 
 RowHandler = Callable[[Principal, BulkOp, BulkRow, RowDone], Awaitable[uuid.UUID | None]]
+# What an endpoint does with a row it refused (the row as uploaded): spend the secret it carried.
+RefusalHandler = Callable[[BulkOp, BulkRow], Awaitable[None]]
 
 
 def _row_error(exc: ClaimdError) -> str:
@@ -78,12 +84,15 @@ def _row_error(exc: ClaimdError) -> str:
 
 class BulkService:
     def __init__(self, uow: UnitOfWorkFactory, accounts: AccountService, clock: Clock,
-                 handlers: dict[BulkEndpoint, RowHandler], sealer: Sealer, lease_ms: int = 30_000) -> None:
+                 handlers: dict[BulkEndpoint, RowHandler], sealer: Sealer, hasher: SecretHasher,
+                 lease_ms: int = 30_000, refusals: dict[BulkEndpoint, RefusalHandler] | None = None) -> None:
         self.uow = uow
         self.sealer = sealer
+        self.hasher = hasher
         self.accounts = accounts
         self.clock = clock
         self.handlers = handlers
+        self.refusals = refusals or {}
         self.lease_ms = lease_ms
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wakeup = asyncio.Event()
@@ -117,7 +126,7 @@ class BulkService:
             assert idempotency_key is not None
             return await self._repeat(principal, idempotency_key, body), False
         try:
-            total, digest = await self._store_rows(op, body)
+            total = await self._store_rows(op, body)
         except BaseException:
             async with self.uow(write=True) as tx:
                 await tx.repo.delete_op(op.id)
@@ -125,26 +134,30 @@ class BulkService:
         self.wakeup.set()
         return replace(op, status=BulkStatus.PENDING, total=total), True
 
+    def _upload_digest(self, user_id: uuid.UUID, sha256_hex: str) -> bytes:
+        """What tells a repeated upload, keyed: the upload holds secrets (a one-row upload of a short
+        LoRaWAN code could be guessed offline against a plain SHA-256)."""
+        return self.hasher.digest("bulk-upload", str(user_id), sha256_hex)
+
     async def _repeat(self, principal: Principal, key: str, body: AsyncIterator[bytes]) -> BulkOp:
-        digest = hashlib.sha256()
+        sha256 = hashlib.sha256()
         async for chunk in body:
-            digest.update(chunk)
+            sha256.update(chunk)
         async with self.uow() as tx:
             found = await tx.repo.find_op_by_key(principal.user_id, key)
         if found is None or found[0].status is BulkStatus.UPLOADING:
             raise Conflict("An upload with this Idempotency-Key is still being received; retry shortly")
         op, stored = found
-        if stored != digest.digest():
+        if stored != self._upload_digest(principal.user_id, sha256.hexdigest()):
             raise IdempotencyMismatch("This Idempotency-Key was used for a different upload")
         return op
 
-    async def _store_rows(self, op: BulkOp, body: AsyncIterator[bytes]) -> tuple[int, bytes]:
-        digest = hashlib.sha256()
+    async def _store_rows(self, op: BulkOp, body: AsyncIterator[bytes]) -> int:
+        sha256 = hashlib.sha256()
         decoder = codecs.getincrementaldecoder("utf-8-sig")()
         splitter = RecordSplitter()
         batch: list[BulkRow] = []
-        total = 0
-        secret = op.endpoint in SECRET_ENDPOINTS
+        total = 0  # also the number of the last row taken: rows are numbered from 1
 
         async def flush() -> None:
             nonlocal batch
@@ -155,18 +168,18 @@ class BulkService:
         async def take(rows: object) -> None:
             nonlocal total
             for row in rows:  # type: ignore[attr-defined]
-                if total == 0 and not batch and is_header(op.endpoint, row):
+                if total == 0 and is_header(op.endpoint, row):
                     continue
-                batch.append(BulkRow(row.index, self.sealer.seal(row.line)) if secret else row)
                 total += 1
                 if total > MAX_ROWS:
                     raise InvalidArgument(f"A bulk upload has at most {MAX_ROWS} rows")
+                batch.append(BulkRow(total, self.sealer.seal(row.line)))
                 if len(batch) >= UPLOAD_BATCH:
                     await flush()
 
         try:
             async for chunk in body:
-                digest.update(chunk)
+                sha256.update(chunk)
                 await take(splitter.feed(decoder.decode(chunk)))
             await take(splitter.feed(decoder.decode(b"", final=True)))
             await take(splitter.close())
@@ -176,8 +189,8 @@ class BulkService:
             raise InvalidArgument("The upload has no rows")
         await flush()
         async with self.uow(write=True) as tx:
-            await tx.repo.finish_upload(op.id, total, digest.digest())
-        return total, digest.digest()
+            await tx.repo.finish_upload(op.id, total, self._upload_digest(op.user_id, sha256.hexdigest()))
+        return total
 
     # reading ---------------------------------------------------------------------------------
     async def get(self, principal: Principal, op_id: str) -> BulkOp:
@@ -196,12 +209,6 @@ class BulkService:
             raise PermissionDenied()
         async with self.uow() as tx:
             return await tx.repo.list_ops(principal.tenant_id, principal.customer_id, limit)
-
-    def uploaded(self, op: BulkOp) -> AsyncIterator[object]:
-        """The uploaded rows, for the upload file; not for uploads that hold secrets."""
-        if op.endpoint in SECRET_ENDPOINTS:
-            raise NotFound("This upload holds claim authentication codes: it is kept sealed and not served back")
-        return self.rows(op)
 
     async def rows(self, op: BulkOp, errors_only: bool = False) -> AsyncIterator[object]:
         """The rows of a job (as :meth:`get` returned it to its reader) with their outcomes, streamed
@@ -290,14 +297,15 @@ class BulkService:
     async def _one(self, op: BulkOp, principal: Principal | None, handler: RowHandler, row: BulkRow,
                    *, batched: bool) -> None:
         """One row: its effect and its outcome commit together (in a batch, in the row's savepoint); a
-        row that fails rolls back and records its error instead."""
+        row that fails rolls back, has its secret spent and records its error instead."""
         done = RowDone(op.id, row.index)
+        plain: BulkRow | None = None
         try:
+            plain = BulkRow(row.index, self._unseal(row.line))
+            check_text(plain.line, "the row")  # a NUL must be this row's error, not the database's
             if principal is None:
                 raise PermissionDenied("The user who uploaded this file no longer exists")
-            if op.endpoint in SECRET_ENDPOINTS:
-                row = BulkRow(row.index, self.sealer.unseal(row.line))
-            await handler(principal, op, row, done)
+            await handler(principal, op, plain, done)
             return
         except ClaimdError as exc:
             message = _row_error(exc)
@@ -307,8 +315,30 @@ class BulkService:
             # one bad row must not stop the job; the log has the trace, not the row
             log.exception("bulk operation %s: row %d failed unexpectedly", op.id, row.index)
             message = "internal error"
+        if plain is not None:
+            await self._spend(op, plain, batched=batched)
         async with self.uow(write=True) as tx:
             await tx.repo.finish_row(op.id, row.index, False, None, message)
+
+    def _unseal(self, sealed: str) -> str:
+        try:
+            return self.sealer.unseal(sealed)
+        except Exception:  # stored by a claimd that kept rows readable, or under another server secret
+            raise InvalidArgument("the row cannot be unsealed (stored by an older claimd or under another "
+                                  "server secret); upload it again") from None
+
+    async def _spend(self, op: BulkOp, row: BulkRow, *, batched: bool) -> None:
+        """Spend the secret of a refused row through its endpoint's refusal hook. It never makes the
+        row fail otherwise; in a batch an unexpected error redoes the batch row by row, as for rows."""
+        hook = self.refusals.get(op.endpoint)
+        if hook is None:
+            return
+        try:
+            await hook(op, row)
+        except Exception:
+            if batched:
+                raise
+            log.exception("bulk operation %s: row %d: the refused row's secret could not be spent", op.id, row.index)
 
     async def run_forever(self, poll_s: float = 1.0) -> None:
         """The worker loop of ``claimd serve``: work jobs while there are some, else wait for a new

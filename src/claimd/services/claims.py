@@ -31,7 +31,7 @@ from claimd.domain.claiming import (
     window_expiry,
 )
 from claimd.domain.attestation import parse_claim_token
-from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, NotFound, PermissionDenied, TooManyRequests
+from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.lorawan import (
     CodeClaimOutcome,
     DeviceAccessDenied,
@@ -45,13 +45,14 @@ from claimd.domain.lorawan import (
     normalize_code,
     parse_eui,
 )
-from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
+from claimd.domain.model import AttributeScope, AuditAction, AuditEvent, Authority, Device, Principal
 from claimd.domain.ownership import (
     BadSignature,
     ChallengeExpired,
     ChallengeRequired,
     DeviceBlocked,
     OwnedByAnother,
+    ReplayedToken,
     TokenClaimOutcome,
     UnknownDevice,
     decide_token_claim,
@@ -60,11 +61,11 @@ from claimd.domain.ownership import (
 )
 from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNCLAIM
 from claimd.services.common import Origin, RowDone, audit_event, change_owner, record_row
+from claimd.services.guesses import AUDIT_AGGREGATE_MS, ClaimLockedOut, Guesses  # noqa: F401 (ClaimLockedOut: re-exported)
 from claimd.services.ports import (
     ClaimTarget,
     ClaimWrites,
     Clock,
-    FailureLimiter,
     IdentityKeys,
     LorawanTarget,
     NewAttribute,
@@ -86,10 +87,6 @@ class ClaimPolicy:
     default_duration_ms: int = 86_400_000
     challenge_ttl_ms: int = 300_000
     require_challenge: bool = False  # refuse claim tokens that do not answer a server challenge
-    # failed claims by code: per DevEUI, per user, per source address
-    lockout_device: Lockout = Lockout(5)
-    lockout_user: Lockout = Lockout(10)
-    lockout_address: Lockout = Lockout(20)
 
 
 CHALLENGE_RETENTION_MS = 86_400_000  # an expired challenge is kept a day, so that a late token hears "expired"
@@ -109,6 +106,12 @@ class WindowResult(enum.StrEnum):
     KEPT = "kept"  # a live window exists and is kept (ThingsBoard's put-if-absent)
     ALREADY_CLAIMED = WindowVerdict.ALREADY_CLAIMED.value
     NOT_ALLOWED = WindowVerdict.NOT_ALLOWED.value
+
+
+class NotClaimed(InvalidArgument):
+    """Releasing a device that no one owns."""
+
+    code = "NOT_CLAIMED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +134,6 @@ class CodeClaimResult:
     device: Device
     identity: LorawanIdentity  # as it is after the claim (its application and device id)
     created: bool  # False: the caller's customer already owned it
-
-
-class ClaimLockedOut(TooManyRequests):
-    code = "CLAIM_LOCKED_OUT"
 
 
 def code_digest(hasher: SecretHasher, tenant_id: uuid.UUID, dev_eui: str, code: str) -> bytes:
@@ -201,13 +200,18 @@ def _claimed_by(principal: Principal, device: Device, now: int) -> Device:
 
 class ClaimService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock,
-                 keys: IdentityKeys, limiter: FailureLimiter) -> None:
+                 keys: IdentityKeys, guesses: Guesses) -> None:
         self.uow = uow
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
         self.keys = keys
-        self.limiter = limiter
+        self.guesses = guesses
+
+    async def _refused(self, tx: UnitOfWork, keys: list[tuple[str, Lockout]], event: AuditEvent) -> None:
+        """A wrong guess: counted against ``keys`` and audited, aggregated (see guesses.AUDIT_AGGREGATE_MS)."""
+        await self.guesses.failed(keys)
+        await tx.repo.add_failed_attempt(event, event.created_time - AUDIT_AGGREGATE_MS)
 
     async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin, *,
                           fresh: bool = False) -> WindowResult:
@@ -244,12 +248,23 @@ class ClaimService:
         return WindowResult(verdict.value)
 
     async def claim(self, principal: Principal, device_name: str, secret_key: str, origin: Origin) -> ClaimResult:
-        """A customer user claims a device of its tenant by name, proving it with ``secret_key``."""
+        """A customer user claims a device of its tenant by name, proving it with ``secret_key``.
+
+        Guessing is limited (services/guesses.py): a wrong key (FAILURE) counts against the device, the
+        user and the address, checked while the device's row is locked."""
         _require_claimer(principal)
         now = self.clock()
         async with self.uow(write=True) as tx:
-            target = await _lock_target(tx, principal, name=device_name)
+            try:
+                target = await _lock_target(tx, principal, name=device_name)
+            except NotFound:  # a name that does not exist is a wrong guess too
+                keys = self.guesses.claim_keys(principal, origin.source, None)
+                await self.guesses.check(keys)
+                await self.guesses.failed(keys)
+                raise
             device = target.device
+            keys = self.guesses.claim_keys(principal, origin.source, str(device.id))
+            await self.guesses.check(keys)
             data = await tx.windows.take(device.id) or _stored_claim_data(target.claiming_data)
             proof = check_proof(data, claim_digest(self.hasher, device.id, secret_key), now)
             decision = decide_claim(proof, device.is_assigned)
@@ -264,9 +279,11 @@ class ClaimService:
                 decision = ClaimDecision(ClaimResponse.CLAIMED, clear_claim_attributes=False)
             if decision.clear_claim_attributes:
                 await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA])
-            await tx.repo.add_audit(
-                audit_event(AuditAction.CLAIM, decision.response.value, origin, device, principal, now)
-            )
+            event = audit_event(AuditAction.CLAIM, decision.response.value, origin, device, principal, now)
+            if decision.response is ClaimResponse.FAILURE:
+                await self._refused(tx, keys, event)
+            else:
+                await tx.repo.add_audit(event)
         return ClaimResult(decision.response, device)
 
     async def create_challenge(self, principal: Principal) -> tuple[bytes, int]:
@@ -291,11 +308,15 @@ class ClaimService:
         _require_claimer(principal)
         token = parse_claim_token(token_text)
         tag_names = parse_tags(tags)
+        keys = self.guesses.claim_keys(principal, origin.source, str(token.device_id))
+        await self.guesses.check(keys)
         async with self.uow() as tx:
             identity = await tx.repo.get_identity(principal.tenant_id, token.device_id)
         if identity is None:
+            await self.guesses.failed(keys)
             raise UnknownDevice(f"No device identity {token.device_id} is registered")
         if not self.keys.verify(identity.public_key, token):
+            await self.guesses.failed(keys)
             raise BadSignature("The claim token's signature does not verify with the device's registered key")
         now = self.clock()
         async with self.uow(write=not dry_run) as tx:
@@ -307,10 +328,14 @@ class ClaimService:
             if target.public_key != identity.public_key and not self.keys.verify(target.public_key, token):
                 raise BadSignature("The claim token's signature does not verify with the device's registered key")
             device = target.device
-            outcome = decide_token_claim(owner=device.customer_id, caller=principal.customer_id,
-                                         blocked=device.is_blocked, nonce_used=target.nonce_used)
-            if outcome is TokenClaimOutcome.CLAIM:
-                self._check_challenge(principal, target, now)
+            try:
+                outcome = decide_token_claim(owner=device.customer_id, caller=principal.customer_id,
+                                             blocked=device.is_blocked, nonce_used=target.nonce_used)
+                if outcome is TokenClaimOutcome.CLAIM:
+                    self._check_challenge(principal, target, now)
+            except (ReplayedToken, ChallengeRequired, ChallengeExpired):
+                await self.guesses.failed(keys)
+                raise
             if outcome is TokenClaimOutcome.ALREADY_YOURS and not visible_to(principal, device):
                 # claimed by someone of the caller's customer whose claims the caller may not see
                 raise OwnedByAnother("The device is already claimed; it must be unclaimed first")
@@ -343,40 +368,14 @@ class ClaimService:
         customer, filed in its application ``application_id`` (made on first use) as ``device_id``
         (default ``eui-<deveui>``). The code is spent: it claims the device for no one else.
 
-        Failed proofs are counted per DevEUI, per user and per source address; while any of them is
-        locked out, every attempt is refused with :class:`ClaimLockedOut`, a right code included (else
-        a guesser would learn which guess was right). Each attempt is counted before it is checked and
-        refunded unless it was a wrong guess, so parallel guesses cannot slip past the count."""
+        Wrong codes count against the device, the user and the source address (services/guesses.py):
+        while any of them is locked out, every attempt is refused, a right code included."""
         _require_claimer(principal)
         application_id = check_tts_id(application_id, "target_application_ids.application_id")
         join_eui, dev_eui = parse_eui(proof.join_eui, what="JoinEUI"), parse_eui(proof.dev_eui, what="DevEUI")
         device_id = check_tts_id(device_id, "target_device_id") if device_id else default_device_id(dev_eui)
         digest = code_digest(self.hasher, principal.tenant_id, dev_eui, proof.code)
         now = self.clock()
-        limits = [(f"dev:{principal.tenant_id}:{dev_eui}", self.policy.lockout_device),
-                  (f"user:{principal.user_id}", self.policy.lockout_user)]
-        if origin.source:
-            limits.append((f"addr:{origin.source}", self.policy.lockout_address))
-        token = secrets.token_hex(8)
-        wait_ms = await self.limiter.attempt(limits, now, token)
-        if wait_ms > 0:
-            wait_s = -(-wait_ms // 1000)
-            raise ClaimLockedOut(f"too many failed claim attempts; try again in {wait_s} s", retry_after_s=wait_s)
-        wrong_guess = False
-        try:
-            result = await self._claim_with_code(principal, application_id, join_eui, dev_eui, device_id, digest,
-                                                 origin, now, done)
-        except DeviceAccessDenied:
-            wrong_guess = True
-            raise
-        finally:
-            if not wrong_guess:
-                await self.limiter.refund(limits, now, token)
-        return result
-
-    async def _claim_with_code(self, principal: Principal, application_id: str, join_eui: str, dev_eui: str,
-                               device_id: str, digest: bytes, origin: Origin, now: int,
-                               done: RowDone | None) -> CodeClaimResult:
         customer = principal.customer_id
         assert customer is not None
         refused: ClaimdError | None = None
@@ -384,13 +383,22 @@ class ClaimService:
             target = await tx.repo.lock_lorawan_target(principal.tenant_id, dev_eui, principal.user_id)
             if target is not None and not target.actor_exists:
                 raise AuthenticationFailed("User not found")
+            keys = self.guesses.claim_keys(principal, origin.source,
+                                           dev_eui if target is None else str(target.device.id))
+            await self.guesses.check(keys)
             try:
                 outcome = self._decide_code_claim(principal, target, join_eui, dev_eui, digest, now)
             except ClaimdError as exc:
                 refused = exc
-                if target is not None:  # its tenant sees the refusals in the audit log
-                    await tx.repo.add_audit(audit_event(AuditAction.CLAIM, exc.code or "REFUSED", origin,
-                                                        target.device, principal, now, detail="claim authentication code"))
+                if target is None and isinstance(exc, DeviceAccessDenied):
+                    await self.guesses.failed(keys)
+                elif target is not None:  # its tenant sees the refusals in the audit log
+                    event = audit_event(AuditAction.CLAIM, exc.code or "REFUSED", origin, target.device, principal,
+                                        now, detail="claim authentication code")
+                    if isinstance(exc, DeviceAccessDenied):
+                        await self._refused(tx, keys, event)
+                    else:
+                        await tx.repo.add_audit(event)
             if refused is None:
                 assert target is not None
                 device, identity = target.device, target.identity
@@ -466,6 +474,8 @@ class ClaimService:
             target = await _lock_target(tx, principal, name=name, device_id=device_id)
             device = target.device
             if principal.is_customer_user:
+                if not device.is_assigned and name is not None:  # by id, as nRF Cloud: not yours = not found
+                    raise NotClaimed("The device is not claimed: there is nothing to reclaim")
                 if not visible_to(principal, device):
                     # ThingsBoard lets any customer user do this (bug #6742); by id, not yours = not found
                     raise PermissionDenied() if name is not None else NotFound()
@@ -474,6 +484,10 @@ class ClaimService:
             await tx.windows.discard(device.id)
             if device.is_assigned:
                 await change_owner(tx, device, None, now)
+                # A claim secret lasts for the ownership it was set in: a key planted by someone of
+                # the owner never claims the device for anyone after the release. (ThingsBoard's
+                # assign and unassign keep them, as there.)
+                await tx.repo.delete_attributes(device.id, AttributeScope.SERVER_SCOPE, [CLAIMING_DATA])
             if reclaim_restores_claiming_allowed(
                 allow_by_default=self.policy.allow_claiming_by_default, was_assigned=device.is_assigned
             ):
@@ -483,3 +497,20 @@ class ClaimService:
             outcome = "UNASSIGNED" if device.is_assigned else "NOT_ASSIGNED"
             await tx.repo.add_audit(audit_event(AuditAction.RECLAIM, outcome, origin, device, principal, now))
         return replace(device, customer_id=None, claimed_at=None, claimed_by=None, claim_restricted=False)
+
+    async def void_token(self, tenant_id: uuid.UUID, token_text: str) -> bool:
+        """Spend a claim token without a claim (a refused bulk row's: it was uploaded and may have been
+        seen): its nonce is recorded as used, so it never claims later. Only a token that verifies with
+        the device's registered key is spent: anyone can forge one with any nonce, and it must not spend
+        the genuine token carrying that nonce. False when nothing was spent."""
+        try:
+            token = parse_claim_token(token_text)
+        except ClaimdError:
+            return False
+        async with self.uow() as tx:
+            identity = await tx.repo.get_identity(tenant_id, token.device_id)
+        if identity is None or not self.keys.verify(identity.public_key, token):
+            return False
+        async with self.uow(write=True) as tx:
+            await tx.repo.void_nonce(token.device_id, token.nonce, self.clock())
+        return True

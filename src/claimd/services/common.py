@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from claimd.domain import inputs
 from claimd.domain.errors import ClaimdError, InvalidArgument, PermissionDenied
 from claimd.domain.model import AuditAction, AuditEvent, Device, Door, Principal
 from claimd.domain.roles import Permission
@@ -59,14 +60,10 @@ def check_page(page: int, page_size: int) -> None:
 
 
 def check_text(field: str, value: str | None, max_length: int = 255) -> str | None:
-    """A stored text field: at most ``max_length`` characters and no NUL (PostgreSQL refuses it)."""
+    """A stored text field (``None`` passes): the domain's text rule, at most ``max_length`` characters."""
     if value is None:
         return None
-    if len(value) > max_length:
-        raise InvalidArgument(f"{field} is longer than {max_length} characters")
-    if "\x00" in value:
-        raise InvalidArgument(f"{field} must not contain the NUL character")
-    return value
+    return inputs.check_text(value, field, max_length=max_length)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,12 @@ from typing import Any
 from claimd.domain.attributes import parse_attributes_body
 from claimd.domain.claiming import CLAIMING_DATA
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.inputs import check_name
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Page, Principal
 from claimd.domain.ownership import visible_to
-from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED
+from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_WRITE
 from claimd.services.claims import server_side_claim_data
-from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text
+from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text, require
 from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWork, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"
@@ -60,10 +61,7 @@ class DeviceService:
     # devices ---------------------------------------------------------------------------------
     @staticmethod
     def _check_draft(draft: DeviceDraft) -> str:
-        name = (draft.name or "").strip()
-        if not name:
-            raise InvalidArgument("Device name should be specified!")
-        check_text("Device name", name)
+        name = check_name(draft.name or "")
         check_text("Device type", draft.type)
         check_text("Device label", draft.label)
         return name
@@ -118,9 +116,7 @@ class DeviceService:
     async def child_of_gateway(self, gateway: Device, name: str) -> Device:
         """The gateway's tenant device named ``name``, created when missing: type "default", owned by the
         gateway's customer, ``additionalInfo.lastConnectedGateway`` set (as ThingsBoard does)."""
-        name = name.strip()
-        if not name or len(name) > 255:
-            raise InvalidArgument("Device name must be 1-255 characters")
+        name = check_name(name)
         async with self.uow() as tx:
             device = await tx.repo.get_device_by_name(gateway.tenant_id, name)
         if device is not None:
@@ -224,11 +220,14 @@ class DeviceService:
         return replace(device, customer_id=None)
 
     # attributes ------------------------------------------------------------------------------
-    async def _attribute_target(self, tx: Any, principal: Principal, entity_type: str, device_id: uuid.UUID) -> Device:
+    async def _attribute_target(self, tx: Any, principal: Principal, entity_type: str, device_id: uuid.UUID,
+                                *, write: bool = False) -> Device:
         if entity_type.upper() != "DEVICE":
             raise InvalidArgument(f"Entity type {entity_type} is not supported: claimd keeps attributes of devices")
         if principal.authority not in (Authority.TENANT_ADMIN, Authority.CUSTOMER_USER):
             raise PermissionDenied()
+        if write:
+            require(principal, DEVICE_WRITE)
         return self._visible(principal, await tx.repo.get_device(principal.tenant_id, device_id))
 
     async def save_attributes(self, principal: Principal, entity_type: str, device_id: uuid.UUID, scope: str,
@@ -242,7 +241,7 @@ class DeviceService:
             for key, value in values.items()
         ]
         async with self.uow(write=True) as tx:
-            await self._attribute_target(tx, principal, entity_type, device_id)
+            await self._attribute_target(tx, principal, entity_type, device_id, write=True)
             await tx.repo.save_attributes(device_id, target_scope, items, self.clock())
 
     async def get_attributes(self, principal: Principal, entity_type: str, device_id: uuid.UUID,
@@ -258,7 +257,7 @@ class DeviceService:
         if not keys:
             raise InvalidArgument("Parameter 'keys' can't be empty!")
         async with self.uow(write=True) as tx:
-            await self._attribute_target(tx, principal, entity_type, device_id)
+            await self._attribute_target(tx, principal, entity_type, device_id, write=True)
             await tx.repo.delete_attributes(device_id, target_scope, keys)
 
     async def audit_log(self, principal: Principal, page: int, page_size: int, device_id: uuid.UUID | None = None):  # type: ignore[no-untyped-def]

@@ -107,6 +107,10 @@ class LorawanService:
             await record_row(tx, done, device.id)
         return Provisioned(device, identity, code)
 
+    def check_importer(self, principal: Principal) -> None:
+        """Refuse a caller who may not import devices before the upload is read."""
+        require_tenant_admin(principal)
+
     async def import_devices(self, principal: Principal,
                              rows: AsyncIterator[tuple[int, LorawanDraft | ClaimdError]]) -> AsyncIterator[ImportResult]:
         """Register the devices of a file as they are read: each row on its own (a bad row fails

@@ -112,13 +112,16 @@ class OwnershipService:
             await record_row(tx, done, device.id)
         return ClaimedDevice(device, identity, tags)
 
-    async def get_identity(self, principal: Principal, device_id: uuid.UUID) -> DeviceIdentity:
+    async def get_identity(self, principal: Principal, device_id: uuid.UUID) -> ClaimedDevice:
+        """A registered identity with its device and the tenant's tags: the same view registering
+        answered, so that a GET gives back what the POST did."""
         require_tenant_admin(principal)
         async with self.uow() as tx:
             identity = await tx.repo.get_identity(principal.tenant_id, device_id)
-        if identity is None:
-            raise NotFound()
-        return identity
+            device = await tx.repo.get_device(principal.tenant_id, device_id) if identity else None
+            if identity is None or device is None:
+                raise NotFound()
+            return (await self.view(tx, principal, [device]))[0]
 
     # claimed devices -------------------------------------------------------------------------
     async def view(self, tx: UnitOfWork, principal: Principal, devices: list[Device]) -> list[ClaimedDevice]:

@@ -239,18 +239,16 @@ class LorawanRepository(Protocol):
 
 
 class FailureLimiter(Protocol):
-    """Counts failed claim attempts per key and locks a key out for a growing time (see
+    """Counts failed attempts per key and locks a key out for a growing time (see
     :class:`claimd.domain.lorawan.Lockout`). In memory for one process, in Redis across nodes."""
 
-    async def attempt(self, keys: list[tuple[str, Lockout]], now_ms: int, token: str = "") -> int:
-        """In one atomic step: how long the most locked of ``keys`` stays locked, or, when none is,
-        0 and the attempt counted as a failure of each key (refund it if it was not one). ``token``
-        names the attempt: a lock it sets is its own."""
+    async def locked(self, keys: list[tuple[str, Lockout]], now_ms: int) -> int:
+        """How long the most locked of ``keys`` stays locked (ms), or 0. Reads only."""
         ...
 
-    async def refund(self, keys: list[tuple[str, Lockout]], now_ms: int, token: str = "") -> None:
-        """The attempt ``token`` counted by :meth:`attempt` was not a wrong guess: uncount it and
-        lift a lock it set."""
+    async def fail(self, keys: list[tuple[str, Lockout]], now_ms: int) -> int:
+        """Count one failure on every key (one atomic step), lock those past their free failures, and
+        return how long the most locked of them now stays locked (ms), or 0."""
         ...
 
 
@@ -268,6 +266,7 @@ class BulkRepository(Protocol):
     async def finish_row(self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None) -> bool: ...
     async def complete_op(self, op_id: str, owner: str, now_ms: int) -> None: ...
     async def result_rows(self, op_id: str, after_index: int, limit: int, errors_only: bool = False) -> list[Any]: ...
+    async def void_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None: ...
 
 
 class ProvisioningRepository(Protocol):
@@ -343,6 +342,10 @@ class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, Lo
 
     # audit
     async def add_audit(self, event: AuditEvent) -> None: ...
+    async def add_failed_attempt(self, event: AuditEvent, since_ms: int) -> None:
+        """Audit a failed guess: one more on the latest line of the same device, action, outcome, user
+        and source written since ``since_ms``, or a new line."""
+        ...
     async def list_audit(self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int) -> Page[AuditEvent]: ...
 
 

@@ -12,16 +12,18 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claimd.adapters.sql.tables import bulk_ops, bulk_rows
+from claimd.adapters.sql.tables import bulk_ops, bulk_rows, used_nonces
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, BulkStatus
 
 _VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, BulkStatus.FAILED)
-# A row's outcome, once: built once, as the worker runs it for every row.
+# A row's outcome, once: built once, as the worker runs it for every row. The row's (sealed) line is
+# dropped with it: nothing reads a done row's line again, and a secret not kept cannot leak.
 _FINISH_ROW = (
     update(bulk_rows)
     .where(bulk_rows.c.op_id == bindparam("row_op_id"), bulk_rows.c.row_index == bindparam("index"),
            bulk_rows.c.outcome.is_(None))
-    .values(outcome=bindparam("new_outcome"), device_id=bindparam("new_device_id"), message=bindparam("new_message"))
+    .values(outcome=bindparam("new_outcome"), device_id=bindparam("new_device_id"), message=bindparam("new_message"),
+            line="")
 )
 
 
@@ -141,6 +143,15 @@ class BulkQueries:
         if errors_only:
             where = and_(where, bulk_rows.c.outcome == "ERROR")
         rows = await self.conn.execute(
-            select(bulk_rows.c.row_index, bulk_rows.c.line, bulk_rows.c.outcome, bulk_rows.c.device_id,
+            select(bulk_rows.c.row_index, bulk_rows.c.outcome, bulk_rows.c.device_id,
                    bulk_rows.c.message).where(where).order_by(bulk_rows.c.row_index).limit(limit))
         return list(rows)
+
+    async def void_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None:
+        """Record a claim token's nonce as used without a claim (the token of a refused bulk row), as a
+        claim records it: a token carrying it is refused as replayed. Already recorded: nothing to do."""
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms))
+        except IntegrityError:  # recorded already (or the device is gone): spent either way
+            pass

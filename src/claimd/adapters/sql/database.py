@@ -8,6 +8,9 @@ WAL lets run beside the writer. On PostgreSQL both share one pool, and claims lo
 (``SELECT … FOR UPDATE``) instead; reads there run in autocommit: under READ COMMITTED every statement
 takes its own snapshot anyway, so a ``BEGIN`` and a ``COMMIT`` around them would add two round trips and
 no consistency.
+
+Both engines hide statement parameters (``hide_parameters``): they hold claim tokens, codes and
+digests, and SQLAlchemy would otherwise write them into every statement error, whose trace the logs print.
 """
 
 from __future__ import annotations
@@ -157,7 +160,7 @@ _ONE_TRIP_DBAPI = _OneTripDbapi(aiosqlite, sqlite3)
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=WRITE_WAIT_S,
-                                 module=_ONE_TRIP_DBAPI)
+                                 module=_ONE_TRIP_DBAPI, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -181,5 +184,6 @@ def open_database(url: str, *, pool_size: int = 20) -> Database:
         writer = _sqlite_engine(url, immediate=True, pool_size=1)
         reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
         return Database(url, reader, writer, asyncio.Lock())
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                                 hide_parameters=True)
     return Database(url, engine.execution_options(isolation_level="AUTOCOMMIT"), engine)

@@ -59,6 +59,7 @@ from claimd.adapters.sql.tables import (
 )
 from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.errors import Conflict
+from claimd.domain.inputs import text_problem
 from claimd.domain.lorawan import EndDeviceIdTaken
 from claimd.domain.model import AttributeScope, AuditEvent, Customer, Device, Page, Tenant, User
 from claimd.services.ports import ClaimTarget, ClaimWindows, ClaimWrites, NewAttribute, StoredAttribute
@@ -74,8 +75,9 @@ _SORTABLE = {
 
 
 def _has_nul(*values: str | None) -> bool:
-    """PostgreSQL text cannot hold NUL: a look-up for such a value finds nothing, without asking."""
-    return any(v is not None and "\x00" in v for v in values)
+    """Whether a value is text no row can hold (PostgreSQL refuses NUL, no driver encodes a lone
+    surrogate; claimd.domain.inputs): a look-up for such a value finds nothing, without asking."""
+    return any(v is not None and text_problem(v) is not None for v in values)
 
 
 def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
@@ -87,7 +89,7 @@ def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
 _ADD_DEVICE = insert(devices)
 def _claim_target(where: Any) -> Any:
     """The device ``where`` selects, locked, with its claimingData and whether the user ``actor`` exists.
-    Built once: building a statement of this size per call cost ~0.7 ms of CPU (bench/, README)."""
+    Built once: building a statement of this size per call cost ~0.7 ms of CPU (bench/, docs/performance.md)."""
     return (
         select(
             devices,
@@ -133,6 +135,22 @@ _DELETE_ATTRIBUTES = delete(attributes).where(
     attributes.c.device_id == bindparam("b_device_id"), attributes.c.scope == bindparam("b_scope"),
     attributes.c.key.in_(bindparam("keys", expanding=True)))
 _ADD_AUDIT = insert(audit_log)
+# The latest line of the same failed guess (bind names b_*: see _DELETE_ATTRIBUTES), one more on it.
+_SAME_FAILURE = (
+    select(audit_log.c.id)
+    .where(audit_log.c.device_id == bindparam("b_device_id"), audit_log.c.action == bindparam("b_action"),
+           audit_log.c.outcome == bindparam("b_outcome"), audit_log.c.created_time >= bindparam("b_since"),
+           audit_log.c.user_id.is_not_distinct_from(bindparam("b_user_id")),
+           audit_log.c.source.is_not_distinct_from(bindparam("b_source")))
+    .order_by(audit_log.c.created_time.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_REPEAT_AUDIT = (
+    update(audit_log)
+    .where(audit_log.c.id == _SAME_FAILURE)
+    .values(repeat_count=audit_log.c.repeat_count + 1, last_time=bindparam("b_created_time"))
+)
 _DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindparam("device_id"))
 
 
@@ -141,7 +159,7 @@ def _audit_values(event: AuditEvent) -> dict[str, Any]:
             "action": event.action.value, "outcome": event.outcome, "door": event.door.value,
             "user_id": str_or_none(event.user_id), "customer_id": str_or_none(event.customer_id),
             "device_id": str_or_none(event.device_id), "device_name": event.device_name, "source": event.source,
-            "detail": event.detail}
+            "detail": event.detail, "repeat_count": event.repeats, "last_time": event.last_time}
 
 
 def _spends(only_if: Any) -> dict[str, Any]:
@@ -520,6 +538,13 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     # audit -----------------------------------------------------------------------------------
     async def add_audit(self, event: AuditEvent) -> None:
         await self.conn.execute(_ADD_AUDIT, _audit_values(event))
+
+    async def add_failed_attempt(self, event: AuditEvent, since_ms: int) -> None:
+        values = _audit_values(event)
+        same = ("device_id", "action", "outcome", "user_id", "source", "created_time")
+        result = await self.conn.execute(_REPEAT_AUDIT, {"b_since": since_ms, **{f"b_{k}": values[k] for k in same}})
+        if result.rowcount == 0:
+            await self.conn.execute(_ADD_AUDIT, values)
 
     async def list_audit(self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int) -> Page[AuditEvent]:
         where = audit_log.c.tenant_id == str(tenant_id)

@@ -78,6 +78,8 @@ def audit_row(row: Row[Any]) -> AuditEvent:
         device_name=row.device_name,
         source=row.source,
         detail=row.detail,
+        repeats=row.repeat_count,
+        last_time=row.last_time,
     )
 
 

@@ -122,6 +122,8 @@ audit_log = Table(
     Column("device_name", String(255)),
     Column("source", String(64)),
     Column("detail", Text),
+    Column("repeat_count", Integer, nullable=False, server_default="1"),  # failed guesses, aggregated
+    Column("last_time", BigInteger),  # the last of them
     Index("ix_audit_log_tenant_time", "tenant_id", "created_time"),
     Index("ix_audit_log_device", "device_id"),
 )
@@ -226,8 +228,8 @@ bulk_rows = Table(
     "bulk_rows",
     metadata,
     Column("op_id", String(26), ForeignKey("bulk_ops.id", ondelete="CASCADE"), primary_key=True),
-    Column("row_index", BigInteger, primary_key=True),  # 0-based line of the uploaded file
-    Column("line", Text, nullable=False),  # the record as uploaded
+    Column("row_index", BigInteger, primary_key=True),  # the row's number, from 1 (the first data row)
+    Column("line", Text, nullable=False),  # the record, sealed; emptied once the row is done
     Column("outcome", String(8)),  # NULL until done, then OK or ERROR
     Column("device_id", UUID),
     Column("message", Text),
@@ -287,4 +289,12 @@ lorawan_identities = Table(
     UniqueConstraint("tenant_id", "dev_eui", name="uq_lorawan_identities_tenant_dev_eui"),
     UniqueConstraint("application", "app_device_id", name="uq_lorawan_identities_application_device"),
     Index("ix_lorawan_identities_tenant_join_eui", "tenant_id", "join_eui"),
+)
+
+server_secret = Table(  # one row: the fingerprint of the secret this database was first started with
+    "server_secret",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("fingerprint", DIGEST, nullable=False),  # HMAC-SHA256(secret, a fixed label): never the secret
+    Column("created_time", BigInteger, nullable=False),
 )

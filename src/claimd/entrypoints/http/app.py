@@ -21,11 +21,13 @@ from claimd.entrypoints.http import (
     device_api,
     devices,
     errors,
+    limits,
     lorawan,
     ownership,
     provisioning,
     telemetry,
 )
+from claimd.entrypoints.http.edge import InputRule
 from claimd.entrypoints.http.security import ContainerDep
 
 DESCRIPTION = """\
@@ -58,6 +60,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if container is not None:
         app.state.container = container
     errors.install(app)
+    app.add_middleware(InputRule)  # one input rule for every route (entrypoints/http/edge.py)
+    # Added last, so outermost: an oversized body is refused before anything else looks at it.
+    app.add_middleware(limits.BodyLimit, max_body=settings.http_max_body_bytes,
+                       max_upload=settings.http_max_upload_bytes, openapi=app.openapi)
     # Claim routes first: a device named "device" must not be taken for a customer id.
     for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan):
         app.include_router(module.router)

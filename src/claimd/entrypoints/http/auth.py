@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from claimd.entrypoints.http.schemas import ActivateRequest, JwtPair, LoginRequest, RefreshRequest, user_json
-from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+from claimd.entrypoints.http.security import ContainerDep, PrincipalDep, client_address
 
 router = APIRouter(tags=["auth"])
 
 
 @router.post("/api/auth/login", response_model=JwtPair, summary="Log in with e-mail and password")
-async def login(body: LoginRequest, c: ContainerDep) -> JwtPair:
-    token, refresh = await c.accounts.login(body.username, body.password)
+async def login(body: LoginRequest, request: Request, c: ContainerDep) -> JwtPair:
+    token, refresh = await c.accounts.login(body.username, body.password, client_address(request))
     return JwtPair(token=token, refreshToken=refresh)
 
 

@@ -1,5 +1,9 @@
 """Bulk operations over HTTP: CSV uploads answered with ``202 {"bulkOpsRequestId"}``, and the job's
-status, uploaded file, per-row results and error summary, all served by claimd itself."""
+status, per-row results and error summary, all served by claimd itself.
+
+The uploaded file is never served back: its rows hold claim tokens and codes (kept sealed, and
+dropped once worked). ``uploadedDataUrl`` stays in the job of nRF Cloud's endpoints, whose clients
+read it as a required string, and its URL answers 410 Gone."""
 
 from __future__ import annotations
 
@@ -11,15 +15,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
 
-from claimd.domain.bulk import SECRET_ENDPOINTS, BulkEndpoint, BulkOp
+from claimd.domain.bulk import BulkEndpoint, BulkOp
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.model import Principal
+from claimd.entrypoints.http.limits import UPLOAD
 from claimd.entrypoints.http.ownership import iso_ms
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 
 router = APIRouter(tags=["bulk operations"])
-_CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+_CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}
 # Nordic's own script sends its CSV with no usable Content-Type; JSON is the only thing refused.
 _REFUSED_TYPES = ("application/json",)
 
@@ -39,7 +45,7 @@ def op_json(op: BulkOp, base_url: str) -> dict[str, Any]:
         "uploadedDataUrl": f"{url}/upload.csv",
         "resultDataUrl": f"{url}/results.json",
     }
-    if op.endpoint in SECRET_ENDPOINTS:
+    if op.endpoint is BulkEndpoint.CLAIM_LORAWAN_DEVICES:  # claimd's own: no nRF Cloud client to keep
         del body["uploadedDataUrl"]
         body["applicationId"] = op.application_id
     if op.failed:
@@ -91,19 +97,16 @@ async def get_op(opId: str, request: Request, principal: PrincipalDep, c: Contai
     return op_json(await c.bulk.get(principal, opId), _base_url(request))
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", summary="The uploaded file, as received")
+@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", status_code=410,
+            summary="Gone: an upload is never served back (its rows hold claim tokens and codes)")
 async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
-    rows = c.bulk.uploaded(await c.bulk.get(principal, opId))
-
-    async def lines() -> AsyncIterator[bytes]:
-        async for row in rows:
-            yield (row.line + "\n").encode()
-
-    return StreamingResponse(lines(), media_type="text/csv")
+    await c.bulk.get(principal, opId)  # 404 for a job the caller cannot see
+    raise HTTPException(410, "Uploads are not served back: their rows hold claim tokens and codes, kept sealed "
+                             "and dropped once worked. See results.json and errors.json for each row's outcome")
 
 
 @router.get("/v1/bulk-ops-requests/{opId}/results.json",
-            summary="One result per row: row (0-based line), status OK / ERROR / PENDING, deviceId, message")
+            summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, message")
 async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:  # noqa: N803
     op = await c.bulk.get(principal, opId)
     if format not in ("json", "csv"):
@@ -132,7 +135,7 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
 
 
 @router.get("/v1/bulk-ops-requests/{opId}/errors.json",
-            summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]} with 0-based rows')
+            summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]}, rows counted from 1')
 async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
     op = await c.bulk.get(principal, opId)
 

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from claimd.domain.errors import InvalidArgument
 from claimd.entrypoints.http.schemas import CustomerIn, UserIn, customer_json, page_json, user_json
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 
@@ -40,14 +41,28 @@ async def delete_customer(customerId: uuid.UUID, principal: PrincipalDep, c: Con
     return Response(status_code=200)
 
 
-@router.post("/api/user", summary="Create a tenant admin or customer user (activate it with its activation link)")
+NO_MAIL = ("claimd sends no e-mail: create the user with sendActivationMail=false and give the user the link "
+           "from GET /api/user/{id}/activationLink")
+
+
+@router.post("/api/user", summary="Create a tenant admin or customer user (activate it with its activation link)",
+             description="`sendActivationMail=true` is refused (400): claimd sends no e-mail. Leave it out or "
+                         "false, then hand the user the link from `GET /api/user/{userId}/activationLink`.")
 async def save_user(body: UserIn, principal: PrincipalDep, c: ContainerDep,
                     sendActivationMail: bool = False) -> dict:  # noqa: N803
+    if sendActivationMail:  # refused before anything is stored: a user silently left without a link helps no one
+        raise InvalidArgument(NO_MAIL)
     user = await c.accounts.create_user(
         principal, body.email, body.authority, body.customer_id.id if body.customer_id else None,
         body.first_name, body.last_name, body.additional_info,
     )
     return user_json(user)
+
+
+@router.post("/api/user/sendActivationMail", status_code=400,
+             summary="ThingsBoard's resend of the activation mail: always refused (claimd sends no e-mail)")
+async def send_activation_mail(principal: PrincipalDep, email: str | None = None) -> dict:
+    raise InvalidArgument(NO_MAIL)
 
 
 @router.get("/api/user/{userId}", summary="Get a user")

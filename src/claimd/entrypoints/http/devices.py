@@ -114,8 +114,16 @@ def audit_json(e: AuditEvent) -> dict:
         "actionStatus": e.outcome,
         "door": e.door.value,
         "source": e.source,
-        "actionData": {"detail": e.detail} if e.detail else {},
+        "actionData": _action_data(e),
     }
+
+
+def _action_data(e: AuditEvent) -> dict:
+    """The detail, and for failed guesses kept as one line how many there were and when the last was."""
+    data: dict = {"detail": e.detail} if e.detail else {}
+    if e.repeats > 1:
+        data.update(count=e.repeats, lastTime=e.last_time)
+    return data
 
 
 @router.get("/api/audit/logs", summary="The tenant's audit log: claims, failed claims, reclaims, assigns, unassigns")

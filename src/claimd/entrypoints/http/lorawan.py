@@ -8,11 +8,11 @@ TTS's applications are groups of the calling customer's devices (see ``services/
 from __future__ import annotations
 
 import base64
-import binascii
 import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from claimd.adapters.qrimage import DEFAULT_IMAGE_SIZE, render_png, render_svg
 from claimd.domain.bulk import MAX_RECORD_LENGTH, BulkEndpoint, RecordSplitter, cells
 from claimd.domain.errors import ClaimdError, InvalidArgument, NotFound
+from claimd.domain.inputs import JsonScan
 from claimd.domain.lorawan import (
     FORMAT_TR005,
     MAX_QR_TEXT_BYTES,
@@ -40,10 +41,13 @@ from claimd.domain.lorawan import (
 from claimd.domain.model import Device
 from claimd.entrypoints.http.bulk import submit as submit_bulk
 from claimd.entrypoints.http.errors import api_status, problem_code, tts_error_details
+from claimd.entrypoints.http.limits import UPLOAD
 from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
+from claimd.entrypoints.http.uploads import chunks as upload_chunks
+from claimd.entrypoints.http.uploads import read_upload
 from claimd.services.claims import CodeProof
-from claimd.services.lorawan import MAX_BATCH, MAX_BATCH_CLAIMS, Provisioned, proof_from_qr
+from claimd.services.lorawan import MAX_BATCH, MAX_BATCH_CLAIMS, ImportResult, Provisioned, proof_from_qr
 
 router = APIRouter(tags=["LoRaWAN (The Things Stack compatible)"])
 
@@ -127,19 +131,57 @@ def _claim_request(body: Any) -> tuple[CodeProof, str, str | None]:
     return proof, _string(application, "application_id", "target_application_ids.application_id"), device_id or None
 
 
+_BASE64_STD = re.compile(r"[A-Za-z0-9+/]*")
+_BASE64_URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _qr_bytes(value: object) -> bytes:
+    """``qr_code`` as protobuf JSON reads a ``bytes`` field (Go's protojson, which TTS uses): standard
+    base64, or URL-safe when the text holds ``-`` or ``_``; padded, or unpadded when its length is not
+    a multiple of 4. Mixed alphabets and misplaced padding are refused, as there."""
     if not isinstance(value, str):
         raise InvalidArgument("qr_code must be the QR code text in base64")
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        try:  # TTS's gateway also takes URL-safe base64
-            data = base64.urlsafe_b64decode(value)
-        except (binascii.Error, ValueError):
-            raise InvalidArgument("qr_code must be the QR code text in base64") from None
+    url_safe = "-" in value or "_" in value
+    body = value[:-2] + value[-2:].rstrip("=") if len(value) % 4 == 0 else value  # padding: up to 2, at the end
+    if not (_BASE64_URL if url_safe else _BASE64_STD).fullmatch(body) or len(body) % 4 == 1:
+        raise InvalidArgument("qr_code must be the QR code text in base64 (standard or URL-safe, padded or not)")
+    data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_" if url_safe else None)
     if not MIN_QR_TEXT_BYTES <= len(data) <= MAX_QR_TEXT_BYTES:
         raise InvalidArgument(f"qr_code must hold {MIN_QR_TEXT_BYTES} to {MAX_QR_TEXT_BYTES} bytes")
     return data
+
+
+#: Map fields of TTS messages, whose keys are data, not field names.
+_MAP_FIELDS = frozenset({"attributes"})
+_CAMEL = re.compile(r"[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+")
+#: TTS's request messages nest a few levels (``requests[].authenticated_identifiers.join_eui``).
+MAX_TTS_DEPTH = 16
+
+
+def _snake_names(value: Any, depth: int = 0) -> Any:
+    """A TTS JSON value with its field names as the proto names (``joinEui`` → ``join_eui``), all
+    through. protojson reads either spelling (the JSON name is lowerCamelCase, the proto name
+    snake_case), so claimd reads TTS bodies through this once rather than field by field; a field
+    given in both spellings is refused, as protojson refuses a duplicate field."""
+    if depth > MAX_TTS_DEPTH and isinstance(value, (list, dict)):
+        raise InvalidArgument(f"the JSON nests deeper than {MAX_TTS_DEPTH} levels")
+    if isinstance(value, list):
+        return [_snake_names(item, depth + 1) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, item in value.items():
+        name = re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), key) if _CAMEL.fullmatch(key) else key
+        if name in out:
+            raise InvalidArgument(f"field {name} is given twice, as {spelled[name]} and as {key}: give one spelling")
+        out[name], spelled[name] = (item if name in _MAP_FIELDS else _snake_names(item, depth + 1)), key
+    return out
+
+
+async def _tts_body(request: Request, *, required: bool = True) -> Any:
+    """A JSON request body in TTS's names (see :func:`_snake_names`)."""
+    return _snake_names(await json_body(request, required=required))
 
 
 def _error_details(exc: ClaimdError) -> dict[str, Any]:
@@ -160,7 +202,7 @@ def _join_eui_list(body: Any) -> list[str]:
 @router.post("/api/v3/edcs/claim", summary="Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication "
                                            "code, or by its QR code (base64), into an application of yours")
 async def claim(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
-    proof, application_id, device_id = _claim_request(await json_body(request))
+    proof, application_id, device_id = _claim_request(await _tts_body(request))
     result = await c.claims.claim_with_code(principal, proof, application_id, device_id, origin)
     return _claimed_ids(result.identity)
 
@@ -168,7 +210,7 @@ async def claim(request: Request, principal: PrincipalDep, origin: OriginDep, c:
 @router.post("/api/v3/edcs/claim/batch",
              summary=f"claimd: claim up to {MAX_BATCH_CLAIMS} devices, each on its own, with a result per request")
 async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
-    requests = json_object(await json_body(request)).get("requests")
+    requests = json_object(await _tts_body(request)).get("requests")
     if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_CLAIMS:
         raise InvalidArgument(f"requests must be a list of 1 to {MAX_BATCH_CLAIMS} claim requests")
     results: list[dict[str, Any]] = []
@@ -184,22 +226,23 @@ async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginD
 
 @router.post("/api/v3/edcs/claim/info", summary="Whether devices of this JoinEUI can be claimed here")
 async def claim_info(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    join_eui = _string(json_object(await json_body(request)), "join_eui")
+    join_eui = _string(json_object(await _tts_body(request)), "join_eui")
     (eui, supported), = (await c.lorawan.supports_claiming(principal, [join_eui])).items()
     return {"join_eui": eui, "supports_claiming": supported}
 
 
 @router.post("/api/v3/edcs/claim/info/batch", summary=f"GetInfoByJoinEUI for up to {MAX_BATCH} JoinEUIs")
 async def claim_info_batch(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    found = await c.lorawan.supports_claiming(principal, _join_eui_list(await json_body(request)))
+    found = await c.lorawan.supports_claiming(principal, _join_eui_list(await _tts_body(request)))
     return {"infos": [{"join_eui": eui, "supports_claiming": ok} for eui, ok in found.items()]}
 
 
 @router.delete("/api/v3/edcs/claim/{application_id}/devices/batch",
                summary=f"Unclaim up to {MAX_BATCH} devices of an application (device_ids repeated); "
                        "the ones that could not be are in `failed`")
-async def unclaim_batch(application_id: str, principal: PrincipalDep, origin: OriginDep, c: ContainerDep,
-                        device_ids: list[str] = Query(default=[])) -> dict[str, Any]:
+async def unclaim_batch(application_id: str, request: Request, principal: PrincipalDep, origin: OriginDep,
+                        c: ContainerDep, device_ids: list[str] = Query(default=[])) -> dict[str, Any]:
+    device_ids = [*device_ids, *request.query_params.getlist("deviceIds")]  # grpc-gateway reads the JSON name too
     if not 1 <= len(device_ids) <= MAX_BATCH:
         raise InvalidArgument(f"give 1 to {MAX_BATCH} device_ids")
     failed = await c.lorawan.unclaim(principal, application_id, device_ids, origin)
@@ -258,7 +301,7 @@ async def get_qr_format(format_id: str, principal: PrincipalDep) -> dict[str, An
 
 @router.post("/api/v3/qr-codes/end-devices", summary="A TR005 QR code (text, and PNG or SVG) for a device")
 async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, Any]:
-    body = json_object(await json_body(request))
+    body = json_object(await _tts_body(request))
     format_id = body.get("format_id") or FORMAT_TR005
     if format_id != FORMAT_TR005:
         if isinstance(format_id, str):
@@ -291,7 +334,7 @@ async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, An
 
 
 async def _parse(request: Request, format_id: str | None) -> dict[str, Any]:
-    body = json_object(await json_body(request))
+    body = json_object(await _tts_body(request))
     format_id = format_id or body.get("format_id") or None
     if format_id is not None and not isinstance(format_id, str):
         raise InvalidArgument("format_id must be a string")
@@ -325,7 +368,7 @@ async def parse_format(format_id: str, request: Request, principal: PrincipalDep
 @router.post("/v1/lorawan-devices", status_code=201,
              summary="Register a LoRaWAN device (TTS EndDevice JSON); the answer shows its code and QR text once")
 async def provision(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    draft = draft_from_json(await json_body(request))
+    draft = draft_from_json(await _tts_body(request))
     return provisioned_json(await c.lorawan.provision(principal, draft))
 
 
@@ -337,7 +380,7 @@ async def get_device(dev_eui: str, principal: PrincipalDep, c: ContainerDep) -> 
 @router.post("/v1/lorawan-devices/{dev_eui}/claim-code",
              summary="Set a new claim authentication code {value?, valid_from?, valid_to?} (generated when absent)")
 async def set_code(dev_eui: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    body = json_object(await json_body(request, required=False) or {})
+    body = json_object(await _tts_body(request, required=False) or {})
     value = body.get("value")
     if value is not None and not isinstance(value, str):
         raise InvalidArgument("value must be a string")
@@ -347,34 +390,44 @@ async def set_code(dev_eui: str, request: Request, principal: PrincipalDep, c: C
 
 
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}}}
+    "text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}}, **UPLOAD}
 _IMPORT_CSV = ("row", "status", "id", "name", "dev_eui", "join_eui", "claim_authentication_code", "qr_code", "code",
                "message")
 
 
 async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, LorawanDraft | ClaimdError]]:
-    """The devices of an uploaded file, streamed: a CSV with a header row, or TTS's JSON stream of
-    ``EndDevice`` objects (one per line or simply one after another)."""
+    """The devices of an uploaded file: a CSV with a header row, or TTS's JSON stream of ``EndDevice``
+    objects (one per line or simply one after another). Devices are numbered from 1, the first
+    data row (or JSON device) being 1; blank lines are not rows. A file error (not UTF-8, no
+    header, broken JSON, an overlong record) raises."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    text, kind, index = "", None, 0
+    text, kind, number = "", None, 0
     splitter, header = RecordSplitter(), None
     json_decoder = json.JSONDecoder()
+    json_scan = JsonScan()  # the input rule before the decoder, which recurses per nesting level
+
+    def scanned(piece: str) -> str:
+        problem = json_scan.feed(piece.encode("utf-8"))
+        if problem is not None:
+            raise InvalidArgument(f"the file {problem}; no device of the file was registered")
+        return piece
 
     def csv_rows(rows: Any) -> list[tuple[int, LorawanDraft | ClaimdError]]:
-        nonlocal header
+        nonlocal header, number
         out: list[tuple[int, LorawanDraft | ClaimdError]] = []
         for row in rows:
             if header is None:
                 header = csv_header(cells(row.line))
                 continue
+            number += 1
             try:
-                out.append((row.index, draft_from_csv(header, cells(row.line))))
+                out.append((number, draft_from_csv(header, cells(row.line))))
             except ClaimdError as exc:
-                out.append((row.index, exc))
+                out.append((number, exc))
         return out
 
     def json_objects(final: bool) -> list[tuple[int, LorawanDraft | ClaimdError]]:
-        nonlocal text, index
+        nonlocal text, number
         out: list[tuple[int, LorawanDraft | ClaimdError]] = []
         while True:
             text = text.lstrip()
@@ -385,15 +438,15 @@ async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, L
             except json.JSONDecodeError:
                 if not final and len(text) <= MAX_RECORD_LENGTH:
                     return out  # more text may complete it
-                raise InvalidArgument(f"device {index}: not a JSON object (or longer than {MAX_RECORD_LENGTH} "
-                                      "characters); the rest of the file is not read") from None
+                raise InvalidArgument(f"device {number + 1}: not a JSON object (or longer than {MAX_RECORD_LENGTH} "
+                                      "characters); no device of the file was registered") from None
             text = text[end:]
             for item in value if isinstance(value, list) else [value]:  # a JSON array of devices is read too
+                number += 1
                 try:
-                    out.append((index, draft_from_json(item)))
+                    out.append((number, draft_from_json(_snake_names(item))))
                 except ClaimdError as exc:
-                    out.append((index, exc))
-                index += 1
+                    out.append((number, exc))
 
     try:
         async for chunk in body:
@@ -407,7 +460,7 @@ async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, L
                 for item in csv_rows(splitter.feed(piece)):
                     yield item
             else:
-                text += piece
+                text += scanned(piece)
                 for item in json_objects(False):
                     yield item
         piece = decoder.decode(b"", final=True)
@@ -415,7 +468,7 @@ async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, L
             for item in csv_rows([*splitter.feed(piece), *splitter.close()]):
                 yield item
         elif kind == "json":
-            text += piece
+            text += scanned(piece)
             for item in json_objects(True):
                 yield item
     except UnicodeDecodeError:
@@ -424,48 +477,55 @@ async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, L
         raise InvalidArgument("the file has no devices")
 
 
+def _import_line(row: dict[str, Any], format: str) -> bytes:
+    if format == "ndjson":
+        return (json.dumps(row) + "\n").encode()
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([row.get(k, "") for k in _IMPORT_CSV])
+    return out.getvalue().encode()
+
+
+def _import_result(item: ImportResult) -> dict[str, Any]:
+    if item.provisioned is not None:
+        p = item.provisioned
+        return {"row": item.index, "status": "OK", "id": str(p.device.id), "name": p.device.name,
+                "dev_eui": p.identity.dev_eui, "join_eui": p.identity.join_eui,
+                "claim_authentication_code": p.code, "qr_code": p.qr_text}
+    assert item.error is not None
+    return {"row": item.index, "status": "ERROR", "code": problem_code(item.error), "message": item.error.message}
+
+
 @router.post("/v1/lorawan-devices/import", openapi_extra=_IMPORT_BODY,
              summary="Register the LoRaWAN devices of a CSV (TTS columns + claim_authentication_code, valid_from, "
-                     "valid_to, serial_number) or JSON-lines file; streams one result per device, with each "
-                     "generated code and QR text shown this once")
+                     "valid_to, serial_number) or JSON-lines file; answers one result per device (rows counted "
+                     "from 1), with each generated code and QR text shown this once")
 async def import_devices(request: Request, principal: PrincipalDep, c: ContainerDep,
                          format: str = "ndjson") -> Response:
     if format not in ("ndjson", "csv"):
         raise InvalidArgument("format is ndjson or csv")
-    results = c.lorawan.import_devices(principal, _import_rows(request.stream()))
-    # The first result is awaited here: a refusal (not a tenant admin: before the body is read) or a
-    # file error in the first batch (no header) is still an error status, not a broken stream.
-    first = await anext(results, None)
+    c.lorawan.check_importer(principal)  # before a large body is read
+    # The whole upload first (see uploads.py: streaming an answer while reading the body hangs),
+    # then a dry read of the file, so that a file error refuses it whole with 400 and no device
+    # registered; only then are the devices registered and their results streamed.
+    upload = await read_upload(request, c.settings.http_max_upload_bytes)
+    try:
+        async for _ in _import_rows(upload_chunks(upload)):
+            pass
+    except BaseException:
+        upload.close()
+        raise
 
     async def lines() -> AsyncIterator[bytes]:
         counts = {"OK": 0, "ERROR": 0}
-        if format == "csv":
-            yield (",".join(_IMPORT_CSV) + "\n").encode()
-        def line(row: dict[str, Any]) -> bytes:
-            if format == "ndjson":
-                return (json.dumps(row) + "\n").encode()
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerow([row.get(k, "") for k in _IMPORT_CSV])
-            return out.getvalue().encode()
-
-        item = first
-        while item is not None:
-            if item.provisioned is not None:
-                p = item.provisioned
-                row = {"row": item.index, "status": "OK", "id": str(p.device.id), "name": p.device.name,
-                       "dev_eui": p.identity.dev_eui, "join_eui": p.identity.join_eui,
-                       "claim_authentication_code": p.code, "qr_code": p.qr_text}
-            else:
-                assert item.error is not None
-                row = {"row": item.index, "status": "ERROR", "code": problem_code(item.error),
-                       "message": item.error.message}
-            counts[row["status"]] += 1
-            yield line(row)
-            try:
-                item = await anext(results, None)
-            except ClaimdError as exc:  # a file error past the first batch: the stream says so and ends
-                yield line({"status": "ABORTED", "code": problem_code(exc), "message": exc.message})
-                break
+        try:
+            if format == "csv":
+                yield (",".join(_IMPORT_CSV) + "\n").encode()
+            async for item in c.lorawan.import_devices(principal, _import_rows(upload_chunks(upload))):
+                row = _import_result(item)
+                counts[row["status"]] += 1
+                yield _import_line(row, format)
+        finally:
+            upload.close()
         if format == "ndjson":
             yield (json.dumps({"total": counts["OK"] + counts["ERROR"], "succeeded": counts["OK"],
                                "failed": counts["ERROR"]}) + "\n").encode()
@@ -474,7 +534,7 @@ async def import_devices(request: Request, principal: PrincipalDep, c: Container
 
 
 @router.post("/v1/lorawan-claims/bulk", openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}}}}}, status_code=202,
+                 "text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}, status_code=202,
              summary="Claim many LoRaWAN devices as a bulk job: rows `join_eui,dev_eui,authentication_code"
                      "[,application_id[,device_id]]` or a scanned QR text `qr_code[,application_id[,device_id]]`")
 async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep,

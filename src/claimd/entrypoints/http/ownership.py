@@ -16,9 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from claimd.domain.errors import InvalidArgument
-from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, DeviceIdentity, Tag
+from claimd.domain.inputs import json_problem
+from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, Tag
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.services.ownership import IdentityDraft
 from claimd.services.ports import ClaimedFilter
@@ -65,15 +67,20 @@ def claimed_json(item: ClaimedDevice) -> dict[str, Any]:
     }
 
 
-def identity_json(identity: DeviceIdentity, device_type: str | None = None) -> dict[str, Any]:
+def identity_json(item: ClaimedDevice) -> dict[str, Any]:
+    """A device identity as registering answers it and reading gives it back: one shape for both."""
     from claimd.adapters.attestation import public_key_pem
 
+    identity = item.identity
+    assert identity is not None
     return {
         "id": str(identity.device_id),
-        "deviceType": device_type,
+        "name": item.device.name,
+        "deviceType": item.device.type,
         "publicKey": public_key_pem(identity.public_key),
         "firmwareId": str(identity.firmware_id) if identity.firmware_id else None,
         "imei": identity.imei,
+        "tags": list(item.tags),
         "createdAt": iso_ms(identity.created_time),
     }
 
@@ -84,12 +91,13 @@ def tag_json(tag: Tag) -> dict[str, Any]:
 
 
 async def limited_body(request: Request, limit: int) -> bytes:
-    """The request body, read whole up to ``limit`` bytes (a larger one is a 400 that says so)."""
+    """The request body, read whole up to ``limit`` bytes (a larger one is a 413 that says so, in the
+    route's dialect, as the door's own body limit answers)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise InvalidArgument(f"The request body is larger than {limit} bytes")
+            raise HTTPException(413, f"The request body is larger than {limit} bytes")
     return body
 
 
@@ -101,6 +109,10 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
         if not required:
             return None
         raise InvalidArgument("The request needs a JSON body")
+    # The edge scans JSON-typed bodies; this route reads any non-CSV body as JSON, so check here too.
+    problem = json_problem(body)
+    if problem is not None:
+        raise InvalidArgument(f"The JSON body {problem}")
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -299,9 +311,7 @@ class IdentityBody(BaseModel):
 async def register_identity(body: IdentityBody, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     created = await c.ownership.register_identity(principal, IdentityDraft(
         body.id, body.publicKey, body.name, body.deviceType, body.firmwareId, body.imei, tuple(body.tags)))
-    assert created.identity is not None
-    return {**identity_json(created.identity, created.device.type), "name": created.device.name,
-            "tags": list(created.tags)}
+    return identity_json(created)
 
 
 @router.get("/v1/device-identities/{deviceId}", summary="A registered device identity")

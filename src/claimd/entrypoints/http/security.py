@@ -36,7 +36,7 @@ async def get_principal(request: Request, x_authorization: Annotated[str | None,
         raise AuthenticationFailed("Authentication failed")
     container = request.app.state.container
     if scheme == "apikey" or looks_like_api_key(token):
-        return await container.access.principal_for_key(token)
+        return await container.access.principal_for_key(token, client_address(request))
     return await container.accounts.ensure_active(container.tokens.principal(token))
 
 

@@ -66,6 +66,8 @@ SUCCESS, UNSPECIFIED_ERROR, MALFORMED, PROTOCOL_ERROR, IMPLEMENTATION_ERROR = 0x
 CLIENT_ID_NOT_VALID, BAD_CREDENTIALS, NOT_AUTHORIZED, SERVER_UNAVAILABLE, SERVER_BUSY = 0x85, 0x86, 0x87, 0x88, 0x89
 KEEP_ALIVE_TIMEOUT, TOPIC_FILTER_INVALID, TOPIC_NAME_INVALID, PACKET_TOO_LARGE, PAYLOAD_INVALID = 0x8D, 0x8F, 0x90, 0x95, 0x99
 UNSUPPORTED_PROTOCOL = 0x84
+#: the errors a refusing MQTT 5 CONNACK can name when the CONNECT itself is at fault (§3.2.2.2)
+_CONNACK_ERRORS = frozenset({MALFORMED, PROTOCOL_ERROR, IMPLEMENTATION_ERROR, PACKET_TOO_LARGE})
 _V311_CONNACK = {BAD_CREDENTIALS: v311.NOT_AUTHORIZED, NOT_AUTHORIZED: v311.NOT_AUTHORIZED,
                  CLIENT_ID_NOT_VALID: v311.IDENTIFIER_REJECTED, SERVER_UNAVAILABLE: v311.SERVER_UNAVAILABLE}
 
@@ -90,7 +92,7 @@ def refusal_reason(c: Connect) -> int:
 
 class MqttSession(asyncio.Protocol):
     __slots__ = ("server", "transport", "buffer", "version", "device", "keep_alive", "last_seen", "queue",
-                 "worker", "awaiting_release", "peer", "closed")
+                 "worker", "awaiting_release", "peer", "closed", "client_max")
 
     def __init__(self, server: MqttServer) -> None:
         self.server = server
@@ -105,6 +107,7 @@ class MqttSession(asyncio.Protocol):
         self.awaiting_release: set[int] = set()  # QoS 2 packet ids between PUBREC and PUBREL
         self.peer: str | None = None
         self.closed = False
+        self.client_max: int | None = None  # MQTT 5: the largest packet the client accepts
 
     # asyncio.Protocol ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -164,10 +167,12 @@ class MqttSession(asyncio.Protocol):
                 raise MalformedPacket("the first packet must be CONNECT")
             self.version = connect_protocol_level(raw)
             if self.version not in (3, 4, 5):
+                # MQTT-3.1.2-2: CONNACK 0x01 (unacceptable protocol level), in the 3.1.1 form every level reads
+                self._send(v311.connack(v311.UNACCEPTABLE_PROTOCOL))
                 raise MalformedPacket(f"unsupported protocol level {self.version}")
         elif raw[0] >> 4 == CONNECT:
             raise MalformedPacket("a second CONNECT")
-        return v5.decode(raw) if self.version == MQTT_5 else v311.decode(raw, body_start)
+        return v5.decode(raw, body_start) if self.version == MQTT_5 else v311.decode(raw, body_start)
 
     def _received(self, packet: Packet) -> None:
         if isinstance(packet, Connect | Publish) or self.queue or self.worker is not None:
@@ -245,6 +250,7 @@ class MqttSession(asyncio.Protocol):
             return
         if self.version == MQTT_5:
             self._send(v5.connack(SUCCESS, assigned, self.server.limits.max_packet_size, self.server.limits.receive_max))
+            self.client_max = c.max_packet_size  # from now on: the CONNACK itself goes whatever its size
         else:
             self._send(v311.connack(v311.ACCEPTED))
 
@@ -344,6 +350,12 @@ class MqttSession(asyncio.Protocol):
         return v5.ack(kind, packet_id, reason) if self.version == MQTT_5 else v311.ack(kind, packet_id)
 
     def _send(self, data: bytes) -> None:
+        """Write ``data``, unless it is larger than the client's Maximum Packet Size: then it is dropped
+        (MQTT-3.1.2-24/25; only an RPC answer or a long SUBACK can be that large)."""
+        if self.client_max is not None and len(data) > self.client_max:
+            log.info("MQTT client %s: a %d-byte packet over its maximum of %d dropped", self.peer, len(data),
+                     self.client_max)
+            return
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
@@ -352,11 +364,15 @@ class MqttSession(asyncio.Protocol):
         self.close(reason)
 
     def close(self, reason: int | None = None) -> None:
-        """Disconnect; on MQTT 5 with a reason, a DISCONNECT packet says why."""
+        """Disconnect; on MQTT 5 with a reason, a DISCONNECT packet says why, or, while the CONNECT is
+        being read (no CONNACK sent yet), a refusing CONNACK (MQTT 5 §3.1.4: 0x81 for a malformed
+        CONNECT). MQTT 3.1.1 has no code for these: the connection is just closed (§4.8)."""
         if self.closed or self.transport is None:
             return
         if reason is not None and self.version == MQTT_5 and self.device is not None:
             self.transport.write(v5.disconnect(reason))
+        elif reason in _CONNACK_ERRORS and self.version == MQTT_5 and not self.queue and self.worker is None:
+            self.transport.write(v5.connack(reason))
         self.closed = True
         self.buffer = bytearray()
         self.queue.clear()

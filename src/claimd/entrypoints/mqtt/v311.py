@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 
+from claimd.entrypoints.mqtt.fields import Reader
 from claimd.entrypoints.mqtt.framing import encode_length
 from claimd.entrypoints.mqtt.packets import (
     CONNACK,
@@ -36,53 +37,7 @@ ACCEPTED, UNACCEPTABLE_PROTOCOL, IDENTIFIER_REJECTED, SERVER_UNAVAILABLE, BAD_CR
 SUBACK_FAILURE = 0x80
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes | memoryview, pos: int) -> None:
-        self.data = data
-        self.pos = pos
-
-    def need(self, n: int) -> None:
-        if self.pos + n > len(self.data):
-            raise MalformedPacket("packet shorter than its fields")
-
-    def u8(self) -> int:
-        self.need(1)
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def u16(self) -> int:
-        self.need(2)
-        self.pos += 2
-        return (self.data[self.pos - 2] << 8) | self.data[self.pos - 1]
-
-    def binary(self) -> bytes:
-        n = self.u16()
-        self.need(n)
-        self.pos += n
-        return bytes(self.data[self.pos - n:self.pos])
-
-    def string(self) -> str:
-        raw = self.binary()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedPacket("string is not valid UTF-8") from exc
-        if "\x00" in text:
-            raise MalformedPacket("string contains U+0000")
-        return text
-
-    def rest(self) -> bytes:
-        out = bytes(self.data[self.pos:])
-        self.pos = len(self.data)
-        return out
-
-    def done(self) -> bool:
-        return self.pos >= len(self.data)
-
-
-def _packet_id(r: _Reader) -> int:
+def _packet_id(r: Reader) -> int:
     pid = r.u16()
     if pid == 0:
         raise MalformedPacket("packet identifier 0")
@@ -92,7 +47,7 @@ def _packet_id(r: _Reader) -> int:
 def decode(packet: bytes | memoryview, body_start: int) -> Packet:
     """Decode one whole packet; ``body_start`` is where its variable header begins."""
     kind, flags = packet[0] >> 4, packet[0] & 0x0F
-    r = _Reader(packet, body_start)
+    r = Reader(packet, body_start)
     if kind == CONNECT:
         return _connect(r, flags)
     if kind == PUBLISH:
@@ -140,7 +95,7 @@ def decode(packet: bytes | memoryview, body_start: int) -> Packet:
     raise MalformedPacket(f"packet type {kind} is not sent by clients")
 
 
-def _connect(r: _Reader, flags: int) -> Connect:
+def _connect(r: Reader, flags: int) -> Connect:
     if flags:
         raise MalformedPacket("reserved flags set")
     r.string()  # protocol name, checked by framing.connect_protocol_level
