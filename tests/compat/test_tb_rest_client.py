@@ -23,6 +23,7 @@ from tb_rest_client.api.device_controller_api import DeviceControllerApi
 from tb_rest_client.models import (
     ActivateUserRequest,
     AttributeData,
+    ChangePasswordRequest,
     ClaimRequest,
     Customer,
     CustomerId,
@@ -525,6 +526,21 @@ def test_refresh_keeps_the_client_working(live_server, customer: CustomerAccount
 
     customer.client.refresh()
     assert customer.client.get_user().email == customer.email
+
+
+def test_change_password_ends_the_old_session(live_server, new_customer) -> None:
+    account = new_customer()
+    wrong = api_error(lambda: account.client.change_password(
+        ChangePasswordRequest(current_password="wrong-password", new_password="customer-password-2")))
+    assert wrong.status == 400 and "Current password" in error_json(wrong)["message"]
+    pair = account.client.change_password(
+        ChangePasswordRequest(current_password=USER_PASSWORD, new_password="customer-password-2"))
+    assert isinstance(pair, JwtPair) and pair.token and pair.refresh_token
+    ended = api_error(account.client.get_user)  # the client still holds the token from before the change
+    assert ended.status == 401
+    client = RestClient(base_url=live_server.base_url)
+    client.login(account.email, "customer-password-2")
+    assert client.get_user().email == account.email
 
 
 def test_delete_entity_attributes(admin: RestClient, customer: CustomerAccount, new_device) -> None:

@@ -27,7 +27,7 @@ from servers import REAL_LOCKOUTS, start_server
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = {"sh": "sh", "bash": "sh", "shell": "sh", "python": "python", "py": "python"}
-SHOWN = {"text", "csv", "json", "toml", "http", "console", "cddl"}  # not programs: shown, never run
+SHOWN = {"text", "csv", "json", "toml", "http", "console", "cddl", "ini", "dockerfile"}  # not programs: shown, never run
 FENCE = re.compile(r"(?:<!--\s*(?P<mark>[^>]*?)\s*-->\s*\n)?^```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^```[ \t]*$",
                    re.S | re.M)
 

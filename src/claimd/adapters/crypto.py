@@ -93,8 +93,10 @@ class JwtCodec:
         self._cache_size = cache_size
 
     def issue(self, user: User) -> tuple[str, str]:
-        now = int(time.time())
-        common = {"iss": self.ISSUER, "iat": now, "sub": user.email, "userId": str(user.id), "jti": secrets.token_hex(8)}
+        now_ms = time.time_ns() // 1_000_000
+        now = now_ms // 1000
+        # iatMs: a password change refuses tokens issued before it, to the millisecond
+        common = {"iss": self.ISSUER, "iat": now, "iatMs": now_ms, "sub": user.email, "userId": str(user.id), "jti": secrets.token_hex(8)}
         access = {
             **common, "exp": now + self.access_ttl_s, "scopes": [user.authority.value],
             "tenantId": str(user.tenant_id), "customerId": str(user.customer_id) if user.customer_id else None,
@@ -131,6 +133,7 @@ class JwtCodec:
                 customer_id=uuid.UUID(claims["customerId"]) if claims.get("customerId") else None,
                 authority=Authority(scopes[0]),
                 email=claims["sub"],
+                issued_at_ms=_issued_ms(claims),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AuthenticationFailed("Authentication failed") from exc
@@ -140,13 +143,24 @@ class JwtCodec:
         return principal
 
     def refresh_subject(self, refresh_token: str) -> uuid.UUID:
+        return self.refresh_claims(refresh_token)[0]
+
+    def refresh_claims(self, refresh_token: str) -> tuple[uuid.UUID, int]:
         claims = self._decode(refresh_token)
         if claims["scopes"] != ["REFRESH_TOKEN"]:
             raise AuthenticationFailed("Invalid refresh token")
         try:
-            return uuid.UUID(claims["userId"])
-        except (TypeError, ValueError) as exc:
+            return uuid.UUID(claims["userId"]), _issued_ms(claims)
+        except (KeyError, TypeError, ValueError) as exc:
             raise AuthenticationFailed("Invalid refresh token") from exc
+
+
+def _issued_ms(claims: dict) -> int:
+    """When a token was issued, in epoch ms (tokens without iatMs: their iat second; without iat: never)."""
+    if isinstance(claims.get("iatMs"), int):
+        return claims["iatMs"]
+    iat = claims.get("iat")
+    return int(iat) * 1000 if isinstance(iat, (int, float)) else 0
 
 
 def new_token(nbytes: int = 15) -> str:

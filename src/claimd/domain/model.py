@@ -111,6 +111,7 @@ class Principal:
     email: str
     role: Role = DEFAULT_ROLE  # a customer user's role; tenant admins may do everything in their tenant
     api_key_id: uuid.UUID | None = None  # set when the caller came in with an API key
+    issued_at_ms: int | None = None  # when its JWT was issued (epoch ms); None for API keys and jobs
 
     def can(self, permission: Permission) -> bool:
         if self.authority is Authority.TENANT_ADMIN:

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 import claimd
 from claimd.config import Settings, SettingError, env_name, load_settings, unknown_environment
+from claimd.entrypoints.cli_admin import admin_app
 from claimd.entrypoints.cli_lorawan import lorawan_app
 
 app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
@@ -30,6 +31,7 @@ device_app = typer.Typer(help="Device-side tools: identity keys and claim tokens
                          no_args_is_help=True)
 app.add_typer(device_app, name="device")
 app.add_typer(lorawan_app, name="lorawan")
+app.add_typer(admin_app, name="admin")
 
 
 def _opt(env: str, help: str, **kw: Any) -> Any:
@@ -242,6 +244,9 @@ def _start(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # SIGTERM (systemd, docker stop) ends claimd as SIGINT does, exit 0: uvicorn handles both while it
+    # serves, then raises the signal again, and SIGTERM's default action would kill the process (-15).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # Settings given anywhere (option, environment, file) count as chosen: a taken chosen port is an error.
         _run(_serve(settings, set(settings.model_fields_set)))

@@ -18,6 +18,8 @@ from claimd.services.guesses import Guesses, LockedOut
 from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory, UserAccess
 
 ACTIVATION = "activation"
+PASSWORD_RESET = "password-reset"
+RESET_TTL_MS = 24 * 3_600_000  # a password-reset link works once, for a day
 MIN_PASSWORD_LENGTH = 6
 ACTIVE_CACHE_S = 5.0
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -69,29 +71,35 @@ class AccountService:
         self.tokens = tokens
         self.clock = clock
         self._dummy_hash: str | None = None
-        self._active: dict[uuid.UUID, tuple[float, Role]] = {}  # user id -> (known to exist until, role)
+        # user id -> (known to exist until, role, credentials changed at (epoch ms) or None)
+        self._active: dict[uuid.UUID, tuple[float, Role, int | None]] = {}
         self.generation = 0  # grows whenever a user or role changes: other caches (API keys) start over
 
     async def ensure_active(self, principal: Principal) -> Principal:
-        """A valid JWT of a deleted user is refused, and the user's current role is attached. Both are
-        cached a few seconds per process; a change through this process forgets them at once."""
+        """A valid JWT of a deleted user, or one issued before the user's password last changed, is
+        refused, and the user's current role is attached. Both are cached a few seconds per process;
+        a change through this process forgets them at once."""
         now = time.monotonic()
         cached = self._active.get(principal.user_id)
-        if cached is not None and cached[0] > now:
-            return replace(principal, role=cached[1]) if principal.role is not cached[1] else principal
-        async with self.uow() as tx:
-            access = await tx.repo.get_user_access(principal.user_id)
-        if access is None or access.user.tenant_id != principal.tenant_id:
-            self._active.pop(principal.user_id, None)
-            raise AuthenticationFailed("User not found")
-        return replace(principal, role=self.remember(access))
+        if cached is None or cached[0] <= now:
+            async with self.uow() as tx:
+                access = await tx.repo.get_user_access(principal.user_id)
+            if access is None or access.user.tenant_id != principal.tenant_id:
+                self._active.pop(principal.user_id, None)
+                raise AuthenticationFailed("User not found")
+            self.remember(access)
+            cached = self._active[principal.user_id]
+        _, role, changed_at = cached
+        if changed_at is not None and principal.issued_at_ms is not None and principal.issued_at_ms < changed_at:
+            raise AuthenticationFailed("Token is outdated", expired=True)  # ThingsBoard: a JWT_TOKEN_EXPIRED (11)
+        return replace(principal, role=role) if principal.role is not role else principal
 
     def remember(self, access: UserAccess) -> Role:
         """Cache that the user exists, with its role; returns the role."""
         role = resolve_role(access)
         if len(self._active) > 100_000:
             self._active.clear()
-        self._active[access.user.id] = (time.monotonic() + ACTIVE_CACHE_S, role)
+        self._active[access.user.id] = (time.monotonic() + ACTIVE_CACHE_S, role, access.credentials_changed_at)
         return role
 
     def principal_of(self, access: UserAccess, api_key_id: uuid.UUID | None = None) -> Principal:
@@ -131,12 +139,43 @@ class AccountService:
         return self.tokens.issue(user)
 
     async def refresh(self, refresh_token: str) -> tuple[str, str]:
-        user_id = self.tokens.refresh_subject(refresh_token)
+        user_id, issued_at_ms = self.tokens.refresh_claims(refresh_token)
         async with self.uow() as tx:
-            user = await tx.repo.get_user(user_id)
-        if user is None or not user.enabled:
+            access = await tx.repo.get_user_access(user_id)
+        if access is None or not access.user.enabled:
             raise AuthenticationFailed("User not found")
+        if access.credentials_changed_at is not None and issued_at_ms < access.credentials_changed_at:
+            raise AuthenticationFailed("Token is outdated", expired=True)  # ThingsBoard: a JWT_TOKEN_EXPIRED (11)
+        return self.tokens.issue(access.user)
+
+    async def change_password(self, principal: Principal, current_password: str, new_password: str,
+                              source: str | None = None) -> tuple[str, str]:
+        """ThingsBoard's password change: a new password for the logged-in user, whose earlier JWTs are
+        refused from now on; answers a fresh pair. A wrong current password counts as a failed login
+        (services/guesses.py), so this cannot be used to guess passwords past the lockout."""
+        if principal.api_key_id is not None:
+            raise PermissionDenied()
+        keys = self.guesses.login_keys(principal.email, source)
+        await self.guesses.check(keys, "logins", LoginLockedOut)
+        async with self.uow() as tx:
+            found = await tx.repo.get_login(principal.email)
+        if found is None or found[0].id != principal.user_id or found[1] is None:
+            raise AuthenticationFailed("User not found")
+        user, password_hash = found
+        if not await self.passwords.verify(password_hash, current_password or ""):
+            await self.guesses.failed(keys)
+            raise InvalidArgument("Current password doesn't match!")
+        _check_password(new_password or "")
+        await self._set_password(user.id, new_password)
         return self.tokens.issue(user)
+
+    async def _set_password(self, user_id: uuid.UUID, password: str) -> None:
+        """Store a new password hash and end the user's earlier sessions, on this node at once."""
+        password_hash = await self.passwords.hash(password)
+        async with self.uow(write=True) as tx:
+            if not await tx.repo.set_password(user_id, password_hash, time.time_ns() // 1_000_000):
+                raise NotFound()
+        self.forget(user_id)
 
     async def current_user(self, principal: Principal) -> User:
         async with self.uow() as tx:
@@ -272,6 +311,45 @@ class AccountService:
         if user is None:
             raise NotFound("Unable to find user credentials by activateToken")
         return self.tokens.issue(user)
+
+    async def new_reset_token(self, principal: Principal, user_id: uuid.UUID) -> str:
+        """A one-time password-reset token for an active user of the tenant, valid RESET_TTL_MS; only
+        its digest is kept, so each call replaces the last."""
+        require_tenant_admin(principal)
+        token = secrets.token_urlsafe(24)
+        async with self.uow(write=True) as tx:
+            user = await tx.repo.get_user(user_id)
+            if user is None or user.tenant_id != principal.tenant_id:
+                raise NotFound()
+            if not user.enabled:
+                raise InvalidArgument("User is not active: use its activation link")
+            await tx.repo.set_reset_digest(user_id, self.hasher.digest(PASSWORD_RESET, "", token),
+                                           self.clock() + RESET_TTL_MS)
+        return token
+
+    async def reset_password(self, reset_token: str, password: str) -> tuple[str, str]:
+        """ThingsBoard's ``POST /api/noauth/resetPassword``: a new password through a reset token (once,
+        before it expires); the user's earlier sessions end. Answers a JWT pair."""
+        _check_password(password or "")
+        password_hash = await self.passwords.hash(password)
+        digest = self.hasher.digest(PASSWORD_RESET, "", reset_token or "")
+        async with self.uow(write=True) as tx:
+            user = await tx.repo.reset_password(digest, self.clock(), password_hash, time.time_ns() // 1_000_000)
+        if user is None:
+            raise InvalidArgument("Invalid reset token!")
+        self.forget(user.id)
+        return self.tokens.issue(user)
+
+    async def set_password_by_email(self, email: str, password: str) -> User:
+        """The operator's reset (``claimd admin reset-password``): a new password for a user found by
+        e-mail, activated if it was not; its earlier sessions end."""
+        _check_password(password or "")
+        async with self.uow() as tx:
+            found = await tx.repo.get_login((email or "").strip())
+        if found is None:
+            raise NotFound(f"No user with e-mail {email!r}")
+        await self._set_password(found[0].id, password)
+        return found[0]
 
     # first start -----------------------------------------------------------------------------
     async def ensure_first_tenant(self, email: str | None, password: str | None) -> FirstAdmin | None:

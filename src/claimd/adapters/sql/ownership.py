@@ -354,5 +354,5 @@ def _access(row: Any) -> UserAccess:
     custom = None
     if row.role_permissions is not None:
         custom = Role(row.role, parse_permissions(json.loads(row.role_permissions)), row.role_description)
-    return UserAccess(user_row(row), row.role, custom)
+    return UserAccess(user_row(row), row.role, custom, row.credentials_changed_at)
 

@@ -323,6 +323,31 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         ).first()
         return user_row(row) if row else None
 
+    async def set_password(self, user_id: uuid.UUID, password_hash: str, changed_at_ms: int) -> bool:
+        """A new password; JWTs issued before ``changed_at_ms`` are refused from now on."""
+        result = await self.conn.execute(
+            update(users).where(users.c.id == str(user_id))
+            .values(password_hash=password_hash, credentials_changed_at=changed_at_ms, activation_digest=None)
+        )
+        return result.rowcount > 0
+
+    async def set_reset_digest(self, user_id: uuid.UUID, digest: bytes, expires_at: int) -> None:
+        await self.conn.execute(
+            update(users).where(users.c.id == str(user_id)).values(reset_digest=digest, reset_expires_at=expires_at))
+
+    async def reset_password(self, reset_digest: bytes, now: int, password_hash: str, changed_at_ms: int) -> User | None:
+        """Use a reset token once, before it expires: the new password, and earlier JWTs refused."""
+        row = (
+            await self.conn.execute(
+                update(users)
+                .where(users.c.reset_digest == reset_digest, users.c.reset_expires_at > now)
+                .values(password_hash=password_hash, reset_digest=None, reset_expires_at=None,
+                        credentials_changed_at=changed_at_ms)
+                .returning(*users.c)
+            )
+        ).first()
+        return user_row(row) if row else None
+
     async def list_users(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
                          text: str | None, sort: str | None = None, order: str | None = None) -> Page[User]:
         where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == str_or_none(customer_id))

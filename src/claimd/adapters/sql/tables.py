@@ -64,6 +64,10 @@ users = Table(
     Column("activation_digest", DIGEST, unique=True),  # keyed digest of the one-time activation token
     Column("role", String(64)),  # customer users: a built-in or tenant role name; NULL is OWNER
     Column("created_time", BigInteger, nullable=False),
+    # epoch ms of the last password change or reset: JWTs issued before it are refused
+    Column("credentials_changed_at", BigInteger),
+    Column("reset_digest", DIGEST, unique=True),  # keyed digest of the one-time password-reset token
+    Column("reset_expires_at", BigInteger),  # epoch ms; the reset token is refused from then on
 )
 
 devices = Table(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import claimd
@@ -20,6 +21,7 @@ from claimd.entrypoints.http import (
     customers,
     device_api,
     devices,
+    docs_ui,
     errors,
     limits,
     lorawan,
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             await built.close()
 
     settings = container.settings if container is not None else (settings or Settings())
-    app = FastAPI(title="claimd", version=claimd.__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="claimd", version=claimd.__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served from the package: docs_ui.py
     if container is not None:
         app.state.container = container
     errors.install(app)
@@ -69,11 +72,31 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(module.router)
     if settings.bench:
         app.include_router(bench.router)
+    docs_ui.install(app, title=app.title)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
-    async def healthz(c: ContainerDep) -> dict:
-        async with c.database.reader.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    async def healthz() -> dict:
+        # Liveness only: a database or Redis outage must not make a supervisor restart every node
+        # (a restart cures neither); that is what /readyz tells a load balancer.
         return {"status": "ok", "version": claimd.__version__}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database and, when configured, Redis answer")
+    async def readyz(c: ContainerDep) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with c.database.reader.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; its class says which
+            checks["database"] = f"failed: {type(exc).__name__}"
+        if c.redis is not None:
+            try:
+                await c.redis.ping()  # type: ignore[attr-defined]
+                checks["redis"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["redis"] = f"failed: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                            status_code=200 if ready else 503)
 
     return app

@@ -1,10 +1,12 @@
-"""Login, refresh, the current user, and user activation (ThingsBoard's auth endpoints)."""
+"""Login, refresh, the current user, password change and reset, user activation (ThingsBoard's auth endpoints)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from claimd.entrypoints.http.schemas import ActivateRequest, JwtPair, LoginRequest, RefreshRequest, user_json
+from claimd.entrypoints.http.schemas import (
+    ActivateRequest, ChangePasswordRequest, JwtPair, LoginRequest, RefreshRequest, ResetPasswordRequest, user_json,
+)
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep, client_address
 
 router = APIRouter(tags=["auth"])
@@ -27,7 +29,23 @@ async def current_user(principal: PrincipalDep, c: ContainerDep) -> dict:
     return user_json(await c.accounts.current_user(principal))
 
 
+@router.post("/api/auth/changePassword", response_model=JwtPair,
+             summary="Change the logged-in user's password; its earlier sessions end")
+async def change_password(body: ChangePasswordRequest, request: Request, principal: PrincipalDep,
+                          c: ContainerDep) -> JwtPair:
+    token, refresh_token = await c.accounts.change_password(
+        principal, body.current_password, body.new_password, client_address(request))
+    return JwtPair(token=token, refreshToken=refresh_token)
+
+
 @router.post("/api/noauth/activate", response_model=JwtPair, summary="Set the password of a new user")
 async def activate(body: ActivateRequest, c: ContainerDep, sendActivationMail: bool = False) -> JwtPair:  # noqa: N803
     token, refresh_token = await c.accounts.activate(body.activate_token, body.password)
+    return JwtPair(token=token, refreshToken=refresh_token)
+
+
+@router.post("/api/noauth/resetPassword", response_model=JwtPair,
+             summary="Set a new password with a one-time reset token; the user's earlier sessions end")
+async def reset_password(body: ResetPasswordRequest, c: ContainerDep) -> JwtPair:
+    token, refresh_token = await c.accounts.reset_password(body.reset_token, body.password)
     return JwtPair(token=token, refreshToken=refresh_token)

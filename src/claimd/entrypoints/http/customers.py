@@ -89,3 +89,12 @@ async def activation_link(userId: uuid.UUID, request: Request, principal: Princi
     token = await c.accounts.new_activation_token(principal, userId)
     base = (c.settings.public_url or str(request.base_url)).rstrip("/")
     return f"{base}/api/noauth/activate?activateToken={token}"
+
+
+@router.get("/api/user/{userId}/passwordResetLink", response_class=PlainTextResponse,
+            summary="A new one-time password-reset link, valid 24 hours (each call replaces the previous one)",
+            description="Hand the token to the user, who sets a password with `POST /api/noauth/resetPassword`.")
+async def password_reset_link(userId: uuid.UUID, request: Request, principal: PrincipalDep, c: ContainerDep) -> str:  # noqa: N803
+    token = await c.accounts.new_reset_token(principal, userId)
+    base = (c.settings.public_url or str(request.base_url)).rstrip("/")
+    return f"{base}/api/noauth/resetPassword?resetToken={token}"

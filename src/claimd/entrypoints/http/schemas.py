@@ -103,6 +103,16 @@ class ActivateRequest(_Lenient):
     password: str
 
 
+class ChangePasswordRequest(_Lenient):
+    current_password: str = Field(alias="currentPassword")
+    new_password: str = Field(alias="newPassword")
+
+
+class ResetPasswordRequest(_Lenient):
+    reset_token: str = Field(alias="resetToken")
+    password: str
+
+
 class JwtPair(BaseModel):
     token: str
     refreshToken: str  # noqa: N815 - ThingsBoard's field name
