@@ -17,22 +17,22 @@ from claimd.domain.errors import InvalidArgument
 MAX_TEXT_LENGTH = 65_536  # one text value (a name, a key, a tag); whole bodies have their own limit
 
 
-def text_problem(value: str) -> str | None:
-    """Why ``value`` cannot be stored as text, or ``None``."""
+def text_problem(value: str, max_length: int | None = None) -> str | None:
+    """Why ``value`` cannot be stored as text (of at most ``max_length`` characters), or ``None``."""
     if "\x00" in value:
         return "contains a NUL character"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "contains a lone surrogate (not valid Unicode)"
+    if max_length is not None and len(value) > max_length:
+        return f"is longer than {max_length} characters"
     return None
 
 
 def check_text(value: str, what: str, *, max_length: int = MAX_TEXT_LENGTH) -> str:
     """``value`` if it can be stored as text; else :class:`InvalidArgument` naming ``what``."""
-    problem = text_problem(value)
-    if problem is None and len(value) > max_length:
-        problem = f"is longer than {max_length} characters"
+    problem = text_problem(value, max_length)
     if problem is not None:
         raise InvalidArgument(f"{what} {problem}")
     return value

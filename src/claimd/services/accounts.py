@@ -15,7 +15,7 @@ from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.guesses import Guesses, LockedOut
-from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWorkFactory, UserAccess
+from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWork, UnitOfWorkFactory, UserAccess
 
 ACTIVATION = "activation"
 PASSWORD_RESET = "password-reset"
@@ -55,6 +55,15 @@ def resolve_role(access: UserAccess) -> Role:
     if access.role_name is None:
         return DEFAULT_ROLE
     return BUILT_IN_ROLES.get(access.role_name, BUILT_IN_ROLES["VIEWER"])
+
+
+async def _tenant_user(tx: UnitOfWork, principal: Principal, user_id: uuid.UUID) -> User:
+    """A user of the tenant admin ``principal``'s tenant (for its activation and reset links)."""
+    require_tenant_admin(principal)
+    user = await tx.repo.get_user(user_id)
+    if user is None or user.tenant_id != principal.tenant_id:
+        raise NotFound()
+    return user
 
 
 class LoginLockedOut(LockedOut):
@@ -292,13 +301,9 @@ class AccountService:
 
     async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""
-        require_tenant_admin(principal)
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            user = await tx.repo.get_user(user_id)
-            if user is None or user.tenant_id != principal.tenant_id:
-                raise NotFound()
-            if user.enabled:
+            if (await _tenant_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is already activated!")
             await tx.repo.set_activation_digest(user_id, self._activation_digest(token))
         return token
@@ -315,13 +320,9 @@ class AccountService:
     async def new_reset_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A one-time password-reset token for an active user of the tenant, valid RESET_TTL_MS; only
         its digest is kept, so each call replaces the last."""
-        require_tenant_admin(principal)
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            user = await tx.repo.get_user(user_id)
-            if user is None or user.tenant_id != principal.tenant_id:
-                raise NotFound()
-            if not user.enabled:
+            if not (await _tenant_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is not active: use its activation link")
             await tx.repo.set_reset_digest(user_id, self.hasher.digest(PASSWORD_RESET, "", token),
                                            self.clock() + RESET_TTL_MS)

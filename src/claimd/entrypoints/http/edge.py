@@ -32,9 +32,7 @@ def url_problem(scope: Scope) -> str | None:
     for name, value in parse_qsl(query, keep_blank_values=True):
         texts += [("A query parameter name", name), (f"The query parameter '{name[:64]}'", value)]
     for what, value in texts:
-        problem = text_problem(value)
-        if problem is None and len(value) > MAX_TEXT_LENGTH:
-            problem = f"is longer than {MAX_TEXT_LENGTH} characters"
+        problem = text_problem(value, MAX_TEXT_LENGTH)
         if problem is not None:
             return f"{what} {problem}"
     return None

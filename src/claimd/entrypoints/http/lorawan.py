@@ -507,7 +507,7 @@ async def import_devices(request: Request, principal: PrincipalDep, c: Container
     # The whole upload first (see uploads.py: streaming an answer while reading the body hangs),
     # then a dry read of the file, so that a file error refuses it whole with 400 and no device
     # registered; only then are the devices registered and their results streamed.
-    upload = await read_upload(request, c.settings.http_max_upload_bytes)
+    upload = await read_upload(request)
     try:
         async for _ in _import_rows(upload_chunks(upload)):
             pass

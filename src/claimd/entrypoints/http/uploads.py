@@ -7,9 +7,8 @@ rows stopped at row ~2,400 that way. So the body is read to its end first, into 
 temporary file (memory up to :data:`SPOOL_MEMORY_BYTES`, disk beyond), and only then parsed and
 answered, streamed if need be.
 
-Why counted: ``Content-Length`` is checked first (an honest client learns at once), but a chunked
-body has none and a lying client can send more than it declares, so the bytes are counted as they
-arrive and the upload is refused with 413 as soon as it passes the limit.
+Its size is bounded where every body's is, by the HTTP door's body limit (``limits.BodyLimit``: the
+route is marked ``UPLOAD``, so ``CLAIMD_HTTP_MAX_UPLOAD_BYTES``, refused with 413 as soon as it is passed).
 """
 
 from __future__ import annotations
@@ -19,30 +18,16 @@ from collections.abc import AsyncIterator
 from typing import IO
 
 from fastapi import Request
-from starlette.exceptions import HTTPException
 
 SPOOL_MEMORY_BYTES = 1 << 20
 READ_CHUNK_BYTES = 64 * 1024
-LIMIT_SETTING = "CLAIMD_HTTP_MAX_UPLOAD_BYTES"
 
 
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"The upload is larger than {limit} bytes ({LIMIT_SETTING}); nothing of it was used")
-
-
-async def read_upload(request: Request, limit: int) -> IO[bytes]:
-    """The whole request body in a temporary file, positioned at its start; the caller closes it.
-    413 when the body is larger than ``limit`` bytes (declared or counted)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+async def read_upload(request: Request) -> IO[bytes]:
+    """The whole request body in a temporary file, positioned at its start; the caller closes it."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - handed to the caller
     try:
-        size = 0
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
             spool.write(chunk)
         spool.seek(0)
     except BaseException:
