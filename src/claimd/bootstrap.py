@@ -11,7 +11,7 @@ import secrets
 import socket
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from claimd.services.ports import ClaimWindows, Clock, FailureLimiter
 from claimd.services.lorawan import LorawanService, proof_from_qr
 from claimd.services.provisioning import ProvisioningService
 from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
+from claimd.adapters.metrics import PrometheusMetrics
 from claimd.adapters.qrimage import new_claim_code
 
 log = logging.getLogger("claimd")
@@ -246,6 +247,7 @@ class Container:
     lorawan: LorawanService
     tokens: JwtCodec
     redis: object | None = None
+    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # GET /metrics
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -279,6 +281,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     uow = SqlUnitOfWorkFactory(database, windows)
     hasher = HmacSecretHasher(server_secret)
     tokens = JwtCodec(server_secret)
+    metrics = PrometheusMetrics()
     lockout = Lockout(0, settings.claim_lockout_base_ms, settings.claim_lockout_max_s * 1000)
     policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms,
                          settings.challenge_ttl_s * 1000, settings.require_challenge)
@@ -286,15 +289,15 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
                                            user=replace(lockout, free=settings.claim_lockout_free_user),
                                            address=replace(lockout, free=settings.claim_lockout_free_address),
                                            account=replace(lockout, free=settings.login_lockout_free_account)),
-                      clock)
+                      clock, metrics)
     keys = Es256IdentityKeys()
-    claims = ClaimService(uow, hasher, policy, clock, keys, guesses)
+    claims = ClaimService(uow, hasher, policy, clock, keys, guesses, metrics)
     sealer = AesGcmSealer(server_secret)
     devices = DeviceService(uow, hasher, sealer, clock, new_token)
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
     bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), sealer, hasher,
-                       settings.bulk_lease_s * 1000, bulk_refusals(claims))
+                       settings.bulk_lease_s * 1000, bulk_refusals(claims), metrics)
     return Container(
         settings=settings,
         database=database,
@@ -309,4 +312,5 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),
         tokens=tokens,
         redis=redis,
+        metrics=metrics,
     )

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     secret: SecretStr | None = Field(None, description="Server secret for keyed digests and JWTs (generated when unset)")
     admin_email: str | None = Field(None, description="First tenant admin's e-mail (first start only)")
     admin_password: SecretStr | None = Field(None, description="First tenant admin's password (first start only)")
+    sysadmin_email: str | None = Field(None, description="System administrator's e-mail (made when the database has none; default sysadmin@claimd.local)")
+    sysadmin_password: SecretStr | None = Field(None, description="System administrator's password (generated and printed once when unset)")
     mqtt_enabled: bool = Field(True, description="Serve the MQTT device endpoint")
     mqtt_host: str = Field("0.0.0.0", description="MQTT listen address")
     mqtt_port: int = Field(1883, ge=0, le=65535, description="MQTT listen port")
@@ -67,10 +69,12 @@ class Settings(BaseSettings):
     coap_port: int = Field(5683, ge=0, le=65535, description="CoAP listen port (UDP)")
     public_url: str | None = Field(None, description="Base URL in activation links (default: from the request)")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
+    log_format: Literal["text", "json"] = Field("text", description="Log format: text lines, or one JSON object a line")
+    metrics_token: SecretStr | None = Field(None, min_length=16, description="Bearer token that GET /metrics requires, 16 characters or more (unset: /metrics is open)")
     bench: bool = Field(False, description="Serve GET /v1/bench/ping, the ceiling that bench/ measures claims against")
     db_pool_size: int = Field(20, ge=1, description="SQL connections per process (PostgreSQL: as many again as overflow)")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_case_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

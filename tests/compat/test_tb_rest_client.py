@@ -591,3 +591,36 @@ def test_device_name_needing_url_encoding(admin: RestClient, customer: CustomerA
     assert_claimed_by(customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="k")), device, customer)
     assert customer.client.re_claim_device(device.name) is None
     assert owner_of(admin, device) == NULL_UUID
+
+
+def test_system_administrator_makes_a_tenant_and_its_admin(live_server) -> None:
+    """The system administrator's calls of the client: save_tenant, get_tenant_by_id, get_tenants,
+    save_user (TENANT_ADMIN with a tenantId), get_tenant_admins, delete_tenant."""
+    from servers import SYSADMIN_EMAIL, SYSADMIN_PASSWORD
+    from tb_rest_client.models import PageDataTenant, PageDataUser, Tenant, TenantId
+
+    sysadmin = RestClient(base_url=live_server.base_url)
+    sysadmin.login(SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
+    title = unique("Tenant")
+    tenant = sysadmin.save_tenant(Tenant(title=title, email="ops@example.com"))
+    assert isinstance(tenant, Tenant) and tenant.title == title and tenant.id.entity_type == "TENANT"
+    assert sysadmin.get_tenant_by_id(tenant.id).title == title
+    page = sysadmin.get_tenants(page_size=100, page=0, text_search=title)
+    assert isinstance(page, PageDataTenant) and [t.id.id for t in page.data] == [tenant.id.id]
+
+    email = f"admin-{uuid.uuid4().hex[:10]}@tenant.test"
+    user = sysadmin.save_user(User(email=email, authority="TENANT_ADMIN", tenant_id=TenantId(tenant.id.id, "TENANT")),
+                              send_activation_mail=False)
+    assert user.authority == "TENANT_ADMIN" and user.tenant_id.id == tenant.id.id
+    admins = sysadmin.get_tenant_admins(tenant.id, page_size=10, page=0)
+    assert isinstance(admins, PageDataUser) and [u.email for u in admins.data] == [email]
+    (activate_token,) = parse_qs(urlsplit(sysadmin.get_activation_link(user.id)).query)["activateToken"]
+    sysadmin.activate_user(ActivateUserRequest(activate_token=activate_token, password=USER_PASSWORD),
+                           send_activation_mail=False)
+    tenant_admin = RestClient(base_url=live_server.base_url)
+    tenant_admin.login(email, USER_PASSWORD)
+    assert tenant_admin.get_user().tenant_id.id == tenant.id.id
+    assert error_json(api_error(lambda: tenant_admin.get_tenants(page_size=10, page=0)))["status"] == 403
+
+    sysadmin.delete_tenant(tenant.id)
+    assert error_json(api_error(lambda: sysadmin.get_tenant_by_id(tenant.id)))["status"] == 404

@@ -92,31 +92,43 @@ def test_no_door_left_is_an_error(tmp_path):
     assert len([line for line in result.stderr.splitlines() if "HTTP door off" in line]) == 1
 
 
-def test_first_start_prints_a_generated_admin_password_once(tmp_path):
-    server = start_server(tmp_path, extra_env={"CLAIMD_ADMIN_EMAIL": None, "CLAIMD_ADMIN_PASSWORD": None,
-                                               "CLAIMD_SECRET": None})
+FIRST_START = {"CLAIMD_ADMIN_EMAIL": None, "CLAIMD_ADMIN_PASSWORD": None, "CLAIMD_SYSADMIN_EMAIL": None,
+               "CLAIMD_SYSADMIN_PASSWORD": None, "CLAIMD_SECRET": None}
+
+
+def test_first_start_prints_generated_admin_passwords_once(tmp_path):
+    server = start_server(tmp_path, extra_env=FIRST_START)
     try:
         log = server.log()
-        match = re.search(r"password \(shown once, not stored\): (\S+)", log)
-        assert match and "admin@claimd.local" in log
-        r = httpx.post(server.base_url + "/api/auth/login",
-                       json={"username": "admin@claimd.local", "password": match.group(1)})
-        assert r.status_code == 200
+        passwords = re.findall(r"password \(shown once, not stored\): (\S+)", log)
+        assert len(passwords) == 2, log
+        assert "tenant admin admin@claimd.local" in log and "system administrator sysadmin@claimd.local" in log
+        for email, password in zip(("admin@claimd.local", "sysadmin@claimd.local"), passwords, strict=True):
+            r = httpx.post(server.base_url + "/api/auth/login", json={"username": email, "password": password})
+            assert r.status_code == 200, (email, r.text)
     finally:
         server.stop()
     assert (tmp_path / "claimd.db").exists()
     secret_file = tmp_path / "claimd.db.secret"
     assert secret_file.exists() and oct(secret_file.stat().st_mode & 0o777) == "0o600"
     # Second start on the same database: no new admin, no password printed; the same secret is reused.
-    again = start_server(tmp_path, extra_env={"CLAIMD_ADMIN_EMAIL": None, "CLAIMD_ADMIN_PASSWORD": None,
-                                              "CLAIMD_SECRET": None})
+    again = start_server(tmp_path, extra_env=FIRST_START)
     try:
-        assert "shown once" not in again.log() and "created tenant" not in again.log()
+        assert "shown once" not in again.log() and "created" not in again.log()
         r = httpx.post(again.base_url + "/api/auth/login",
-                       json={"username": "admin@claimd.local", "password": match.group(1)})
+                       json={"username": "sysadmin@claimd.local", "password": passwords[1]})
         assert r.status_code == 200
     finally:
         again.stop()
+
+
+def test_the_same_email_for_both_first_users_is_a_clear_error(tmp_path):
+    r = run(["serve"], tmp_path, env={"CLAIMD_ADMIN_EMAIL": "ops@example.com", "CLAIMD_SYSADMIN_EMAIL": "ops@example.com",
+                                      "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": str(free_port()),
+                                      "CLAIMD_MQTT_ENABLED": "false", "CLAIMD_COAP_ENABLED": "false"})
+    assert r.returncode == 2, r.stderr
+    assert "CLAIMD_SYSADMIN_EMAIL" in r.stderr and "ops@example.com already exists" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_db_upgrade_runs_migrations_alone(tmp_path):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from claimd.adapters.crypto import Argon2PasswordHasher
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
-from claimd.domain.model import Authority, Customer, Door, Principal, Tenant, User
+from claimd.domain.model import Authority, Customer, Door, Principal
 from claimd.services.claims import NotClaimed, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceDraft
@@ -101,18 +99,18 @@ class OtherTenant:
 
 
 async def make_other_tenant(container, clock, make_customer_user) -> OtherTenant:
-    """A second tenant: there is no service for that, so straight through the unit of work."""
-    password_hash = await Argon2PasswordHasher().hash("other-password")
-    tenant = Tenant(uuid.uuid4(), "Other tenant", clock())
-    admin = User(id=uuid.uuid4(), tenant_id=tenant.id, customer_id=None, email="admin@other.test",
-                 authority=Authority.TENANT_ADMIN, created_time=clock())
-    async with container.claims.uow(write=True) as tx:
-        await tx.repo.add_tenant(tenant)
-        await tx.repo.add_user(admin, None, password_hash)
-    access, _ = await container.accounts.login("admin@other.test", "other-password")
+    """A second tenant, as a system administrator makes one: the tenant, then its admin, activated."""
+    accounts = container.accounts
+    await accounts.ensure_system_admin("sysadmin@other.test", "sysadmin-password")
+    sysadmin = container.tokens.principal((await accounts.login("sysadmin@other.test", "sysadmin-password"))[0])
+    assert sysadmin.authority is Authority.SYS_ADMIN
+    tenant = await accounts.save_tenant(sysadmin, "Other tenant")
+    made = await accounts.create_user(sysadmin, "admin@other.test", Authority.TENANT_ADMIN, None, tenant_id=tenant.id)
+    await accounts.activate(await accounts.new_activation_token(sysadmin, made.id), "other-password")
+    access, _ = await accounts.login("admin@other.test", "other-password")
     principal = container.tokens.principal(access)
     assert principal.tenant_id == tenant.id and principal.authority is Authority.TENANT_ADMIN
-    customer = await container.accounts.save_customer(principal, "Customer C1")  # same title: per tenant
+    customer = await accounts.save_customer(principal, "Customer C1")  # same title: per tenant
     user = await make_customer_user(principal, customer, "user@other.test")
     return OtherTenant(principal, customer, user)
 

@@ -24,6 +24,8 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TEST_SECRET = "test-secret-not-for-production"
+#: The system administrator of every test server (tenant admins: admin@example.com / admin-password).
+SYSADMIN_EMAIL, SYSADMIN_PASSWORD = "sysadmin@example.com", "sysadmin-password"
 
 
 def reachable(host: str, port: int) -> bool:
@@ -138,6 +140,8 @@ def start_server(workdir: Path, database_url: str | None = None, redis_url: str 
         CLAIMD_SECRET=TEST_SECRET,
         CLAIMD_ADMIN_EMAIL="admin@example.com",
         CLAIMD_ADMIN_PASSWORD="admin-password",
+        CLAIMD_SYSADMIN_EMAIL=SYSADMIN_EMAIL,
+        CLAIMD_SYSADMIN_PASSWORD=SYSADMIN_PASSWORD,
         CLAIMD_LOG_LEVEL="warning",
         **LOOSE_LOCKOUTS,
     )

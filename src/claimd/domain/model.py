@@ -40,11 +40,18 @@ class Door(enum.StrEnum):
     BULK = "BULK"
 
 
+#: A tenant's contact details, as ThingsBoard's Tenant carries them (all optional text).
+TENANT_CONTACT_FIELDS = ("country", "state", "city", "address", "address2", "zip", "phone")
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     id: uuid.UUID
     title: str
     created_time: int
+    email: str | None = None
+    contact: dict[str, str] = field(default_factory=dict)  # TENANT_CONTACT_FIELDS that are set
+    additional_info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ class Customer:
 @dataclass(frozen=True, slots=True)
 class User:
     id: uuid.UUID
-    tenant_id: uuid.UUID
+    tenant_id: uuid.UUID  # NULL_UUID for a system administrator, who belongs to no tenant
     customer_id: uuid.UUID | None
     email: str
     authority: Authority
@@ -112,6 +119,10 @@ class Principal:
     role: Role = DEFAULT_ROLE  # a customer user's role; tenant admins may do everything in their tenant
     api_key_id: uuid.UUID | None = None  # set when the caller came in with an API key
     issued_at_ms: int | None = None  # when its JWT was issued (epoch ms); None for API keys and jobs
+
+    @property
+    def is_system_admin(self) -> bool:
+        return self.authority is Authority.SYS_ADMIN
 
     def can(self, permission: Permission) -> bool:
         if self.authority is Authority.TENANT_ADMIN:

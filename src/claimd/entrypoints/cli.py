@@ -6,11 +6,9 @@ import asyncio
 import errno
 import gc
 import inspect
-import logging
 import signal
 import socket
 import ssl
-import sys
 import typing
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +18,13 @@ from pydantic import SecretStr
 
 import claimd
 from claimd.config import Settings, SettingError, env_name, load_settings, unknown_environment
+from claimd.domain.errors import Conflict, InvalidArgument
 from claimd.entrypoints.cli_admin import admin_app
 from claimd.entrypoints.cli_lorawan import lorawan_app
+from claimd.logs import setup_logging
+
+if typing.TYPE_CHECKING:
+    from claimd.services.accounts import AccountService
 
 app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
                   no_args_is_help=True, add_completion=False)
@@ -79,6 +82,31 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+async def _first_users(accounts: AccountService, settings: Settings) -> None:
+    """The first tenant admin (of tenant "Default") on an empty database, and the system administrator
+    when there is none; a generated password is printed once and never stored in plain text."""
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    try:
+        first = await accounts.ensure_first_tenant(settings.admin_email, secret(settings.admin_password))
+        sysadmin = await accounts.ensure_system_admin(settings.sysadmin_email, secret(settings.sysadmin_password))
+    except (Conflict, InvalidArgument) as exc:
+        raise SettingError(f"CLAIMD_ADMIN_EMAIL / CLAIMD_SYSADMIN_EMAIL: {exc}") from None
+    if first is None and {"admin_email", "admin_password"} & settings.model_fields_set:
+        typer.echo("claimd: notice: CLAIMD_ADMIN_EMAIL and CLAIMD_ADMIN_PASSWORD ignored: this database "
+                   "already has a tenant (they only make the first tenant admin of an empty database)", err=True)
+    if sysadmin is None and {"sysadmin_email", "sysadmin_password"} & settings.model_fields_set:
+        typer.echo("claimd: notice: CLAIMD_SYSADMIN_EMAIL and CLAIMD_SYSADMIN_PASSWORD ignored: this database "
+                   "already has a system administrator (change its password with claimd admin reset-password)",
+                   err=True)
+    for made, what in ((first, "created tenant 'Default' with tenant admin"), (sysadmin, "created system administrator")):
+        if made is not None:
+            typer.echo(f"claimd: {what} {made.email}")
+            if made.password:
+                typer.echo(f"claimd: its generated password (shown once, not stored): {made.password}")
+
+
 async def _serve(settings: Settings, explicit: set[str]) -> None:
     from claimd.bootstrap import build
     from claimd.entrypoints.coap import start_coap
@@ -121,15 +149,7 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
                     doors.append(f"{label} on {host}:{port}")
         if http_sock is None and not doors:
             raise PortTaken("no door could be opened")
-        password = settings.admin_password.get_secret_value() if settings.admin_password else None
-        first = await container.accounts.ensure_first_tenant(settings.admin_email, password)
-        if first is None and {"admin_email", "admin_password"} & settings.model_fields_set:
-            typer.echo("claimd: notice: CLAIMD_ADMIN_EMAIL and CLAIMD_ADMIN_PASSWORD ignored: this database "
-                       "already has a tenant (they only make the first tenant admin of an empty database)", err=True)
-        if first is not None:
-            typer.echo(f"claimd: created tenant 'Default' with tenant admin {first.email}")
-            if first.password:
-                typer.echo(f"claimd: its generated password (shown once, not stored): {first.password}")
+        await _first_users(container.accounts, settings)
         if http_sock is not None:
             host, port = http_sock.getsockname()[:2]
             doors.insert(0, f"HTTP on http://{host}:{port} (API docs at /docs)")
@@ -241,9 +261,7 @@ def _read_secret_file(flag: str, path: Path) -> str:
 
 def _start(settings: Settings) -> None:
     """Serve until a signal; a setting that cannot work is one line and exit 2."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(settings)  # one format for every logger: docs/running.md#logs
     # SIGTERM (systemd, docker stop) ends claimd as SIGINT does, exit 0: uvicorn handles both while it
     # serves, then raises the signal again, and SIGTERM's default action would kill the process (-15).
     signal.signal(signal.SIGTERM, signal.default_int_handler)

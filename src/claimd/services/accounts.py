@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
-from claimd.domain.model import Authority, Customer, Page, Principal, Tenant, User
+from claimd.domain.model import NULL_UUID, TENANT_CONTACT_FIELDS, Authority, Customer, Page, Principal, Tenant, User
 from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
@@ -57,13 +57,36 @@ def resolve_role(access: UserAccess) -> Role:
     return BUILT_IN_ROLES.get(access.role_name, BUILT_IN_ROLES["VIEWER"])
 
 
-async def _tenant_user(tx: UnitOfWork, principal: Principal, user_id: uuid.UUID) -> User:
-    """A user of the tenant admin ``principal``'s tenant (for its activation and reset links)."""
-    require_tenant_admin(principal)
+def require_system_admin(principal: Principal) -> None:
+    if not principal.is_system_admin:
+        raise PermissionDenied()
+
+
+def manages(principal: Principal, user: User) -> bool:
+    """Whether ``principal`` administers ``user``: a tenant admin the users of its tenant, the system
+    administrator the tenant admins of every tenant (as in ThingsBoard)."""
+    if principal.is_tenant_admin:
+        return user.tenant_id == principal.tenant_id and user.authority is not Authority.SYS_ADMIN
+    return principal.is_system_admin and user.authority is Authority.TENANT_ADMIN
+
+
+async def _managed_user(tx: UnitOfWork, principal: Principal, user_id: uuid.UUID) -> User:
+    """A user that ``principal`` administers (for its activation and reset links, and deletion)."""
+    if not (principal.is_tenant_admin or principal.is_system_admin):
+        raise PermissionDenied()
     user = await tx.repo.get_user(user_id)
-    if user is None or user.tenant_id != principal.tenant_id:
+    if user is None or not manages(principal, user):
         raise NotFound()
     return user
+
+
+def _tenant_contact(contact: dict[str, Any] | None) -> dict[str, str]:
+    contact = {k: v for k, v in (contact or {}).items() if k in TENANT_CONTACT_FIELDS and v is not None}
+    for key, value in contact.items():
+        if not isinstance(value, str):
+            raise InvalidArgument(f"Tenant {key} must be text")
+        check_text(f"Tenant {key}", value)
+    return contact
 
 
 class LoginLockedOut(LockedOut):
@@ -193,6 +216,63 @@ class AccountService:
             raise AuthenticationFailed("User not found")
         return user
 
+    # tenants (the system administrator's) --------------------------------------------------
+    async def save_tenant(self, principal: Principal, title: str, email: str | None = None,
+                          contact: dict[str, Any] | None = None, additional_info: dict[str, Any] | None = None,
+                          tenant_id: uuid.UUID | None = None) -> Tenant:
+        require_system_admin(principal)
+        title = (title or "").strip()
+        if not title:
+            raise InvalidArgument("Tenant title should be specified!")
+        check_text("Tenant title", title)
+        check_text("Tenant email", email)
+        tenant = Tenant(id=tenant_id or uuid.uuid4(), title=title, created_time=self.clock(), email=email,
+                        contact=_tenant_contact(contact), additional_info=dict(additional_info or {}))
+        async with self.uow(write=True) as tx:
+            if tenant_id is None:
+                await tx.repo.add_tenant(tenant)
+                return tenant
+            current = await tx.repo.get_tenant(tenant_id)
+            if current is None:
+                raise NotFound("Tenant wasn't found!")
+            tenant = replace(tenant, created_time=current.created_time)
+            await tx.repo.update_tenant(tenant)
+        return tenant
+
+    async def get_tenant(self, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
+        """The system administrator reads every tenant; a tenant admin its own."""
+        if not (principal.is_system_admin or (principal.is_tenant_admin and principal.tenant_id == tenant_id)):
+            raise PermissionDenied()
+        async with self.uow() as tx:
+            tenant = await tx.repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("Tenant wasn't found!")
+        return tenant
+
+    async def list_tenants(self, principal: Principal, page: int, page_size: int, text: str | None = None,
+                           sort: str | None = None, order: str | None = None) -> Page[Tenant]:
+        require_system_admin(principal)
+        check_page(page, page_size)
+        async with self.uow() as tx:
+            return await tx.repo.list_tenants(page, page_size, text, sort, order)
+
+    async def delete_tenant(self, principal: Principal, tenant_id: uuid.UUID) -> None:
+        """The tenant and everything in it: customers, users, devices, their claims and audit log."""
+        require_system_admin(principal)
+        async with self.uow(write=True) as tx:
+            if not await tx.repo.delete_tenant(tenant_id):
+                raise NotFound("Tenant wasn't found!")
+        self.forget()  # its users are gone with it
+
+    async def list_tenant_admins(self, principal: Principal, tenant_id: uuid.UUID, page: int, page_size: int,
+                                 text: str | None = None) -> Page[User]:
+        require_system_admin(principal)
+        check_page(page, page_size)
+        async with self.uow() as tx:
+            if await tx.repo.get_tenant(tenant_id) is None:
+                raise NotFound("Tenant wasn't found!")
+            return await tx.repo.list_users(tenant_id, None, page, page_size, text)
+
     # customers -------------------------------------------------------------------------------
     async def save_customer(self, principal: Principal, title: str, email: str | None = None,
                             additional_info: dict[str, Any] | None = None,
@@ -249,8 +329,20 @@ class AccountService:
 
     async def create_user(self, principal: Principal, email: str, authority: Authority,
                           customer_id: uuid.UUID | None, first_name: str | None = None,
-                          last_name: str | None = None, additional_info: dict[str, Any] | None = None) -> User:
-        require_tenant_admin(principal)
+                          last_name: str | None = None, additional_info: dict[str, Any] | None = None,
+                          tenant_id: uuid.UUID | None = None) -> User:
+        """A tenant admin makes customer users and tenant admins of its tenant; the system administrator
+        makes the tenant admins of any tenant (``tenant_id``), as in ThingsBoard."""
+        if principal.is_system_admin:
+            if authority is not Authority.TENANT_ADMIN:
+                raise PermissionDenied("The system administrator creates tenant admins (authority TENANT_ADMIN)")
+            if tenant_id is None or tenant_id == NULL_UUID:
+                raise InvalidArgument("Tenant admin should be assigned to a tenant: give its tenantId")
+        else:
+            require_tenant_admin(principal)
+            if tenant_id is not None and tenant_id != principal.tenant_id:
+                raise PermissionDenied()
+            tenant_id = principal.tenant_id
         email = _check_email(email)
         check_text("First name", first_name)
         check_text("Last name", last_name)
@@ -262,12 +354,14 @@ class AccountService:
         else:
             raise PermissionDenied()
         user = User(
-            id=uuid.uuid4(), tenant_id=principal.tenant_id, customer_id=customer_id, email=email,
+            id=uuid.uuid4(), tenant_id=tenant_id, customer_id=customer_id, email=email,
             authority=authority, first_name=first_name, last_name=last_name,
             additional_info=dict(additional_info or {}), created_time=self.clock(),
         )
         async with self.uow(write=True) as tx:
-            if customer_id is not None and await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
+            if principal.is_system_admin and await tx.repo.get_tenant(tenant_id) is None:
+                raise NotFound("Tenant wasn't found!")
+            if customer_id is not None and await tx.repo.get_customer(tenant_id, customer_id) is None:
                 raise NotFound("Customer wasn't found!")
             await tx.repo.add_user(user, None)
         return user
@@ -275,10 +369,14 @@ class AccountService:
     async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
         async with self.uow() as tx:
             user = await tx.repo.get_user(user_id)
-        if user is None or user.tenant_id != principal.tenant_id:
+        if user is None:
             raise NotFound()
-        if principal.is_customer_user and user.id != principal.user_id:
+        if user.id == principal.user_id:
+            return user
+        if principal.is_customer_user and user.tenant_id == principal.tenant_id:
             raise PermissionDenied()
+        if not manages(principal, user):
+            raise NotFound()
         return user
 
     async def list_customer_users(self, principal: Principal, customer_id: uuid.UUID, page: int, page_size: int,
@@ -291,19 +389,18 @@ class AccountService:
             return await tx.repo.list_users(principal.tenant_id, customer_id, page, page_size, text)
 
     async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
-        require_tenant_admin(principal)
         if user_id == principal.user_id:
             raise InvalidArgument("You can't delete your own account")
         async with self.uow(write=True) as tx:
-            if not await tx.repo.delete_user(principal.tenant_id, user_id):
-                raise NotFound()
+            user = await _managed_user(tx, principal, user_id)
+            await tx.repo.delete_user(user.tenant_id, user_id)
         self.forget(user_id)
 
     async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            if (await _tenant_user(tx, principal, user_id)).enabled:
+            if (await _managed_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is already activated!")
             await tx.repo.set_activation_digest(user_id, self._activation_digest(token))
         return token
@@ -322,7 +419,7 @@ class AccountService:
         its digest is kept, so each call replaces the last."""
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            if not (await _tenant_user(tx, principal, user_id)).enabled:
+            if not (await _managed_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is not active: use its activation link")
             await tx.repo.set_reset_digest(user_id, self.hasher.digest(PASSWORD_RESET, "", token),
                                            self.clock() + RESET_TTL_MS)
@@ -354,25 +451,47 @@ class AccountService:
 
     # first start -----------------------------------------------------------------------------
     async def ensure_first_tenant(self, email: str | None, password: str | None) -> FirstAdmin | None:
-        """On an empty database: tenant "Default" and its tenant admin. None when tenants exist."""
+        """On an empty database: tenant "Default" and its tenant admin. None when the database has a
+        tenant or a user (a system administrator who removed every tenant gets no "Default" back)."""
         async with self.uow() as tx:
-            if await tx.repo.count_tenants():
+            if await tx.repo.count_tenants() or await tx.repo.count_users():
                 return None
+        now = self.clock()
+        tenant = Tenant(uuid.uuid4(), "Default", now)
+        email = _check_email(email or "admin@claimd.local")
+        admin = User(id=uuid.uuid4(), tenant_id=tenant.id, customer_id=None, email=email,
+                     authority=Authority.TENANT_ADMIN, created_time=now)
+        return await self._first_user(admin, password, tenant)
+
+    async def ensure_system_admin(self, email: str | None, password: str | None) -> FirstAdmin | None:
+        """The system administrator (ThingsBoard's SYS_ADMIN, who creates tenants), made when the
+        database has none: on first start, and on the first start after an upgrade from a version
+        without one. None when one exists."""
+        async with self.uow() as tx:
+            if await tx.repo.count_users(Authority.SYS_ADMIN):
+                return None
+        email = _check_email(email or "sysadmin@claimd.local")
+        admin = User(id=uuid.uuid4(), tenant_id=NULL_UUID, customer_id=None, email=email,
+                     authority=Authority.SYS_ADMIN, created_time=self.clock())
+        return await self._first_user(admin, password)
+
+    async def _first_user(self, user: User, password: str | None, tenant: Tenant | None = None) -> FirstAdmin | None:
+        """Store ``user`` (and its new ``tenant``) with ``password``, or a generated one that the caller
+        prints once. None when another node made the same first user at the same moment."""
         generated = password is None
         password = password or secrets.token_urlsafe(12)
         _check_password(password)
-        email = _check_email(email or "admin@claimd.local")
-        now = self.clock()
-        tenant = Tenant(uuid.uuid4(), "Default", now)
-        admin = User(id=uuid.uuid4(), tenant_id=tenant.id, customer_id=None, email=email,
-                     authority=Authority.TENANT_ADMIN, created_time=now)
         password_hash = await self.passwords.hash(password)
         try:
             async with self.uow(write=True) as tx:
-                if await tx.repo.count_tenants():
-                    return None
-                await tx.repo.add_tenant(tenant)
-                await tx.repo.add_user(admin, None, password_hash)
-        except Conflict:  # another node created it at the same moment
-            return None
-        return FirstAdmin(email, password if generated else None)
+                if tenant is not None:
+                    await tx.repo.add_tenant(tenant)
+                await tx.repo.add_user(user, None, password_hash)
+        except Conflict:
+            async with self.uow() as tx:
+                found = await tx.repo.get_login(user.email)
+            if found is not None and found[0].authority is user.authority:
+                return None  # another node made it at the same moment
+            raise Conflict(f"A user with e-mail {user.email} already exists: choose another e-mail for the "
+                           f"{user.authority.value} user") from None
+        return FirstAdmin(user.email, password if generated else None)

@@ -42,7 +42,7 @@ from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
 from claimd.domain.lorawan import check_tts_id
-from claimd.services.ports import Clock, Sealer, SecretHasher, UnitOfWorkFactory
+from claimd.services.ports import NO_METRICS, Clock, Metrics, Sealer, SecretHasher, UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -85,8 +85,10 @@ def _row_error(exc: ClaimdError) -> str:
 class BulkService:
     def __init__(self, uow: UnitOfWorkFactory, accounts: AccountService, clock: Clock,
                  handlers: dict[BulkEndpoint, RowHandler], sealer: Sealer, hasher: SecretHasher,
-                 lease_ms: int = 30_000, refusals: dict[BulkEndpoint, RefusalHandler] | None = None) -> None:
+                 lease_ms: int = 30_000, refusals: dict[BulkEndpoint, RefusalHandler] | None = None,
+                 metrics: Metrics = NO_METRICS) -> None:
         self.uow = uow
+        self.metrics = metrics
         self.sealer = sealer
         self.hasher = hasher
         self.accounts = accounts
@@ -232,7 +234,15 @@ class BulkService:
             op = await tx.repo.lease_next(self.owner, now, self.lease_ms)
         if op is None:
             return False
-        await self._work(op)
+        self.metrics.bulk_job(op.endpoint, "started")
+        ended = "stopped"  # cancelled: the process is stopping
+        try:
+            ended = await self._work(op)
+        except Exception:
+            ended = "error"
+            raise
+        finally:
+            self.metrics.bulk_job(op.endpoint, ended)
         return True
 
     async def _principal(self, op: BulkOp) -> Principal | None:
@@ -240,7 +250,8 @@ class BulkService:
             access = await tx.repo.get_user_access(op.user_id)
         return self.accounts.principal_of(access) if access is not None else None
 
-    async def _work(self, op: BulkOp) -> None:
+    async def _work(self, op: BulkOp) -> str:
+        """Work ``op`` to its end: "completed", or "lease_lost" when another worker took it over."""
         handler = self.handlers[op.endpoint]
         principal = await self._principal(op)
         after = -1
@@ -249,7 +260,7 @@ class BulkService:
                 last = await self._batch(op, principal, handler, after)
             except LeaseLost:
                 log.warning("bulk operation %s: lease lost; another worker continues it", op.id)
-                return
+                return "lease_lost"
             if last is None:
                 break
             after = last
@@ -258,6 +269,7 @@ class BulkService:
             await asyncio.sleep(0)
         async with self.uow(write=True) as tx:
             await tx.repo.complete_op(op.id, self.owner, self.clock())
+        return "completed"
 
     async def _batch(self, op: BulkOp, principal: Principal | None, handler: RowHandler, after: int) -> int | None:
         """Work the next open rows (after row ``after``) in one write transaction, each row in its own
@@ -269,7 +281,7 @@ class BulkService:
         rolled back and its rows are worked again one transaction each, where the failing row fails
         alone."""
         rows: list[BulkRow] = []
-        tried = 0
+        tried = ok = 0
         loop = asyncio.get_running_loop()
         try:
             async with self.uow.batch():
@@ -280,9 +292,10 @@ class BulkService:
                 deadline = loop.time() + BATCH_S
                 for row in rows:
                     tried += 1
-                    await self._one(op, principal, handler, row, batched=True)
+                    ok += await self._one(op, principal, handler, row, batched=True)
                     if loop.time() >= deadline:
                         break
+            self._count_rows(op, ok, tried - ok)  # counted once committed
         except LeaseLost:
             raise
         except Exception:
@@ -291,13 +304,21 @@ class BulkService:
             log.warning("bulk operation %s: a batch of rows %d-%d failed; working them one by one",
                         op.id, rows[0].index, rows[tried - 1].index, exc_info=True)
             for row in rows[:tried]:
-                await self._one(op, principal, handler, row, batched=False)
+                done = await self._one(op, principal, handler, row, batched=False)
+                self._count_rows(op, done, not done)
         return rows[tried - 1].index if tried else None
 
+    def _count_rows(self, op: BulkOp, ok: int, failed: int) -> None:
+        if ok:
+            self.metrics.bulk_rows(op.endpoint, "ok", ok)
+        if failed:
+            self.metrics.bulk_rows(op.endpoint, "failed", failed)
+
     async def _one(self, op: BulkOp, principal: Principal | None, handler: RowHandler, row: BulkRow,
-                   *, batched: bool) -> None:
+                   *, batched: bool) -> bool:
         """One row: its effect and its outcome commit together (in a batch, in the row's savepoint); a
-        row that fails rolls back, has its secret spent and records its error instead."""
+        row that fails rolls back, has its secret spent and records its error instead. True: the row
+        succeeded."""
         done = RowDone(op.id, row.index)
         plain: BulkRow | None = None
         try:
@@ -306,7 +327,7 @@ class BulkService:
             if principal is None:
                 raise PermissionDenied("The user who uploaded this file no longer exists")
             await handler(principal, op, plain, done)
-            return
+            return True
         except ClaimdError as exc:
             message = _row_error(exc)
         except Exception:
@@ -319,6 +340,7 @@ class BulkService:
             await self._spend(op, plain, batched=batched)
         async with self.uow(write=True) as tx:
             await tx.repo.finish_row(op.id, row.index, False, None, message)
+        return False
 
     def _unseal(self, sealed: str) -> str:
         try:

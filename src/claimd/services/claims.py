@@ -33,6 +33,8 @@ from claimd.domain.claiming import (
 from claimd.domain.attestation import parse_claim_token
 from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.lorawan import (
+    ClaimCodeNotValid,
+    ClaimCodeSpent,
     CodeClaimOutcome,
     DeviceAccessDenied,
     LorawanIdentity,
@@ -61,13 +63,15 @@ from claimd.domain.ownership import (
 )
 from claimd.domain.roles import DEVICE_CLAIM, DEVICE_READ_RESTRICTED, DEVICE_UNCLAIM
 from claimd.services.common import Origin, RowDone, audit_event, change_owner, record_row
-from claimd.services.guesses import AUDIT_AGGREGATE_MS, ClaimLockedOut, Guesses  # noqa: F401 (ClaimLockedOut: re-exported)
+from claimd.services.guesses import AUDIT_AGGREGATE_MS, ClaimLockedOut, Guesses, LockedOut  # noqa: F401 (ClaimLockedOut: re-exported)
 from claimd.services.ports import (
+    NO_METRICS,
     ClaimTarget,
     ClaimWrites,
     Clock,
     IdentityKeys,
     LorawanTarget,
+    Metrics,
     NewAttribute,
     SecretHasher,
     StoredAttribute,
@@ -136,6 +140,30 @@ class CodeClaimResult:
     created: bool  # False: the caller's customer already owned it
 
 
+# The labels of the claim metrics (services/ports.Metrics): the proof a claim presents, and how it ended.
+SECRET_KEY, TOKEN, LORAWAN_CODE_PROOF = "secret_key", "token", "lorawan_code"
+_RESPONSE_OUTCOMES = {ClaimResponse.SUCCESS: "success", ClaimResponse.FAILURE: "wrong_secret",
+                      ClaimResponse.CLAIMED: "already_claimed"}
+# A refusal's outcome: the first class it is an instance of (subclasses before their bases).
+_REFUSAL_OUTCOMES: tuple[tuple[type[BaseException], str], ...] = (
+    (LockedOut, "locked_out"), (DeviceBlocked, "blocked"), (BadSignature, "wrong_secret"),
+    (DeviceAccessDenied, "wrong_secret"), (ReplayedToken, "spent"), (ClaimCodeSpent, "spent"),
+    (ChallengeRequired, "challenge"), (ChallengeExpired, "challenge"), (ClaimCodeNotValid, "not_valid_now"),
+    (OwnedByAnother, "already_claimed"), (NotFound, "not_found"), (AuthenticationFailed, "unauthenticated"),
+    (PermissionDenied, "not_allowed"), (InvalidArgument, "invalid"),
+)
+#: Every outcome a claim is counted with (``error``: anything unexpected, a database failure included).
+CLAIM_OUTCOMES = ("success", "already_yours", "dry_run", *dict.fromkeys(o for _, o in _REFUSAL_OUTCOMES), "error")
+
+
+def refusal_outcome(exc: BaseException) -> str:
+    """The outcome label of a claim that ended with ``exc``."""
+    for kind, outcome in _REFUSAL_OUTCOMES:
+        if isinstance(exc, kind):
+            return outcome
+    return "error"
+
+
 def code_digest(hasher: SecretHasher, tenant_id: uuid.UUID, dev_eui: str, code: str) -> bytes:
     """The stored form of a claim authentication code: bound to its tenant and DevEUI."""
     return hasher.digest(LORAWAN_CODE, f"{tenant_id}:{dev_eui}", normalize_code(code))
@@ -200,13 +228,14 @@ def _claimed_by(principal: Principal, device: Device, now: int) -> Device:
 
 class ClaimService:
     def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, policy: ClaimPolicy, clock: Clock,
-                 keys: IdentityKeys, guesses: Guesses) -> None:
+                 keys: IdentityKeys, guesses: Guesses, metrics: Metrics = NO_METRICS) -> None:
         self.uow = uow
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
         self.keys = keys
         self.guesses = guesses
+        self.metrics = metrics
 
     async def _refused(self, tx: UnitOfWork, keys: list[tuple[str, Lockout]], event: AuditEvent) -> None:
         """A wrong guess: counted against ``keys`` and audited, aggregated (see guesses.AUDIT_AGGREGATE_MS)."""
@@ -215,6 +244,17 @@ class ClaimService:
 
     async def open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin, *,
                           fresh: bool = False) -> WindowResult:
+        """See _open_window; counted in the metrics by door and result."""
+        try:
+            result = await self._open_window(device, message, origin, fresh=fresh)
+        except Exception as exc:
+            self.metrics.claim_window(origin.door, refusal_outcome(exc))
+            raise
+        self.metrics.claim_window(origin.door, result.name.lower())  # opened, kept, already_claimed, not_allowed
+        return result
+
+    async def _open_window(self, device: Device, message: DeviceClaimMessage, origin: Origin, *,
+                           fresh: bool = False) -> WindowResult:
         """Register a device-side claim window for ``device`` (already authenticated by its door).
 
         ``fresh``: the door read ``device`` from the store for this very message (HTTP, CoAP), so with
@@ -248,6 +288,16 @@ class ClaimService:
         return WindowResult(verdict.value)
 
     async def claim(self, principal: Principal, device_name: str, secret_key: str, origin: Origin) -> ClaimResult:
+        """See _claim; counted in the metrics (door, proof, outcome) once it has ended."""
+        try:
+            result = await self._claim(principal, device_name, secret_key, origin)
+        except Exception as exc:
+            self.metrics.claim(origin.door, SECRET_KEY, refusal_outcome(exc))
+            raise
+        self.metrics.claim(origin.door, SECRET_KEY, _RESPONSE_OUTCOMES[result.response])
+        return result
+
+    async def _claim(self, principal: Principal, device_name: str, secret_key: str, origin: Origin) -> ClaimResult:
         """A customer user claims a device of its tenant by name, proving it with ``secret_key``.
 
         Guessing is limited (services/guesses.py): a wrong key (FAILURE) counts against the device, the
@@ -300,6 +350,17 @@ class ClaimService:
 
     async def claim_with_token(self, principal: Principal, token_text: str, tags: object, origin: Origin,
                                *, dry_run: bool = False, done: RowDone | None = None) -> TokenClaimResult:
+        """See _claim_with_token; counted in the metrics once it has ended."""
+        try:
+            result = await self._claim_with_token(principal, token_text, tags, origin, dry_run=dry_run, done=done)
+        except Exception as exc:
+            self.metrics.claim(origin.door, TOKEN, refusal_outcome(exc))
+            raise
+        self.metrics.claim(origin.door, TOKEN, "dry_run" if dry_run else "success" if result.created else "already_yours")
+        return result
+
+    async def _claim_with_token(self, principal: Principal, token_text: str, tags: object, origin: Origin,
+                                *, dry_run: bool = False, done: RowDone | None = None) -> TokenClaimResult:
         """Claim the device that signed ``token_text`` (an nRF91 identity attestation token).
 
         The signature is checked before the write transaction (it costs ~0.1 ms of CPU and needs no
@@ -364,6 +425,17 @@ class ClaimService:
 
     async def claim_with_code(self, principal: Principal, proof: CodeProof, application_id: str,
                               device_id: str | None, origin: Origin, *, done: RowDone | None = None) -> CodeClaimResult:
+        """See _claim_with_code; counted in the metrics once it has ended."""
+        try:
+            result = await self._claim_with_code(principal, proof, application_id, device_id, origin, done=done)
+        except Exception as exc:
+            self.metrics.claim(origin.door, LORAWAN_CODE_PROOF, refusal_outcome(exc))
+            raise
+        self.metrics.claim(origin.door, LORAWAN_CODE_PROOF, "success" if result.created else "already_yours")
+        return result
+
+    async def _claim_with_code(self, principal: Principal, proof: CodeProof, application_id: str,
+                               device_id: str | None, origin: Origin, *, done: RowDone | None = None) -> CodeClaimResult:
         """Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication code into the caller's
         customer, filed in its application ``application_id`` (made on first use) as ``device_id``
         (default ``eui-<deveui>``). The code is spent: it claims the device for no one else.

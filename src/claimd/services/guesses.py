@@ -23,13 +23,21 @@ from dataclasses import dataclass
 from claimd.domain.errors import TooManyRequests
 from claimd.domain.lorawan import Lockout
 from claimd.domain.model import Principal
-from claimd.services.ports import Clock, FailureLimiter
+from claimd.services.ports import NO_METRICS, Clock, FailureLimiter, Metrics
 
 Keys = list[tuple[str, Lockout]]
 
 #: Failed guesses of one kind on one device by one user from one address are audited as one row per
 #: this period, with a count, so that a guesser cannot grow the audit log without bound.
 AUDIT_AGGREGATE_MS = 3_600_000
+
+#: What is being guessed, by the first key of an attempt (see claim_keys, login_keys, api_key_keys): the
+#: ``kind`` label of the metrics.
+_KINDS = {"user": "claim", "login": "login", "addr": "api_key"}
+
+
+def guess_kind(keys: Keys) -> str:
+    return _KINDS.get(keys[0][0].partition(":")[0], "other") if keys else "api_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +57,12 @@ class ClaimLockedOut(LockedOut):
 
 
 class Guesses:
-    def __init__(self, limiter: FailureLimiter, policy: GuessPolicy, clock: Clock) -> None:
+    def __init__(self, limiter: FailureLimiter, policy: GuessPolicy, clock: Clock,
+                 metrics: Metrics = NO_METRICS) -> None:
         self.limiter = limiter
         self.policy = policy
         self.clock = clock
+        self.metrics = metrics
 
     def claim_keys(self, principal: Principal, source: str | None, device: str | None) -> Keys:
         """A claim's keys: the device (any stable name of it within its tenant), the user, the address."""
@@ -75,12 +85,17 @@ class Guesses:
     async def check(self, keys: Keys, what: str = "claim attempts", error: type[LockedOut] = ClaimLockedOut) -> None:
         """Refuse the attempt while any of ``keys`` is locked."""
         if keys:
-            self._refuse(await self.limiter.locked(keys, self.clock()), what, error)
+            wait_ms = await self.limiter.locked(keys, self.clock())
+            if wait_ms > 0:
+                self.metrics.locked_out(guess_kind(keys))
+            self._refuse(wait_ms, what, error)
 
     async def failed(self, keys: Keys) -> None:
         """Count a wrong guess on every one of ``keys``."""
-        if keys:
-            await self.limiter.fail(keys, self.clock())
+        kind = guess_kind(keys)
+        self.metrics.failed_guess(kind)
+        if keys and await self.limiter.fail(keys, self.clock()) > 0:
+            self.metrics.lockout(kind)
 
     @staticmethod
     def _refuse(wait_ms: int, what: str, error: type[LockedOut]) -> None:

@@ -11,7 +11,7 @@ from claimd.domain.attestation import ClaimToken
 from claimd.domain.bulk import BulkOp, BulkRow
 from claimd.domain.claiming import ClaimData
 from claimd.domain.lorawan import LorawanIdentity, Lockout
-from claimd.domain.model import AuditEvent, Customer, Device, Page, Principal, Tenant, User
+from claimd.domain.model import AuditEvent, Authority, Customer, Device, Page, Principal, Tenant, User
 from claimd.domain.ownership import DeviceIdentity, Tag
 from claimd.domain.provisioning import CommandStatus, ProvisioningCommand
 from claimd.domain.roles import Role
@@ -296,10 +296,15 @@ class ProvisioningRepository(Protocol):
 class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, LorawanRepository, Protocol):
     """All reads and writes of the SQL store, inside one unit of work."""
 
-    # tenants
+    # tenants (and counts of users, for the first start)
     async def count_tenants(self) -> int: ...
+    async def count_users(self, authority: Authority | None = None) -> int: ...
     async def add_tenant(self, tenant: Tenant) -> None: ...
+    async def update_tenant(self, tenant: Tenant) -> bool: ...
     async def get_tenant(self, tenant_id: uuid.UUID) -> Tenant | None: ...
+    async def list_tenants(self, page: int, page_size: int, text: str | None, sort: str | None = None,
+                           order: str | None = None) -> Page[Tenant]: ...
+    async def delete_tenant(self, tenant_id: uuid.UUID) -> bool: ...
 
     # customers
     async def add_customer(self, customer: Customer) -> None: ...
@@ -383,3 +388,53 @@ class UnitOfWorkFactory(Protocol):
         with an exception undoes its own changes only. Batches do not nest; they hold the writer
         while they run, so keep them short."""
         ...
+
+
+class Metrics(Protocol):
+    """What claimd counts for its operator (adapters/metrics.py exports it to Prometheus). Every label
+    is from a small fixed set — a door, a proof, an outcome, a kind — never an id, a name or a secret.
+    Each call is made once, where the use case decides, and must cost microseconds."""
+
+    def claim(self, door: str, proof: str, outcome: str) -> None:
+        """A customer's claim attempt and how it ended (claims.CLAIM_OUTCOMES)."""
+
+    def claim_window(self, door: str, outcome: str) -> None:
+        """A device's claim message (it sent its key) and what became of it."""
+
+    def failed_guess(self, kind: str) -> None:
+        """A wrong secret counted against its keys (kind: claim, login or api_key)."""
+
+    def lockout(self, kind: str) -> None:
+        """A wrong secret that left one of its keys locked out."""
+
+    def locked_out(self, kind: str) -> None:
+        """An attempt refused because one of its keys is locked out."""
+
+    def bulk_rows(self, operation: str, outcome: str, count: int) -> None:
+        """``count`` rows of a bulk job done (outcome: ok or failed), once committed."""
+
+    def bulk_job(self, operation: str, event: str) -> None:
+        """A bulk job started (leased by this process's worker) or ended: completed or lease_lost."""
+
+    def mqtt_connection(self, protocol: str, outcome: str) -> None:
+        """An MQTT CONNECT answered (protocol 3.1, 3.1.1, 5.0; or none: refused before one)."""
+
+    def mqtt_session(self, delta: int) -> None:
+        """An MQTT session (an accepted CONNECT) began (+1) or ended (-1)."""
+
+
+class NoMetrics:
+    """Metrics that count nothing: the default of every service, for tests and tools."""
+
+    def claim(self, door: str, proof: str, outcome: str) -> None: ...
+    def claim_window(self, door: str, outcome: str) -> None: ...
+    def failed_guess(self, kind: str) -> None: ...
+    def lockout(self, kind: str) -> None: ...
+    def locked_out(self, kind: str) -> None: ...
+    def bulk_rows(self, operation: str, outcome: str, count: int) -> None: ...
+    def bulk_job(self, operation: str, event: str) -> None: ...
+    def mqtt_connection(self, protocol: str, outcome: str) -> None: ...
+    def mqtt_session(self, delta: int) -> None: ...
+
+
+NO_METRICS: Metrics = NoMetrics()

@@ -40,9 +40,12 @@ from claimd.adapters.sql.rows import (
     customer_row,
     device_row,
     str_or_none,
+    tenant_row,
     user_row,
+    user_tenant,
 )
 from claimd.adapters.sql.tables import (
+    api_keys,
     attributes,
     audit_log,
     claim_challenges,
@@ -51,7 +54,9 @@ from claimd.adapters.sql.tables import (
     device_identities,
     device_tags,
     devices,
+    lorawan_applications,
     lorawan_identities,
+    provisioning_commands,
     tags,
     tenants,
     used_nonces,
@@ -61,7 +66,7 @@ from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.errors import Conflict
 from claimd.domain.inputs import text_problem
 from claimd.domain.lorawan import EndDeviceIdTaken
-from claimd.domain.model import AttributeScope, AuditEvent, Customer, Device, Page, Tenant, User
+from claimd.domain.model import AttributeScope, AuditEvent, Authority, Customer, Device, Page, Tenant, User
 from claimd.services.ports import ClaimTarget, ClaimWindows, ClaimWrites, NewAttribute, StoredAttribute
 
 _SORTABLE = {
@@ -72,6 +77,11 @@ _SORTABLE = {
     "type": "type",
     "label": "label",
 }
+
+
+#: Tables that hold a tenant's rows without a foreign key to it (deleted with the tenant by hand).
+_TENANT_OWNED = (audit_log, device_identities, claim_challenges, api_keys, provisioning_commands,
+                 lorawan_applications, lorawan_identities)
 
 
 def _has_nul(*values: str | None) -> bool:
@@ -227,15 +237,50 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def count_tenants(self) -> int:
         return (await self.conn.execute(select(func.count()).select_from(tenants))).scalar_one()
 
+    async def count_users(self, authority: Authority | None = None) -> int:
+        query = select(func.count()).select_from(users)
+        if authority is not None:
+            query = query.where(users.c.authority == authority.value)
+        return (await self.conn.execute(query)).scalar_one()
+
+    def _tenant_values(self, t: Tenant) -> dict[str, Any]:
+        return {"title": t.title, "email": t.email, "contact": json.dumps(t.contact),
+                "additional_info": json.dumps(t.additional_info)}
+
     async def add_tenant(self, tenant: Tenant) -> None:
         await self._insert(
-            insert(tenants).values(id=str(tenant.id), title=tenant.title, created_time=tenant.created_time),
+            insert(tenants).values(id=str(tenant.id), created_time=tenant.created_time, **self._tenant_values(tenant)),
             f"Tenant '{tenant.title}' already exists!",
         )
 
+    async def update_tenant(self, tenant: Tenant) -> bool:
+        stmt = update(tenants).where(tenants.c.id == str(tenant.id)).values(**self._tenant_values(tenant))
+        try:
+            async with self.conn.begin_nested():
+                result = await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict(f"Tenant '{tenant.title}' already exists!") from exc
+        return result.rowcount == 1
+
     async def get_tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
         row = (await self.conn.execute(select(tenants).where(tenants.c.id == str(tenant_id)))).first()
-        return Tenant(uuid.UUID(row.id), row.title, row.created_time) if row else None
+        return tenant_row(row) if row else None
+
+    async def list_tenants(self, page: int, page_size: int, text: str | None, sort: str | None = None,
+                           order: str | None = None) -> Page[Tenant]:
+        if _has_nul(text):
+            return Page([], 0, page_size)
+        where = func.lower(tenants.c.title).contains(text.lower(), autoescape=True) if text else true()
+        return await self._page(tenants, where, page, page_size, sort, order, tenant_row)
+
+    async def delete_tenant(self, tenant_id: uuid.UUID) -> bool:
+        """The tenant with its customers, users and devices (ON DELETE CASCADE), and what refers to
+        its id without a foreign key."""
+        tid = str(tenant_id)
+        for table in _TENANT_OWNED:
+            await self.conn.execute(delete(table).where(table.c.tenant_id == tid))
+        result = await self.conn.execute(delete(tenants).where(tenants.c.id == tid))
+        return result.rowcount == 1
 
     # customers -------------------------------------------------------------------------------
     def _customer_values(self, c: Customer) -> dict[str, Any]:
@@ -291,7 +336,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def add_user(self, user: User, activation_digest: bytes | None, password_hash: str | None = None) -> None:
         await self._insert(
             insert(users).values(
-                id=str(user.id), tenant_id=str(user.tenant_id), customer_id=str_or_none(user.customer_id),
+                id=str(user.id), tenant_id=user_tenant(user.tenant_id), customer_id=str_or_none(user.customer_id),
                 email=user.email, authority=user.authority.value, first_name=user.first_name,
                 last_name=user.last_name, additional_info=json.dumps(user.additional_info),
                 password_hash=password_hash, activation_digest=activation_digest, created_time=user.created_time,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from claimd.domain.model import AuditAction, AuditEvent, Authority, Customer, Device, Door, User
+from claimd.domain.model import NULL_UUID, AuditAction, AuditEvent, Authority, Customer, Device, Door, Tenant, User
 from claimd.services.ports import StoredAttribute
 
 
@@ -49,10 +49,26 @@ def customer_row(row: Row[Any]) -> Customer:
     )
 
 
+def tenant_row(row: Row[Any]) -> Tenant:
+    return Tenant(
+        id=uuid.UUID(row.id),
+        title=row.title,
+        created_time=row.created_time,
+        email=row.email,
+        contact=json.loads(row.contact),
+        additional_info=json.loads(row.additional_info),
+    )
+
+
+def user_tenant(tenant_id: uuid.UUID) -> str | None:
+    """A user's tenant as stored: NULL for a system administrator (NULL_UUID in the domain)."""
+    return None if tenant_id == NULL_UUID else str(tenant_id)
+
+
 def user_row(row: Row[Any]) -> User:
     return User(
         id=uuid.UUID(row.id),
-        tenant_id=uuid.UUID(row.tenant_id),
+        tenant_id=uuid.UUID(row.tenant_id) if row.tenant_id is not None else NULL_UUID,
         customer_id=uuid_or_none(row.customer_id),
         email=row.email,
         authority=Authority(row.authority),

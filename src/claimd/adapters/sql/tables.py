@@ -35,6 +35,9 @@ tenants = Table(
     Column("id", UUID, primary_key=True),
     Column("title", String(255), nullable=False, unique=True),
     Column("created_time", BigInteger, nullable=False),
+    Column("email", String(255)),
+    Column("contact", Text, nullable=False, default="{}"),  # JSON: country, state, city, address, ... phone
+    Column("additional_info", Text, nullable=False, default="{}"),
 )
 
 customers = Table(
@@ -53,7 +56,7 @@ users = Table(
     "users",
     metadata,
     Column("id", UUID, primary_key=True),
-    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", UUID, ForeignKey("tenants.id", ondelete="CASCADE")),  # NULL: a system administrator
     Column("customer_id", UUID, ForeignKey("customers.id", ondelete="CASCADE")),
     Column("email", String(255), nullable=False, unique=True),
     Column("authority", String(32), nullable=False),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -28,9 +29,27 @@ from claimd.entrypoints.http import (
     ownership,
     provisioning,
     telemetry,
+    tenants,
 )
 from claimd.entrypoints.http.edge import InputRule
+from claimd.entrypoints.http.metrics import RequestTimer, router as metrics_router
+from claimd.entrypoints.http.requests import RequestLog
 from claimd.entrypoints.http.security import ContainerDep
+
+#: How long /readyz waits for the database and for Redis (side by side) before it answers 503.
+READY_TIMEOUT_S = 2.0
+
+
+async def _probe(check: Awaitable[object]) -> str:
+    """"ok", or "failed: <error class>" when ``check`` fails or hangs past READY_TIMEOUT_S: a database
+    or Redis that hangs (a dead connection, a lost network) is an answer of not ready within seconds,
+    not a probe that waits with it."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await check
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; its class says which
+        return f"failed: {type(exc).__name__}"
 
 DESCRIPTION = """\
 claimd hands IoT devices from the company that makes them to the people who buy them.
@@ -67,12 +86,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Added last, so outermost: an oversized body is refused before anything else looks at it.
     app.add_middleware(limits.BodyLimit, max_body=settings.http_max_body_bytes,
                        max_upload=settings.http_max_upload_bytes, openapi=app.openapi)
+    app.add_middleware(RequestTimer)  # times every answer, a 413 included, by route template (metrics.py)
+    # Request ids and the access log wrap the whole stack, the server-error handler included, so that
+    # every answer (a 413, a 500) carries its id and has its access line (entrypoints/http/requests.py).
+    inner_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: RequestLog(inner_stack())  # type: ignore[method-assign]
     # Claim routes first: a device named "device" must not be taken for a customer id.
-    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan):
+    # Tenants after devices: /api/tenant/{tenantId} must not take /api/tenant/devices for a tenant id.
+    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan,
+                   tenants):
         app.include_router(module.router)
     if settings.bench:
         app.include_router(bench.router)
     docs_ui.install(app, title=app.title)
+    app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI schema
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict:
@@ -82,19 +109,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/readyz", tags=["health"], summary="Readiness: the database and, when configured, Redis answer")
     async def readyz(c: ContainerDep) -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
+        async def database() -> None:
             async with c.database.reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready; its class says which
-            checks["database"] = f"failed: {type(exc).__name__}"
+
+        probes = {"database": database()}
         if c.redis is not None:
-            try:
-                await c.redis.ping()  # type: ignore[attr-defined]
-                checks["redis"] = "ok"
-            except Exception as exc:  # noqa: BLE001
-                checks["redis"] = f"failed: {type(exc).__name__}"
+            probes["redis"] = c.redis.ping()  # type: ignore[attr-defined]
+        results = await asyncio.gather(*map(_probe, probes.values()))
+        checks = dict(zip(probes, results, strict=True))
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
                             status_code=200 if ready else 503)

@@ -22,12 +22,16 @@ from claimd.domain.errors import InvalidArgument
 from claimd.domain.model import Principal
 from claimd.entrypoints.http.limits import UPLOAD
 from claimd.entrypoints.http.ownership import iso_ms
+from claimd.entrypoints.http.responses import (
+    BULK_ACCEPTED, PROBLEM_BODY, BulkErrors, BulkOp as BulkOpOut, BulkOpList, BulkRowResult, problem,
+)
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 
 router = APIRouter(tags=["bulk operations"])
 _CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}
 # Nordic's own script sends its CSV with no usable Content-Type; JSON is the only thing refused.
 _REFUSED_TYPES = ("application/json",)
+_ACCEPTED = problem({202: BULK_ACCEPTED})
 
 
 def op_json(op: BulkOp, base_url: str) -> dict[str, Any]:
@@ -74,30 +78,33 @@ async def submit_claims(request: Request, principal: Principal, c: Any) -> Respo
     return await submit(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
 
 
-@router.post("/v1/claimed-devices/bulk", openapi_extra=_CSV_BODY, status_code=202,
+@router.post("/v1/claimed-devices/bulk", openapi_extra=_CSV_BODY, status_code=202, responses=_ACCEPTED,
              summary="Claim many devices: CSV rows `token[,\"tag1,tag2\"]`, no header; answers a bulk operation id")
 async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
     return await submit_claims(request, principal, c)
 
 
-@router.post("/v1/device-identities/bulk", openapi_extra=_CSV_BODY, status_code=202,
+@router.post("/v1/device-identities/bulk", openapi_extra=_CSV_BODY, status_code=202, responses=_ACCEPTED,
              summary="Register many device identities: CSV rows `id,publicKey[,deviceType,firmwareId,imei,\"tags\",name]`")
 async def bulk_register(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
     return await submit(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
 
 
-@router.get("/v1/bulk-ops-requests", summary="Your recent bulk operations (newest first)")
+@router.get("/v1/bulk-ops-requests", responses=problem({200: {"model": BulkOpList}}),
+            summary="Your recent bulk operations (newest first)")
 async def list_ops(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.bulk.list(principal)
     return {"items": [op_json(op, _base_url(request)) for op in found], "total": len(found)}
 
 
-@router.get("/v1/bulk-ops-requests/{opId}", summary="A bulk operation: status, counters and file URLs")
+@router.get("/v1/bulk-ops-requests/{opId}", responses=problem({200: {"model": BulkOpOut}}),
+            summary="A bulk operation: status, counters and file URLs")
 async def get_op(opId: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
     return op_json(await c.bulk.get(principal, opId), _base_url(request))
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", status_code=410,
+@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", status_code=410, response_class=Response,
+            responses=problem({410: PROBLEM_BODY}),
             summary="Gone: an upload is never served back (its rows hold claim tokens and codes)")
 async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
     await c.bulk.get(principal, opId)  # 404 for a job the caller cannot see
@@ -105,7 +112,10 @@ async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Respo
                              "and dropped once worked. See results.json and errors.json for each row's outcome")
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/results.json",
+@router.get("/v1/bulk-ops-requests/{opId}/results.json", responses=problem({200: {
+                "model": list[BulkRowResult], "content": {"text/csv": {"schema": {
+                    "type": "string", "description": "?format=csv: a header row `row,status,deviceId,message`, "
+                                                     "then one row per row"}}}}}),
             summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, message")
 async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:  # noqa: N803
     op = await c.bulk.get(principal, opId)
@@ -134,7 +144,7 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
     return StreamingResponse(body(), media_type="text/csv" if format == "csv" else "application/json")
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/errors.json",
+@router.get("/v1/bulk-ops-requests/{opId}/errors.json", responses=problem({200: {"model": BulkErrors}}),
             summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]}, rows counted from 1')
 async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
     op = await c.bulk.get(principal, opId)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from claimd.domain.claiming import SECRET_KEY_FIELD, ClaimResponse, parse_claim_request
+from claimd.entrypoints.http.responses import EMPTY, ClaimRefused, ClaimResult, ThingsBoardError, thingsboard
 from claimd.entrypoints.http.schemas import device_json
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 
@@ -25,6 +26,7 @@ _CLAIM_BODY = {
 
 
 @router.post("/api/customer/device/{deviceName:path}/claim", openapi_extra=_CLAIM_BODY,
+             responses=thingsboard({200: {"model": ClaimResult}, 400: {"model": ClaimRefused | ThingsBoardError}}),
              summary="Claim a device by name with its secret key (customer users)")
 async def claim_device(deviceName: str, request: Request, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                        origin: OriginDep) -> Response:
@@ -35,7 +37,8 @@ async def claim_device(deviceName: str, request: Request, principal: PrincipalDe
     return JSONResponse(result.response.value, status_code=400)
 
 
-@router.delete("/api/customer/device/{deviceName:path}/claim",
+@router.delete("/api/customer/device/{deviceName:path}/claim", response_class=Response,
+               responses=thingsboard({200: EMPTY}),
                summary="Reclaim (release) a device: its owner's users, or any tenant admin")
 async def reclaim_device(deviceName: str, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                          origin: OriginDep) -> Response:

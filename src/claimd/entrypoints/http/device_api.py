@@ -7,7 +7,9 @@ from fastapi import APIRouter, Request, Response
 from claimd.domain.claiming import parse_device_claim
 from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Door
+from claimd.entrypoints.http.responses import ThingsBoardError, thingsboard
 from claimd.entrypoints.http.security import ContainerDep, client_address
+from claimd.services.claims import WindowResult
 from claimd.services.common import Origin
 
 router = APIRouter(tags=["device API"])
@@ -29,7 +31,10 @@ _DEVICE_CLAIM_BODY = {
 }
 
 
-@router.post("/api/v1/{accessToken}/claim", openapi_extra=_DEVICE_CLAIM_BODY,
+@router.post("/api/v1/{accessToken}/claim", openapi_extra=_DEVICE_CLAIM_BODY, response_class=Response,
+             responses=thingsboard({200: {"headers": {WINDOW_HEADER: {"required": True, "schema": {
+                 "type": "string", "enum": [r.value for r in WindowResult]}}}},
+                 400: {"model": ThingsBoardError}, 401: {"description": "Empty body"}}),
              summary="A device opens its claim window with its secret key and a duration")
 async def device_claim(accessToken: str, request: Request, c: ContainerDep) -> Response:  # noqa: N803
     try:

@@ -7,6 +7,9 @@ import uuid
 from fastapi import APIRouter, Response
 
 from claimd.domain.model import AuditEvent
+from claimd.entrypoints.http.responses import (
+    EMPTY, AuditLogPageData, Device, DeviceCredentials, DevicePageData, thingsboard,
+)
 from claimd.entrypoints.http.schemas import DeviceIn, device_json, entity_id, page_json
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.services.devices import DeviceDraft
@@ -14,7 +17,8 @@ from claimd.services.devices import DeviceDraft
 router = APIRouter(tags=["devices"])
 
 
-@router.post("/api/device", summary="Create (or, with an id, update) a device; accessToken is optional")
+@router.post("/api/device", responses=thingsboard({200: {"model": Device}}),
+             summary="Create (or, with an id, update) a device; accessToken is optional")
 async def save_device(body: DeviceIn, principal: PrincipalDep, c: ContainerDep,
                       accessToken: str | None = None) -> dict:  # noqa: N803
     draft = DeviceDraft(body.name, body.type or "default", body.label, body.additional_info)
@@ -23,18 +27,20 @@ async def save_device(body: DeviceIn, principal: PrincipalDep, c: ContainerDep,
     return device_json(await c.devices.create(principal, draft, accessToken))
 
 
-@router.get("/api/device/{deviceId}", summary="Get a device")
+@router.get("/api/device/{deviceId}", responses=thingsboard({200: {"model": Device}}), summary="Get a device")
 async def get_device(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict:  # noqa: N803
     return device_json(await c.devices.get(principal, deviceId))
 
 
-@router.delete("/api/device/{deviceId}", summary="Delete a device")
+@router.delete("/api/device/{deviceId}", response_class=Response, responses=thingsboard({200: EMPTY}),
+               summary="Delete a device")
 async def delete_device(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
     await c.devices.delete(principal, deviceId)
     return Response(status_code=200)
 
 
-@router.get("/api/tenant/devices", summary="List the tenant's devices, or get one with ?deviceName=")
+@router.get("/api/tenant/devices", responses=thingsboard({200: {"model": DevicePageData | Device}}),
+            summary="List the tenant's devices, or get one with ?deviceName=")
 async def tenant_devices(principal: PrincipalDep, c: ContainerDep, deviceName: str | None = None,  # noqa: N803
                          pageSize: int = 10, page: int = 0, type: str | None = None,  # noqa: N803
                          textSearch: str | None = None, sortProperty: str | None = None,  # noqa: N803
@@ -45,12 +51,14 @@ async def tenant_devices(principal: PrincipalDep, c: ContainerDep, deviceName: s
     return page_json(result, page, device_json)
 
 
-@router.get("/api/tenant/device", summary="Get a tenant device by name")
+@router.get("/api/tenant/device", responses=thingsboard({200: {"model": Device}}),
+            summary="Get a tenant device by name")
 async def tenant_device(deviceName: str, principal: PrincipalDep, c: ContainerDep) -> dict:  # noqa: N803
     return device_json(await c.devices.get_by_name(principal, deviceName))
 
 
-@router.get("/api/customer/{customerId}/devices", summary="List a customer's devices")
+@router.get("/api/customer/{customerId}/devices", responses=thingsboard({200: {"model": DevicePageData}}),
+            summary="List a customer's devices")
 async def customer_devices(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                            pageSize: int = 10, page: int = 0, type: str | None = None,  # noqa: N803
                            textSearch: str | None = None, sortProperty: str | None = None,  # noqa: N803
@@ -59,7 +67,8 @@ async def customer_devices(customerId: uuid.UUID, principal: PrincipalDep, c: Co
     return page_json(result, page, device_json)
 
 
-@router.get("/api/device/{deviceId}/credentials", summary="The device's access token (tenant admins only)")
+@router.get("/api/device/{deviceId}/credentials", responses=thingsboard({200: {"model": DeviceCredentials}}),
+            summary="The device's access token (tenant admins only)")
 async def device_credentials(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict:  # noqa: N803
     device, token = await c.devices.credentials(principal, deviceId)
     return {
@@ -73,26 +82,32 @@ async def device_credentials(deviceId: uuid.UUID, principal: PrincipalDep, c: Co
     }
 
 
-@router.post("/api/customer/{customerId}/device/{deviceId}", summary="Assign a device to a customer")
+@router.post("/api/customer/{customerId}/device/{deviceId}", responses=thingsboard({200: {"model": Device}}),
+             summary="Assign a device to a customer")
 async def assign_device(customerId: uuid.UUID, deviceId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                         c: ContainerDep, origin: OriginDep) -> dict:
     return device_json(await c.devices.assign(principal, customerId, deviceId, origin))
 
 
-@router.delete("/api/customer/device/{deviceId}", summary="Unassign a device from its customer")
+@router.delete("/api/customer/device/{deviceId}", responses=thingsboard({200: {"model": Device}}),
+               summary="Unassign a device from its customer")
 async def unassign_device(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                           origin: OriginDep) -> dict:
     return device_json(await c.devices.unassign(principal, deviceId, origin))
 
 
-@router.post("/api/owner/CUSTOMER/{ownerId}/DEVICE/{deviceId}", summary="Assign (the path tb-rest-client 4.4 uses)")
+@router.post("/api/owner/CUSTOMER/{ownerId}/DEVICE/{deviceId}", response_class=Response,
+             responses=thingsboard({200: EMPTY}), summary="Assign (the path tb-rest-client 4.4 uses)")
 async def change_owner_to_customer(ownerId: uuid.UUID, deviceId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                                    c: ContainerDep, origin: OriginDep) -> Response:
     await c.devices.assign(principal, ownerId, deviceId, origin)
     return Response(status_code=200)
 
 
-@router.post("/api/owner/TENANT/{ownerId}/DEVICE/{deviceId}", summary="Unassign (the path tb-rest-client 4.4 uses)")
+@router.post("/api/owner/TENANT/{ownerId}/DEVICE/{deviceId}", response_class=Response,
+             responses=thingsboard({200: EMPTY, 404: {"description": "Empty body when ownerId is not the caller's "
+                                                             "tenant; else ThingsBoard's error body"}}),
+             summary="Unassign (the path tb-rest-client 4.4 uses)")
 async def change_owner_to_tenant(ownerId: uuid.UUID, deviceId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                                  c: ContainerDep, origin: OriginDep) -> Response:
     if ownerId != principal.tenant_id:
@@ -126,12 +141,14 @@ def _action_data(e: AuditEvent) -> dict:
     return data
 
 
-@router.get("/api/audit/logs", summary="The tenant's audit log: claims, failed claims, reclaims, assigns, unassigns")
+@router.get("/api/audit/logs", responses=thingsboard({200: {"model": AuditLogPageData}}),
+            summary="The tenant's audit log: claims, failed claims, reclaims, assigns, unassigns")
 async def audit_logs(principal: PrincipalDep, c: ContainerDep, pageSize: int = 10, page: int = 0) -> dict:  # noqa: N803
     return page_json(await c.devices.audit_log(principal, page, pageSize), page, audit_json)
 
 
-@router.get("/api/audit/logs/entity/DEVICE/{deviceId}", summary="One device's audit log")
+@router.get("/api/audit/logs/entity/DEVICE/{deviceId}", responses=thingsboard({200: {"model": AuditLogPageData}}),
+            summary="One device's audit log")
 async def device_audit_logs(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                             pageSize: int = 10, page: int = 0) -> dict:  # noqa: N803
     return page_json(await c.devices.audit_log(principal, page, pageSize, deviceId), page, audit_json)

@@ -43,6 +43,26 @@ from claimd.entrypoints.http.bulk import submit as submit_bulk
 from claimd.entrypoints.http.errors import api_status, problem_code, tts_error_details
 from claimd.entrypoints.http.limits import UPLOAD
 from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object
+from claimd.entrypoints.http.responses import (
+    BULK_ACCEPTED,
+    Applications,
+    ClaimBatch,
+    ClaimInfo,
+    ClaimInfoBatch,
+    ClaimStatus,
+    EndDeviceIds,
+    EndDevices,
+    LorawanDevice,
+    LorawanDeviceWithCode,
+    ParsedQr,
+    QrCode,
+    QrFormat,
+    QrFormats,
+    TtsEmpty,
+    UnclaimBatch,
+    problem,
+    tts,
+)
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.entrypoints.http.uploads import chunks as upload_chunks
 from claimd.entrypoints.http.uploads import read_upload
@@ -199,15 +219,16 @@ def _join_eui_list(body: Any) -> list[str]:
 
 # --- The Things Stack: claiming ---------------------------------------------------------------
 
-@router.post("/api/v3/edcs/claim", summary="Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication "
-                                           "code, or by its QR code (base64), into an application of yours")
+@router.post("/api/v3/edcs/claim", responses=tts({200: {"model": EndDeviceIds}}),
+             summary="Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication code, or by its QR code "
+                     "(base64), into an application of yours")
 async def claim(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
     proof, application_id, device_id = _claim_request(await _tts_body(request))
     result = await c.claims.claim_with_code(principal, proof, application_id, device_id, origin)
     return _claimed_ids(result.identity)
 
 
-@router.post("/api/v3/edcs/claim/batch",
+@router.post("/api/v3/edcs/claim/batch", responses=tts({200: {"model": ClaimBatch}}),
              summary=f"claimd: claim up to {MAX_BATCH_CLAIMS} devices, each on its own, with a result per request")
 async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
     requests = json_object(await _tts_body(request)).get("requests")
@@ -224,20 +245,22 @@ async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginD
     return {"results": results}
 
 
-@router.post("/api/v3/edcs/claim/info", summary="Whether devices of this JoinEUI can be claimed here")
+@router.post("/api/v3/edcs/claim/info", responses=tts({200: {"model": ClaimInfo}}),
+             summary="Whether devices of this JoinEUI can be claimed here")
 async def claim_info(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     join_eui = _string(json_object(await _tts_body(request)), "join_eui")
     (eui, supported), = (await c.lorawan.supports_claiming(principal, [join_eui])).items()
     return {"join_eui": eui, "supports_claiming": supported}
 
 
-@router.post("/api/v3/edcs/claim/info/batch", summary=f"GetInfoByJoinEUI for up to {MAX_BATCH} JoinEUIs")
+@router.post("/api/v3/edcs/claim/info/batch", responses=tts({200: {"model": ClaimInfoBatch}}),
+             summary=f"GetInfoByJoinEUI for up to {MAX_BATCH} JoinEUIs")
 async def claim_info_batch(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.lorawan.supports_claiming(principal, _join_eui_list(await _tts_body(request)))
     return {"infos": [{"join_eui": eui, "supports_claiming": ok} for eui, ok in found.items()]}
 
 
-@router.delete("/api/v3/edcs/claim/{application_id}/devices/batch",
+@router.delete("/api/v3/edcs/claim/{application_id}/devices/batch", responses=tts({200: {"model": UnclaimBatch}}),
                summary=f"Unclaim up to {MAX_BATCH} devices of an application (device_ids repeated); "
                        "the ones that could not be are in `failed`")
 async def unclaim_batch(application_id: str, request: Request, principal: PrincipalDep, origin: OriginDep,
@@ -253,13 +276,14 @@ async def unclaim_batch(application_id: str, request: Request, principal: Princi
 
 
 
-@router.get("/api/v3/edcs/claim/{application_id}/devices/{device_id}", summary="A claimed device's claim status")
+@router.get("/api/v3/edcs/claim/{application_id}/devices/{device_id}", responses=tts({200: {"model": ClaimStatus}}),
+            summary="A claimed device's claim status")
 async def claim_status(application_id: str, device_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     device, identity = await c.lorawan.status(principal, application_id, device_id)
     return {"end_device_ids": _claimed_ids(identity), "locked": True, "claimed_at": iso_ms(device.claimed_at)}
 
 
-@router.delete("/api/v3/edcs/claim/{application_id}/devices/{device_id}",
+@router.delete("/api/v3/edcs/claim/{application_id}/devices/{device_id}", responses=tts({200: {"model": TtsEmpty}}),
                summary="Unclaim a device: it leaves you and your application; its code stays spent")
 async def unclaim(application_id: str, device_id: str, principal: PrincipalDep, origin: OriginDep,
                   c: ContainerDep) -> dict[str, Any]:
@@ -269,14 +293,18 @@ async def unclaim(application_id: str, device_id: str, principal: PrincipalDep, 
     return {}
 
 
-@router.get("/api/v3/applications", summary="Your applications (groups of your claimed LoRaWAN devices)")
+@router.get("/api/v3/applications", responses=tts({200: {"model": Applications}}),
+            summary="Your applications (groups of your claimed LoRaWAN devices)")
 async def applications(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.lorawan.applications(principal)
     return {"applications": [{"ids": {"application_id": app}, "created_at": iso_ms(created), "end_device_count": count}
                              for app, created, count in found]}
 
 
-@router.get("/api/v3/applications/{application_id}/devices", summary="The devices of one of your applications")
+@router.get("/api/v3/applications/{application_id}/devices", responses=tts({200: {"model": EndDevices, "headers": {
+                "X-Total-Count": {"required": True, "description": "How many devices the application has",
+                                  "schema": {"type": "integer"}}}}}),
+            summary="The devices of one of your applications")
 async def application_devices(application_id: str, principal: PrincipalDep, c: ContainerDep, response: Response,
                               limit: int = 100, page: int = 1) -> dict[str, Any]:
     found, total = await c.lorawan.list_devices(principal, application_id, page, limit)
@@ -289,17 +317,20 @@ async def application_devices(application_id: str, principal: PrincipalDep, c: C
 
 # --- The Things Stack: QR codes ---------------------------------------------------------------
 
-@router.get("/api/v3/qr-codes/end-devices/formats", summary="The end-device QR code formats claimd reads")
+@router.get("/api/v3/qr-codes/end-devices/formats", responses=tts({200: {"model": QrFormats}}),
+            summary="The end-device QR code formats claimd reads")
 async def qr_formats(principal: PrincipalDep) -> dict[str, Any]:
     return {"formats": {fid: f.as_json() for fid, f in QR_FORMATS.items()}}
 
 
-@router.get("/api/v3/qr-codes/end-devices/formats/{format_id}", summary="One QR code format")
+@router.get("/api/v3/qr-codes/end-devices/formats/{format_id}", responses=tts({200: {"model": QrFormat}}),
+            summary="One QR code format")
 async def get_qr_format(format_id: str, principal: PrincipalDep) -> dict[str, Any]:
     return qr_format(format_id).as_json()
 
 
-@router.post("/api/v3/qr-codes/end-devices", summary="A TR005 QR code (text, and PNG or SVG) for a device")
+@router.post("/api/v3/qr-codes/end-devices", responses=tts({200: {"model": QrCode}}),
+             summary="A TR005 QR code (text, and PNG or SVG) for a device")
 async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     body = json_object(await _tts_body(request))
     format_id = body.get("format_id") or FORMAT_TR005
@@ -353,31 +384,34 @@ async def _parse(request: Request, format_id: str | None) -> dict[str, Any]:
             "end_device_template": {"end_device": device, "field_mask": {"paths": list(QR_FORMATS[found_format].field_mask)}}}
 
 
-@router.post("/api/v3/qr-codes/end-devices/parse", summary="Read a device QR code (base64 text), any known format")
+@router.post("/api/v3/qr-codes/end-devices/parse", responses=tts({200: {"model": ParsedQr}}),
+             summary="Read a device QR code (base64 text), any known format")
 async def parse_any(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     return await _parse(request, None)
 
 
-@router.post("/api/v3/qr-codes/end-devices/{format_id}/parse", summary="Read a device QR code in one format")
+@router.post("/api/v3/qr-codes/end-devices/{format_id}/parse", responses=tts({200: {"model": ParsedQr}}),
+             summary="Read a device QR code in one format")
 async def parse_format(format_id: str, request: Request, principal: PrincipalDep) -> dict[str, Any]:
     return await _parse(request, format_id)
 
 
 # --- claimd: the tenant's LoRaWAN devices -----------------------------------------------------
 
-@router.post("/v1/lorawan-devices", status_code=201,
+@router.post("/v1/lorawan-devices", status_code=201, responses=problem({201: {"model": LorawanDeviceWithCode}}),
              summary="Register a LoRaWAN device (TTS EndDevice JSON); the answer shows its code and QR text once")
 async def provision(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     draft = draft_from_json(await _tts_body(request))
     return provisioned_json(await c.lorawan.provision(principal, draft))
 
 
-@router.get("/v1/lorawan-devices/{dev_eui}", summary="A LoRaWAN device of yours (never its code)")
+@router.get("/v1/lorawan-devices/{dev_eui}", responses=problem({200: {"model": LorawanDevice}}),
+            summary="A LoRaWAN device of yours (never its code)")
 async def get_device(dev_eui: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return identity_json(*await c.lorawan.get(principal, dev_eui))
 
 
-@router.post("/v1/lorawan-devices/{dev_eui}/claim-code",
+@router.post("/v1/lorawan-devices/{dev_eui}/claim-code", responses=problem({200: {"model": LorawanDeviceWithCode}}),
              summary="Set a new claim authentication code {value?, valid_from?, valid_to?} (generated when absent)")
 async def set_code(dev_eui: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     body = json_object(await _tts_body(request, required=False) or {})
@@ -495,7 +529,14 @@ def _import_result(item: ImportResult) -> dict[str, Any]:
     return {"row": item.index, "status": "ERROR", "code": problem_code(item.error), "message": item.error.message}
 
 
-@router.post("/v1/lorawan-devices/import", openapi_extra=_IMPORT_BODY,
+@router.post("/v1/lorawan-devices/import", openapi_extra=_IMPORT_BODY, response_class=Response,
+             responses=problem({200: {"description": "One result per device, streamed", "content": {
+                 "application/x-ndjson": {"schema": {"type": "string", "description": (
+                     'One JSON object per line: {"row", "status": "OK", "id", "name", "dev_eui", "join_eui", '
+                     '"claim_authentication_code", "qr_code"} or {"row", "status": "ERROR", "code", "message"}; '
+                     'the last line {"total", "succeeded", "failed"}')}},
+                 "text/csv": {"schema": {"type": "string", "description": "?format=csv: a header row, then one "
+                                                                          "row per device"}}}}}),
              summary="Register the LoRaWAN devices of a CSV (TTS columns + claim_authentication_code, valid_from, "
                      "valid_to, serial_number) or JSON-lines file; answers one result per device (rows counted "
                      "from 1), with each generated code and QR text shown this once")
@@ -535,6 +576,7 @@ async def import_devices(request: Request, principal: PrincipalDep, c: Container
 
 @router.post("/v1/lorawan-claims/bulk", openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}, status_code=202,
+             responses=problem({202: BULK_ACCEPTED}),
              summary="Claim many LoRaWAN devices as a bulk job: rows `join_eui,dev_eui,authentication_code"
                      "[,application_id[,device_id]]` or a scanned QR text `qr_code[,application_id[,device_id]]`")
 async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep,

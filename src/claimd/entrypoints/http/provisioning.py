@@ -19,6 +19,9 @@ from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Device
 from claimd.domain.provisioning import MAX_REPORT_BYTES, decode_reports, encode_steps, redacted
 from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object, limited_body
+from claimd.entrypoints.http.responses import (
+    Command, CommandList, DeviceStep, ReportOutcome, Responses, problem, thingsboard,
+)
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 from claimd.services.provisioning import CommandView
 
@@ -51,6 +54,7 @@ _CREATE_DOC = {"requestBody": {"required": True, "content": {"application/json":
 
 
 @router.post("/v1/claimed-devices/{deviceId}/provisioning", status_code=201, openapi_extra=_CREATE_DOC,
+             responses=problem({201: {"model": Command}}),
              summary="Queue a provisioning command (at most 20 open per device)")
 async def create_command(deviceId: uuid.UUID, request: Request, principal: PrincipalDep,  # noqa: N803
                          c: ContainerDep) -> JSONResponse:
@@ -59,7 +63,8 @@ async def create_command(deviceId: uuid.UUID, request: Request, principal: Princ
     return JSONResponse(command_json(view), status_code=201)
 
 
-@router.get("/v1/claimed-devices/{deviceId}/provisioning", summary="A device's provisioning commands, in queue order")
+@router.get("/v1/claimed-devices/{deviceId}/provisioning", responses=problem({200: {"model": CommandList}}),
+            summary="A device's provisioning commands, in queue order")
 async def list_commands(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                         status: str | None = None,
                         pageLimit: Annotated[int, Query(ge=1, le=1000)] = 100,  # noqa: N803
@@ -71,13 +76,14 @@ async def list_commands(deviceId: uuid.UUID, principal: PrincipalDep, c: Contain
     return body
 
 
-@router.get("/v1/claimed-devices/{deviceId}/provisioning/{commandId}", summary="A provisioning command and its result")
+@router.get("/v1/claimed-devices/{deviceId}/provisioning/{commandId}", responses=problem({200: {"model": Command}}),
+            summary="A provisioning command and its result")
 async def get_command(deviceId: uuid.UUID, commandId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                       c: ContainerDep) -> dict[str, Any]:
     return command_json(await c.provisioning.get(principal, deviceId, commandId))
 
 
-@router.delete("/v1/claimed-devices/{deviceId}/provisioning/{commandId}",
+@router.delete("/v1/claimed-devices/{deviceId}/provisioning/{commandId}", responses=problem({200: {"model": Command}}),
                summary="Cancel an open command (it stays in the history as CANCELLED)")
 async def cancel_command(deviceId: uuid.UUID, commandId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                          c: ContainerDep) -> dict[str, Any]:
@@ -85,6 +91,7 @@ async def cancel_command(deviceId: uuid.UUID, commandId: uuid.UUID, principal: P
 
 
 @router.post("/v1/claimed-devices/{deviceId}/provisioning/{commandId}/reset",
+             responses=problem({200: {"model": Command}}),
              summary="Queue a finished command again (nRF Cloud's Reset)")
 async def reset_command(deviceId: uuid.UUID, commandId: uuid.UUID, principal: PrincipalDep,  # noqa: N803
                         c: ContainerDep) -> dict[str, Any]:
@@ -124,28 +131,34 @@ async def _jwt_device(request: Request, c: Any) -> Device:
 
 After = Annotated[str | None, Query(description="The last correlation id the device finished")]
 Limit = Annotated[int | None, Query(ge=1, le=100)]
+_COMMANDS: Responses = {200: {"model": list[DeviceStep], "description": "The open commands' steps: JSON, or CBOR when asked for",
+                   "content": {CBOR: {"schema": {"type": "string", "format": "binary",
+                                                 "description": "The CDDL's commands array"}}}},
+             204: {"description": "nothing to do"}}
 RxMax = Annotated[int | None, Query(alias="rxMaxSize", ge=64, description="The device's receive buffer in bytes")]
 
 
 @router.get("/v1/provisioning/commands", summary="Device: fetch open commands (Bearer JWT of the identity key)",
-            responses={200: {"content": {CBOR: {}, "application/json": {}}}, 204: {"description": "nothing to do"}})
+            responses=problem(_COMMANDS))
 async def device_commands_jwt(request: Request, c: ContainerDep, after: After = None, limit: Limit = None,
                               rx_max_size: RxMax = None) -> Response:
     return await _commands(await _jwt_device(request, c), request, c, after, limit, rx_max_size)
 
 
-@router.post("/v1/provisioning/response", summary="Device: report command results (Bearer JWT of the identity key)")
+@router.post("/v1/provisioning/response", responses=problem({200: {"model": ReportOutcome}}),
+             summary="Device: report command results (Bearer JWT of the identity key)")
 async def device_response_jwt(request: Request, c: ContainerDep) -> JSONResponse:
     return await _response(await _jwt_device(request, c), request, c)
 
 
 @router.get("/api/v1/{accessToken}/provisioning/commands", summary="Device: fetch open commands (access token)",
-            responses={200: {"content": {CBOR: {}, "application/json": {}}}, 204: {"description": "nothing to do"}})
+            responses=thingsboard(_COMMANDS))
 async def device_commands_token(accessToken: str, request: Request, c: ContainerDep,  # noqa: N803
                                 after: After = None, limit: Limit = None, rx_max_size: RxMax = None) -> Response:
     return await _commands(await c.devices.by_access_token(accessToken), request, c, after, limit, rx_max_size)
 
 
-@router.post("/api/v1/{accessToken}/provisioning/response", summary="Device: report command results (access token)")
+@router.post("/api/v1/{accessToken}/provisioning/response", responses=thingsboard({200: {"model": ReportOutcome}}),
+             summary="Device: report command results (access token)")
 async def device_response_token(accessToken: str, request: Request, c: ContainerDep) -> JSONResponse:  # noqa: N803
     return await _response(await c.devices.by_access_token(accessToken), request, c)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from claimd.domain.model import NULL_UUID, Authority, Customer, Device, Page, User
+from claimd.domain.model import NULL_UUID, TENANT_CONTACT_FIELDS, Authority, Customer, Device, Page, Tenant, User
 
 
 def entity_id(entity_type: str, value: uuid.UUID | None) -> dict[str, str]:
@@ -36,6 +36,21 @@ def device_json(d: Device) -> dict[str, Any]:
         "externalId": None,
         "version": 1,
         "additionalInfo": d.additional_info,
+    }
+
+
+def tenant_json(t: Tenant) -> dict[str, Any]:
+    return {
+        "id": entity_id("TENANT", t.id),
+        "createdTime": t.created_time,
+        "title": t.title,
+        "name": t.title,
+        "region": "Global",
+        "tenantProfileId": None,  # claimd has no tenant profiles
+        **{key: t.contact.get(key) for key in TENANT_CONTACT_FIELDS},
+        "email": t.email,
+        "additionalInfo": t.additional_info,
+        "version": 1,
     }
 
 
@@ -125,10 +140,28 @@ class CustomerIn(_Lenient):
     additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
 
 
+class TenantIn(_Lenient):
+    id: EntityIdIn | None = None
+    title: str
+    email: str | None = None
+    country: str | None = None
+    state: str | None = None
+    city: str | None = None
+    address: str | None = None
+    address2: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")
+
+    def contact(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in TENANT_CONTACT_FIELDS}
+
+
 class UserIn(_Lenient):
     email: str
     authority: Authority
     customer_id: EntityIdIn | None = Field(None, alias="customerId")
+    tenant_id: EntityIdIn | None = Field(None, alias="tenantId")  # a system administrator's new tenant admin
     first_name: str | None = Field(None, alias="firstName")
     last_name: str | None = Field(None, alias="lastName")
     additional_info: dict[str, Any] | None = Field(None, alias="additionalInfo")

@@ -168,6 +168,8 @@ def build_server(app: Any, settings: Settings) -> uvicorn.Server:
                     settings.http_max_connections, cap)
     protocol = protocol_class(settings, cap)
     idle_s: Any = settings.http_idle_timeout_s  # uvicorn types it int; its timer takes a float
-    config = uvicorn.Config(app, http=protocol, timeout_keep_alive=idle_s,
+    # log_config=None: uvicorn's records go to claimd's one handler and format (claimd.logs); its access
+    # log is off, claimd.access replaces it (entrypoints/http/requests.py: no secret in a path).
+    config = uvicorn.Config(app, http=protocol, timeout_keep_alive=idle_s, log_config=None,
                             log_level=settings.log_level.lower(), access_log=False, lifespan="on", server_header=False)
     return uvicorn.Server(config)

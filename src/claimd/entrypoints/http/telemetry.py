@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from claimd.entrypoints.http.responses import EMPTY, AttributeValue, thingsboard
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["attributes"])
@@ -37,19 +38,22 @@ async def _save(request: Request, principal: Any, c: Any, entity_type: str, enti
     return Response(status_code=200)
 
 
-@router.post("/{entityType}/{entityId}/{scope}", openapi_extra=_JSON_BODY, summary="Save attributes")
+@router.post("/{entityType}/{entityId}/{scope}", openapi_extra=_JSON_BODY, response_class=Response,
+             responses=thingsboard({200: EMPTY}), summary="Save attributes")
 async def save_entity_attributes_v1(entityType: str, entityId: uuid.UUID, scope: str, request: Request,  # noqa: N803
                                     principal: PrincipalDep, c: ContainerDep) -> Response:
     return await _save(request, principal, c, entityType, entityId, scope)
 
 
-@router.post("/{entityType}/{entityId}/attributes/{scope}", openapi_extra=_JSON_BODY, summary="Save attributes")
+@router.post("/{entityType}/{entityId}/attributes/{scope}", openapi_extra=_JSON_BODY, response_class=Response,
+             responses=thingsboard({200: EMPTY}), summary="Save attributes")
 async def save_entity_attributes_v2(entityType: str, entityId: uuid.UUID, scope: str, request: Request,  # noqa: N803
                                     principal: PrincipalDep, c: ContainerDep) -> Response:
     return await _save(request, principal, c, entityType, entityId, scope)
 
 
-@router.post("/{deviceId}/{scope}", openapi_extra=_JSON_BODY, summary="Save device attributes (legacy path)")
+@router.post("/{deviceId}/{scope}", openapi_extra=_JSON_BODY, response_class=Response,
+             responses=thingsboard({200: EMPTY}), summary="Save device attributes (legacy path)")
 async def save_device_attributes(deviceId: uuid.UUID, scope: str, request: Request,  # noqa: N803
                                  principal: PrincipalDep, c: ContainerDep) -> Response:
     return await _save(request, principal, c, "DEVICE", deviceId, scope)
@@ -59,26 +63,30 @@ def _values(rows: list) -> list[dict[str, Any]]:
     return [{"lastUpdateTs": a.last_update_ts, "key": a.key, "value": a.value} for _, a in rows]
 
 
-@router.get("/{entityType}/{entityId}/values/attributes/{scope}", summary="Attribute values of one scope")
+@router.get("/{entityType}/{entityId}/values/attributes/{scope}",
+            responses=thingsboard({200: {"model": list[AttributeValue]}}), summary="Attribute values of one scope")
 async def get_attributes_by_scope(entityType: str, entityId: uuid.UUID, scope: str, principal: PrincipalDep,  # noqa: N803
                                   c: ContainerDep, keys: str | None = None) -> list[dict[str, Any]]:
     return _values(await c.devices.get_attributes(principal, entityType, entityId, scope, _keys(keys)))
 
 
-@router.get("/{entityType}/{entityId}/values/attributes", summary="Attribute values of every scope")
+@router.get("/{entityType}/{entityId}/values/attributes",
+            responses=thingsboard({200: {"model": list[AttributeValue]}}), summary="Attribute values of every scope")
 async def get_attributes(entityType: str, entityId: uuid.UUID, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
                          keys: str | None = None) -> list[dict[str, Any]]:
     return _values(await c.devices.get_attributes(principal, entityType, entityId, None, _keys(keys)))
 
 
-@router.delete("/{entityType}/{entityId}/{scope}", summary="Delete attributes (?keys=a,b)")
+@router.delete("/{entityType}/{entityId}/{scope}", response_class=Response, responses=thingsboard({200: EMPTY}),
+               summary="Delete attributes (?keys=a,b)")
 async def delete_entity_attributes(entityType: str, entityId: uuid.UUID, scope: str, principal: PrincipalDep,  # noqa: N803
                                    c: ContainerDep, keys: str | None = None) -> Response:
     await c.devices.delete_attributes(principal, entityType, entityId, scope, _keys(keys) or [])
     return Response(status_code=200)
 
 
-@router.delete("/{deviceId}/{scope}", summary="Delete device attributes (legacy path)")
+@router.delete("/{deviceId}/{scope}", response_class=Response, responses=thingsboard({200: EMPTY}),
+               summary="Delete device attributes (legacy path)")
 async def delete_device_attributes(deviceId: uuid.UUID, scope: str, principal: PrincipalDep,  # noqa: N803
                                    c: ContainerDep, keys: str | None = None) -> Response:
     await c.devices.delete_attributes(principal, "DEVICE", deviceId, scope, _keys(keys) or [])

@@ -45,6 +45,7 @@ from claimd.services.claims import ClaimService, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayClaimOutcome, GatewayService
+from claimd.services.ports import Metrics
 
 log = logging.getLogger("claimd.mqtt")
 
@@ -68,6 +69,8 @@ KEEP_ALIVE_TIMEOUT, TOPIC_FILTER_INVALID, TOPIC_NAME_INVALID, PACKET_TOO_LARGE, 
 UNSUPPORTED_PROTOCOL = 0x84
 #: the errors a refusing MQTT 5 CONNACK can name when the CONNECT itself is at fault (§3.2.2.2)
 _CONNACK_ERRORS = frozenset({MALFORMED, PROTOCOL_ERROR, IMPLEMENTATION_ERROR, PACKET_TOO_LARGE})
+#: the ``protocol`` label of the MQTT metrics, by CONNECT protocol level
+PROTOCOLS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 _V311_CONNACK = {BAD_CREDENTIALS: v311.NOT_AUTHORIZED, NOT_AUTHORIZED: v311.NOT_AUTHORIZED,
                  CLIENT_ID_NOT_VALID: v311.IDENTIFIER_REJECTED, SERVER_UNAVAILABLE: v311.SERVER_UNAVAILABLE}
 
@@ -92,7 +95,7 @@ def refusal_reason(c: Connect) -> int:
 
 class MqttSession(asyncio.Protocol):
     __slots__ = ("server", "transport", "buffer", "version", "device", "keep_alive", "last_seen", "queue",
-                 "worker", "awaiting_release", "peer", "closed", "client_max")
+                 "worker", "awaiting_release", "peer", "closed", "client_max", "counted")
 
     def __init__(self, server: MqttServer) -> None:
         self.server = server
@@ -108,6 +111,7 @@ class MqttSession(asyncio.Protocol):
         self.peer: str | None = None
         self.closed = False
         self.client_max: int | None = None  # MQTT 5: the largest packet the client accepts
+        self.counted = False  # in the metrics' open sessions
 
     # asyncio.Protocol ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -119,12 +123,16 @@ class MqttSession(asyncio.Protocol):
             log.warning("MQTT connection from %s refused: %d connections open", self.peer, len(self.server.sessions))
             self.transport.abort()
             self.closed = True
+            self.server.metrics.mqtt_connection("none", "over_limit")
             return
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.server.sessions.discard(self)
+        if self.counted:
+            self.counted = False
+            self.server.metrics.mqtt_session(-1)
         if self.worker is not None:
             self.worker.cancel()
         self.buffer = bytearray()
@@ -169,6 +177,7 @@ class MqttSession(asyncio.Protocol):
             if self.version not in (3, 4, 5):
                 # MQTT-3.1.2-2: CONNACK 0x01 (unacceptable protocol level), in the 3.1.1 form every level reads
                 self._send(v311.connack(v311.UNACCEPTABLE_PROTOCOL))
+                self.server.metrics.mqtt_connection("other", "unsupported_protocol")
                 raise MalformedPacket(f"unsupported protocol level {self.version}")
         elif raw[0] >> 4 == CONNECT:
             raise MalformedPacket("a second CONNECT")
@@ -253,8 +262,13 @@ class MqttSession(asyncio.Protocol):
             self.client_max = c.max_packet_size  # from now on: the CONNACK itself goes whatever its size
         else:
             self._send(v311.connack(v311.ACCEPTED))
+        self.server.metrics.mqtt_connection(PROTOCOLS[self.version], "accepted")
+        if not self.closed:  # the client may have gone while its device was looked up
+            self.counted = True
+            self.server.metrics.mqtt_session(1)
 
     def _refuse(self, reason: int) -> None:
+        self.server.metrics.mqtt_connection(PROTOCOLS[self.version], "error" if reason == SERVER_UNAVAILABLE else "refused")
         if self.version == MQTT_5:
             self._send(v5.connack(reason))
         else:
@@ -388,9 +402,10 @@ class MqttServer:
     """All MQTT listeners of one process and the sweeper that enforces their timeouts."""
 
     def __init__(self, devices: DeviceService, claims: ClaimService, gateways: GatewayService,
-                 limits: MqttLimits | None = None) -> None:
+                 limits: MqttLimits | None = None, metrics: Metrics | None = None) -> None:
         self.devices = devices
         self.claims = claims
+        self.metrics: Metrics = metrics or claims.metrics  # the container's, through the claim core
         self.gateways = gateways
         self.limits = limits or MqttLimits()
         self.sessions: set[MqttSession] = set()
