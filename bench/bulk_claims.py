@@ -43,8 +43,10 @@ def wait(client: httpx.Client, op_id: str, label: str) -> tuple[dict, float]:
             return op, now - start
         if now - last_print >= 10:
             done = op["succeeded"] + op["failed"]
-            print(f"  {label}: {done}/{op['total']} rows after {now - start:.0f} s "
-                  f"({done / (now - start):.0f} rows/s)", flush=True)
+            print(
+                f"  {label}: {done}/{op['total']} rows after {now - start:.0f} s ({done / (now - start):.0f} rows/s)",
+                flush=True,
+            )
             last_print = now
         time.sleep(0.5)
 
@@ -80,8 +82,9 @@ def check_report(client: httpx.Client, admin: httpx.Client, op_id: str, ids: lis
     page = 0
     while True:
         logs = admin.get("/api/audit/logs", params={"pageSize": 1000, "page": page}).json()
-        successes.update(e["entityId"]["id"] for e in logs["data"]
-                         if e["actionType"] == "CLAIM" and e["actionStatus"] == "SUCCESS")
+        successes.update(
+            e["entityId"]["id"] for e in logs["data"] if e["actionType"] == "CLAIM" and e["actionStatus"] == "SUCCESS"
+        )
         if not logs["hasNext"]:
             break
         page += 1
@@ -109,18 +112,27 @@ def main() -> None:
     server = start_claimd(CLAIMD_DATABASE_URL=args.database_url)
     try:
         rss_start = rss_kib(server.process.pid)
-        login = httpx.post(server.base_url + "/api/auth/login",
-                           json={"username": server.admin_email, "password": server.admin_password}).json()
-        admin = httpx.Client(base_url=server.base_url, headers={"X-Authorization": f"Bearer {login['token']}"},
-                             timeout=600)
+        login = httpx.post(
+            server.base_url + "/api/auth/login",
+            json={"username": server.admin_email, "password": server.admin_password},
+        ).json()
+        admin = httpx.Client(
+            base_url=server.base_url, headers={"X-Authorization": f"Bearer {login['token']}"}, timeout=600
+        )
         customer = admin.post("/api/customer", json={"title": "bench"}).json()
-        user = admin.post("/api/user", params={"sendActivationMail": "false"}, json={
-            "email": "bench@example.com", "authority": "CUSTOMER_USER", "customerId": customer["id"]}).json()
+        user = admin.post(
+            "/api/user",
+            params={"sendActivationMail": "false"},
+            json={"email": "bench@example.com", "authority": "CUSTOMER_USER", "customerId": customer["id"]},
+        ).json()
         link = admin.get(f"/api/user/{user['id']['id']}/activationLink").text
-        tokens = httpx.post(server.base_url + "/api/noauth/activate",
-                            json={"activateToken": link.split("activateToken=")[1], "password": "bench-pass"}).json()
-        client = httpx.Client(base_url=server.base_url, headers={"X-Authorization": f"Bearer {tokens['token']}"},
-                              timeout=600)
+        tokens = httpx.post(
+            server.base_url + "/api/noauth/activate",
+            json={"activateToken": link.split("activateToken=")[1], "password": "bench-pass"},
+        ).json()
+        client = httpx.Client(
+            base_url=server.base_url, headers={"X-Authorization": f"Bearer {tokens['token']}"}, timeout=600
+        )
 
         key = new_private_key()
         pem = public_pem_of(key)
@@ -130,8 +142,9 @@ def main() -> None:
         writer = csv.writer(out, lineterminator="\n")
         for device_id in ids + probe_ids:
             writer.writerow([str(device_id), pem])
-        op_id = admin.post("/v1/device-identities/bulk", content=out.getvalue().encode(),
-                           headers={"Content-Type": "text/csv"}).json()["bulkOpsRequestId"]
+        op_id = admin.post(
+            "/v1/device-identities/bulk", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"}
+        ).json()["bulkOpsRequestId"]
         del out
         registered, register_s = wait(admin, op_id, "register")
         assert (registered["succeeded"], registered["failed"]) == (args.rows + PROBES, 0), registered
@@ -142,8 +155,9 @@ def main() -> None:
         mint_s = time.perf_counter() - minted
         rss_before = rss_kib(server.process.pid)
         uploaded = time.perf_counter()
-        op_id = client.post("/v1/claimed-devices", content=claim_csv,
-                            headers={"Content-Type": "text/csv"}).json()["bulkOpsRequestId"]
+        op_id = client.post("/v1/claimed-devices", content=claim_csv, headers={"Content-Type": "text/csv"}).json()[
+            "bulkOpsRequestId"
+        ]
         upload_s = time.perf_counter() - uploaded
         rss_uploaded = rss_kib(server.process.pid)
         prober = Prober(server.base_url, tokens["token"], probe_tokens)
@@ -156,20 +170,38 @@ def main() -> None:
         checked = check_report(client, admin, op_id, ids, len(prober.latencies))
         backend = "PostgreSQL" if args.database_url else "SQLite"
         rows = [
-            {"figure": f"register identities ({backend})", "rows": args.rows + PROBES, "seconds": round(register_s, 1),
-             "rows/s": round((args.rows + PROBES) / register_s)},
-            {"figure": f"upload claim CSV ({len(claim_csv) // 1024} KiB)", "rows": args.rows,
-             "seconds": round(upload_s, 1), "rows/s": round(args.rows / upload_s)},
-            {"figure": f"claim rows ({backend})", "rows": args.rows, "seconds": round(claim_s, 1),
-             "rows/s": round(args.rows / claim_s)},
+            {
+                "figure": f"register identities ({backend})",
+                "rows": args.rows + PROBES,
+                "seconds": round(register_s, 1),
+                "rows/s": round((args.rows + PROBES) / register_s),
+            },
+            {
+                "figure": f"upload claim CSV ({len(claim_csv) // 1024} KiB)",
+                "rows": args.rows,
+                "seconds": round(upload_s, 1),
+                "rows/s": round(args.rows / upload_s),
+            },
+            {
+                "figure": f"claim rows ({backend})",
+                "rows": args.rows,
+                "seconds": round(claim_s, 1),
+                "rows/s": round(args.rows / claim_s),
+            },
         ]
         lat = sorted(prober.latencies)
-        probes = (f"{len(lat)} single claims through the API while the job ran: median "
-                  f"{statistics.median(lat) * 1000:.0f} ms, slowest {lat[-1] * 1000:.0f} ms. " if lat else "")
-        notes = (f"Server RSS: {rss_start // 1024} MiB at start, {rss_before // 1024} MiB before the claim upload, "
-                 f"{rss_uploaded // 1024} MiB after it, {rss_end // 1024} MiB at the end. {probes}"
-                 f"Minting {args.rows} tokens in this script took {mint_s:.1f} s. Report exact: every row OK with "
-                 f"its own device, every device claimed once (audit log) and listed once ({checked}).")
+        probes = (
+            f"{len(lat)} single claims through the API while the job ran: median "
+            f"{statistics.median(lat) * 1000:.0f} ms, slowest {lat[-1] * 1000:.0f} ms. "
+            if lat
+            else ""
+        )
+        notes = (
+            f"Server RSS: {rss_start // 1024} MiB at start, {rss_before // 1024} MiB before the claim upload, "
+            f"{rss_uploaded // 1024} MiB after it, {rss_end // 1024} MiB at the end. {probes}"
+            f"Minting {args.rows} tokens in this script took {mint_s:.1f} s. Report exact: every row OK with "
+            f"its own device, every device claimed once (audit log) and listed once ({checked})."
+        )
         write_results(f"bulk_claims_{backend.lower()}", rows, notes)
         print(notes)
     finally:

@@ -34,17 +34,25 @@ HOST = "127.0.0.1"
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))]
+    return sorted_values[min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))]
 
 
 def summary(count: int, errors: Counter, seconds: float, latencies: list[float], sample: str | None) -> dict:
     latencies.sort()
-    return {"count": count, "errors": sum(errors.values()), "error_kinds": dict(errors), "error_sample": sample,
-            "seconds": round(seconds, 3), "rate": round(count / seconds, 1) if seconds else 0.0,
-            "p50_ms": round(percentile(latencies, 50) * 1000, 2), "p99_ms": round(percentile(latencies, 99) * 1000, 2)}
+    return {
+        "count": count,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+        "error_sample": sample,
+        "seconds": round(seconds, 3),
+        "rate": round(count / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
 
 
 # HTTP ------------------------------------------------------------------------------------------
+
 
 def build_http(raw: str, conn_header: str | None) -> bytes:
     head, _, body = raw.partition("\r\n\r\n")
@@ -101,6 +109,7 @@ async def run_http(spec: dict) -> dict:
 
 
 # MQTT ------------------------------------------------------------------------------------------
+
 
 def _varint(n: int) -> bytes:
     out = bytearray()
@@ -189,6 +198,7 @@ async def run_mqtt(spec: dict) -> dict:
 
 # CoAP ------------------------------------------------------------------------------------------
 
+
 def coap_post(message_id: int, token: bytes, path: str, payload: bytes) -> bytes:
     out = bytearray([0x40 | len(token), 0x02]) + struct.pack("!H", message_id) + token
     last = 0
@@ -207,6 +217,7 @@ def _coap_option(delta: int, value: bytes) -> bytes:
         if n < 269:
             return 13, bytes([n - 13])
         return 14, struct.pack("!H", n - 269)
+
     d, dx = nibble(delta)
     length, lx = nibble(len(value))
     return bytes([(d << 4) | length]) + dx + lx + value
@@ -228,7 +239,7 @@ class _CoapClient(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: object) -> None:
         if len(data) < 4:
             return
-        kind, code, token = (data[0] >> 4) & 3, data[1], data[4:4 + (data[0] & 15)]
+        kind, code, token = (data[0] >> 4) & 3, data[1], data[4 : 4 + (data[0] & 15)]
         if kind == 0 and self.transport is not None:  # a confirmable (separate) response: acknowledge it
             self.transport.sendto(bytes([0x60, 0]) + data[2:4])
         if kind == 2 and code == 0:  # empty ACK: the answer comes later
@@ -275,7 +286,7 @@ async def run_coap(spec: dict) -> dict:
                     code = f"{answer[1] >> 5}.{answer[1] & 31:02d}"
                     errors[code] += 1
                     if not sample:
-                        sample.append(f"CoAP {code} {answer[4 + (answer[0] & 15):][:200]!r}")
+                        sample.append(f"CoAP {code} {answer[4 + (answer[0] & 15) :][:200]!r}")
         finally:
             transport.close()
 
@@ -292,6 +303,7 @@ def main() -> None:
         spec = json.load(f)
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         pass

@@ -48,8 +48,13 @@ async def measure(pid: int, port: int, n: int, username: str) -> dict:
     after = rss_kib(pid)
     for w in writers:
         w.close()
-    return {"sessions": n, "rss_before_kib": before, "rss_after_kib": after,
-            "kib_per_session": round((after - before) / n, 2), "connects_per_s": round(rate)}
+    return {
+        "sessions": n,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "kib_per_session": round((after - before) / n, 2),
+        "connects_per_s": round(rate),
+    }
 
 
 def mosquitto_pid() -> int | None:
@@ -65,22 +70,38 @@ async def main() -> None:
     args = parser.parse_args()
     server = start_claimd(CLAIMD_LOG_LEVEL="error")
     try:
-        with httpx.Client(base_url=server.base_url) as http:
-            token = http.post("/api/auth/login", json={"username": server.admin_email,
-                                                       "password": server.admin_password}).json()["token"]
-            http.post("/api/device?accessToken=bench-idle", json={"name": "bench idle"},
-                      headers={"X-Authorization": f"Bearer {token}"}).raise_for_status()
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            token = (
+                await http.post(
+                    "/api/auth/login", json={"username": server.admin_email, "password": server.admin_password}
+                )
+            ).json()["token"]
+            (
+                await http.post(
+                    "/api/device?accessToken=bench-idle",
+                    json={"name": "bench idle"},
+                    headers={"X-Authorization": f"Bearer {token}"},
+                )
+            ).raise_for_status()
         claimd_row = await measure(server.process.pid, server.mqtt_port, args.sessions, "bench-idle")
     finally:
         server.stop()
-    rows = [{"server": "claimd", **claimd_row, "target_kib": TARGET_KIB,
-             "met": "yes" if claimd_row["kib_per_session"] <= TARGET_KIB else "no"}]
+    rows = [
+        {
+            "server": "claimd",
+            **claimd_row,
+            "target_kib": TARGET_KIB,
+            "met": "yes" if claimd_row["kib_per_session"] <= TARGET_KIB else "no",
+        }
+    ]
     pid = mosquitto_pid()
     if pid is not None:
         try:
             mosquitto_row = await measure(pid, 1883, args.sessions, "bench")
             rows.append({"server": "mosquitto (reference)", **mosquitto_row, "target_kib": "", "met": ""})
-            rows[0]["ratio_to_mosquitto"] = round(claimd_row["kib_per_session"] / max(mosquitto_row["kib_per_session"], 0.01), 1)
+            rows[0]["ratio_to_mosquitto"] = round(
+                claimd_row["kib_per_session"] / max(mosquitto_row["kib_per_session"], 0.01), 1
+            )
             rows[1]["ratio_to_mosquitto"] = 1.0
         except (OSError, RuntimeError, PermissionError) as exc:
             print(f"mosquitto reference skipped: {exc}")

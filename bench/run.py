@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hmac
 import importlib.metadata
 import json
 import os
 import platform
 import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,7 +47,14 @@ import httpx
 from common import RESULTS, machine, rss_kib, start_claimd
 from mqtt_idle import measure as measure_idle
 from mqtt_idle import mosquitto_pid
-from servers import PG_ADMIN_DSN, REDIS_URL, LiveServer, create_pg_database, drop_pg_database, reachable, server_up
+from servers import (
+    POSTGRES_ADMIN_URL,
+    REDIS_URL,
+    LiveServer,
+    create_pg_database,
+    drop_pg_database,
+    server_problem,
+)
 
 from claimd.adapters.attestation import Es256IdentityKeys, mint_token, new_private_key, public_pem_of, sign_es256
 
@@ -106,6 +115,16 @@ class Report:
 
 # the load generator process --------------------------------------------------------------------
 
+
+def reachable(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port`` (the machine's Mosquitto, for the MQTT ceilings)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -118,8 +137,9 @@ async def load(spec: dict, pid: int | None = None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:
-        proc = await asyncio.create_subprocess_exec(sys.executable, str(LOADGEN), f.name,
-                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(LOADGEN), f.name, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         out, err = await proc.communicate()
     finally:
         os.unlink(f.name)
@@ -138,6 +158,7 @@ def post(path: str, body: str, headers: str = "Content-Type: application/json") 
 
 
 # preparing a server ----------------------------------------------------------------------------
+
 
 @dataclass
 class Fleet:
@@ -166,20 +187,34 @@ def ok(r: httpx.Response) -> dict:
 
 async def prepare(server: LiveServer, sizes: Sizes, run_id: str) -> Fleet:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as http:
-        admin_token = ok(await http.post("/api/auth/login", json={"username": server.admin_email,
-                                                                    "password": server.admin_password}))["token"]
+        admin_token = ok(
+            await http.post("/api/auth/login", json={"username": server.admin_email, "password": server.admin_password})
+        )["token"]
         admin = {"X-Authorization": f"Bearer {admin_token}"}
         customer = ok(await http.post("/api/customer", json={"title": f"bench {run_id}"}, headers=admin))
         users = max(conns for conns, _ in sizes.claim_points)
 
         async def user(i: int) -> str:
             email = f"bench-{run_id}-{i}@example.com"
-            created = ok(await http.post("/api/user", params={"sendActivationMail": "false"}, headers=admin,
-                                         json={"email": email, "authority": "CUSTOMER_USER",
-                                               "customerId": {"entityType": "CUSTOMER", "id": customer["id"]["id"]}}))
+            created = ok(
+                await http.post(
+                    "/api/user",
+                    params={"sendActivationMail": "false"},
+                    headers=admin,
+                    json={
+                        "email": email,
+                        "authority": "CUSTOMER_USER",
+                        "customerId": {"entityType": "CUSTOMER", "id": customer["id"]["id"]},
+                    },
+                )
+            )
             link = await http.get(f"/api/user/{created['id']['id']}/activationLink", headers=admin)
-            ok(await http.post("/api/noauth/activate", json={"activateToken": link.text.split("activateToken=")[1],
-                                                             "password": PASSWORD}))
+            ok(
+                await http.post(
+                    "/api/noauth/activate",
+                    json={"activateToken": link.text.split("activateToken=")[1], "password": PASSWORD},
+                )
+            )
             token = ok(await http.post("/api/auth/login", json={"username": email, "password": PASSWORD}))["token"]
             return f"X-Authorization: Bearer {token}"
 
@@ -196,16 +231,34 @@ async def prepare(server: LiveServer, sizes: Sizes, run_id: str) -> Fleet:
         made = await gather_limited([device(f"bench-{run_id}-{i}") for i in range(claims + windows)])
         devices, window_devices = made[:claims], [token for _, token in made[claims:]]
 
-        keys = [new_private_key() for _ in range(min(sizes.token_claims, 50))]  # a few keys, shared: minting stays cheap
+        keys = [
+            new_private_key() for _ in range(min(sizes.token_claims, 50))
+        ]  # a few keys, shared: minting stays cheap
         ids = [uuid.uuid4() for _ in range(sizes.token_claims)]
-        await gather_limited([http.post("/v1/device-identities", headers=admin, json={
-            "id": str(device_id), "publicKey": public_pem_of(keys[i % len(keys)])}) for i, device_id in enumerate(ids)])
+        await gather_limited(
+            [
+                http.post(
+                    "/v1/device-identities",
+                    headers=admin,
+                    json={"id": str(device_id), "publicKey": public_pem_of(keys[i % len(keys)])},
+                )
+                for i, device_id in enumerate(ids)
+            ]
+        )
         claim_tokens = [mint_token(keys[i % len(keys)], device_id) for i, device_id in enumerate(ids)]
 
-        lorawan = [("70B3D57ED0000000", f"{0xBE00000000000000 + i + int(run_id, 16) * 1_000_000:016X}",
-                    secrets.token_hex(4).upper()) for i in range(sizes.lorawan_claims)]
+        lorawan = [
+            (
+                "70B3D57ED0000000",
+                f"{0xBE00000000000000 + i + int(run_id, 16) * 1_000_000:016X}",
+                secrets.token_hex(4).upper(),
+            )
+            for i in range(sizes.lorawan_claims)
+        ]
         csv_text = "join_eui,dev_eui,claim_authentication_code\n" + "".join(f"{j},{d},{c}\n" for j, d, c in lorawan)
-        imported = await http.post("/v1/lorawan-devices/import", content=csv_text, headers={**admin, "Content-Type": "text/csv"})
+        imported = await http.post(
+            "/v1/lorawan-devices/import", content=csv_text, headers={**admin, "Content-Type": "text/csv"}
+        )
         rows = [json.loads(line) for line in imported.text.splitlines() if line.strip()]
         rows = [row for row in rows if "row" in row]  # the last line is a summary
         if imported.status_code != 200 or len(rows) != len(lorawan) or any(row["status"] != "OK" for row in rows):
@@ -215,31 +268,85 @@ async def prepare(server: LiveServer, sizes: Sizes, run_id: str) -> Fleet:
 
 # figures ---------------------------------------------------------------------------------------
 
+
 async def device_windows(report: Report, backend: str, server: LiveServer, fleet: Fleet, sizes: Sizes) -> None:
-    r = await load({"kind": "http", "port": port_of(server), "connections": sizes.http_windows_conns,
-                    "requests": [post(f"/api/v1/{token}/claim", WINDOW) for _, token in fleet.devices]},
-                 server.process.pid)
-    report.add(Row("device windows · HTTP device API", backend, r["rate"], "msg/s", errors=r["errors"], cpu_us=r.get("server_cpu_us"),
-                   note=f"{r['count']} windows on distinct devices, {sizes.http_windows_conns} connections, "
-                        f"p99 {r['p99_ms']} ms"))
+    r = await load(
+        {
+            "kind": "http",
+            "port": port_of(server),
+            "connections": sizes.http_windows_conns,
+            "requests": [post(f"/api/v1/{token}/claim", WINDOW) for _, token in fleet.devices],
+        },
+        server.process.pid,
+    )
+    report.add(
+        Row(
+            "device windows · HTTP device API",
+            backend,
+            r["rate"],
+            "msg/s",
+            errors=r["errors"],
+            cpu_us=r.get("server_cpu_us"),
+            note=f"{r['count']} windows on distinct devices, {sizes.http_windows_conns} connections, "
+            f"p99 {r['p99_ms']} ms",
+        )
+    )
     clients, messages = sizes.mqtt
     for version, label in ((4, "MQTT 3.1.1"), (5, "MQTT 5")):
-        spec = {"kind": "mqtt", "version": version, "messages": messages, "topic": "v1/devices/me/claim",
-                "payload": WINDOW, "inflight": 20}
-        mosquitto = await load({**spec, "port": 1883, "clients": [f"bench-{i}" for i in range(clients)]},
-                               mosquitto_pid()) if reachable("127.0.0.1", 1883) else None
-        r = await load({**spec, "port": server.mqtt_port, "clients": fleet.window_devices[:clients]}, server.process.pid)
-        report.add(Row(f"device windows · {label} QoS 1", backend, r["rate"], "msg/s",
-                       mosquitto and mosquitto["rate"], "Mosquitto, same load", "≥ 50% of Mosquitto",
-                       None if mosquitto is None else r["rate"] >= 0.5 * mosquitto["rate"], r["errors"],
-                       f"{clients} devices × {messages} messages, 20 in flight each, p99 {r['p99_ms']} ms"
-                       + (f"; Mosquitto CPU {mosquitto.get('server_cpu_us')} µs/msg" if mosquitto else ""),
-                       cpu_us=r.get("server_cpu_us")))
+        spec = {
+            "kind": "mqtt",
+            "version": version,
+            "messages": messages,
+            "topic": "v1/devices/me/claim",
+            "payload": WINDOW,
+            "inflight": 20,
+        }
+        mosquitto = (
+            await load({**spec, "port": 1883, "clients": [f"bench-{i}" for i in range(clients)]}, mosquitto_pid())
+            if reachable("127.0.0.1", 1883)
+            else None
+        )
+        r = await load(
+            {**spec, "port": server.mqtt_port, "clients": fleet.window_devices[:clients]}, server.process.pid
+        )
+        report.add(
+            Row(
+                f"device windows · {label} QoS 1",
+                backend,
+                r["rate"],
+                "msg/s",
+                mosquitto and mosquitto["rate"],
+                "Mosquitto, same load",
+                "≥ 50% of Mosquitto",
+                None if mosquitto is None else r["rate"] >= 0.5 * mosquitto["rate"],
+                r["errors"],
+                f"{clients} devices × {messages} messages, 20 in flight each, p99 {r['p99_ms']} ms"
+                + (f"; Mosquitto CPU {mosquitto.get('server_cpu_us')} µs/msg" if mosquitto else ""),
+                cpu_us=r.get("server_cpu_us"),
+            )
+        )
     sockets, messages = sizes.coap
-    r = await load({"kind": "coap", "port": server.coap_port, "messages": messages, "payload": WINDOW,
-                    "paths": [f"/api/v1/{token}/claim" for token in fleet.window_devices[:sockets]]}, server.process.pid)
-    report.add(Row("device windows · CoAP", backend, r["rate"], "msg/s", errors=r["errors"], cpu_us=r.get("server_cpu_us"),
-                   note=f"{sockets} devices × {messages} confirmable POSTs, one outstanding each, p99 {r['p99_ms']} ms"))
+    r = await load(
+        {
+            "kind": "coap",
+            "port": server.coap_port,
+            "messages": messages,
+            "payload": WINDOW,
+            "paths": [f"/api/v1/{token}/claim" for token in fleet.window_devices[:sockets]],
+        },
+        server.process.pid,
+    )
+    report.add(
+        Row(
+            "device windows · CoAP",
+            backend,
+            r["rate"],
+            "msg/s",
+            errors=r["errors"],
+            cpu_us=r.get("server_cpu_us"),
+            note=f"{sockets} devices × {messages} confirmable POSTs, one outstanding each, p99 {r['p99_ms']} ms",
+        )
+    )
 
 
 def port_of(server: LiveServer) -> int:
@@ -247,9 +354,17 @@ def port_of(server: LiveServer) -> int:
 
 
 async def ceiling(server: LiveServer, fleet: Fleet, conns: int, total: int) -> dict:
-    return await load({"kind": "http", "port": port_of(server), "connections": conns, "total": total,
-                       "requests": ["GET /v1/bench/ping HTTP/1.1\r\n\r\n"], "conn_headers": fleet.user_headers[:conns]},
-                      server.process.pid)
+    return await load(
+        {
+            "kind": "http",
+            "port": port_of(server),
+            "connections": conns,
+            "total": total,
+            "requests": ["GET /v1/bench/ping HTTP/1.1\r\n\r\n"],
+            "conn_headers": fleet.user_headers[:conns],
+        },
+        server.process.pid,
+    )
 
 
 async def rest_claims(report: Report, backend: str, server: LiveServer, fleet: Fleet, sizes: Sizes) -> dict:
@@ -257,53 +372,147 @@ async def rest_claims(report: Report, backend: str, server: LiveServer, fleet: F
     start = 0
     for conns, n in sizes.claim_points:
         top = ceilings[conns] = await ceiling(server, fleet, conns, n * sizes.ceiling_factor)
-        batch = fleet.devices[start:start + n]
+        batch = fleet.devices[start : start + n]
         start += n
-        r = await load({"kind": "http", "port": port_of(server), "connections": conns, "expect": [200],
-                        "body_marker": '"SUCCESS"', "conn_headers": fleet.user_headers[:conns],
-                        "requests": [post(f"/api/customer/device/{name}/claim", '{"secretKey": "bench-secret"}')
-                                     for name, _ in batch]}, server.process.pid)
+        r = await load(
+            {
+                "kind": "http",
+                "port": port_of(server),
+                "connections": conns,
+                "expect": [200],
+                "body_marker": '"SUCCESS"',
+                "conn_headers": fleet.user_headers[:conns],
+                "requests": [
+                    post(f"/api/customer/device/{name}/claim", '{"secretKey": "bench-secret"}') for name, _ in batch
+                ],
+            },
+            server.process.pid,
+        )
         targeted = conns == TARGET_CONNS and backend == "postgresql"
         label = f"REST claims · {conns} conn{'s' if conns > 1 else ''}"
-        report.add(Row(f"{label} · throughput", backend, r["rate"], "claims/s", top["rate"], "ping, same conns",
-                       "≥ 40% of ceiling" if targeted else "", r["rate"] >= 0.4 * top["rate"] if targeted else None,
-                       r["errors"], f"{r['count']} distinct devices; ping CPU {top.get('server_cpu_us')} µs",
-                       r.get("server_cpu_us")))
+        report.add(
+            Row(
+                f"{label} · throughput",
+                backend,
+                r["rate"],
+                "claims/s",
+                top["rate"],
+                "ping, same conns",
+                "≥ 40% of ceiling" if targeted else "",
+                r["rate"] >= 0.4 * top["rate"] if targeted else None,
+                r["errors"],
+                f"{r['count']} distinct devices; ping CPU {top.get('server_cpu_us')} µs",
+                r.get("server_cpu_us"),
+            )
+        )
         report.add(Row(f"{label} · p50", backend, r["p50_ms"], "ms", top["p50_ms"], "ping p50"))
-        report.add(Row(f"{label} · p99", backend, r["p99_ms"], "ms", top["p99_ms"], "ping p99",
-                       "≤ 25 ms" if targeted else "", r["p99_ms"] <= 25 if targeted else None))
+        report.add(
+            Row(
+                f"{label} · p99",
+                backend,
+                r["p99_ms"],
+                "ms",
+                top["p99_ms"],
+                "ping p99",
+                "≤ 25 ms" if targeted else "",
+                r["p99_ms"] <= 25 if targeted else None,
+            )
+        )
     return ceilings[max(c for c, _ in sizes.claim_points if c <= TARGET_CONNS)]
 
 
 async def token_and_code_claims(report: Report, backend: str, server: LiveServer, fleet: Fleet, top: dict) -> None:
     conns = min(TARGET_CONNS, len(fleet.user_headers))
-    r = await load({"kind": "http", "port": port_of(server), "connections": conns, "expect": [201],
-                    "conn_headers": fleet.user_headers[:conns],
-                    "requests": [post("/v1/claimed-devices", json.dumps({"claimToken": t})) for t in fleet.claim_tokens]},
-                   server.process.pid)
-    report.add(Row(f"token claims (ES256) · {conns} conns", backend, r["rate"], "claims/s", top["rate"],
-                   "ping, same conns", errors=r["errors"], cpu_us=r.get("server_cpu_us"),
-                   note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"))
-    bodies = [json.dumps({"authenticated_identifiers": {"join_eui": j, "dev_eui": d, "authentication_code": c},
-                          "target_application_ids": {"application_id": "bench"}}) for j, d, c in fleet.lorawan]
-    r = await load({"kind": "http", "port": port_of(server), "connections": conns, "expect": [200],
-                    "conn_headers": fleet.user_headers[:conns],
-                    "requests": [post("/api/v3/edcs/claim", body) for body in bodies]}, server.process.pid)
-    report.add(Row(f"LoRaWAN claims (claim code) · {conns} conns", backend, r["rate"], "claims/s", top["rate"],
-                   "ping, same conns", errors=r["errors"], cpu_us=r.get("server_cpu_us"),
-                   note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"))
+    r = await load(
+        {
+            "kind": "http",
+            "port": port_of(server),
+            "connections": conns,
+            "expect": [201],
+            "conn_headers": fleet.user_headers[:conns],
+            "requests": [post("/v1/claimed-devices", json.dumps({"claimToken": t})) for t in fleet.claim_tokens],
+        },
+        server.process.pid,
+    )
+    report.add(
+        Row(
+            f"token claims (ES256) · {conns} conns",
+            backend,
+            r["rate"],
+            "claims/s",
+            top["rate"],
+            "ping, same conns",
+            errors=r["errors"],
+            cpu_us=r.get("server_cpu_us"),
+            note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms",
+        )
+    )
+    bodies = [
+        json.dumps(
+            {
+                "authenticated_identifiers": {"join_eui": j, "dev_eui": d, "authentication_code": c},
+                "target_application_ids": {"application_id": "bench"},
+            }
+        )
+        for j, d, c in fleet.lorawan
+    ]
+    r = await load(
+        {
+            "kind": "http",
+            "port": port_of(server),
+            "connections": conns,
+            "expect": [200],
+            "conn_headers": fleet.user_headers[:conns],
+            "requests": [post("/api/v3/edcs/claim", body) for body in bodies],
+        },
+        server.process.pid,
+    )
+    report.add(
+        Row(
+            f"LoRaWAN claims (claim code) · {conns} conns",
+            backend,
+            r["rate"],
+            "claims/s",
+            top["rate"],
+            "ping, same conns",
+            errors=r["errors"],
+            cpu_us=r.get("server_cpu_us"),
+            note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms",
+        )
+    )
 
 
-async def idle_sessions(report: Report, backend: str, server: LiveServer, fleet: Fleet, sizes: Sizes, mosquitto: dict | None) -> None:
+async def idle_sessions(
+    report: Report, backend: str, server: LiveServer, fleet: Fleet, sizes: Sizes, mosquitto: dict | None
+) -> None:
     row = await measure_idle(server.process.pid, server.mqtt_port, sizes.idle_sessions, fleet.window_devices[0])
-    report.add(Row(f"idle MQTT sessions ({sizes.idle_sessions:,}) · memory", backend, row["kib_per_session"], "KiB/session",
-                   mosquitto and mosquitto["kib_per_session"], "Mosquitto, same sessions", "≤ 20 KiB",
-                   row["kib_per_session"] <= 20, note=f"RSS {row['rss_before_kib']} → {row['rss_after_kib']} KiB"))
-    report.add(Row(f"idle MQTT sessions ({sizes.idle_sessions:,}) · connects", backend, row["connects_per_s"],
-                   "connects/s", mosquitto and mosquitto["connects_per_s"], "Mosquitto, same sessions"))
+    report.add(
+        Row(
+            f"idle MQTT sessions ({sizes.idle_sessions:,}) · memory",
+            backend,
+            row["kib_per_session"],
+            "KiB/session",
+            mosquitto and mosquitto["kib_per_session"],
+            "Mosquitto, same sessions",
+            "≤ 20 KiB",
+            row["kib_per_session"] <= 20,
+            note=f"RSS {row['rss_before_kib']} → {row['rss_after_kib']} KiB",
+        )
+    )
+    report.add(
+        Row(
+            f"idle MQTT sessions ({sizes.idle_sessions:,}) · connects",
+            backend,
+            row["connects_per_s"],
+            "connects/s",
+            mosquitto and mosquitto["connects_per_s"],
+            "Mosquitto, same sessions",
+        )
+    )
 
 
 # per-call costs --------------------------------------------------------------------------------
+
 
 def per_call(report: Report, loops: int) -> None:
     from claimd.adapters.crypto import HmacSecretHasher
@@ -322,9 +531,19 @@ def per_call(report: Report, loops: int) -> None:
     now = int(time.time() * 1000)
     key64 = secrets.token_bytes(32)
     hmac_us = cost(lambda: hmac.new(key64, b"x" * 64, "sha256").digest())
-    decision = cost(lambda: decide_claim(check_proof(data, claim_digest(hasher, device_id, "bench-secret"), now), False))
-    report.add(Row("per call · claim decision (digest + check + decide)", "—", round(decision, 2), "µs", round(hmac_us, 2),
-                   "HMAC-SHA256 of 64 bytes"))
+    decision = cost(
+        lambda: decide_claim(check_proof(data, claim_digest(hasher, device_id, "bench-secret"), now), False)
+    )
+    report.add(
+        Row(
+            "per call · claim decision (digest + check + decide)",
+            "—",
+            round(decision, 2),
+            "µs",
+            round(hmac_us, 2),
+            "HMAC-SHA256 of 64 bytes",
+        )
+    )
 
     private = new_private_key()
     keys = Es256IdentityKeys()
@@ -335,13 +554,22 @@ def per_call(report: Report, loops: int) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
     public = private.public_key()
     der_signature = encode_dss_signature(int.from_bytes(raw_signature[:32]), int.from_bytes(raw_signature[32:]))
     es256_us = cost(lambda: public.verify(der_signature, b"x" * 64, ec.ECDSA(hashes.SHA256())))
     assert keys.verify(der, token)
     verify = cost(lambda: keys.verify(der, parse_claim_token(text)))
-    report.add(Row("per call · claim token parse + ES256 verify", "—", round(verify, 2), "µs", round(es256_us, 2),
-                   "ES256 verify alone"))
+    report.add(
+        Row(
+            "per call · claim token parse + ES256 verify",
+            "—",
+            round(verify, 2),
+            "µs",
+            round(es256_us, 2),
+            "ES256 verify alone",
+        )
+    )
 
     qr = format_tr005("70B3D57ED0000000", "0004A310001AAED6", owner_token="C05EA29C", serial="SN-0001")
     tr005 = cost(lambda: parse_qr(qr))
@@ -350,13 +578,19 @@ def per_call(report: Report, loops: int) -> None:
 
 # the run ---------------------------------------------------------------------------------------
 
+
 async def run_backend(report: Report, backend: str, sizes: Sizes, mosquitto_idle: dict | None) -> dict:
     database = redis = pg_name = None
     if backend == "postgresql":
         pg_name, database = await asyncio.to_thread(create_pg_database)
         redis = REDIS_URL
-    server = start_claimd(CLAIMD_BENCH="true", CLAIMD_LOG_LEVEL="warning", CLAIMD_DATABASE_URL=database,
-                          CLAIMD_REDIS_URL=redis, CLAIMD_REDIS_PREFIX=f"claimd-bench-{secrets.token_hex(4)}")
+    server = start_claimd(
+        CLAIMD_BENCH="true",
+        CLAIMD_LOG_LEVEL="warning",
+        CLAIMD_DATABASE_URL=database,
+        CLAIMD_REDIS_URL=redis,
+        CLAIMD_REDIS_PREFIX=f"claimd-bench-{secrets.token_hex(4)}",
+    )
     try:
         started = time.perf_counter()
         fleet = await prepare(server, sizes, f"{secrets.randbits(20):05x}")
@@ -365,9 +599,14 @@ async def run_backend(report: Report, backend: str, sizes: Sizes, mosquitto_idle
         top = await rest_claims(report, backend, server, fleet, sizes)
         await token_and_code_claims(report, backend, server, fleet, top)
         await idle_sessions(report, backend, server, fleet, sizes, mosquitto_idle)
-        return {"settings": {k: v for k, v in server.env.items()
-                             if k.startswith("CLAIMD_") and k not in ("CLAIMD_SECRET", "CLAIMD_ADMIN_PASSWORD")},
-                "rss_kib_at_end": rss_kib(server.process.pid)}
+        return {
+            "settings": {
+                k: v
+                for k, v in server.env.items()
+                if k.startswith("CLAIMD_") and not k.endswith(("_SECRET", "_PASSWORD"))  # no secret in a report
+            },
+            "rss_kib_at_end": rss_kib(server.process.pid),
+        }
     finally:
         server.stop()
         if pg_name:
@@ -375,17 +614,31 @@ async def run_backend(report: Report, backend: str, sizes: Sizes, mosquitto_idle
 
 
 def versions() -> dict:
-    packages = ["fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "sqlalchemy", "asyncpg",
-                "aiosqlite", "redis", "cryptography", "pyjwt", "aiocoap"]
+    packages = [
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "pydantic",
+        "sqlalchemy",
+        "asyncpg",
+        "aiosqlite",
+        "redis",
+        "cryptography",
+        "pyjwt",
+        "aiocoap",
+    ]
     found = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
     for name in packages:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     found["claimd"] = importlib.metadata.version("claimd")
-    for label, command in (("postgresql", ["psql", PG_ADMIN_DSN, "-Atc", "SHOW server_version"]),
-                           ("redis-server", ["redis-cli", "INFO", "server"]), ("mosquitto", ["mosquitto", "-h"])):
+    for label, command in (
+        ("postgresql", ["psql", POSTGRES_ADMIN_URL, "-Atc", "SHOW server_version"]),
+        ("redis-server", ["redis-cli", "INFO", "server"]),
+        ("mosquitto", ["mosquitto", "-h"]),
+    ):
         try:
             out = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
@@ -406,15 +659,19 @@ def fmt(value: float | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| figure | backend | value | ceiling | ratio | target | met | server CPU per op |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| figure | backend | value | ceiling | ratio | target | met | server CPU per op |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ceiling = f"{fmt(r.ceiling)} ({r.ceiling_name})" if r.ceiling else ""
         met = "" if r.met is None else ("yes" if r.met else "**no**")
         errors = f" · **{r.errors} errors**" if r.errors else ""
-        lines.append(f"| {r.figure} | {r.backend} | {fmt(r.value)} {r.unit}{errors} | {ceiling} | "
-                     f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.target} | {met} | "
-                     f"{'' if r.cpu_us is None else f'{r.cpu_us:,} µs'} |")
+        lines.append(
+            f"| {r.figure} | {r.backend} | {fmt(r.value)} {r.unit}{errors} | {ceiling} | "
+            f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.target} | {met} | "
+            f"{'' if r.cpu_us is None else f'{r.cpu_us:,} µs'} |"
+        )
     return "\n".join(lines)
 
 
@@ -422,14 +679,20 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of the benchmark (< 60 s)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
-    parser.add_argument("--out", type=Path, help="folder for claims.md and claims.json "
-                                                "[default: bench/results, or a temporary folder with --quick]")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for claims.md and claims.json [default: bench/results, or a temporary folder with --quick]",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     out = args.out or (Path(tempfile.mkdtemp(prefix="claimd-bench-")) if args.quick else RESULTS)
-    backends = ["sqlite", "postgresql"] if args.backend == "all" else [
-        "postgresql" if args.backend == "postgres" else "sqlite"]
-    if "postgresql" in backends and not (server_up("postgres") and server_up("redis")):
+    backends = (
+        ["sqlite", "postgresql"]
+        if args.backend == "all"
+        else ["postgresql" if args.backend == "postgres" else "sqlite"]
+    )
+    if "postgresql" in backends and (server_problem("postgres") or server_problem("redis")):
         print("PostgreSQL or Redis is not reachable on 127.0.0.1: run with --backend sqlite", file=sys.stderr)
         return 2
     started = time.perf_counter()
@@ -447,19 +710,39 @@ async def main() -> int:
     errors = sum(r.errors for r in report.rows)
     text = table(report.rows)
     found = versions()
-    about = (f"Machine: {machine()}.  \nVersions: " + ", ".join(f"{k} {v}" for k, v in found.items()) +
-             f".  \nRun: {'quick' if args.quick else 'full'}, {seconds:.0f} s, "
-             f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; the load generator shares the machine's cores.  \n"
-             "Settings: " + "; ".join(f"{b}: " + ", ".join(f"{k}={v}" for k, v in s["settings"].items()
-                                                             if k not in ("CLAIMD_HTTP_PORT", "CLAIMD_MQTT_PORT", "CLAIMD_COAP_PORT"))
-                                      for b, s in settings.items()))
+    about = (
+        f"Machine: {machine()}.  \nVersions: "
+        + ", ".join(f"{k} {v}" for k, v in found.items())
+        + f".  \nRun: {'quick' if args.quick else 'full'}, {seconds:.0f} s, "
+        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; the load generator shares the machine's cores.  \n"
+        "Settings: "
+        + "; ".join(
+            f"{b}: "
+            + ", ".join(
+                f"{k}={v}"
+                for k, v in s["settings"].items()
+                if k not in ("CLAIMD_HTTP_PORT", "CLAIMD_MQTT_PORT", "CLAIMD_COAP_PORT")
+            )
+            for b, s in settings.items()
+        )
+    )
     notes = "\n".join(f"- {r.backend} · {r.figure}: {r.note}" for r in report.rows if r.note)
     print("\n" + text + "\n\n" + about)
     out.mkdir(parents=True, exist_ok=True)
     (out / "claims.md").write_text(f"# claimd: claim paths next to their ceilings\n\n{text}\n\n{about}\n\n{notes}\n")
-    (out / "claims.json").write_text(json.dumps({
-        "machine": machine(), "versions": found, "mode": "quick" if args.quick else "full", "seconds": round(seconds, 1),
-        "settings": settings, "rows": [{**r.__dict__, "ratio": r.ratio} for r in report.rows]}, indent=2))
+    (out / "claims.json").write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "versions": found,
+                "mode": "quick" if args.quick else "full",
+                "seconds": round(seconds, 1),
+                "settings": settings,
+                "rows": [{**r.__dict__, "ratio": r.ratio} for r in report.rows],
+            },
+            indent=2,
+        )
+    )
     print(f"\nwritten: {out / 'claims.md'} and claims.json ({seconds:.0f} s)")
     if errors:
         print(f"{errors} requests failed: the figures above are not clean", file=sys.stderr)

@@ -19,8 +19,14 @@ import tempfile
 from pathlib import Path
 
 PACKAGE = "swagger-ui-dist"
-FILES = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png",
-         "LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"]
+FILES = [
+    "swagger-ui-bundle.js",
+    "swagger-ui.css",
+    "favicon-32x32.png",
+    "LICENSE",
+    "NOTICE",
+    "swagger-ui-bundle.js.LICENSE.txt",
+]
 DEST = Path(__file__).resolve().parents[1] / "src/claimd/entrypoints/http/static/swagger-ui"
 
 README = """\
@@ -36,13 +42,20 @@ Refresh them with `python scripts/vendor_swagger_ui.py [VERSION]`.
 
 def main(version: str = "latest") -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(["npm", "pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", tmp],
-                             check=True, capture_output=True, text=True, cwd=tmp).stdout
+        out = subprocess.run(
+            ["npm", "pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", tmp],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        ).stdout
         tgz = Path(tmp) / json.loads(out)[0]["filename"]
         with tarfile.open(tgz) as tar:
-            tar.extractall(tmp, members=[m for m in tar.getmembers()
-                                         if m.name in {f"package/{f}" for f in [*FILES, "package.json"]}],
-                           filter="data")
+            tar.extractall(
+                tmp,
+                members=[m for m in tar.getmembers() if m.name in {f"package/{f}" for f in [*FILES, "package.json"]}],
+                filter="data",
+            )
         pkg = Path(tmp) / "package"
         meta = json.loads((pkg / "package.json").read_text())
         if DEST.exists():
@@ -52,8 +65,9 @@ def main(version: str = "latest") -> None:
             shutil.copyfile(pkg / name, DEST / name)
     (DEST / "VERSION").write_text(meta["version"] + "\n")
     assets = ", ".join(f"`{f}`" for f in FILES[:3])
-    (DEST / "README.md").write_text(README.format(package=PACKAGE, version=meta["version"],
-                                                  licence=meta.get("license"), files=assets))
+    (DEST / "README.md").write_text(
+        README.format(package=PACKAGE, version=meta["version"], licence=meta.get("license"), files=assets)
+    )
     print(f"{PACKAGE} {meta['version']} -> {DEST}")
 
 

@@ -18,10 +18,8 @@ Fixtures (function-scoped unless noted: each test gets an empty store, its own R
     The PostgreSQL params carry the ``postgres`` marker and the Redis params the ``redis`` marker,
     so ``-m "not postgres"`` etc. select backends. When a server is unreachable its params are
     skipped, except when the environment variable ``CI`` is ``"true"``: then they fail.
-    Servers: ``CLAIMD_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``,
-    the admin connection that creates and drops the session's database) and
-    ``CLAIMD_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``). Reachability is checked once
-    per session.
+    Where the servers are, and how they are checked, is said once, in ``tests/support/servers.py``
+    (``CLAIMD_TEST_POSTGRES_URL``, ``CLAIMD_TEST_REDIS_URL``, :func:`servers.require_server`).
 
 ``postgres_database`` (session)
     The name of the PostgreSQL database the ``postgres`` backends share, created on first use and
@@ -44,9 +42,6 @@ Fixtures (function-scoped unless noted: each test gets an empty store, its own R
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
-import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -55,14 +50,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import REDIS_URL, in_thread, pg_admin, pg_url, require_server
 
 from claimd.bootstrap import Container, build
 from claimd.config import Settings
 from claimd.domain.model import Authority, Customer, Device, Principal
 from claimd.services.devices import DeviceDraft
-
-POSTGRES_ADMIN_URL = os.environ.get("CLAIMD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CLAIMD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 #: Fixed server secret: tokens and digests are reproducible, and two containers built from the
 #: same settings (two "processes") understand each other.
@@ -96,55 +89,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-# servers ---------------------------------------------------------------------------------------
-def _in_thread(fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` in a fresh thread (so asyncio.run works even if called under a running loop)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(fn).result()
-
-
-@functools.cache
-def server_problem(kind: str) -> str | None:
-    """``None`` if the server ``kind`` ("postgres" or "redis") answers, else why not. Checked once
-    per session."""
-    try:
-        if kind == "postgres":
-            import asyncpg
-
-            async def probe() -> None:
-                conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
-                try:
-                    await conn.fetchval("SELECT 1")
-                finally:
-                    await conn.close()
-
-            _in_thread(lambda: asyncio.run(probe()))
-        elif kind == "redis":
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
-            try:
-                client.ping()
-            finally:
-                client.close()
-        else:  # pragma: no cover - a typo in a param
-            raise ValueError(kind)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
-        url = POSTGRES_ADMIN_URL if kind == "postgres" else REDIS_URL
-        return f"{kind} server at {url} is unreachable: {type(exc).__name__}: {exc}"
-    return None
-
-
-def require_server(kind: str) -> None:
-    """Skip the test when the server is down; fail instead when ``CI=true``."""
-    problem = server_problem(kind)
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: the test servers are required, not skipped)", pytrace=False)
-    pytest.skip(problem)
-
-
 # backend ---------------------------------------------------------------------------------------
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -152,22 +96,6 @@ BACKENDS = [
     pytest.param("sqlite+redis", id="sqlite+redis", marks=pytest.mark.redis),
     pytest.param("postgres+redis", id="postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
 ]
-
-
-def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(POSTGRES_ADMIN_URL).set(drivername=driver, database=database).render_as_string(hide_password=False)
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -179,18 +107,18 @@ def postgres_database() -> Iterator[str]:
     claimd's own migrations, run by the first container built on it.
     """
     name = f"claimd_t_{secrets.token_hex(6)}"
-    _in_thread(lambda: asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"')))
+    in_thread(lambda: asyncio.run(pg_admin(f'CREATE DATABASE "{name}"')))
     try:
         yield name
     finally:
-        _in_thread(lambda: asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+        in_thread(lambda: asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 async def _empty_postgres(database: str) -> None:
     """Delete every row of every table but ``alembic_version`` (FK triggers off: any order works)."""
     import asyncpg
 
-    conn = await asyncpg.connect(_pg_url(database, "postgresql"), timeout=10)
+    conn = await asyncpg.connect(pg_url(database, "postgresql"), timeout=10)
     try:
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
@@ -228,7 +156,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if "postgres" in kinds:
         database = request.getfixturevalue("postgres_database")
         await _empty_postgres(database)
-        database_url = _pg_url(database)
+        database_url = pg_url(database)
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'claimd.db'}"
     redis_prefix = f"claimd-test-{secrets.token_hex(6)}"
@@ -291,8 +219,9 @@ async def make_container(backend: Settings, clock: FakeClock) -> AsyncIterator[M
     built: list[Container] = []
     test_clock = clock
 
-    async def make(settings: Settings | None = None, *, clock: Any = None, fast_passwords: bool = True,
-                   **overrides: Any) -> Container:
+    async def make(
+        settings: Settings | None = None, *, clock: Any = None, fast_passwords: bool = True, **overrides: Any
+    ) -> Container:
         chosen = (settings or backend).model_copy(update=overrides)
         container = await build(chosen, clock=clock or test_clock)
         built.append(container)
@@ -326,8 +255,9 @@ class World:
     u2: Principal  # the customer user of C2
     access_tokens: dict[uuid.UUID, str] = field(default_factory=dict)
 
-    async def device(self, name: str | None = None, *, access_token: str | None = None,
-                     type: str = "default", gateway: bool = False) -> Device:
+    async def device(
+        self, name: str | None = None, *, access_token: str | None = None, type: str = "default", gateway: bool = False
+    ) -> Device:
         """Provision an unassigned device as the tenant admin. ``name`` defaults to a unique one; the
         access token (``access_token`` or a random one) is kept in ``access_tokens[device.id]``."""
         name = name or f"device-{uuid.uuid4().hex[:12]}"
@@ -338,8 +268,9 @@ class World:
         return device
 
 
-async def activated_customer_user(container: Container, admin: Principal, customer: Customer, email: str,
-                                  password: str = USER_PASSWORD) -> Principal:
+async def activated_customer_user(
+    container: Container, admin: Principal, customer: Customer, email: str, password: str = USER_PASSWORD
+) -> Principal:
     """create_user → new_activation_token → activate → the user's principal."""
     user = await container.accounts.create_user(admin, email, Authority.CUSTOMER_USER, customer.id)
     token = await container.accounts.new_activation_token(admin, user.id)

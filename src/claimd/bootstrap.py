@@ -20,31 +20,31 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from claimd.adapters.attestation import Es256IdentityKeys
 from claimd.adapters.crypto import AesGcmSealer, Argon2PasswordHasher, HmacSecretHasher, JwtCodec, new_token
+from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
+from claimd.adapters.metrics import PrometheusMetrics
+from claimd.adapters.qrimage import new_claim_code
 from claimd.adapters.sql.database import Database, normalize_url, open_database
 from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 from claimd.adapters.sql.server_secret import record_fingerprint, recorded_fingerprint
 from claimd.config import SettingError, Settings
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, claim_row, identity_row, lorawan_claim_row
-from claimd.domain.lorawan import Lockout
 from claimd.domain.errors import InvalidArgument
+from claimd.domain.lorawan import Lockout
 from claimd.domain.model import Principal
 from claimd.domain.ownership import parse_tags
 from claimd.services.access import AccessService
 from claimd.services.accounts import AccountService
+from claimd.services.bulk import BULK, BulkService, RefusalHandler, RowHandler
 from claimd.services.claims import ClaimPolicy, ClaimService, CodeProof
+from claimd.services.common import RowDone
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayService
-from claimd.services.bulk import BULK, BulkService, RefusalHandler, RowHandler
-from claimd.services.common import RowDone
-from claimd.services.ownership import IdentityDraft, OwnershipService
-from claimd.services.guesses import GuessPolicy, Guesses
-from claimd.services.ports import ClaimWindows, Clock, FailureLimiter
+from claimd.services.guesses import Guesses, GuessPolicy
 from claimd.services.lorawan import LorawanService, proof_from_qr
+from claimd.services.ownership import IdentityDraft, OwnershipService
+from claimd.services.ports import ClaimWindows, Clock, FailureLimiter
 from claimd.services.provisioning import ProvisioningService
-from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
-from claimd.adapters.metrics import PrometheusMetrics
-from claimd.adapters.qrimage import new_claim_code
 
 log = logging.getLogger("claimd")
 
@@ -85,8 +85,10 @@ async def load_server_secret(settings: Settings, database: Database, clock: Cloc
         except OSError as exc:
             raise SettingError(f"CLAIMD_SECRET is not set and {path} cannot be read ({exc.strerror})") from None
     elif recorded is not None:
-        raise SettingError(f"CLAIMD_SECRET is not set and {path} does not exist, but this database was first "
-                           "started with a server secret: set CLAIMD_SECRET to it (or restore that file)")
+        raise SettingError(
+            f"CLAIMD_SECRET is not set and {path} does not exist, but this database was first "
+            "started with a server secret: set CLAIMD_SECRET to it (or restore that file)"
+        )
     else:
         value, source, generated = secrets.token_urlsafe(32).encode(), f"the secret generated in {path}", True
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,10 @@ async def load_server_secret(settings: Settings, database: Database, clock: Cloc
     if not hmac.compare_digest(recorded, fingerprint):
         if generated:
             path.unlink()
-        raise SettingError(f"CLAIMD_SECRET: {source} is not the server secret this database was first started "
-                           f"with (looked in {path} when CLAIMD_SECRET is unset); set CLAIMD_SECRET to that secret")
+        raise SettingError(
+            f"CLAIMD_SECRET: {source} is not the server secret this database was first started "
+            f"with (looked in {path} when CLAIMD_SECRET is unset); set CLAIMD_SECRET to that secret"
+        )
     if generated:
         log.warning("generated a server secret in %s: back it up with the database (or set CLAIMD_SECRET)", path)
     return value
@@ -114,16 +118,19 @@ async def open_store(database_url: str, pool_size: int = 20) -> Database:
     try:
         url = make_url(database_url)
     except (ArgumentError, ValueError):
-        raise SettingError("CLAIMD_DATABASE_URL: not a database URL (expected sqlite:///path/claimd.db or "
-                           "postgresql://user@host/database)") from None
+        raise SettingError(
+            "CLAIMD_DATABASE_URL: not a database URL (expected sqlite:///path/claimd.db or "
+            "postgresql://user@host/database)"
+        ) from None
     shown = f"CLAIMD_DATABASE_URL={url.render_as_string(hide_password=True)}"
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise SettingError(f"{shown}: {url.get_backend_name()} is not supported (use sqlite:///… or postgresql://…)")
     if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
-        raise SettingError(f"{shown}: an in-memory SQLite database is not supported; name a file "
-                           "(sqlite:///path/claimd.db)")
-    if url.get_backend_name() == "sqlite":
-        folder = Path(url.database).absolute().parent
+        raise SettingError(
+            f"{shown}: an in-memory SQLite database is not supported; name a file (sqlite:///path/claimd.db)"
+        )
+    if url.get_backend_name() == "sqlite" and url.database:  # (a missing name was refused above)
+        folder = Path(url.database).absolute().parent  # noqa: ASYNC240 -- at startup, before anything else runs
         if not folder.is_dir():
             raise SettingError(f"{shown}: cannot open the database: the directory {folder} does not exist")
     try:
@@ -202,8 +209,15 @@ def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[Bul
             firmware = uuid.UUID(cells["firmwareId"]) if "firmwareId" in cells else None
         except ValueError:
             raise InvalidArgument("id and firmwareId must be UUIDs") from None
-        draft = IdentityDraft(device_id, cells["publicKey"], cells.get("name"), cells.get("deviceType"), firmware,
-                              cells.get("imei"), parse_tags(cells.get("tags")))
+        draft = IdentityDraft(
+            device_id,
+            cells["publicKey"],
+            cells.get("name"),
+            cells.get("deviceType"),
+            firmware,
+            cells.get("imei"),
+            parse_tags(cells.get("tags")),
+        )
         return (await ownership.register_identity(principal, draft, done=done)).device.id
 
     async def claim_lorawan(principal: Principal, op: BulkOp, row: BulkRow, done: RowDone) -> uuid.UUID:
@@ -214,8 +228,11 @@ def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[Bul
             raise InvalidArgument("the row names no application_id and the upload gave none (?application_id=)")
         return (await claims.claim_with_code(principal, proof, application_id, device_id, BULK, done=done)).device.id
 
-    return {BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: claim, BulkEndpoint.REGISTER_PUBLIC_KEYS: register,
-            BulkEndpoint.CLAIM_LORAWAN_DEVICES: claim_lorawan}
+    return {
+        BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: claim,
+        BulkEndpoint.REGISTER_PUBLIC_KEYS: register,
+        BulkEndpoint.CLAIM_LORAWAN_DEVICES: claim_lorawan,
+    }
 
 
 def bulk_refusals(claims: ClaimService) -> dict[BulkEndpoint, RefusalHandler]:
@@ -283,21 +300,40 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     tokens = JwtCodec(server_secret)
     metrics = PrometheusMetrics()
     lockout = Lockout(0, settings.claim_lockout_base_ms, settings.claim_lockout_max_s * 1000)
-    policy = ClaimPolicy(settings.allow_claiming_by_default, settings.claim_duration_ms,
-                         settings.challenge_ttl_s * 1000, settings.require_challenge)
-    guesses = Guesses(limiter, GuessPolicy(device=replace(lockout, free=settings.claim_lockout_free_device),
-                                           user=replace(lockout, free=settings.claim_lockout_free_user),
-                                           address=replace(lockout, free=settings.claim_lockout_free_address),
-                                           account=replace(lockout, free=settings.login_lockout_free_account)),
-                      clock, metrics)
+    policy = ClaimPolicy(
+        settings.allow_claiming_by_default,
+        settings.claim_duration_ms,
+        settings.challenge_ttl_s * 1000,
+        settings.require_challenge,
+    )
+    guesses = Guesses(
+        limiter,
+        GuessPolicy(
+            device=replace(lockout, free=settings.claim_lockout_free_device),
+            user=replace(lockout, free=settings.claim_lockout_free_user),
+            address=replace(lockout, free=settings.claim_lockout_free_address),
+            account=replace(lockout, free=settings.login_lockout_free_account),
+        ),
+        clock,
+        metrics,
+    )
     keys = Es256IdentityKeys()
     claims = ClaimService(uow, hasher, policy, clock, keys, guesses, metrics)
     sealer = AesGcmSealer(server_secret)
     devices = DeviceService(uow, hasher, sealer, clock, new_token)
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
-    bulk = BulkService(uow, accounts, clock, bulk_handlers(claims, ownership), sealer, hasher,
-                       settings.bulk_lease_s * 1000, bulk_refusals(claims), metrics)
+    bulk = BulkService(
+        uow,
+        accounts,
+        clock,
+        bulk_handlers(claims, ownership),
+        sealer,
+        hasher,
+        settings.bulk_lease_s * 1000,
+        bulk_refusals(claims),
+        metrics,
+    )
     return Container(
         settings=settings,
         database=database,

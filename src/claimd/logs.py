@@ -106,8 +106,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line (see the module's invariants)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {"time": utc_time(record.created), "level": record.levelname, "logger": record.name,
-                                 "message": record.getMessage()}
+        entry: dict[str, Any] = {
+            "time": utc_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         rid = _record_request_id(record)
         if rid:
             entry["request_id"] = rid

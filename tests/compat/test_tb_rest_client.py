@@ -112,8 +112,9 @@ def new_customer(live_server, admin: RestClient) -> Callable[[], CustomerAccount
         assert isinstance(link, str)
         assert link.startswith(live_server.base_url), link
         (activate_token,) = parse_qs(urlsplit(link).query)["activateToken"]
-        pair = admin.activate_user(ActivateUserRequest(activate_token=activate_token, password=USER_PASSWORD),
-                                   send_activation_mail=False)
+        pair = admin.activate_user(
+            ActivateUserRequest(activate_token=activate_token, password=USER_PASSWORD), send_activation_mail=False
+        )
         assert isinstance(pair, JwtPair)
         assert pair.token and pair.refresh_token
 
@@ -223,8 +224,9 @@ def test_live_window_is_not_replaced(admin: RestClient, customer: CustomerAccoun
     device, token = new_device()
     admin.claim_device(token, {"secretKey": "first", "durationMs": 60000})
     admin.claim_device(token, {"secretKey": "second", "durationMs": 60000})
-    assert_claimed_by(customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="first")),
-                      device, customer)
+    assert_claimed_by(
+        customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="first")), device, customer
+    )
 
 
 # 2. the server-side key ------------------------------------------------------------------------
@@ -232,8 +234,11 @@ def test_live_window_is_not_replaced(admin: RestClient, customer: CustomerAccoun
 def test_server_side_claim_flow(admin: RestClient, customer: CustomerAccount, new_device, save: str) -> None:
     device, _token = new_device()
     expiration = now_ms() + 60_000
-    getattr(admin, save)(device.id, "SERVER_SCOPE",
-                         {"claimingData": {"secretKey": "abc", "expirationTime": expiration}, "claimingAllowed": True})
+    getattr(admin, save)(
+        device.id,
+        "SERVER_SCOPE",
+        {"claimingData": {"secretKey": "abc", "expirationTime": expiration}, "claimingAllowed": True},
+    )
 
     attributes = admin.get_attributes_by_scope(device.id, "SERVER_SCOPE", "claimingData")
     assert [type(a) for a in attributes] == [AttributeData]
@@ -248,31 +253,36 @@ def test_server_side_claim_flow(admin: RestClient, customer: CustomerAccount, ne
     both = admin.get_attributes_by_scope(device.id, "SERVER_SCOPE", "claimingData,claimingAllowed")
     assert {a.key: a.value for a in both}["claimingAllowed"] is True
 
-    assert_claimed_by(customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="abc")),
-                      device, customer)
+    assert_claimed_by(
+        customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="abc")), device, customer
+    )
     # On SUCCESS both claim attributes are deleted.
     assert admin.get_attributes_by_scope(device.id, "SERVER_SCOPE", "claimingData,claimingAllowed") == []
     assert_claim_fails(customer, device.name, ClaimRequest(secret_key="abc"), b'"CLAIMED"')
 
 
-def test_server_side_wrong_or_expired_key_keeps_the_attribute(admin: RestClient, customer: CustomerAccount,
-                                                             new_device) -> None:
+def test_server_side_wrong_or_expired_key_keeps_the_attribute(
+    admin: RestClient, customer: CustomerAccount, new_device
+) -> None:
     device, _token = new_device()
-    admin.save_device_attributes(device.id, "SERVER_SCOPE",
-                                 {"claimingData": {"secretKey": "abc", "expirationTime": now_ms() + 60_000}})
+    admin.save_device_attributes(
+        device.id, "SERVER_SCOPE", {"claimingData": {"secretKey": "abc", "expirationTime": now_ms() + 60_000}}
+    )
     assert_claim_fails(customer, device.name, ClaimRequest(secret_key="ABC"), b'"FAILURE"')
     # A failed attempt leaves claimingData in place (only cached windows are evicted): the right key works.
     assert [a.key for a in admin.get_attributes_by_scope(device.id, "SERVER_SCOPE", "claimingData")] == ["claimingData"]
 
     expired, _ = new_device()
-    admin.save_entity_attributes_v2(expired.id, "SERVER_SCOPE",
-                                    {"claimingData": {"secretKey": "abc", "expirationTime": now_ms() - 1_000}})
+    admin.save_entity_attributes_v2(
+        expired.id, "SERVER_SCOPE", {"claimingData": {"secretKey": "abc", "expirationTime": now_ms() - 1_000}}
+    )
     assert_claim_fails(customer, expired.name, ClaimRequest(secret_key="abc"), b'"FAILURE"')
     kept = admin.get_attributes_by_scope(expired.id, "SERVER_SCOPE", "claimingData")
     assert [a.key for a in kept] == ["claimingData"]
 
-    assert_claimed_by(customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="abc")),
-                      device, customer)
+    assert_claimed_by(
+        customer.client.claim_device_by_name(device.name, ClaimRequest(secret_key="abc")), device, customer
+    )
 
 
 # 3. ThingsBoard's own claiming tests (reference §6, rows 1 and 2), over the HTTP device API -----
@@ -298,15 +308,16 @@ def test_tb_skeleton_with_secret(admin: RestClient, customer: CustomerAccount, n
 
 NO_SECRET_VARIANTS = [
     # (device GOOD payload, customer claim body)
-    pytest.param({}, ClaimRequest(), id="empty-objects"),               # ClaimRequest() is sent as {}
-    pytest.param({}, {"secretKey": None}, id="null-secret"),            # TB's own test body
-    pytest.param(None, None, id="no-bodies"),                           # no body at all on either side
+    pytest.param({}, ClaimRequest(), id="empty-objects"),  # ClaimRequest() is sent as {}
+    pytest.param({}, {"secretKey": None}, id="null-secret"),  # TB's own test body
+    pytest.param(None, None, id="no-bodies"),  # no body at all on either side
 ]
 
 
 @pytest.mark.parametrize(("good_payload", "claim_body"), NO_SECRET_VARIANTS)
-def test_tb_skeleton_without_secret_and_duration(admin: RestClient, customer: CustomerAccount, new_device,
-                                                 good_payload: Any, claim_body: Any) -> None:
+def test_tb_skeleton_without_secret_and_duration(
+    admin: RestClient, customer: CustomerAccount, new_device, good_payload: Any, claim_body: Any
+) -> None:
     """Row 2: ``{"durationMs":1}`` then ``{}`` (or nothing); the customer claims with no secret.
     A claim request with no body is read as secretKey "" (ThingsBoard answers 500: issue #3031)."""
     device, token = new_device()
@@ -349,8 +360,9 @@ def test_tenant_admin_cannot_claim(admin: RestClient, new_device) -> None:
 
 
 def test_unknown_device_name_is_404(customer: CustomerAccount) -> None:
-    exc = api_error(lambda: customer.client.claim_device_by_name(unique("No such device"),
-                                                                  ClaimRequest(secret_key="k")))
+    exc = api_error(
+        lambda: customer.client.claim_device_by_name(unique("No such device"), ClaimRequest(secret_key="k"))
+    )
     assert exc.status == 404
     assert error_json(exc)["errorCode"] == 32
     exc = api_error(lambda: customer.client.re_claim_device(unique("No such device")))
@@ -407,8 +419,9 @@ def test_reclaim_permissions(admin: RestClient, new_customer, new_device) -> Non
 
     # Released by the admin, the device can be claimed again by anyone with a new window.
     admin.claim_device(token, {"secretKey": "k3", "durationMs": 60000})
-    assert_claimed_by(stranger.client.claim_device_by_name(device.name, ClaimRequest(secret_key="k3")),
-                      device, stranger)
+    assert_claimed_by(
+        stranger.client.claim_device_by_name(device.name, ClaimRequest(secret_key="k3")), device, stranger
+    )
 
 
 # 5. the other client helpers ThingsBoard users call ------------------------------------------
@@ -530,11 +543,15 @@ def test_refresh_keeps_the_client_working(live_server, customer: CustomerAccount
 
 def test_change_password_ends_the_old_session(live_server, new_customer) -> None:
     account = new_customer()
-    wrong = api_error(lambda: account.client.change_password(
-        ChangePasswordRequest(current_password="wrong-password", new_password="customer-password-2")))
+    wrong = api_error(
+        lambda: account.client.change_password(
+            ChangePasswordRequest(current_password="wrong-password", new_password="customer-password-2")
+        )
+    )
     assert wrong.status == 400 and "Current password" in error_json(wrong)["message"]
     pair = account.client.change_password(
-        ChangePasswordRequest(current_password=USER_PASSWORD, new_password="customer-password-2"))
+        ChangePasswordRequest(current_password=USER_PASSWORD, new_password="customer-password-2")
+    )
     assert isinstance(pair, JwtPair) and pair.token and pair.refresh_token
     ended = api_error(account.client.get_user)  # the client still holds the token from before the change
     assert ended.status == 401
@@ -544,7 +561,7 @@ def test_change_password_ends_the_old_session(live_server, new_customer) -> None
 
 
 def test_delete_entity_attributes(admin: RestClient, customer: CustomerAccount, new_device) -> None:
-    device, token = new_device()
+    device, _token = new_device()
     admin.save_device_attributes(device.id, "SERVER_SCOPE", {"claimingAllowed": True, "note": "kept"})
     assert {a.key for a in admin.get_attributes_by_scope(device.id, "SERVER_SCOPE")} >= {"claimingAllowed", "note"}
 
@@ -577,8 +594,9 @@ def test_low_level_device_controller(admin: RestClient, customer: CustomerAccoun
     assert owner_of(admin, device) == NULL_UUID
 
     admin.claim_device(token, {"secretKey": "again", "durationMs": 60000})
-    data, status, _headers = controller.claim_device_with_http_info(device_name=device.name,
-                                                                    body=ClaimRequest(secret_key="again"))
+    data, status, _headers = controller.claim_device_with_http_info(
+        device_name=device.name, body=ClaimRequest(secret_key="again")
+    )
     assert status == 200
     assert_claimed_by(data, device, customer)
 
@@ -609,14 +627,17 @@ def test_system_administrator_makes_a_tenant_and_its_admin(live_server) -> None:
     assert isinstance(page, PageDataTenant) and [t.id.id for t in page.data] == [tenant.id.id]
 
     email = f"admin-{uuid.uuid4().hex[:10]}@tenant.test"
-    user = sysadmin.save_user(User(email=email, authority="TENANT_ADMIN", tenant_id=TenantId(tenant.id.id, "TENANT")),
-                              send_activation_mail=False)
+    user = sysadmin.save_user(
+        User(email=email, authority="TENANT_ADMIN", tenant_id=TenantId(tenant.id.id, "TENANT")),
+        send_activation_mail=False,
+    )
     assert user.authority == "TENANT_ADMIN" and user.tenant_id.id == tenant.id.id
     admins = sysadmin.get_tenant_admins(tenant.id, page_size=10, page=0)
     assert isinstance(admins, PageDataUser) and [u.email for u in admins.data] == [email]
     (activate_token,) = parse_qs(urlsplit(sysadmin.get_activation_link(user.id)).query)["activateToken"]
-    sysadmin.activate_user(ActivateUserRequest(activate_token=activate_token, password=USER_PASSWORD),
-                           send_activation_mail=False)
+    sysadmin.activate_user(
+        ActivateUserRequest(activate_token=activate_token, password=USER_PASSWORD), send_activation_mail=False
+    )
     tenant_admin = RestClient(base_url=live_server.base_url)
     tenant_admin.login(email, USER_PASSWORD)
     assert tenant_admin.get_user().tenant_id.id == tenant.id.id

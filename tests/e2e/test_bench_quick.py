@@ -15,9 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BUDGET_S = 120  # the quick run takes ~50 s here
 
 FIGURES = [
-    "device windows · HTTP device API", "device windows · MQTT 3.1.1 QoS 1", "device windows · MQTT 5 QoS 1",
-    "device windows · CoAP", "REST claims · 1 conn · throughput", "REST claims · 16 conns · throughput",
-    "REST claims · 16 conns · p99", "REST claims · 64 conns · throughput", "token claims (ES256) · 16 conns",
+    "device windows · HTTP device API",
+    "device windows · MQTT 3.1.1 QoS 1",
+    "device windows · MQTT 5 QoS 1",
+    "device windows · CoAP",
+    "REST claims · 1 conn · throughput",
+    "REST claims · 16 conns · throughput",
+    "REST claims · 16 conns · p99",
+    "REST claims · 64 conns · throughput",
+    "token claims (ES256) · 16 conns",
     "LoRaWAN claims (claim code) · 16 conns",
 ]
 
@@ -28,8 +34,13 @@ FIGURES = [
 def test_quick_bench_measures_every_figure_on_both_backends(tmp_path: Path) -> None:
     require_server("postgres")
     require_server("redis")
-    run = subprocess.run([sys.executable, "bench/run.py", "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=BUDGET_S)
+    run = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUDGET_S,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads((tmp_path / "claims.json").read_text())
     assert report["mode"] == "quick" and report["versions"]["claimd"]
@@ -39,15 +50,20 @@ def test_quick_bench_measures_every_figure_on_both_backends(tmp_path: Path) -> N
             row = rows[(figure, backend)]
             assert row["value"] > 0 and row["errors"] == 0, row
         throughput = rows[("REST claims · 16 conns · throughput", backend)]
-        assert throughput["ceiling"] > 0 and throughput["ratio"] == round(throughput["value"] / throughput["ceiling"], 3)
+        assert throughput["ceiling"] > 0 and throughput["ratio"] == round(
+            throughput["value"] / throughput["ceiling"], 3
+        )
         assert throughput["cpu_us"] > 0
         idle = [row for (figure, b), row in rows.items() if b == backend and figure.startswith("idle MQTT sessions")]
         assert len(idle) == 2 and all(row["value"] > 0 for row in idle)
     # the targets are judged on PostgreSQL at 16 connections, and said in the table
     assert rows[("REST claims · 16 conns · throughput", "postgresql")]["met"] in (True, False)
     assert rows[("REST claims · 16 conns · throughput", "sqlite")]["met"] is None
-    for figure in ("per call · claim decision (digest + check + decide)", "per call · claim token parse + ES256 verify",
-                   "per call · TR005 QR parse"):
+    for figure in (
+        "per call · claim decision (digest + check + decide)",
+        "per call · claim token parse + ES256 verify",
+        "per call · TR005 QR parse",
+    ):
         assert rows[(figure, "—")]["value"] > 0
     table = (tmp_path / "claims.md").read_text()
     assert "| figure | backend | value | ceiling | ratio | target | met | server CPU per op |" in table

@@ -51,13 +51,13 @@ def test_bulk_claim_reports_each_row_truthfully(world):
     assert world.u2.delete(f"/v1/claimed-devices/{ids[2]}").status_code == 204
     tag = uid("site")
     rows = [
-        f'{mint_token(key, uuid.UUID(ids[0]))},"{tag},color=white"',   # row 1: good, two tags
-        "not-a-token",                                                   # row 2: malformed
-        mint_token(new_private_key(), uuid.uuid4()),                     # row 3: unknown device
-        replayed,                                                        # row 4: replayed after its unclaim
-        mint_token(key, uuid.UUID(ids[1])),                              # row 5: good, no tags
-        "",                                                              # a blank line: not a row
-        mint_token(new_private_key(), uuid.UUID(ids[1])),                # row 6: wrong key (and owned now)
+        f'{mint_token(key, uuid.UUID(ids[0]))},"{tag},color=white"',  # row 1: good, two tags
+        "not-a-token",  # row 2: malformed
+        mint_token(new_private_key(), uuid.uuid4()),  # row 3: unknown device
+        replayed,  # row 4: replayed after its unclaim
+        mint_token(key, uuid.UUID(ids[1])),  # row 5: good, no tags
+        "",  # a blank line: not a row
+        mint_token(new_private_key(), uuid.UUID(ids[1])),  # row 6: wrong key (and owned now)
     ]
     body = "\n".join(rows).encode()
     r = world.u1.post("/v1/claimed-devices", content=body, headers={"Content-Type": "text/csv"})
@@ -76,7 +76,13 @@ def test_bulk_claim_reports_each_row_truthfully(world):
 
     results = world.u1.ok("get", f"/v1/bulk-ops-requests/{op_id}/results.json")
     assert [(x["row"], x["status"]) for x in results] == [
-        (1, "OK"), (2, "ERROR"), (3, "ERROR"), (4, "ERROR"), (5, "OK"), (6, "ERROR")]
+        (1, "OK"),
+        (2, "ERROR"),
+        (3, "ERROR"),
+        (4, "ERROR"),
+        (5, "OK"),
+        (6, "ERROR"),
+    ]
     assert results[0]["deviceId"] == ids[0] and results[4]["deviceId"] == ids[1]
     # the upload holds tokens: never served back; nRF Cloud's clients still find its URL in the job
     assert op["uploadedDataUrl"].endswith(f"/v1/bulk-ops-requests/{op_id}/upload.csv")
@@ -141,8 +147,11 @@ def test_a_job_interrupted_by_a_killed_worker_finishes_after_restart(tmp_path, b
         claims: list[str] = []
         for page_index in range(5):
             page = admin.ok("get", "/api/audit/logs", params={"pageSize": 1000, "page": page_index})
-            claims += [e["entityId"]["id"] for e in page["data"]
-                       if e["actionType"] == "CLAIM" and e["actionStatus"] == "SUCCESS"]
+            claims += [
+                e["entityId"]["id"]
+                for e in page["data"]
+                if e["actionType"] == "CLAIM" and e["actionStatus"] == "SUCCESS"
+            ]
         assert len(claims) == len(set(claims)) == 600
         listed, token = [], None
         while True:

@@ -49,8 +49,11 @@ def test_skeleton_without_secret_and_duration(world):
     assert_outcome(world.u1.claim(device.name, {"secretKey": None}), "CLAIMED")
 
 
-@pytest.mark.parametrize("body", [..., {}, {"secretKey": None}, {"secretKey": ""}, {"secretKey": "", "durationMs": 5}],
-                         ids=["no-body", "empty-object", "null", "empty-string", "with-duration"])
+@pytest.mark.parametrize(
+    "body",
+    [..., {}, {"secretKey": None}, {"secretKey": ""}, {"secretKey": "", "durationMs": 5}],
+    ids=["no-body", "empty-object", "null", "empty-string", "with-duration"],
+)
 def test_claim_bodies_that_mean_the_empty_key(world, body):
     device = world.device()
     world.window(device, {"durationMs": 60000})
@@ -156,8 +159,10 @@ def test_success_spends_the_window(world):
 def test_valid_window_on_a_device_assigned_meanwhile_is_claimed_and_clears_attributes(world):
     device = world.device()
     world.window(device, GOOD_PAYLOAD)
-    world.save_server_attributes(device, {"claimingAllowed": True, "keep": 1,
-                                          "claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000}})
+    world.save_server_attributes(
+        device,
+        {"claimingAllowed": True, "keep": 1, "claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000}},
+    )
     world.admin.ok("post", f"/api/customer/{world.c2_id}/device/{device.id}")
     assert_outcome(world.u1.claim(device.name, {"secretKey": "value"}), "CLAIMED")
     assert world.server_attributes(device) == {"keep": 1}
@@ -188,8 +193,14 @@ def test_claim_by_the_owning_customer_again_is_claimed(world):
 # server-side key (claimingData) ---------------------------------------------------------------------
 def test_server_side_key_success_deletes_both_attributes(world):
     device = world.device()
-    world.save_server_attributes(device, {"claimingAllowed": True, "other": "stays",
-                                          "claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000}})
+    world.save_server_attributes(
+        device,
+        {
+            "claimingAllowed": True,
+            "other": "stays",
+            "claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000},
+        },
+    )
     assert_success(world.u1.claim(device.name, {"secretKey": "srv"}), world, device, world.c1_id)
     assert world.server_attributes(device) == {"other": "stays"}
     assert_outcome(world.u1.claim(device.name, {"secretKey": "srv"}), "CLAIMED")
@@ -197,7 +208,9 @@ def test_server_side_key_success_deletes_both_attributes(world):
 
 def test_server_side_key_as_a_json_string(world):
     device = world.device()
-    world.save_server_attributes(device, {"claimingData": '{"secretKey":"str","expirationTime":"%d"}' % (now_ms() + 60000)})
+    world.save_server_attributes(
+        device, {"claimingData": f'{{"secretKey":"str","expirationTime":"{now_ms() + 60000}"}}'}
+    )
     assert_success(world.u1.claim(device.name, {"secretKey": "str"}), world, device, world.c1_id)
     assert world.server_attributes(device) == {}
 
@@ -210,8 +223,11 @@ def test_server_side_key_without_secret_matches_the_empty_key(world):
 
 def test_claiming_data_in_shared_scope_is_not_claim_data(world):
     device = world.device()
-    world.admin.ok("post", f"/api/plugins/telemetry/DEVICE/{device.id}/SHARED_SCOPE",
-                   json={"claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000}})
+    world.admin.ok(
+        "post",
+        f"/api/plugins/telemetry/DEVICE/{device.id}/SHARED_SCOPE",
+        json={"claimingData": {"secretKey": "srv", "expirationTime": now_ms() + 60000}},
+    )
     assert_outcome(world.u1.claim(device.name, {"secretKey": "srv"}), "FAILURE")
     assert world.owner(device) == NULL_UUID
 
@@ -276,8 +292,9 @@ def test_claim_without_jwt_is_401(world):
 def test_blank_device_name_is_400(world, encoded):
     r = world.u1.post(f"/api/customer/device/{encoded}/claim", json={})
     assert_error(r, 400, 31, "Parameter 'deviceName' can't be empty!")
-    assert_error(world.admin.delete(f"/api/customer/device/{encoded}/claim"), 400, 31,
-                 "Parameter 'deviceName' can't be empty!")
+    assert_error(
+        world.admin.delete(f"/api/customer/device/{encoded}/claim"), 400, 31, "Parameter 'deviceName' can't be empty!"
+    )
 
 
 def test_claim_name_lookup_is_exact(world):
@@ -348,8 +365,20 @@ def test_reclaim_of_a_device_assigned_by_the_admin(world):
 
 
 # names ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["Lab A/shelf 3", "with space", "a/b/c", "percent %25 and ?q=1#frag", "ünïcødé ✓",
-                                  "device", "claim", "x/claim", "../etc"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Lab A/shelf 3",
+        "with space",
+        "a/b/c",
+        "percent %25 and ?q=1#frag",
+        "ünïcødé ✓",
+        "device",
+        "claim",
+        "x/claim",
+        "../etc",
+    ],
+)
 def test_device_names_with_spaces_slashes_and_specials(world, name):
     device = world.device(name=name)  # exact: "device" and "claim" must not be taken for route parts
     found = world.admin.ok("get", "/api/tenant/device", params={"deviceName": device.name})

@@ -12,8 +12,9 @@ from servers import start_server
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = start_server(tmp_path_factory.mktemp("claimd-strict"),
-                          extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"})
+    server = start_server(
+        tmp_path_factory.mktemp("claimd-strict"), extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"}
+    )
     try:
         world = make_world(server.base_url, server.admin_email, server.admin_password)
         yield world
@@ -107,4 +108,5 @@ def test_refused_window_is_in_the_audit_log(strict):
     strict.window(device, GOOD_PAYLOAD, expect="claiming-not-allowed")
     log = strict.admin.ok("get", f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 10, "page": 0})
     assert [(e["actionType"], e["actionStatus"], e["door"]) for e in log["data"]] == [
-        ("CLAIM_WINDOW", "claiming-not-allowed", "HTTP_DEVICE")]
+        ("CLAIM_WINDOW", "claiming-not-allowed", "HTTP_DEVICE")
+    ]

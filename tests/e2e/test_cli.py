@@ -15,20 +15,37 @@ from servers import free_port, start_server
 CLAIMD = [sys.executable, "-m", "claimd"]
 
 
-def run(args: list[str], cwd, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
-    return subprocess.run(CLAIMD + args, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        CLAIMD + args, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_serve_help_lists_every_setting(tmp_path):
     result = run(["serve", "--help"], tmp_path, env={"COLUMNS": "200"})
     assert result.returncode == 0
-    for name in ("CLAIMD_DATABASE_URL", "CLAIMD_REDIS_URL", "CLAIMD_HTTP_HOST", "CLAIMD_HTTP_PORT",
-                 "CLAIMD_ALLOW_CLAIMING_BY_DEFAULT", "CLAIMD_CLAIM_DURATION_MS", "CLAIMD_SECRET",
-                 "CLAIMD_ADMIN_EMAIL", "CLAIMD_ADMIN_PASSWORD", "CLAIMD_MQTT_HOST", "CLAIMD_MQTT_PORT",
-                 "CLAIMD_MQTT_TLS_PORT", "CLAIMD_MQTT_TLS_CERT", "CLAIMD_MQTT_TLS_KEY", "--no-mqtt",
-                 "CLAIMD_COAP_PORT", "--no-coap"):
+    for name in (
+        "CLAIMD_DATABASE_URL",
+        "CLAIMD_REDIS_URL",
+        "CLAIMD_HTTP_HOST",
+        "CLAIMD_HTTP_PORT",
+        "CLAIMD_ALLOW_CLAIMING_BY_DEFAULT",
+        "CLAIMD_CLAIM_DURATION_MS",
+        "CLAIMD_SECRET",
+        "CLAIMD_ADMIN_EMAIL",
+        "CLAIMD_ADMIN_PASSWORD",
+        "CLAIMD_MQTT_HOST",
+        "CLAIMD_MQTT_PORT",
+        "CLAIMD_MQTT_TLS_PORT",
+        "CLAIMD_MQTT_TLS_CERT",
+        "CLAIMD_MQTT_TLS_KEY",
+        "--no-mqtt",
+        "CLAIMD_COAP_PORT",
+        "--no-coap",
+    ):
         assert name in result.stdout, name
 
 
@@ -60,14 +77,30 @@ def test_taken_default_ports_are_said_in_one_line_and_the_other_doors_serve(tmp_
     holders = [_hold(8080), _hold(1883)]  # on this machine Mosquitto already holds 1883
     coap_port = free_port(socket.SOCK_DGRAM)
     base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
-    process = subprocess.Popen(CLAIMD + ["serve", "--http-host", "127.0.0.1", "--mqtt-host", "127.0.0.1",
-                                         "--coap-host", "127.0.0.1", "--coap-port", str(coap_port)],
-                               cwd=tmp_path, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            *CLAIMD,
+            "serve",
+            "--http-host",
+            "127.0.0.1",
+            "--mqtt-host",
+            "127.0.0.1",
+            "--coap-host",
+            "127.0.0.1",
+            "--coap-port",
+            str(coap_port),
+        ],
+        cwd=tmp_path,
+        env=base,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = process.stdout.readline()
         while ready and not ready.startswith("claimd 0"):
             ready = process.stdout.readline()
-        assert "CoAP on udp 127.0.0.1:%d" % coap_port in ready and "HTTP on" not in ready
+        assert f"CoAP on udp 127.0.0.1:{coap_port}" in ready and "HTTP on" not in ready
         assert process.poll() is None, "claimd must keep serving the doors it could open"
     finally:
         process.terminate()
@@ -92,8 +125,13 @@ def test_no_door_left_is_an_error(tmp_path):
     assert len([line for line in result.stderr.splitlines() if "HTTP door off" in line]) == 1
 
 
-FIRST_START = {"CLAIMD_ADMIN_EMAIL": None, "CLAIMD_ADMIN_PASSWORD": None, "CLAIMD_SYSADMIN_EMAIL": None,
-               "CLAIMD_SYSADMIN_PASSWORD": None, "CLAIMD_SECRET": None}
+FIRST_START = {
+    "CLAIMD_ADMIN_EMAIL": None,
+    "CLAIMD_ADMIN_PASSWORD": None,
+    "CLAIMD_SYSADMIN_EMAIL": None,
+    "CLAIMD_SYSADMIN_PASSWORD": None,
+    "CLAIMD_SECRET": None,
+}
 
 
 def test_first_start_prints_generated_admin_passwords_once(tmp_path):
@@ -115,17 +153,27 @@ def test_first_start_prints_generated_admin_passwords_once(tmp_path):
     again = start_server(tmp_path, extra_env=FIRST_START)
     try:
         assert "shown once" not in again.log() and "created" not in again.log()
-        r = httpx.post(again.base_url + "/api/auth/login",
-                       json={"username": "sysadmin@claimd.local", "password": passwords[1]})
+        r = httpx.post(
+            again.base_url + "/api/auth/login", json={"username": "sysadmin@claimd.local", "password": passwords[1]}
+        )
         assert r.status_code == 200
     finally:
         again.stop()
 
 
 def test_the_same_email_for_both_first_users_is_a_clear_error(tmp_path):
-    r = run(["serve"], tmp_path, env={"CLAIMD_ADMIN_EMAIL": "ops@example.com", "CLAIMD_SYSADMIN_EMAIL": "ops@example.com",
-                                      "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": str(free_port()),
-                                      "CLAIMD_MQTT_ENABLED": "false", "CLAIMD_COAP_ENABLED": "false"})
+    r = run(
+        ["serve"],
+        tmp_path,
+        env={
+            "CLAIMD_ADMIN_EMAIL": "ops@example.com",
+            "CLAIMD_SYSADMIN_EMAIL": "ops@example.com",
+            "CLAIMD_HTTP_HOST": "127.0.0.1",
+            "CLAIMD_HTTP_PORT": str(free_port()),
+            "CLAIMD_MQTT_ENABLED": "false",
+            "CLAIMD_COAP_ENABLED": "false",
+        },
+    )
     assert r.returncode == 2, r.stderr
     assert "CLAIMD_SYSADMIN_EMAIL" in r.stderr and "ops@example.com already exists" in r.stderr
     assert "Traceback" not in r.stderr
@@ -167,13 +215,24 @@ URL_MISTAKES = [
 
 
 # every mistake through serve; db upgrade shares the code, so two of them through it (each run costs ~4 s)
-@pytest.mark.parametrize("command, url, cause", [(["serve"], *m) for m in URL_MISTAKES]
-                         + [(["db", "upgrade"], *m) for m in URL_MISTAKES[1:3]])
+@pytest.mark.parametrize(
+    ("command", "url", "cause"),
+    [(["serve"], *m) for m in URL_MISTAKES] + [(["db", "upgrade"], *m) for m in URL_MISTAKES[1:3]],
+)
 def test_database_url_mistakes_are_one_line(tmp_path, command, url, cause):
     url = url.format(closed=_closed_port(), a_directory=tmp_path)  # a directory is no database file
-    result = run(command, tmp_path, env={"CLAIMD_DATABASE_URL": url,
-                                         "CLAIMD_SECRET": "x", "CLAIMD_HTTP_PORT": "0", "CLAIMD_MQTT_PORT": "0",
-                                         "CLAIMD_COAP_PORT": "0", "CLAIMD_HTTP_HOST": "127.0.0.1"})
+    result = run(
+        command,
+        tmp_path,
+        env={
+            "CLAIMD_DATABASE_URL": url,
+            "CLAIMD_SECRET": "x",
+            "CLAIMD_HTTP_PORT": "0",
+            "CLAIMD_MQTT_PORT": "0",
+            "CLAIMD_COAP_PORT": "0",
+            "CLAIMD_HTTP_HOST": "127.0.0.1",
+        },
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "CLAIMD_DATABASE_URL" in lines[0] and cause in lines[0], result.stderr
@@ -184,9 +243,18 @@ def test_database_url_mistakes_are_one_line(tmp_path, command, url, cause):
 def test_a_second_server_on_a_taken_coap_port_is_refused(tmp_path):
     first = start_server(tmp_path / "a")
     try:
-        result = run(["serve"], tmp_path, env={"CLAIMD_COAP_PORT": str(first.coap_port), "CLAIMD_COAP_HOST": "127.0.0.1",
-                                               "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": "0",
-                                               "CLAIMD_MQTT_HOST": "127.0.0.1", "CLAIMD_MQTT_PORT": "0"})
+        result = run(
+            ["serve"],
+            tmp_path,
+            env={
+                "CLAIMD_COAP_PORT": str(first.coap_port),
+                "CLAIMD_COAP_HOST": "127.0.0.1",
+                "CLAIMD_HTTP_HOST": "127.0.0.1",
+                "CLAIMD_HTTP_PORT": "0",
+                "CLAIMD_MQTT_HOST": "127.0.0.1",
+                "CLAIMD_MQTT_PORT": "0",
+            },
+        )
         assert result.returncode == 2 and f"CLAIMD_COAP_PORT={first.coap_port}" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     finally:
@@ -203,9 +271,24 @@ def test_a_taken_default_coap_port_turns_the_coap_door_off(tmp_path):
         holder.close()
         pytest.skip("another program holds 5683 without SO_REUSEPORT")
     base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
-    process = subprocess.Popen(CLAIMD + ["serve", "--http-host", "127.0.0.1", "--http-port", str(free_port()),
-                                         "--no-mqtt", "--coap-host", "127.0.0.1"],
-                               cwd=tmp_path, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            *CLAIMD,
+            "serve",
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(free_port()),
+            "--no-mqtt",
+            "--coap-host",
+            "127.0.0.1",
+        ],
+        cwd=tmp_path,
+        env=base,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = process.stdout.readline()
         while ready and not ready.startswith("claimd 0"):
@@ -252,27 +335,49 @@ def test_postgres_started_from_another_directory_refuses_a_new_secret(tmp_path):
         first.stop()
         assert (tmp_path / "a" / "claimd.secret").exists()
         (tmp_path / "b").mkdir()
-        result = run(["serve"], tmp_path / "b", env={"CLAIMD_DATABASE_URL": url, "CLAIMD_HTTP_PORT": "0",
-                                                     "CLAIMD_MQTT_PORT": "0", "CLAIMD_COAP_PORT": "0"})
+        result = run(
+            ["serve"],
+            tmp_path / "b",
+            env={"CLAIMD_DATABASE_URL": url, "CLAIMD_HTTP_PORT": "0", "CLAIMD_MQTT_PORT": "0", "CLAIMD_COAP_PORT": "0"},
+        )
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "CLAIMD_SECRET" in lines[0] and str(tmp_path / "b" / "claimd.secret") in lines[0]
         assert not (tmp_path / "b" / "claimd.secret").exists()
         secret = (tmp_path / "a" / "claimd.secret").read_text()
-        wrong = run(["serve"], tmp_path / "b", env={"CLAIMD_DATABASE_URL": url, "CLAIMD_SECRET": "not-" + secret,
-                                                    "CLAIMD_HTTP_PORT": "0", "CLAIMD_MQTT_PORT": "0",
-                                                    "CLAIMD_COAP_PORT": "0"})
+        wrong = run(
+            ["serve"],
+            tmp_path / "b",
+            env={
+                "CLAIMD_DATABASE_URL": url,
+                "CLAIMD_SECRET": "not-" + secret,
+                "CLAIMD_HTTP_PORT": "0",
+                "CLAIMD_MQTT_PORT": "0",
+                "CLAIMD_COAP_PORT": "0",
+            },
+        )
         assert wrong.returncode == 2 and "CLAIMD_SECRET" in wrong.stderr and secret not in wrong.stderr
     finally:
         drop_pg_database(name)
 
 
-@pytest.mark.parametrize("url, cause", [("redis://:hunter2@127.0.0.1:{closed}/0", "refused"),
-                                        ("rediss-nope://:hunter2@127.0.0.1/0", "not a Redis URL")])
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [("redis://:hunter2@127.0.0.1:{closed}/0", "refused"), ("rediss-nope://:hunter2@127.0.0.1/0", "not a Redis URL")],
+)
 def test_redis_url_mistakes_are_one_line(tmp_path, url, cause):
-    result = run(["serve"], tmp_path, env={"CLAIMD_REDIS_URL": url.format(closed=_closed_port()), "CLAIMD_SECRET": "x",
-                                           "CLAIMD_HTTP_HOST": "127.0.0.1", "CLAIMD_HTTP_PORT": "0",
-                                           "CLAIMD_MQTT_PORT": "0", "CLAIMD_COAP_PORT": "0"})
+    result = run(
+        ["serve"],
+        tmp_path,
+        env={
+            "CLAIMD_REDIS_URL": url.format(closed=_closed_port()),
+            "CLAIMD_SECRET": "x",
+            "CLAIMD_HTTP_HOST": "127.0.0.1",
+            "CLAIMD_HTTP_PORT": "0",
+            "CLAIMD_MQTT_PORT": "0",
+            "CLAIMD_COAP_PORT": "0",
+        },
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "CLAIMD_REDIS_URL" in lines[0] and cause in lines[0], result.stderr

@@ -22,17 +22,23 @@ def _race(world, device_name: str) -> list[tuple[str, httpx.Response]]:
     def run(api, customer_id: str) -> None:
         try:
             with httpx.Client(base_url=world.base_url, timeout=30) as client:
-                request = client.build_request("POST", claim_path(device_name), json={"secretKey": "race"},
-                                               headers={"X-Authorization": f"Bearer {api.token}"})
+                request = client.build_request(
+                    "POST",
+                    claim_path(device_name),
+                    json={"secretKey": "race"},
+                    headers={"X-Authorization": f"Bearer {api.token}"},
+                )
                 barrier.wait(timeout=10)
                 r = client.send(request)
             with lock:
                 results.append((customer_id, r))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(world.u1, world.c1_id)),
-               threading.Thread(target=run, args=(world.u2, world.c2_id))]
+    threads = [
+        threading.Thread(target=run, args=(world.u1, world.c1_id)),
+        threading.Thread(target=run, args=(world.u2, world.c2_id)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -134,7 +140,9 @@ def test_audit_log_of_claims_reclaims_assign_and_unassign(world):
     times = [e["createdTime"] for e in entries]
     assert times == sorted(times, reverse=True)
     # the per-device log holds the same entries
-    per_device = world.admin.ok("get", f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 100, "page": 0})
+    per_device = world.admin.ok(
+        "get", f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 100, "page": 0}
+    )
     assert sorted(e["id"]["id"] for e in per_device["data"]) == sorted(e["id"]["id"] for e in entries)
 
 
@@ -155,5 +163,7 @@ def test_audit_log_paging(world):
 def test_audit_log_is_for_tenant_admins(world, live_server):
     assert_error(world.u1.get("/api/audit/logs", params={"pageSize": 10, "page": 0}), 403, 20)
     device = world.device()
-    assert_error(world.u1.get(f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 10, "page": 0}), 403, 20)
+    assert_error(
+        world.u1.get(f"/api/audit/logs/entity/DEVICE/{device.id}", params={"pageSize": 10, "page": 0}), 403, 20
+    )
     assert_error(httpx.get(live_server.base_url + "/api/audit/logs"), 401, 10)

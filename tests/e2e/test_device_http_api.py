@@ -22,9 +22,11 @@ def test_accepted_message_is_200_with_an_empty_body_and_the_window_header(world)
 @pytest.mark.parametrize("token", ["no-such-token", "x" * 200])
 def test_unknown_token_is_401_with_an_empty_body(world, token):
     # the token is checked before the payload is read: even a malformed one gets the bare 401
-    for r in (device_message(world.base_url, token, {"secretKey": "value"}),
-              device_message(world.base_url, token),
-              device_message(world.base_url, token, raw=b"{not json")):
+    for r in (
+        device_message(world.base_url, token, {"secretKey": "value"}),
+        device_message(world.base_url, token),
+        device_message(world.base_url, token, raw=b"{not json"),
+    ):
         assert r.status_code == 401 and r.content == b"", (r.status_code, r.text)
         assert WINDOW_HEADER not in r.headers
 
@@ -40,15 +42,22 @@ def test_empty_body_is_accepted(world):
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/octet-stream"])
 def test_any_content_type_is_accepted(world, content_type):
     device = world.device()
-    r = device_message(world.base_url, device.token, raw=b'{"secretKey":"ct","durationMs":60000}',
-                       content_type=content_type)
+    r = device_message(
+        world.base_url, device.token, raw=b'{"secretKey":"ct","durationMs":60000}', content_type=content_type
+    )
     assert r.status_code == 200 and r.content == b"" and r.headers[WINDOW_HEADER] == "opened"
     assert world.u1.claim(device.name, {"secretKey": "ct"}).status_code == 200
 
 
-@pytest.mark.parametrize("raw", [
-    b"{not json", b'{"secretKey": "a"', b"\xff\xfe", b"{'secretKey': 'single quotes'}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b'{"secretKey": "a"',
+        b"\xff\xfe",
+        b"{'secretKey': 'single quotes'}",
+    ],
+)
 def test_malformed_json_is_400_with_a_message(world, raw):
     device = world.device()
     assert_error(device_message(world.base_url, device.token, raw=raw), 400, 31)
@@ -62,17 +71,29 @@ def test_non_object_json_is_400_with_a_message(world, raw):
     assert_error(device_message(world.base_url, device.token, raw=raw), 400, 31)
 
 
-@pytest.mark.parametrize("payload", [
-    {"secretKey": None},
-    {"secretKey": {"a": 1}},
-    {"secretKey": ["a"]},
-    {"secretKey": "v", "durationMs": "soon"},
-    {"secretKey": "v", "durationMs": "12.5.3"},
-    {"secretKey": "v", "durationMs": None},
-    {"secretKey": "v", "durationMs": {"ms": 1}},
-    {"secretKey": "v", "durationMs": True},
-], ids=["key-null", "key-object", "key-array", "duration-word", "duration-dots", "duration-null",
-        "duration-object", "duration-bool"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"secretKey": None},
+        {"secretKey": {"a": 1}},
+        {"secretKey": ["a"]},
+        {"secretKey": "v", "durationMs": "soon"},
+        {"secretKey": "v", "durationMs": "12.5.3"},
+        {"secretKey": "v", "durationMs": None},
+        {"secretKey": "v", "durationMs": {"ms": 1}},
+        {"secretKey": "v", "durationMs": True},
+    ],
+    ids=[
+        "key-null",
+        "key-object",
+        "key-array",
+        "duration-word",
+        "duration-dots",
+        "duration-null",
+        "duration-object",
+        "duration-bool",
+    ],
+)
 def test_wrong_field_types_are_400_with_a_message(world, payload):
     device = world.device()
     body = assert_error(device_message(world.base_url, device.token, payload), 400, 31)
@@ -106,8 +127,11 @@ def test_unknown_fields_are_ignored(world):
 
 def test_device_api_needs_no_jwt_and_ignores_one(world):
     device = world.device()
-    r = httpx.post(f"{world.base_url}/api/v1/{device.token}/claim", json={"secretKey": "j"},
-                   headers={"X-Authorization": "Bearer garbage"})
+    r = httpx.post(
+        f"{world.base_url}/api/v1/{device.token}/claim",
+        json={"secretKey": "j"},
+        headers={"X-Authorization": "Bearer garbage"},
+    )
     assert r.status_code == 200 and r.headers[WINDOW_HEADER] == "opened"
 
 

@@ -15,8 +15,9 @@ TELEMETRY = "/api/plugins/telemetry"
 # D. devices -----------------------------------------------------------------------------------------
 def test_create_device_with_an_access_token(world, live_server):
     name, token = uid("Thermostat"), uid("token")
-    r = world.admin.post("/api/device", params={"accessToken": token}, json={"name": name, "type": "thermostat",
-                                                                             "label": "Hall"})
+    r = world.admin.post(
+        "/api/device", params={"accessToken": token}, json={"name": name, "type": "thermostat", "label": "Hall"}
+    )
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["name"] == name and d["type"] == "thermostat" and d["label"] == "Hall"
@@ -102,8 +103,9 @@ def test_list_tenant_devices_paging_text_search_and_type(world):
     assert (first["totalElements"], first["totalPages"], first["hasNext"], len(first["data"])) == (4, 2, True, 2)
     assert (second["totalElements"], second["totalPages"], second["hasNext"], len(second["data"])) == (4, 2, False, 2)
     assert sorted(d["name"] for d in first["data"] + second["data"]) == sorted([*names_a, f"{prefix}-b"])
-    typed = world.admin.ok("get", "/api/tenant/devices",
-                           params={"pageSize": 10, "page": 0, "textSearch": prefix, "type": kind_a})
+    typed = world.admin.ok(
+        "get", "/api/tenant/devices", params={"pageSize": 10, "page": 0, "textSearch": prefix, "type": kind_a}
+    )
     assert sorted(d["name"] for d in typed["data"]) == names_a
     assert typed["totalElements"] == 3 and typed["hasNext"] is False
     assert {d["type"] for d in typed["data"]} == {kind_a}
@@ -130,8 +132,9 @@ def test_assign_and_unassign(world):
     unassigned = world.admin.ok("delete", f"/api/customer/device/{device.id}")
     assert unassigned["customerId"] == {"entityType": "CUSTOMER", "id": NULL_UUID}
     assert world.owner(device) == NULL_UUID
-    assert_error(world.admin.delete(f"/api/customer/device/{device.id}"), 400, 31,
-                 "Device isn't assigned to any customer!")
+    assert_error(
+        world.admin.delete(f"/api/customer/device/{device.id}"), 400, 31, "Device isn't assigned to any customer!"
+    )
 
 
 def test_assign_errors(world):
@@ -183,29 +186,33 @@ def test_customer_devices(world):
     assert len(first["data"]) == 1 and first["totalPages"] == 2 and first["hasNext"] is True
     # the customer's own user may list them; another customer's user may not
     user = world.new_customer_user(cid)
-    assert sorted(d["name"] for d in user.ok("get", f"/api/customer/{cid}/devices",
-                                             params={"pageSize": 10, "page": 0})["data"]) == sorted([a.name, b.name])
+    assert sorted(
+        d["name"] for d in user.ok("get", f"/api/customer/{cid}/devices", params={"pageSize": 10, "page": 0})["data"]
+    ) == sorted([a.name, b.name])
     assert_error(world.u1.get(f"/api/customer/{cid}/devices", params={"pageSize": 10, "page": 0}), 403, 20)
     assert_error(world.admin.get(f"/api/customer/{uuid.uuid4()}/devices", params={"pageSize": 10, "page": 0}), 404, 32)
     user.close()
     assert c.name not in {d["name"] for d in page["data"]}
 
 
-@pytest.mark.parametrize("method,path", [
-    ("get", "/api/device/not-a-uuid"),
-    ("delete", "/api/device/not-a-uuid"),
-    ("get", "/api/device/not-a-uuid/credentials"),
-    ("post", "/api/customer/not-a-uuid/device/{device}"),
-    ("post", "/api/customer/{customer}/device/not-a-uuid"),
-    ("delete", "/api/customer/device/not-a-uuid"),
-    ("get", "/api/customer/not-a-uuid/devices"),
-    ("post", f"{TELEMETRY}/DEVICE/not-a-uuid/SERVER_SCOPE"),
-    ("post", f"{TELEMETRY}/DEVICE/not-a-uuid/attributes/SERVER_SCOPE"),
-    ("post", f"{TELEMETRY}/not-a-uuid/SERVER_SCOPE"),
-    ("get", f"{TELEMETRY}/DEVICE/not-a-uuid/values/attributes/SERVER_SCOPE"),
-    ("delete", f"{TELEMETRY}/DEVICE/not-a-uuid/SERVER_SCOPE?keys=a"),
-    ("get", "/api/audit/logs/entity/DEVICE/not-a-uuid"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/device/not-a-uuid"),
+        ("delete", "/api/device/not-a-uuid"),
+        ("get", "/api/device/not-a-uuid/credentials"),
+        ("post", "/api/customer/not-a-uuid/device/{device}"),
+        ("post", "/api/customer/{customer}/device/not-a-uuid"),
+        ("delete", "/api/customer/device/not-a-uuid"),
+        ("get", "/api/customer/not-a-uuid/devices"),
+        ("post", f"{TELEMETRY}/DEVICE/not-a-uuid/SERVER_SCOPE"),
+        ("post", f"{TELEMETRY}/DEVICE/not-a-uuid/attributes/SERVER_SCOPE"),
+        ("post", f"{TELEMETRY}/not-a-uuid/SERVER_SCOPE"),
+        ("get", f"{TELEMETRY}/DEVICE/not-a-uuid/values/attributes/SERVER_SCOPE"),
+        ("delete", f"{TELEMETRY}/DEVICE/not-a-uuid/SERVER_SCOPE?keys=a"),
+        ("get", "/api/audit/logs/entity/DEVICE/not-a-uuid"),
+    ],
+)
 def test_non_uuid_ids_are_400(world, method, path):
     device = world.device()
     path = path.format(device=device.id, customer=world.c1_id)
@@ -261,16 +268,18 @@ def test_save_attributes_invalid_scope_is_400(world, path, scope):
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json"])
 def test_save_attributes_invalid_json_is_400(world, content_type):
     device = world.device()
-    r = world.admin.post(f"{TELEMETRY}/DEVICE/{device.id}/SERVER_SCOPE", content=b'{"a": ',
-                         headers={"Content-Type": content_type})
+    r = world.admin.post(
+        f"{TELEMETRY}/DEVICE/{device.id}/SERVER_SCOPE", content=b'{"a": ', headers={"Content-Type": content_type}
+    )
     assert_error(r, 400, 31, "Invalid JSON")
 
 
 @pytest.mark.parametrize("raw", [b"{}", b"[]", b'"text"', b"42", b"null"])
 def test_save_attributes_without_data_is_400(world, raw):
     device = world.device()
-    r = world.admin.post(f"{TELEMETRY}/DEVICE/{device.id}/SERVER_SCOPE", content=raw,
-                         headers={"Content-Type": "application/json"})
+    r = world.admin.post(
+        f"{TELEMETRY}/DEVICE/{device.id}/SERVER_SCOPE", content=raw, headers={"Content-Type": "application/json"}
+    )
     assert_error(r, 400, 31, "No attributes data found in request body!")
 
 
@@ -304,15 +313,17 @@ def test_get_attribute_values_by_keys(world):
     device = world.device()
     world.save_server_attributes(device, {"a": "x", "b": 2, "c": True})
     before = now_ms()
-    rows = world.admin.ok("get", f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE",
-                          params={"keys": "a,b"})
+    rows = world.admin.ok(
+        "get", f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE", params={"keys": "a,b"}
+    )
     assert sorted(row["key"] for row in rows) == ["a", "b"]
     for row in rows:
         assert set(row) == {"lastUpdateTs", "key", "value"}
         assert isinstance(row["lastUpdateTs"], int) and abs(row["lastUpdateTs"] - before) < 120_000
     assert {row["key"]: row["value"] for row in rows} == {"a": "x", "b": 2}
-    missing = world.admin.ok("get", f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE",
-                             params={"keys": "nope"})
+    missing = world.admin.ok(
+        "get", f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE", params={"keys": "nope"}
+    )
     assert missing == []
 
 
@@ -324,8 +335,9 @@ def test_numeric_strings_are_cast_and_true_stays_a_string(world):
     assert isinstance(values["int"], int) and isinstance(values["flag"], str)
 
 
-@pytest.mark.parametrize("path", [f"{TELEMETRY}/DEVICE/{{id}}/SERVER_SCOPE", f"{TELEMETRY}/{{id}}/SERVER_SCOPE"],
-                         ids=["entity", "legacy"])
+@pytest.mark.parametrize(
+    "path", [f"{TELEMETRY}/DEVICE/{{id}}/SERVER_SCOPE", f"{TELEMETRY}/{{id}}/SERVER_SCOPE"], ids=["entity", "legacy"]
+)
 def test_delete_attributes(world, path):
     device = world.device()
     world.save_server_attributes(device, {"a": 1, "b": 2, "c": 3})
@@ -340,7 +352,9 @@ def test_claiming_data_is_read_back_redacted(world):
     device = world.device()
     expires = now_ms() + 3_600_000
     world.save_server_attributes(device, {"claimingData": {"secretKey": "my-server-secret", "expirationTime": expires}})
-    r = world.admin.get(f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE", params={"keys": "claimingData"})
+    r = world.admin.get(
+        f"{TELEMETRY}/DEVICE/{device.id}/values/attributes/SERVER_SCOPE", params={"keys": "claimingData"}
+    )
     assert r.status_code == 200
     assert "my-server-secret" not in r.text
     [row] = r.json()
@@ -352,19 +366,24 @@ def test_claiming_data_is_read_back_redacted(world):
 def test_claiming_data_as_a_json_string_is_accepted(world):
     device = world.device()
     expires = now_ms() + 3_600_000
-    world.save_server_attributes(device, {"claimingData": json.dumps({"secretKey": "s", "expirationTime": str(expires)})})
+    world.save_server_attributes(
+        device, {"claimingData": json.dumps({"secretKey": "s", "expirationTime": str(expires)})}
+    )
     value = world.server_attributes(device)["claimingData"]
     value = value if isinstance(value, dict) else json.loads(value)
     assert int(value["expirationTime"]) == expires and value["secretKey"] != "s"
 
 
-@pytest.mark.parametrize("claiming_data", [
-    {"secretKey": "k", "expirationTime": 1, "extra": True},
-    {"secretKey": "k", "expirationTime": "soon"},
-    {"secretKey": {"nested": 1}, "expirationTime": 1},
-    "not json",
-    [1, 2],
-])
+@pytest.mark.parametrize(
+    "claiming_data",
+    [
+        {"secretKey": "k", "expirationTime": 1, "extra": True},
+        {"secretKey": "k", "expirationTime": "soon"},
+        {"secretKey": {"nested": 1}, "expirationTime": 1},
+        "not json",
+        [1, 2],
+    ],
+)
 def test_malformed_claiming_data_is_400(world, claiming_data):
     device = world.device()
     r = world.admin.post(f"{TELEMETRY}/DEVICE/{device.id}/SERVER_SCOPE", json={"claimingData": claiming_data})
@@ -399,8 +418,10 @@ def test_listing_with_a_nul_character_is_refused(world, params):
 
 
 def test_login_with_a_nul_character_is_refused(live_server):
-    r = httpx.post(live_server.base_url + "/api/auth/login", json={"username": f"a{NUL_NAME}@example.com",
-                                                                    "password": "whatever-1"})
+    r = httpx.post(
+        live_server.base_url + "/api/auth/login",
+        json={"username": f"a{NUL_NAME}@example.com", "password": "whatever-1"},
+    )
     assert_error(r, 400, 31, contains="NUL character")
 
 
@@ -429,16 +450,24 @@ def test_device_fields_with_a_nul_character(world, field):
 
     def round_trips() -> bool:
         return world.admin.ok("get", f"/api/device/{r.json()['id']['id']}")[field] == body[field]
+
     _accepted_or_refused(r, round_trips)
 
 
 def test_customer_title_and_user_email_with_a_nul_character(world):
     r = world.admin.post("/api/customer", json={"title": f"title{NUL_NAME}"})
-    _accepted_or_refused(r, lambda: world.admin.ok("get", f"/api/customer/{r.json()['id']['id']}")["title"]
-                         == f"title{NUL_NAME}")
+    _accepted_or_refused(
+        r, lambda: world.admin.ok("get", f"/api/customer/{r.json()['id']['id']}")["title"] == f"title{NUL_NAME}"
+    )
     email = f"a{NUL_NAME}{uuid.uuid4().hex[:6]}@example.com"
-    u = world.admin.post("/api/user", json={"email": email, "authority": "CUSTOMER_USER",
-                                            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id}})
+    u = world.admin.post(
+        "/api/user",
+        json={
+            "email": email,
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id},
+        },
+    )
     if u.status_code == 200:
         assert u.json()["email"] == email
     else:
@@ -453,8 +482,14 @@ def test_device_fields_longer_than_255_characters_are_400(world, field):
 
 def test_customer_title_and_email_longer_than_255_characters_are_400(world):
     assert_error(world.admin.post("/api/customer", json={"title": "t" * 256}), 400, 31)
-    r = world.admin.post("/api/user", json={"email": "e" * 250 + "@example.com", "authority": "CUSTOMER_USER",
-                                            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id}})
+    r = world.admin.post(
+        "/api/user",
+        json={
+            "email": "e" * 250 + "@example.com",
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id},
+        },
+    )
     assert_error(r, 400, 31)
 
 

@@ -8,7 +8,6 @@ of 127.0.0.1 must not reach other modules' tests.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Iterator
 
 import pytest
@@ -34,11 +33,12 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def test_guessing_a_printed_key_over_http_meets_429_and_the_owner_claims_after(world) -> None:
     device = world.device()
-    world.save_server_attributes(device, {"claimingData": {"secretKey": "482913",
-                                                           "expirationTime": now_ms() + 3_600_000}})
+    world.save_server_attributes(
+        device, {"claimingData": {"secretKey": "482913", "expirationTime": now_ms() + 3_600_000}}
+    )
     answers = [world.u2.claim(device.name, {"secretKey": f"{n:06d}"}) for n in range(200)]
     statuses = [r.status_code for r in answers]
-    assert statuses[:FREE_PER_DEVICE + 2] == [400] * (FREE_PER_DEVICE + 1) + [429], statuses[:10]
+    assert statuses[: FREE_PER_DEVICE + 2] == [400] * (FREE_PER_DEVICE + 1) + [429], statuses[:10]
     # each later guess waits for a lock twice as long as the last: a few in the run's seconds at most
     admitted = statuses.count(400)
     assert statuses.count(429) == 200 - admitted and admitted <= FREE_PER_DEVICE + 4, statuses

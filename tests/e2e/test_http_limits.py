@@ -7,6 +7,7 @@ The limits do not depend on the storage, so these servers run on SQLite only."""
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import selectors
 import socket
@@ -33,13 +34,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))
     try:
-        live = start_server(tmp_path_factory.mktemp("limits"), extra_env={
-            "CLAIMD_HTTP_MAX_BODY_BYTES": str(MAX_BODY),
-            "CLAIMD_HTTP_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-            "CLAIMD_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-            "CLAIMD_HTTP_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
-            "CLAIMD_HTTP_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
-        })
+        live = start_server(
+            tmp_path_factory.mktemp("limits"),
+            extra_env={
+                "CLAIMD_HTTP_MAX_BODY_BYTES": str(MAX_BODY),
+                "CLAIMD_HTTP_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+                "CLAIMD_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+                "CLAIMD_HTTP_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
+                "CLAIMD_HTTP_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+            },
+        )
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     try:
@@ -74,8 +78,12 @@ def test_a_100_mb_body_is_refused_at_once_and_memory_stays_flat(server: LiveServ
     started = time.monotonic()
     for _ in range(10):
         body = Body(100 * MIB)
-        response = httpx.post(server.base_url + "/api/auth/login", content=body, timeout=30,
-                              headers={"Content-Length": str(body.size), "Content-Type": "application/json"})
+        response = httpx.post(
+            server.base_url + "/api/auth/login",
+            content=body,
+            timeout=30,
+            headers={"Content-Length": str(body.size), "Content-Type": "application/json"},
+        )
         assert response.status_code == 413
         assert response.json()["status"] == 413  # ThingsBoard's error dialect on /api/
         assert str(MAX_BODY) in response.json()["message"]
@@ -88,8 +96,12 @@ def test_a_chunked_body_is_cut_at_the_limit(server: LiveServer) -> None:
     before = rss_kib(server.process.pid)
     body = Body(100 * MIB)
     started = time.monotonic()
-    response = httpx.post(server.base_url + "/api/auth/login", content=iter(body), timeout=30,
-                          headers={"Content-Type": "application/json"})
+    response = httpx.post(
+        server.base_url + "/api/auth/login",
+        content=iter(body),
+        timeout=30,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert response.status_code == 413
     assert response.headers["connection"] == "close"
@@ -98,28 +110,37 @@ def test_a_chunked_body_is_cut_at_the_limit(server: LiveServer) -> None:
     assert rss_kib(server.process.pid) - before < 30 * 1024
 
 
-@pytest.mark.parametrize(("path", "check"), [
-    ("/v1/claimed-devices", lambda r: r.headers["content-type"] == "application/problem+json"
-     and r.json()["code"] == "TOO_LARGE"),
-    ("/api/v3/edcs/claim", lambda r: r.json()["code"] == 3 and "details" in r.json()),
-    ("/api/v1/some-token/claim", lambda r: r.json()["status"] == 413),
-], ids=["ownership", "tts", "device"])
+@pytest.mark.parametrize(
+    ("path", "check"),
+    [
+        (
+            "/v1/claimed-devices",
+            lambda r: r.headers["content-type"] == "application/problem+json" and r.json()["code"] == "TOO_LARGE",
+        ),
+        ("/api/v3/edcs/claim", lambda r: r.json()["code"] == 3 and "details" in r.json()),
+        ("/api/v1/some-token/claim", lambda r: r.json()["status"] == 413),
+    ],
+    ids=["ownership", "tts", "device"],
+)
 def test_413_speaks_the_dialect_of_the_route(server: LiveServer, path: str, check) -> None:
-    response = httpx.post(server.base_url + path, content=b"{" + b" " * MAX_BODY + b"}",
-                          headers={"Content-Type": "application/json"})
+    response = httpx.post(
+        server.base_url + path, content=b"{" + b" " * MAX_BODY + b"}", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert check(response)
 
 
 def test_a_body_within_the_limit_is_served(server: LiveServer) -> None:
-    response = httpx.post(server.base_url + "/api/auth/login",
-                          json={"username": server.admin_email, "password": server.admin_password})
+    response = httpx.post(
+        server.base_url + "/api/auth/login", json={"username": server.admin_email, "password": server.admin_password}
+    )
     assert response.status_code == 200
 
 
 def _admin_headers(server: LiveServer) -> dict[str, str]:
-    token = httpx.post(server.base_url + "/api/auth/login",
-                       json={"username": server.admin_email, "password": server.admin_password}).json()["token"]
+    token = httpx.post(
+        server.base_url + "/api/auth/login", json={"username": server.admin_email, "password": server.admin_password}
+    ).json()["token"]
     return {"X-Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
 
 
@@ -130,8 +151,11 @@ def test_an_upload_route_takes_a_body_over_the_normal_limit_but_not_over_its_own
     accepted = httpx.post(server.base_url + "/v1/device-identities/bulk", content=iter([rows]), headers=headers)
     assert accepted.status_code == 202, accepted.text
     body = Body(MAX_UPLOAD + MIB)
-    refused = httpx.post(server.base_url + "/v1/device-identities/bulk", content=body,
-                         headers={**headers, "Content-Length": str(body.size)})
+    refused = httpx.post(
+        server.base_url + "/v1/device-identities/bulk",
+        content=body,
+        headers={**headers, "Content-Length": str(body.size)},
+    )
     assert refused.status_code == 413
     assert refused.json()["code"] == "TOO_LARGE"
     assert str(MAX_UPLOAD) in refused.json()["message"]
@@ -186,8 +210,10 @@ def test_a_kept_alive_connection_is_closed_after_the_idle_timeout(server: LiveSe
 def test_a_stalled_request_body_is_closed_after_the_body_timeout(server: LiveServer) -> None:
     (s,) = _open(server, 1)
     with s:
-        s.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 100\r\n\r\n{\"username\": ")
+        s.sendall(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"username": '
+        )
         sent = time.monotonic()
         assert _closed_within([s], BODY_TIMEOUT_S + 3) == 1
         assert time.monotonic() - sent < BODY_TIMEOUT_S + 1.5
@@ -196,7 +222,8 @@ def test_a_stalled_request_body_is_closed_after_the_body_timeout(server: LiveSer
 
 @pytest.mark.slow
 def test_5000_silent_connections_do_not_stop_service_and_are_closed_after_the_header_timeout(
-        server: LiveServer) -> None:
+    server: LiveServer,
+) -> None:
     _raise_own_file_limit(5_500)
     silent = _open(server, 5_000)
     try:
@@ -219,10 +246,8 @@ def test_slowloris_connections_are_closed_after_the_header_timeout(server: LiveS
         started = time.monotonic()
         while time.monotonic() - started < HEADER_TIMEOUT_S + 1:  # one more header line every 0.5 s
             for s in slow:
-                try:
+                with contextlib.suppress(OSError):
                     s.sendall(b"X-a: b\r\n")
-                except OSError:
-                    pass
             time.sleep(0.5)
         assert _closed_within(slow, 5) == len(slow)
         assert time.monotonic() - started < HEADER_TIMEOUT_S + 7
@@ -233,8 +258,7 @@ def test_slowloris_connections_are_closed_after_the_header_timeout(server: LiveS
 
 @pytest.mark.slow
 def test_connections_beyond_the_cap_are_closed_at_once(tmp_path: Path) -> None:
-    live = start_server(tmp_path, extra_env={"CLAIMD_HTTP_MAX_CONNECTIONS": "20",
-                                             "CLAIMD_HTTP_HEADER_TIMEOUT_S": "3"})
+    live = start_server(tmp_path, extra_env={"CLAIMD_HTTP_MAX_CONNECTIONS": "20", "CLAIMD_HTTP_HEADER_TIMEOUT_S": "3"})
     try:
         held = _open(live, 20)
         time.sleep(0.3)
@@ -267,7 +291,10 @@ def test_a_request_head_over_the_limit_is_refused_with_431(server: LiveServer) -
 
 
 def test_the_server_raises_its_open_file_limit_to_the_hard_limit(server: LiveServer) -> None:
-    line = next(line for line in Path(f"/proc/{server.process.pid}/limits").read_text().splitlines()
-                if line.startswith("Max open files"))
+    line = next(
+        line
+        for line in Path(f"/proc/{server.process.pid}/limits").read_text().splitlines()
+        if line.startswith("Max open files")
+    )
     soft, hard = line.split()[3:5]
     assert soft == hard  # raised from the 1024 it was started with

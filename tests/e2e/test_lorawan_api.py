@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from dbrows import database_rows
-from http_helpers import Api, World, make_world, new_customer_user, uid
+from http_helpers import Api, World, make_world, new_customer_user, problem, uid
 from live_fixtures import LIVE_BACKENDS, serving
 from pngread import decode_qr_png, png_size
 from servers import LiveServer
@@ -38,7 +38,6 @@ CLAIM = "/api/v3/edcs/claim"
 QR = "/api/v3/qr-codes/end-devices"
 ERROR_DETAILS = "type.googleapis.com/ttn.lorawan.v3.ErrorDetails"
 GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8}
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "message"}
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 HEX8 = re.compile(r"^[0-9A-F]{8}$")
 SPEC_EXAMPLE = "LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:PFOOBAR:CAF2C"
@@ -152,19 +151,6 @@ def assert_error_details(details: dict[str, Any], status: int, name: str) -> Non
     assert isinstance(details["message_format"], str) and details["message_format"].strip(), details
 
 
-def problem(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """RFC 9457 problem details with claimd's ``code`` and nRF Cloud's ``message``."""
-    assert r.status_code == status, f"{r.request.method} {r.request.url} → {r.status_code} {r.text}"
-    assert r.headers.get("content-type", "").startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert PROBLEM_FIELDS <= set(body) and body["status"] == status, body
-    assert body["message"] == body["detail"] and body["detail"].strip(), body
-    assert body["type"] == f"urn:claimd:problem:{body['code']}" and body["instance"] == r.request.url.path, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 def register(api: Api, dev_eui: str | None = None, join_eui: str | None = JOIN_EUI, **extra: Any) -> dict[str, Any]:
     """Register a LoRaWAN device as the tenant admin; returns the 201 body (with its code, once)."""
     ids: dict[str, Any] = {"dev_eui": dev_eui or new_eui()}
@@ -184,8 +170,11 @@ def code_of(device: dict[str, Any]) -> str:
 
 
 def claim_request(dev_eui: str, code: str, app: str, join_eui: str = JOIN_EUI, **extra: Any) -> dict[str, Any]:
-    return {"authenticated_identifiers": {"join_eui": join_eui, "dev_eui": dev_eui, "authentication_code": code},
-            "target_application_ids": {"application_id": app}, **extra}
+    return {
+        "authenticated_identifiers": {"join_eui": join_eui, "dev_eui": dev_eui, "authentication_code": code},
+        "target_application_ids": {"application_id": app},
+        **extra,
+    }
 
 
 def claim(api: Api, dev_eui: str, code: str, app: str, join_eui: str = JOIN_EUI, **extra: Any) -> httpx.Response:
@@ -193,8 +182,12 @@ def claim(api: Api, dev_eui: str, code: str, app: str, join_eui: str = JOIN_EUI,
 
 
 def claimed_ids(dev_eui: str, app: str, device_id: str | None = None, join_eui: str = JOIN_EUI) -> dict[str, Any]:
-    return {"device_id": device_id or f"eui-{dev_eui.lower()}", "application_ids": {"application_id": app},
-            "dev_eui": dev_eui, "join_eui": join_eui}
+    return {
+        "device_id": device_id or f"eui-{dev_eui.lower()}",
+        "application_ids": {"application_id": app},
+        "dev_eui": dev_eui,
+        "join_eui": join_eui,
+    }
 
 
 def get_device(w: World, dev_eui: str) -> dict[str, Any]:
@@ -236,21 +229,42 @@ def wait_op(api: Api, op_id: str, timeout: float = 30.0) -> dict[str, Any]:
 def test_register_shows_the_code_and_qr_text_once(lw: World) -> None:
     dev_eui = new_eui()
     started = now_ms()
-    r = lw.admin.post(DEVICES, json={
-        "ids": {"dev_eui": dev_eui.lower(), "join_eui": JOIN_EUI.lower(), "device_id": uid("lw-sensor")},
-        "claim_authentication_code": {"value": "c05ea29c", "valid_from": "2020-01-01T00:00:00Z", "valid_to": 4102444800000},
-        "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
-        "serial_number": "SN-0001",
-    })
+    r = lw.admin.post(
+        DEVICES,
+        json={
+            "ids": {"dev_eui": dev_eui.lower(), "join_eui": JOIN_EUI.lower(), "device_id": uid("lw-sensor")},
+            "claim_authentication_code": {
+                "value": "c05ea29c",
+                "valid_from": "2020-01-01T00:00:00Z",
+                "valid_to": 4102444800000,
+            },
+            "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
+            "serial_number": "SN-0001",
+        },
+    )
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body) == {"id", "name", "ids", "claim_authentication_code", "lora_alliance_profile_ids", "serial_number",
-                         "owner_id", "claimed_at", "blocked", "created_at", "qr_code"}
+    assert set(body) == {
+        "id",
+        "name",
+        "ids",
+        "claim_authentication_code",
+        "lora_alliance_profile_ids",
+        "serial_number",
+        "owner_id",
+        "claimed_at",
+        "blocked",
+        "created_at",
+        "qr_code",
+    }
     assert body["name"].startswith("lw-sensor-")
     assert body["ids"] == {"dev_eui": dev_eui, "join_eui": JOIN_EUI}  # canonical: upper-case hex
     assert body["claim_authentication_code"] == {  # a hex code is kept in upper case
-        "value": "C05EA29C", "valid_from": "2020-01-01T00:00:00.000Z", "valid_to": "2100-01-01T00:00:00.000Z",
-        "spent_at": None}
+        "value": "C05EA29C",
+        "valid_from": "2020-01-01T00:00:00.000Z",
+        "valid_to": "2100-01-01T00:00:00.000Z",
+        "spent_at": None,
+    }
     assert body["lora_alliance_profile_ids"] == {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}
     assert body["serial_number"] == "SN-0001"
     assert (body["owner_id"], body["claimed_at"], body["blocked"]) == (None, None, False)
@@ -260,8 +274,11 @@ def test_register_shows_the_code_and_qr_text_once(lw: World) -> None:
     parsed = lw.admin.ok("post", f"{QR}/parse", json={"qr_code": b64(body["qr_code"])})
     assert parsed["format_id"] == "tr005"
     assert parsed["end_device_template"]["end_device"] == {
-        "ids": {"dev_eui": dev_eui, "join_eui": JOIN_EUI}, "claim_authentication_code": {"value": "C05EA29C"},
-        "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}, "serial_number": "SN-0001"}
+        "ids": {"dev_eui": dev_eui, "join_eui": JOIN_EUI},
+        "claim_authentication_code": {"value": "C05EA29C"},
+        "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
+        "serial_number": "SN-0001",
+    }
 
     # read back: the same device, never its code nor its QR text
     for path in (f"{DEVICES}/{dev_eui}", f"{DEVICES}/{dev_eui.lower()}"):
@@ -269,7 +286,9 @@ def test_register_shows_the_code_and_qr_text_once(lw: World) -> None:
         assert r.status_code == 200, r.text
         seen = r.json()
         expected = {k: v for k, v in body.items() if k != "qr_code"}
-        expected["claim_authentication_code"] = {k: v for k, v in body["claim_authentication_code"].items() if k != "value"}
+        expected["claim_authentication_code"] = {
+            k: v for k, v in body["claim_authentication_code"].items() if k != "value"
+        }
         assert seen == expected
         assert "C05EA29C" not in r.text.upper()
 
@@ -308,10 +327,17 @@ def test_register_refusals(lw: World, lw_server: LiveServer) -> None:
     for code in ("bad-code", "X" * 33, "äbc", "with space"):
         r = lw.admin.post(DEVICES, json={"ids": {"dev_eui": new_eui()}, "claim_authentication_code": code})
         problem(r, 400, "INVALID_CLAIM_CODE")
-    r = lw.admin.post(DEVICES, json={"ids": {"dev_eui": new_eui()},
-                                     "claim_authentication_code": {"value": "ABC", "valid_from": 2000, "valid_to": 1000}})
+    r = lw.admin.post(
+        DEVICES,
+        json={
+            "ids": {"dev_eui": new_eui()},
+            "claim_authentication_code": {"value": "ABC", "valid_from": 2000, "valid_to": 1000},
+        },
+    )
     problem(r, 400, "INVALID_CLAIM_CODE_WINDOW")
-    r = lw.admin.post(DEVICES, json={"ids": {"dev_eui": new_eui()}, "claim_authentication_code": {"valid_to": "tomorrow"}})
+    r = lw.admin.post(
+        DEVICES, json={"ids": {"dev_eui": new_eui()}, "claim_authentication_code": {"valid_to": "tomorrow"}}
+    )
     problem(r, 400, "INVALID_CLAIM_CODE_WINDOW")
     for profile in ({"vendor_id": 70000}, {"vendor_profile_id": -1}, {"vendor_id": "x"}):
         r = lw.admin.post(DEVICES, json={"ids": {"dev_eui": new_eui()}, "lora_alliance_profile_ids": profile})
@@ -331,13 +357,19 @@ def test_a_new_claim_code_replaces_the_old_one(lw: World) -> None:
     device = register(lw.admin, claim_authentication_code="Old1Code")
     dev_eui = dev_of(device)
     # given, lower-case hex (kept upper-case), with a window
-    r = lw.admin.post(f"{DEVICES}/{dev_eui.lower()}/claim-code",
-                      json={"value": "abcdef12", "valid_from": "2020-01-01T00:00:00Z", "valid_to": 4102444800000})
+    r = lw.admin.post(
+        f"{DEVICES}/{dev_eui.lower()}/claim-code",
+        json={"value": "abcdef12", "valid_from": "2020-01-01T00:00:00Z", "valid_to": 4102444800000},
+    )
     assert r.status_code == 200, r.text
     renewed = r.json()
     assert renewed["id"] == device["id"] and renewed["ids"] == device["ids"]
-    assert renewed["claim_authentication_code"] == {"value": "ABCDEF12", "valid_from": "2020-01-01T00:00:00.000Z",
-                                                    "valid_to": "2100-01-01T00:00:00.000Z", "spent_at": None}
+    assert renewed["claim_authentication_code"] == {
+        "value": "ABCDEF12",
+        "valid_from": "2020-01-01T00:00:00.000Z",
+        "valid_to": "2100-01-01T00:00:00.000Z",
+        "spent_at": None,
+    }
     assert renewed["qr_code"] == tr005(JOIN_EUI, dev_eui, "ABCDEF12")
     seen = get_device(lw, dev_eui)
     assert "value" not in seen["claim_authentication_code"] and "qr_code" not in seen
@@ -357,15 +389,20 @@ def test_a_new_claim_code_replaces_the_old_one(lw: World) -> None:
     # refusals
     problem(lw.admin.post(f"{DEVICES}/{new_eui()}/claim-code", json={}), 404, "NOT_FOUND")
     problem(lw.admin.post(f"{DEVICES}/{dev_eui}/claim-code", json={"value": "no-no"}), 400, "INVALID_CLAIM_CODE")
-    problem(lw.admin.post(f"{DEVICES}/{dev_eui}/claim-code", json={"valid_from": 5000, "valid_to": 10}), 400,
-            "INVALID_CLAIM_CODE_WINDOW")
+    problem(
+        lw.admin.post(f"{DEVICES}/{dev_eui}/claim-code", json={"valid_from": 5000, "valid_to": 10}),
+        400,
+        "INVALID_CLAIM_CODE_WINDOW",
+    )
     problem(lw.admin.post(f"{DEVICES}/{dev_eui}/claim-code", json={"value": 12345678}), 400)
     problem(lw.u1.post(f"{DEVICES}/{dev_eui}/claim-code", json={}), 403, "FORBIDDEN")
 
 
 # claims -----------------------------------------------------------------------------------------
 def test_claim_by_identifiers_files_the_device_in_an_application(lw: World) -> None:
-    device = register(lw.admin, lora_alliance_profile_ids={"vendor_id": 1, "vendor_profile_id": 2}, serial_number="SN-9")
+    device = register(
+        lw.admin, lora_alliance_profile_ids={"vendor_id": 1, "vendor_profile_id": 2}, serial_number="SN-9"
+    )
     dev_eui, code, app = dev_of(device), code_of(device), new_app()
     assert app not in applications(lw.u1)
     started = now_ms()
@@ -387,11 +424,21 @@ def test_claim_by_identifiers_files_the_device_in_an_application(lw: World) -> N
     assert listed["end_device_count"] == 1 and ms_of(listed["created_at"]) == claimed_at
     found, total = app_devices(lw.u1, app)
     assert total == 1
-    assert found == [{"ids": claimed_ids(dev_eui, app), "name": device["name"], "created_at": seen["claimed_at"],
-                      "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2}, "serial_number": "SN-9"}]
+    assert found == [
+        {
+            "ids": claimed_ids(dev_eui, app),
+            "name": device["name"],
+            "created_at": seen["claimed_at"],
+            "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2},
+            "serial_number": "SN-9",
+        }
+    ]
 
     # the same customer again (even into another application): 200 with the stored identifiers
-    for again in (claim(lw.u1, dev_eui, code, app), claim(lw.u1, dev_eui, code, new_app(), target_device_id="other-id")):
+    for again in (
+        claim(lw.u1, dev_eui, code, app),
+        claim(lw.u1, dev_eui, code, new_app(), target_device_id="other-id"),
+    ):
         assert again.status_code == 200, again.text
         assert again.json() == claimed_ids(dev_eui, app)
     assert get_device(lw, dev_eui)["claimed_at"] == seen["claimed_at"]
@@ -410,8 +457,9 @@ def test_a_wrong_code_an_unknown_device_and_a_wrong_join_eui_look_the_same(lw: W
     device = register(lw.admin)
     dev_eui, code, app = dev_of(device), code_of(device), new_app()
     unknown = new_eui()
-    wrong_code = tts_error(claim(lw.u1, dev_eui, "DEADBEEF" if code != "DEADBEEF" else "BEEFDEAD", app),
-                           403, "device_access_denied")
+    wrong_code = tts_error(
+        claim(lw.u1, dev_eui, "DEADBEEF" if code != "DEADBEEF" else "BEEFDEAD", app), 403, "device_access_denied"
+    )
     wrong_join = tts_error(claim(lw.u1, dev_eui, code, app, join_eui="70B3D57ED0000001"), 403, "device_access_denied")
     no_device = tts_error(claim(lw.u1, unknown, code, app), 403, "device_access_denied")
     assert wrong_code["message_format"] == wrong_join["message_format"]
@@ -435,8 +483,14 @@ def test_a_wrong_code_an_unknown_device_and_a_wrong_join_eui_look_the_same(lw: W
     assert [e["actionStatus"] for e in entries if e["actionType"] == "CLAIM"].count("SUCCESS") == 1
     assert code not in json.dumps(entries)
     tenant_log = lw.admin.ok("get", "/api/audit/logs", params={"pageSize": 1000, "page": 0})["data"]
-    assert sum(e["actionData"].get("count", 1) for e in tenant_log if e["entityName"] == device["name"]
-               and e["actionStatus"] == "DEVICE_ACCESS_DENIED") == 2
+    assert (
+        sum(
+            e["actionData"].get("count", 1)
+            for e in tenant_log
+            if e["entityName"] == device["name"] and e["actionStatus"] == "DEVICE_ACCESS_DENIED"
+        )
+        == 2
+    )
 
 
 def test_non_hex_codes_are_case_sensitive(lw: World) -> None:
@@ -493,8 +547,11 @@ def test_the_code_works_only_inside_its_validity_window(lw: World) -> None:
         # a wrong code outside the window is just wrong
         tts_error(claim(lw.u1, dev_of(device), "FFFF0000", app), 403, "device_access_denied")
     # the tenant opens the window of the future one: it claims at once
-    renewed = lw.admin.ok("post", f"{DEVICES}/{dev_of(future)}/claim-code",
-                          json={"value": code_of(future), "valid_from": now_ms() - 60_000, "valid_to": now_ms() + 60_000})
+    renewed = lw.admin.ok(
+        "post",
+        f"{DEVICES}/{dev_of(future)}/claim-code",
+        json={"value": code_of(future), "valid_from": now_ms() - 60_000, "valid_to": now_ms() + 60_000},
+    )
     assert code_of(renewed) == code_of(future)
     assert claim(lw.u1, dev_of(future), code_of(future), app).status_code == 200
 
@@ -515,12 +572,17 @@ def test_a_blocked_device_refuses_claims(lw: World) -> None:
 
 
 def test_claim_by_qr_code(lw: World) -> None:
-    device = register(lw.admin, serial_number="SN-QR", lora_alliance_profile_ids={"vendor_id": 7, "vendor_profile_id": 9})
+    device = register(
+        lw.admin, serial_number="SN-QR", lora_alliance_profile_ids={"vendor_id": 7, "vendor_profile_id": 9}
+    )
     dev_eui, app = dev_of(device), new_app()
     qr = device["qr_code"]
     damaged = qr[:-1] + ("0" if qr[-1] != "0" else "1")
-    tts_error(lw.u1.post(CLAIM, json={"qr_code": b64(damaged), "target_application_ids": {"application_id": app}}),
-              400, "qr_bad_checksum")
+    tts_error(
+        lw.u1.post(CLAIM, json={"qr_code": b64(damaged), "target_application_ids": {"application_id": app}}),
+        400,
+        "qr_bad_checksum",
+    )
     # a scanner's trailing newline is fine
     r = lw.u1.post(CLAIM, json={"qr_code": b64(qr + "\n"), "target_application_ids": {"application_id": app}})
     assert r.status_code == 200, r.text
@@ -530,11 +592,19 @@ def test_claim_by_qr_code(lw: World) -> None:
     for text in (dev_eui, f"LW:D0:{JOIN_EUI}:{new_eui()}:00000000"):  # no owner token in it
         r = lw.u1.post(CLAIM, json={"qr_code": b64(text), "target_application_ids": {"application_id": app}})
         tts_error(r, 400, "qr_no_claim_code")
-    tts_error(lw.u1.post(CLAIM, json={"qr_code": b64("hello, this is no QR code"),
-                                      "target_application_ids": {"application_id": app}}), 400, "qr_unknown_format")
+    tts_error(
+        lw.u1.post(
+            CLAIM, json={"qr_code": b64("hello, this is no QR code"), "target_application_ids": {"application_id": app}}
+        ),
+        400,
+        "qr_unknown_format",
+    )
     for bad in ("***not base64***", "", 42):
-        tts_error(lw.u1.post(CLAIM, json={"qr_code": bad, "target_application_ids": {"application_id": app}}),
-                  400, "invalid_argument")
+        tts_error(
+            lw.u1.post(CLAIM, json={"qr_code": bad, "target_application_ids": {"application_id": app}}),
+            400,
+            "invalid_argument",
+        )
 
 
 def test_claim_request_refusals(lw: World, lw_server: LiveServer) -> None:
@@ -554,13 +624,22 @@ def test_claim_request_refusals(lw: World, lw_server: LiveServer) -> None:
     missing = claim_request(dev_eui, code, app)
     del missing["authenticated_identifiers"]["authentication_code"]
     tts_error(lw.u1.post(CLAIM, json=missing), 400, "invalid_argument")
-    tts_error(lw.u1.post(CLAIM, content=b"not json", headers={"Content-Type": "application/json"}), 400, "invalid_argument")
+    tts_error(
+        lw.u1.post(CLAIM, content=b"not json", headers={"Content-Type": "application/json"}), 400, "invalid_argument"
+    )
     tts_error(lw.u1.post(CLAIM, json=[1, 2]), 400, "invalid_argument")
     # only customer users claim
     tts_error(claim(lw.admin, dev_eui, code, app), 403, "permission_denied")
     tts_error(httpx.post(lw_server.base_url + CLAIM, json=claim_request(dev_eui, code, app)), 401, "unauthenticated")
-    tts_error(httpx.post(lw_server.base_url + CLAIM, json=claim_request(dev_eui, code, app),
-                         headers={"X-Authorization": "Bearer not-a-jwt"}), 401, "unauthenticated")
+    tts_error(
+        httpx.post(
+            lw_server.base_url + CLAIM,
+            json=claim_request(dev_eui, code, app),
+            headers={"X-Authorization": "Bearer not-a-jwt"},
+        ),
+        401,
+        "unauthenticated",
+    )
     # none of that touched the device
     seen = get_device(lw, dev_eui)
     assert seen["owner_id"] is None and seen["claim_authentication_code"]["spent_at"] is None
@@ -572,8 +651,9 @@ def test_a_taken_target_device_id_leaves_the_device_unclaimed(lw: World) -> None
     app = new_app()
     r = claim(lw.u1, dev_of(first), code_of(first), app, target_device_id="gate-sensor")
     assert r.status_code == 200 and r.json() == claimed_ids(dev_of(first), app, "gate-sensor"), r.text
-    details = tts_error(claim(lw.u1, dev_of(second), code_of(second), app, target_device_id="gate-sensor"),
-                        409, "end_device_id_taken")
+    details = tts_error(
+        claim(lw.u1, dev_of(second), code_of(second), app, target_device_id="gate-sensor"), 409, "end_device_id_taken"
+    )
     assert "gate-sensor" in details["message_format"]
     seen = get_device(lw, dev_of(second))
     assert (seen["owner_id"], seen["claimed_at"], seen["claim_authentication_code"]["spent_at"]) == (None, None, None)
@@ -584,8 +664,9 @@ def test_a_taken_target_device_id_leaves_the_device_unclaimed(lw: World) -> None
     assert total == 2 and [d["ids"]["device_id"] for d in found] == ["gate-sensor", "gate-sensor-2"]
     third = register(lw.admin)
     other = new_app()
-    assert claim(lw.u1, dev_of(third), code_of(third), other, target_device_id="gate-sensor").json() == \
-        claimed_ids(dev_of(third), other, "gate-sensor")
+    assert claim(lw.u1, dev_of(third), code_of(third), other, target_device_id="gate-sensor").json() == claimed_ids(
+        dev_of(third), other, "gate-sensor"
+    )
 
 
 def test_two_customers_racing_for_one_device_one_wins(lw: World) -> None:
@@ -593,7 +674,7 @@ def test_two_customers_racing_for_one_device_one_wins(lw: World) -> None:
         device = register(lw.admin)
         app = new_app()
 
-        def attempt(api: Api) -> int:
+        def attempt(api: Api, device: dict[str, Any] = device, app: str = app) -> int:
             client = Api(api.base_url, api.token)
             try:
                 return claim(client, dev_of(device), code_of(device), app).status_code
@@ -631,22 +712,32 @@ def test_claim_batch_answers_each_request_in_order(lw: World) -> None:
     app = new_app()
     assert claim(lw.u1, dev_of(mine), code_of(mine), app, target_device_id="mine").status_code == 200
     assert claim(lw.u2, dev_of(theirs), code_of(theirs), new_app()).status_code == 200
-    r = lw.u1.post(f"{CLAIM}/batch", json={"requests": [
-        claim_request(dev_of(fresh), code_of(fresh), app),
-        claim_request(dev_of(mine), code_of(mine), new_app()),
-        claim_request(new_eui(), "ABCDEF01", app),
-        claim_request(dev_of(theirs), code_of(theirs), app),
-        {"qr_code": b64("0004A31000FFFFFF"), "target_application_ids": {"application_id": app}},
-        claim_request(dev_of(fresh), code_of(fresh), "Bad_App"),
-        "not an object",
-    ]})
+    r = lw.u1.post(
+        f"{CLAIM}/batch",
+        json={
+            "requests": [
+                claim_request(dev_of(fresh), code_of(fresh), app),
+                claim_request(dev_of(mine), code_of(mine), new_app()),
+                claim_request(new_eui(), "ABCDEF01", app),
+                claim_request(dev_of(theirs), code_of(theirs), app),
+                {"qr_code": b64("0004A31000FFFFFF"), "target_application_ids": {"application_id": app}},
+                claim_request(dev_of(fresh), code_of(fresh), "Bad_App"),
+                "not an object",
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert len(results) == 7
     assert results[0] == {"end_device_ids": claimed_ids(dev_of(fresh), app), "created": True}
     assert results[1] == {"end_device_ids": claimed_ids(dev_of(mine), app, "mine"), "created": False}
-    expected_errors = {2: (403, "device_access_denied"), 3: (409, "device_owned_by_another"),
-                       4: (400, "qr_no_claim_code"), 5: (400, "invalid_id"), 6: (400, "invalid_argument")}
+    expected_errors = {
+        2: (403, "device_access_denied"),
+        3: (409, "device_owned_by_another"),
+        4: (400, "qr_no_claim_code"),
+        5: (400, "invalid_id"),
+        6: (400, "invalid_argument"),
+    }
     for i, (status, name) in expected_errors.items():
         assert set(results[i]) == {"error"}, results[i]
         assert_error_details(results[i]["error"], status, name)
@@ -669,15 +760,27 @@ def test_claim_batch_answers_each_request_in_order(lw: World) -> None:
 def test_claim_info_says_whether_the_tenant_registered_the_join_eui(lw: World) -> None:
     join_eui = new_eui()
     register(lw.admin, join_eui=join_eui)
-    assert lw.u1.ok("post", f"{CLAIM}/info", json={"join_eui": join_eui.lower()}) == \
-        {"join_eui": join_eui, "supports_claiming": True}
+    assert lw.u1.ok("post", f"{CLAIM}/info", json={"join_eui": join_eui.lower()}) == {
+        "join_eui": join_eui,
+        "supports_claiming": True,
+    }
     other = new_eui()
-    assert lw.u2.ok("post", f"{CLAIM}/info", json={"join_eui": other}) == {"join_eui": other, "supports_claiming": False}
-    infos = lw.u1.ok("post", f"{CLAIM}/info/batch",
-                     json={"requests": [{"join_eui": join_eui}, {"join_eui": other}, {"join_eui": JOIN_EUI}]})
-    assert infos == {"infos": [{"join_eui": join_eui, "supports_claiming": True},
-                               {"join_eui": other, "supports_claiming": False},
-                               {"join_eui": JOIN_EUI, "supports_claiming": True}]}
+    assert lw.u2.ok("post", f"{CLAIM}/info", json={"join_eui": other}) == {
+        "join_eui": other,
+        "supports_claiming": False,
+    }
+    infos = lw.u1.ok(
+        "post",
+        f"{CLAIM}/info/batch",
+        json={"requests": [{"join_eui": join_eui}, {"join_eui": other}, {"join_eui": JOIN_EUI}]},
+    )
+    assert infos == {
+        "infos": [
+            {"join_eui": join_eui, "supports_claiming": True},
+            {"join_eui": other, "supports_claiming": False},
+            {"join_eui": JOIN_EUI, "supports_claiming": True},
+        ]
+    }
     tts_error(lw.u1.post(f"{CLAIM}/info", json={"join_eui": "zz"}), 400, "invalid_eui")
     tts_error(lw.u1.post(f"{CLAIM}/info", json={}), 400, "invalid_argument")
     for bad in ({"requests": []}, {"requests": [{"join_eui": JOIN_EUI}] * 21}, {"requests": ["x"]}):
@@ -692,8 +795,9 @@ def test_unclaim_batch(lw: World) -> None:
     path = f"{CLAIM}/{app}/devices/batch"
     # another customer finds none of them
     tts_error(lw.u2.delete(path, params=[("device_ids", "second")]), 400, "no_devices_found")
-    r = lw.u1.delete(path, params=[("device_ids", f"eui-{dev_of(one).lower()}"), ("device_ids", "second"),
-                                   ("device_ids", "nobody")])
+    r = lw.u1.delete(
+        path, params=[("device_ids", f"eui-{dev_of(one).lower()}"), ("device_ids", "second"), ("device_ids", "nobody")]
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["application_ids"] == {"application_id": app} and set(body["failed"]) == {"nobody"}
@@ -815,8 +919,11 @@ def test_qr_code_formats(lw: World, lw_server: LiveServer) -> None:
     formats = lw.u1.ok("get", f"{QR}/formats")["formats"]
     assert list(formats) == ["tr005", "tr005draft2", "tr005draft3", "dev_eui"]
     code_paths = ["claim_authentication_code.value", "ids.dev_eui", "ids.join_eui"]
-    assert formats["tr005"] == {"name": "LoRa Alliance TR005", "description": "Standard QR code format defined by LoRa Alliance.",
-                                "field_mask": {"paths": code_paths}}
+    assert formats["tr005"] == {
+        "name": "LoRa Alliance TR005",
+        "description": "Standard QR code format defined by LoRa Alliance.",
+        "field_mask": {"paths": code_paths},
+    }
     assert formats["tr005draft2"]["field_mask"] == formats["tr005draft3"]["field_mask"] == {"paths": code_paths}
     assert formats["dev_eui"]["field_mask"] == {"paths": ["ids.dev_eui"]}
     for fid, fmt in formats.items():
@@ -828,8 +935,12 @@ def test_qr_code_formats(lw: World, lw_server: LiveServer) -> None:
 
 def test_generate_a_qr_code_whose_image_reads_back(lw: World, lw_server: LiveServer) -> None:
     dev_eui = new_eui()
-    device = {"ids": {"join_eui": JOIN_EUI, "dev_eui": dev_eui.lower()}, "claim_authentication_code": {"value": "C05EA29C"},
-              "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2}, "serial_number": "SN-0001"}
+    device = {
+        "ids": {"join_eui": JOIN_EUI, "dev_eui": dev_eui.lower()},
+        "claim_authentication_code": {"value": "C05EA29C"},
+        "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2},
+        "serial_number": "SN-0001",
+    }
     expected = tr005(JOIN_EUI, dev_eui, "C05EA29C", 1, 2, "SN-0001")
     assert lw.u1.ok("post", QR, json={"end_device": device}) == {"text": expected}
     png = lw.u1.ok("post", QR, json={"format_id": "tr005", "end_device": device, "image": {"image_size": 200}})
@@ -848,17 +959,25 @@ def test_generate_a_qr_code_whose_image_reads_back(lw: World, lw_server: LiveSer
     assert parsed == {**device, "ids": {"join_eui": JOIN_EUI, "dev_eui": dev_eui}}
     # no code: no O extension
     bare = lw.u1.ok("post", QR, json={"end_device": {"ids": {"join_eui": JOIN_EUI, "dev_eui": dev_eui}}})
-    assert bare["text"] == f"LW:D0:{JOIN_EUI}:{dev_eui}:00000000:C" + \
-        f"{crc16_modbus(f'LW:D0:{JOIN_EUI}:{dev_eui}:00000000'.encode()):04X}"
+    assert (
+        bare["text"]
+        == f"LW:D0:{JOIN_EUI}:{dev_eui}:00000000:C"
+        + f"{crc16_modbus(f'LW:D0:{JOIN_EUI}:{dev_eui}:00000000'.encode()):04X}"
+    )
 
     for size in (5, 1001):
         tts_error(lw.u1.post(QR, json={"end_device": device, "image": {"image_size": size}}), 400, "invalid_image_size")
     tts_error(lw.u1.post(QR, json={"format_id": "tr005draft2", "end_device": device}), 400, "invalid_argument")
     tts_error(lw.u1.post(QR, json={"format_id": "zzz", "end_device": device}), 404, "qr_format_not_found")
     tts_error(lw.u1.post(QR, json={"end_device": {"ids": {"dev_eui": dev_eui}}}), 400, "invalid_argument")
-    tts_error(lw.u1.post(QR, json={"end_device": {"ids": {"join_eui": JOIN_EUI, "dev_eui": ZERO_EUI}}}), 400, "invalid_eui")
-    tts_error(lw.u1.post(QR, json={"end_device": {**device, "claim_authentication_code": {"value": "no-no"}}}), 400,
-              "invalid_claim_code")
+    tts_error(
+        lw.u1.post(QR, json={"end_device": {"ids": {"join_eui": JOIN_EUI, "dev_eui": ZERO_EUI}}}), 400, "invalid_eui"
+    )
+    tts_error(
+        lw.u1.post(QR, json={"end_device": {**device, "claim_authentication_code": {"value": "no-no"}}}),
+        400,
+        "invalid_claim_code",
+    )
     tts_error(lw.u1.post(QR, json={}), 400, "invalid_argument")
     tts_error(httpx.post(lw_server.base_url + QR, json={"end_device": device}), 401, "unauthenticated")
 
@@ -866,23 +985,39 @@ def test_generate_a_qr_code_whose_image_reads_back(lw: World, lw_server: LiveSer
 def test_parse_qr_codes(lw: World, lw_server: LiveServer) -> None:
     code_mask = {"paths": ["claim_authentication_code.value", "ids.dev_eui", "ids.join_eui"]}
     vectors = {
-        "LW:D0:1111111111111111:2222222222222222:AABB1122:O123456": ("tr005", {
-            "ids": {"dev_eui": "2222222222222222", "join_eui": "1111111111111111"},
-            "claim_authentication_code": {"value": "123456"},
-            "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}}),
-        "URN:DEV:LW:70B3D57ED0000000_0004A31000FFFFFF_00000000_VD53FFFFF": ("tr005draft3", {
-            "ids": {"dev_eui": "0004A31000FFFFFF", "join_eui": "70B3D57ED0000000"},
-            "claim_authentication_code": {"value": "D53FFFFF"}}),
-        "URN:LW:DP:42FFFFFFFFFFFFFF:4242FFFFFFFFFFFF:42FFFF42:%V0102": ("tr005draft2", {
-            "ids": {"dev_eui": "4242FFFFFFFFFFFF", "join_eui": "42FFFFFFFFFFFFFF"},
-            "claim_authentication_code": {"value": "0102"},
-            "lora_alliance_profile_ids": {"vendor_id": 0x42FF, "vendor_profile_id": 0xFF42}}),
+        "LW:D0:1111111111111111:2222222222222222:AABB1122:O123456": (
+            "tr005",
+            {
+                "ids": {"dev_eui": "2222222222222222", "join_eui": "1111111111111111"},
+                "claim_authentication_code": {"value": "123456"},
+                "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
+            },
+        ),
+        "URN:DEV:LW:70B3D57ED0000000_0004A31000FFFFFF_00000000_VD53FFFFF": (
+            "tr005draft3",
+            {
+                "ids": {"dev_eui": "0004A31000FFFFFF", "join_eui": "70B3D57ED0000000"},
+                "claim_authentication_code": {"value": "D53FFFFF"},
+            },
+        ),
+        "URN:LW:DP:42FFFFFFFFFFFFFF:4242FFFFFFFFFFFF:42FFFF42:%V0102": (
+            "tr005draft2",
+            {
+                "ids": {"dev_eui": "4242FFFFFFFFFFFF", "join_eui": "42FFFFFFFFFFFFFF"},
+                "claim_authentication_code": {"value": "0102"},
+                "lora_alliance_profile_ids": {"vendor_id": 0x42FF, "vendor_profile_id": 0xFF42},
+            },
+        ),
         "0004A31000FFFFFF": ("dev_eui", {"ids": {"dev_eui": "0004A31000FFFFFF"}}),
-        SPEC_EXAMPLE: ("tr005", {
-            "ids": {"dev_eui": "AABBCCDDEEFF0011", "join_eui": "1122334455667788"},
-            "claim_authentication_code": {"value": "AABBCCDDEEFF"},
-            "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
-            "serial_number": "YYWWNNNNNN"}),
+        SPEC_EXAMPLE: (
+            "tr005",
+            {
+                "ids": {"dev_eui": "AABBCCDDEEFF0011", "join_eui": "1122334455667788"},
+                "claim_authentication_code": {"value": "AABBCCDDEEFF"},
+                "lora_alliance_profile_ids": {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122},
+                "serial_number": "YYWWNNNNNN",
+            },
+        ),
     }
     for text, (format_id, end_device) in vectors.items():
         mask = {"paths": ["ids.dev_eui"]} if format_id == "dev_eui" else code_mask
@@ -891,17 +1026,22 @@ def test_parse_qr_codes(lw: World, lw_server: LiveServer) -> None:
         assert lw.u1.ok("post", f"{QR}/{format_id}/parse", json={"qr_code": b64(text)}) == expected, text
         assert lw.admin.ok("post", f"{QR}/parse", json={"qr_code": b64(text), "format_id": format_id}) == expected, text
 
-    details = tts_error(lw.u1.post(f"{QR}/parse", json={"qr_code": b64(SPEC_EXAMPLE[:-1] + "D")}), 400, "qr_bad_checksum")
+    details = tts_error(
+        lw.u1.post(f"{QR}/parse", json={"qr_code": b64(SPEC_EXAMPLE[:-1] + "D")}), 400, "qr_bad_checksum"
+    )
     assert "AF2C" in details["message_format"]
     tts_error(lw.u1.post(f"{QR}/parse", json={"qr_code": b64("hello world, no QR text")}), 400, "qr_unknown_format")
     # a text of another format than the one named
     tts_error(lw.u1.post(f"{QR}/tr005/parse", json={"qr_code": b64("0004A31000FFFFFF")}), 400, "qr_invalid_format")
     tts_error(lw.u1.post(f"{QR}/nope/parse", json={"qr_code": b64("0004A31000FFFFFF")}), 400, "qr_unknown_format")
-    tts_error(lw.u1.post(f"{QR}/parse", json={"qr_code": b64("LW:D0:XYZ:2222222222222222:AABB1122")}), 400,
-              "qr_invalid_eui")
+    tts_error(
+        lw.u1.post(f"{QR}/parse", json={"qr_code": b64("LW:D0:XYZ:2222222222222222:AABB1122")}), 400, "qr_invalid_eui"
+    )
     for bad in ("%%%", b64("short"), b64("L" * 1025), None):
         tts_error(lw.u1.post(f"{QR}/parse", json={"qr_code": bad}), 400, "invalid_argument")
-    tts_error(httpx.post(f"{lw_server.base_url}{QR}/parse", json={"qr_code": b64(SPEC_EXAMPLE)}), 401, "unauthenticated")
+    tts_error(
+        httpx.post(f"{lw_server.base_url}{QR}/parse", json={"qr_code": b64(SPEC_EXAMPLE)}), 401, "unauthenticated"
+    )
 
 
 # The Things Stack's JSON: protojson reads camelCase and snake_case names, bytes in any base64 -----
@@ -932,54 +1072,87 @@ def test_tts_request_fields_in_camel_case(lw: World) -> None:
     """Issue 20: TTS's unmarshalers take lowerCamelCase JSON names as well as the proto names."""
     # the tenant registers in camelCase (TTS's EndDevice JSON as the Console writes it)
     dev_eui = new_eui()
-    r = lw.admin.post(DEVICES, json={
-        "ids": {"devEui": dev_eui, "joinEui": JOIN_EUI, "deviceId": uid("camel")},
-        "claimAuthenticationCode": {"value": "CAFE0001", "validFrom": "2020-01-01T00:00:00Z"},
-        "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122}, "serialNumber": "SN-C"})
+    r = lw.admin.post(
+        DEVICES,
+        json={
+            "ids": {"devEui": dev_eui, "joinEui": JOIN_EUI, "deviceId": uid("camel")},
+            "claimAuthenticationCode": {"value": "CAFE0001", "validFrom": "2020-01-01T00:00:00Z"},
+            "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122},
+            "serialNumber": "SN-C",
+        },
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["ids"] == {"dev_eui": dev_eui, "join_eui": JOIN_EUI} and body["name"].startswith("camel-")
     assert body["claim_authentication_code"]["valid_from"] == "2020-01-01T00:00:00.000Z"
     assert body["lora_alliance_profile_ids"] == {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}
     assert body["serial_number"] == "SN-C"
-    renewed = lw.admin.ok("post", f"{DEVICES}/{dev_eui}/claim-code", json={"value": "CAFE0002", "validTo": 4102444800000})
+    renewed = lw.admin.ok(
+        "post", f"{DEVICES}/{dev_eui}/claim-code", json={"value": "CAFE0002", "validTo": 4102444800000}
+    )
     assert renewed["claim_authentication_code"]["valid_to"] == "2100-01-01T00:00:00.000Z"
 
     # claim info, single and batch
-    assert lw.u1.ok("post", f"{CLAIM}/info", json={"joinEui": JOIN_EUI}) == {"join_eui": JOIN_EUI, "supports_claiming": True}
+    assert lw.u1.ok("post", f"{CLAIM}/info", json={"joinEui": JOIN_EUI}) == {
+        "join_eui": JOIN_EUI,
+        "supports_claiming": True,
+    }
     assert lw.u1.ok("post", f"{CLAIM}/info/batch", json={"requests": [{"joinEui": JOIN_EUI}]})["infos"] == [
-        {"join_eui": JOIN_EUI, "supports_claiming": True}]
+        {"join_eui": JOIN_EUI, "supports_claiming": True}
+    ]
 
     # claim by identifiers, camelCase all through, and in a batch
     app = new_app()
-    r = lw.u1.post(CLAIM, json={
-        "authenticatedIdentifiers": {"joinEui": JOIN_EUI, "devEui": dev_eui, "authenticationCode": "CAFE0002"},
-        "targetApplicationIds": {"applicationId": app}, "targetDeviceId": "camel-one"})
+    r = lw.u1.post(
+        CLAIM,
+        json={
+            "authenticatedIdentifiers": {"joinEui": JOIN_EUI, "devEui": dev_eui, "authenticationCode": "CAFE0002"},
+            "targetApplicationIds": {"applicationId": app},
+            "targetDeviceId": "camel-one",
+        },
+    )
     assert r.status_code == 200 and r.json() == claimed_ids(dev_eui, app, "camel-one"), r.text
     other = register(lw.admin)
-    batch = lw.u1.ok("post", f"{CLAIM}/batch", json={"requests": [
-        {"qrCode": b64(other["qr_code"]), "targetApplicationIds": {"applicationId": app}}]})
+    batch = lw.u1.ok(
+        "post",
+        f"{CLAIM}/batch",
+        json={"requests": [{"qrCode": b64(other["qr_code"]), "targetApplicationIds": {"applicationId": app}}]},
+    )
     assert [r["end_device_ids"] for r in batch["results"]] == [claimed_ids(dev_of(other), app)], batch
 
     # QR codes: parse and generate
     parsed = lw.u1.ok("post", f"{QR}/parse", json={"qrCode": b64(SPEC_EXAMPLE), "formatId": "tr005"})
     assert parsed["format_id"] == "tr005"
-    made = lw.u1.ok("post", QR, json={"formatId": "tr005", "endDevice": {
-        "ids": {"joinEui": "1122334455667788", "devEui": "AABBCCDDEEFF0011"},
-        "claimAuthenticationCode": {"value": "AABBCCDDEEFF"},
-        "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122}, "serialNumber": "YYWWNNNNNN"},
-        "image": {"imageSize": 100}})
+    made = lw.u1.ok(
+        "post",
+        QR,
+        json={
+            "formatId": "tr005",
+            "endDevice": {
+                "ids": {"joinEui": "1122334455667788", "devEui": "AABBCCDDEEFF0011"},
+                "claimAuthenticationCode": {"value": "AABBCCDDEEFF"},
+                "loraAllianceProfileIds": {"vendorId": 0xAABB, "vendorProfileId": 0x1122},
+                "serialNumber": "YYWWNNNNNN",
+            },
+            "image": {"imageSize": 100},
+        },
+    )
     assert made["text"].startswith("LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:C")
-    assert png_size(base64.b64decode(made["image"]["embedded"]["data"]))[0] <= 100  # imageSize read: not the 300 default
+    assert (
+        png_size(base64.b64decode(made["image"]["embedded"]["data"]))[0] <= 100
+    )  # imageSize read: not the 300 default
 
     # query parameters too: the batch unclaim's device ids
-    r = lw.u1.delete(f"{CLAIM}/{app}/devices/batch", params={"deviceIds": ["camel-one", f"eui-{dev_of(other).lower()}"]})
+    r = lw.u1.delete(
+        f"{CLAIM}/{app}/devices/batch", params={"deviceIds": ["camel-one", f"eui-{dev_of(other).lower()}"]}
+    )
     assert r.status_code == 200 and r.json()["failed"] == {}, r.text
     assert app_devices(lw.u1, app)[0] == []
 
     # one field named twice, in both spellings, is refused (protojson: duplicate field)
-    details = tts_error(lw.u1.post(f"{CLAIM}/info", json={"joinEui": JOIN_EUI, "join_eui": JOIN_EUI}), 400,
-                        "invalid_argument")
+    details = tts_error(
+        lw.u1.post(f"{CLAIM}/info", json={"joinEui": JOIN_EUI, "join_eui": JOIN_EUI}), 400, "invalid_argument"
+    )
     assert "join_eui" in details["message_format"] and "joinEui" in details["message_format"]
 
 
@@ -998,14 +1171,26 @@ def test_import_csv_streams_a_result_per_row(lw: World) -> None:
         f",{new_eui()},,bad-code,,,,,,\n"
         f",{new_eui()},,,,,XYZ,,,\n"
     )
-    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"}))
+    lines = import_lines(
+        lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"})
+    )
     assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [  # the blank line is not a row
-        (1, "OK"), (2, "OK"), (3, "ERROR"), (4, "ERROR"), (5, "ERROR"), (6, "ERROR")]
+        (1, "OK"),
+        (2, "OK"),
+        (3, "ERROR"),
+        (4, "ERROR"),
+        (5, "ERROR"),
+        (6, "ERROR"),
+    ]
     assert lines[-1] == {"total": 6, "succeeded": 2, "failed": 4}
     first, second = lines[0], lines[1]
     assert set(first) == {"row", "status", "id", "name", "dev_eui", "join_eui", "claim_authentication_code", "qr_code"}
-    assert (first["name"], first["dev_eui"], first["join_eui"], first["claim_authentication_code"]) == \
-        (name, good, JOIN_EUI, "C0DE1234")
+    assert (first["name"], first["dev_eui"], first["join_eui"], first["claim_authentication_code"]) == (
+        name,
+        good,
+        JOIN_EUI,
+        "C0DE1234",
+    )
     assert first["qr_code"] == tr005(JOIN_EUI, good, "C0DE1234", 0xAABB, 0x1122, "SN1")
     assert (second["name"], second["join_eui"]) == (f"eui-{plain.lower()}", ZERO_EUI)
     assert HEX8.match(second["claim_authentication_code"])
@@ -1017,8 +1202,10 @@ def test_import_csv_streams_a_result_per_row(lw: World) -> None:
     assert seen["id"] == first["id"] and seen["name"] == name
     assert seen["lora_alliance_profile_ids"] == {"vendor_id": 0xAABB, "vendor_profile_id": 0x1122}
     assert seen["serial_number"] == "SN1"
-    assert (seen["claim_authentication_code"]["valid_from"], seen["claim_authentication_code"]["valid_to"]) == \
-        ("2020-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z")
+    assert (seen["claim_authentication_code"]["valid_from"], seen["claim_authentication_code"]["valid_to"]) == (
+        "2020-01-01T00:00:00.000Z",
+        "2100-01-01T00:00:00.000Z",
+    )
     # the imported codes claim
     app = new_app()
     assert claim(lw.u1, good, "C0DE1234", app).json() == claimed_ids(good, app)
@@ -1028,12 +1215,26 @@ def test_import_csv_streams_a_result_per_row(lw: World) -> None:
 
 def test_import_answers_csv_on_request(lw: World) -> None:
     good = new_eui()
-    r = lw.admin.post(f"{DEVICES}/import", params={"format": "csv"}, content=f"dev_eui\n{good}\nbad\n".encode(),
-                      headers={"Content-Type": "text/csv"})
+    r = lw.admin.post(
+        f"{DEVICES}/import",
+        params={"format": "csv"},
+        content=f"dev_eui\n{good}\nbad\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == ["row", "status", "id", "name", "dev_eui", "join_eui", "claim_authentication_code", "qr_code",
-                       "code", "message"]
+    assert rows[0] == [
+        "row",
+        "status",
+        "id",
+        "name",
+        "dev_eui",
+        "join_eui",
+        "claim_authentication_code",
+        "qr_code",
+        "code",
+        "message",
+    ]
     assert len(rows) == 3
     ok = dict(zip(rows[0], rows[1], strict=True))
     assert (ok["row"], ok["status"], ok["dev_eui"], ok["join_eui"], ok["code"]) == ("1", "OK", good, ZERO_EUI, "")
@@ -1046,13 +1247,26 @@ def test_import_answers_csv_on_request(lw: World) -> None:
 def test_import_json_objects(lw: World) -> None:
     one, two, three = new_eui(), new_eui(), new_eui()
     name = uid("json-sensor")
-    body = (json.dumps({"ids": {"dev_eui": one, "join_eui": JOIN_EUI, "device_id": name},
-                        "claim_authentication_code": {"value": "PIN7"}}) + "\n"
-            + json.dumps({"ids": {"dev_eui": "nope"}})  # concatenated, no newline
-            + json.dumps([{"dev_eui": two, "claim_authentication_code": "ABCD0001"},
-                          {"ids": {"dev_eui": three}, "lora_alliance_profile_ids": {"vendor_id": 70000}}]) + "\n")
-    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=body.encode(),
-                                       headers={"Content-Type": "application/x-ndjson"}))
+    body = (
+        json.dumps(
+            {
+                "ids": {"dev_eui": one, "join_eui": JOIN_EUI, "device_id": name},
+                "claim_authentication_code": {"value": "PIN7"},
+            }
+        )
+        + "\n"
+        + json.dumps({"ids": {"dev_eui": "nope"}})  # concatenated, no newline
+        + json.dumps(
+            [
+                {"dev_eui": two, "claim_authentication_code": "ABCD0001"},
+                {"ids": {"dev_eui": three}, "lora_alliance_profile_ids": {"vendor_id": 70000}},
+            ]
+        )
+        + "\n"
+    )
+    lines = import_lines(
+        lw.admin.post(f"{DEVICES}/import", content=body.encode(), headers={"Content-Type": "application/x-ndjson"})
+    )
     assert [(x.get("row"), x.get("status")) for x in lines[:-1]] == [(1, "OK"), (2, "ERROR"), (3, "OK"), (4, "ERROR")]
     assert lines[-1] == {"total": 4, "succeeded": 2, "failed": 2}
     assert (lines[0]["name"], lines[0]["claim_authentication_code"]) == (name, "PIN7")
@@ -1067,8 +1281,11 @@ def test_import_json_objects(lw: World) -> None:
 def test_import_error_rows_always_carry_a_code(lw: World) -> None:
     bad = {"ids": {"dev_eui": new_eui()}, "lora_alliance_profile_ids": {"vendor_id": 70000}}
     problem(lw.admin.post(DEVICES, json=bad), 400, "BAD_REQUEST")
-    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=json.dumps(bad).encode(),
-                                       headers={"Content-Type": "application/x-ndjson"}))
+    lines = import_lines(
+        lw.admin.post(
+            f"{DEVICES}/import", content=json.dumps(bad).encode(), headers={"Content-Type": "application/x-ndjson"}
+        )
+    )
     assert lines[0]["status"] == "ERROR" and lines[0]["code"] == "BAD_REQUEST", lines
 
 
@@ -1080,11 +1297,16 @@ def test_import_refusals(lw: World) -> None:
     problem(lw.admin.post(f"{DEVICES}/import", params={"format": "xml"}, content=b"dev_eui\n", headers=csv_type), 400)
     unregistered = new_eui()
     broken = json.dumps({"ids": {"dev_eui": unregistered}}) + ' {"ids": broken'
-    problem(lw.admin.post(f"{DEVICES}/import", content=broken.encode(), headers={"Content-Type": "application/x-ndjson"}),
-            400)
+    problem(
+        lw.admin.post(f"{DEVICES}/import", content=broken.encode(), headers={"Content-Type": "application/x-ndjson"}),
+        400,
+    )
     problem(lw.admin.get(f"{DEVICES}/{unregistered}"), 404)  # the file was refused whole
-    problem(lw.u1.post(f"{DEVICES}/import", content=f"dev_eui\n{unregistered}\n".encode(), headers=csv_type), 403,
-            "FORBIDDEN")
+    problem(
+        lw.u1.post(f"{DEVICES}/import", content=f"dev_eui\n{unregistered}\n".encode(), headers=csv_type),
+        403,
+        "FORBIDDEN",
+    )
     problem(lw.admin.get(f"{DEVICES}/{unregistered}"), 404)
 
 
@@ -1092,17 +1314,23 @@ def test_import_rows_count_from_1_and_short_rows_are_refused(lw: World) -> None:
     """Issue 20: rows were counted from 1 in CSV and from 0 in JSON, and short rows silently accepted
     (a row without its code cell got a generated code)."""
     full, short, later = new_eui(), new_eui(), new_eui()
-    text = (f"\n\ndev_eui,join_eui,claim_authentication_code\n"  # blank lines before the header are not rows
-            f"{full},{JOIN_EUI},ABCD0001\n{short},{JOIN_EUI}\n\n{later},,\n")
-    lines = import_lines(lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"}))
+    text = (
+        f"\n\ndev_eui,join_eui,claim_authentication_code\n"  # blank lines before the header are not rows
+        f"{full},{JOIN_EUI},ABCD0001\n{short},{JOIN_EUI}\n\n{later},,\n"
+    )
+    lines = import_lines(
+        lw.admin.post(f"{DEVICES}/import", content=text.encode(), headers={"Content-Type": "text/csv"})
+    )
     assert [(x["row"], x["status"]) for x in lines[:-1]] == [(1, "OK"), (2, "ERROR"), (3, "OK")]
     assert lines[1]["code"] == "BAD_REQUEST" and "2 cells" in lines[1]["message"] and "header 3" in lines[1]["message"]
     problem(lw.admin.get(f"{DEVICES}/{short}"), 404)
     assert lines[-1] == {"total": 3, "succeeded": 2, "failed": 1}
     # a file error names the device from 1 too
     broken = json.dumps({"ids": {"dev_eui": new_eui()}}) + "\n" + '{"ids": broken'
-    body = problem(lw.admin.post(f"{DEVICES}/import", content=broken.encode(),
-                                 headers={"Content-Type": "application/x-ndjson"}), 400)
+    body = problem(
+        lw.admin.post(f"{DEVICES}/import", content=broken.encode(), headers={"Content-Type": "application/x-ndjson"}),
+        400,
+    )
     assert body["detail"].startswith("device 2:"), body
 
 
@@ -1119,7 +1347,7 @@ def test_import_upload_is_bounded(lw: World) -> None:
     def chunked() -> Iterator[bytes]:  # no Content-Length: the bytes must be counted
         data = text.encode()
         for i in range(0, len(data), 4096):
-            yield data[i:i + 4096]
+            yield data[i : i + 4096]
 
     problem(lw.admin.post(f"{DEVICES}/import", content=chunked(), headers=csv_type), 413, "TOO_LARGE")
     problem(lw.admin.get(f"{DEVICES}/{first}"), 404)
@@ -1145,8 +1373,12 @@ def test_bulk_claim_job_and_codes_are_never_stored_in_plain_text(lw: World, lw_s
         "garbage",
         f"{JOIN_EUI},{dev_of(devices[3])},{codes[3]},,named",
     ]
-    r = lw.u1.post("/v1/lorawan-claims/bulk", params={"application_id": app}, content="\n".join(rows).encode(),
-                   headers={"Content-Type": "text/csv"})
+    r = lw.u1.post(
+        "/v1/lorawan-claims/bulk",
+        params={"application_id": app},
+        content="\n".join(rows).encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     assert r.status_code == 202, r.text
     op_id = r.json()["bulkOpsRequestId"]
     assert r.json() == {"bulkOpsRequestId": op_id} and r.headers["Location"] == f"/v1/bulk-ops-requests/{op_id}"
@@ -1176,10 +1408,19 @@ def test_bulk_claim_job_and_codes_are_never_stored_in_plain_text(lw: World, lw_s
     # the job is its submitter's customer's; only customer users submit; application ids are checked
     problem(lw.u2.get(f"/v1/bulk-ops-requests/{op_id}"), 404)
     problem(lw.admin.post("/v1/lorawan-claims/bulk", content=b"x", headers={"Content-Type": "text/csv"}), 403)
-    problem(lw.u1.post("/v1/lorawan-claims/bulk", params={"application_id": "Bad_App"}, content=b"x",
-                       headers={"Content-Type": "text/csv"}), 400, "INVALID_ID")
-    r = lw.u1.post("/v1/lorawan-claims/bulk", content=f"{JOIN_EUI},{new_eui()},ABCD".encode(),
-                   headers={"Content-Type": "text/csv"})
+    problem(
+        lw.u1.post(
+            "/v1/lorawan-claims/bulk",
+            params={"application_id": "Bad_App"},
+            content=b"x",
+            headers={"Content-Type": "text/csv"},
+        ),
+        400,
+        "INVALID_ID",
+    )
+    r = lw.u1.post(
+        "/v1/lorawan-claims/bulk", content=f"{JOIN_EUI},{new_eui()},ABCD".encode(), headers={"Content-Type": "text/csv"}
+    )
     assert r.status_code == 202, r.text
     op = wait_op(lw.u1, r.json()["bulkOpsRequestId"])
     (row,) = lw.u1.ok("get", f"/v1/bulk-ops-requests/{op['bulkOpsRequestId']}/results.json")

@@ -37,18 +37,36 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 def cli(world: World, email: str, password: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"CLAIMD_URL": world.base_url, "CLAIMD_USERNAME": email, "CLAIMD_PASSWORD": password, "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", "lorawan", *args],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", "lorawan", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(world: World, live_server, tmp_path: Path) -> None:
+def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(
+    world: World, live_server, tmp_path: Path
+) -> None:
     admin = (live_server.admin_email, live_server.admin_password)
     dev_eui = "00" + secrets.token_hex(7).upper()
     png = tmp_path / "label.png"
 
     # The tenant provisions the device and prints its QR code.
-    made = cli(world, *admin, "provision", "--dev-eui", dev_eui.lower(), "--join-eui", JOIN_EUI, "--serial", "SN-0001",
-               "--qr-png", str(png))
+    made = cli(
+        world,
+        *admin,
+        "provision",
+        "--dev-eui",
+        dev_eui.lower(),
+        "--join-eui",
+        JOIN_EUI,
+        "--serial",
+        "SN-0001",
+        "--qr-png",
+        str(png),
+    )
     assert made.returncode == 0, made.stderr
     printed = next(line.split(maxsplit=2)[2] for line in made.stdout.splitlines() if line.startswith("QR text"))
     assert printed.startswith(f"LW:D0:{JOIN_EUI}:{dev_eui}:00000000:O")
@@ -64,12 +82,22 @@ def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(world: 
     new_customer_user(world.admin, world.c1_id, email)
     login = httpx.post(world.base_url + "/api/auth/login", json={"username": email, "password": USER_PASSWORD})
     headers = {"X-Authorization": f"Bearer {login.json()['token']}"}
-    claimed = httpx.post(world.base_url + "/api/v3/edcs/claim", headers=headers, json={
-        "qr_code": base64.b64encode(scanned.encode()).decode(), "target_application_ids": {"application_id": "my-sensors"}})
+    claimed = httpx.post(
+        world.base_url + "/api/v3/edcs/claim",
+        headers=headers,
+        json={
+            "qr_code": base64.b64encode(scanned.encode()).decode(),
+            "target_application_ids": {"application_id": "my-sensors"},
+        },
+    )
     assert claimed.status_code == 200, claimed.text
     device_id = f"eui-{dev_eui.lower()}"
-    assert claimed.json() == {"device_id": device_id, "application_ids": {"application_id": "my-sensors"},
-                              "dev_eui": dev_eui, "join_eui": JOIN_EUI}
+    assert claimed.json() == {
+        "device_id": device_id,
+        "application_ids": {"application_id": "my-sensors"},
+        "dev_eui": dev_eui,
+        "join_eui": JOIN_EUI,
+    }
 
     # ... sees it listed ...
     listed = cli(world, email, USER_PASSWORD, "list", "--application", "my-sensors")
@@ -88,8 +116,20 @@ def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(world: 
 
     # ... and fails to claim it with a guessed code, and with the spent one.
     guess = "DEADBEEF" if code != "DEADBEEF" else "BEEFDEAD"
-    guessed = cli(world, email, USER_PASSWORD, "claim", "-a", "my-sensors", "--join-eui", JOIN_EUI, "--dev-eui", dev_eui,
-                  "--code", guess)
+    guessed = cli(
+        world,
+        email,
+        USER_PASSWORD,
+        "claim",
+        "-a",
+        "my-sensors",
+        "--join-eui",
+        JOIN_EUI,
+        "--dev-eui",
+        dev_eui,
+        "--code",
+        guess,
+    )
     assert guessed.returncode == 1
     assert "403" in guessed.stderr and "the claim authentication code is wrong" in guessed.stderr
     spent = cli(world, email, USER_PASSWORD, "claim", "-a", "my-sensors", "--qr", scanned)
@@ -98,9 +138,18 @@ def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(world: 
     # Guessing stops: after the free failures for this DevEUI, every attempt is 429 with Retry-After.
     answers = []
     for i in range(8):
-        r = httpx.post(world.base_url + "/api/v3/edcs/claim", headers=headers, json={
-            "authenticated_identifiers": {"join_eui": JOIN_EUI, "dev_eui": dev_eui, "authentication_code": f"{i:08X}"},
-            "target_application_ids": {"application_id": "my-sensors"}})
+        r = httpx.post(
+            world.base_url + "/api/v3/edcs/claim",
+            headers=headers,
+            json={
+                "authenticated_identifiers": {
+                    "join_eui": JOIN_EUI,
+                    "dev_eui": dev_eui,
+                    "authentication_code": f"{i:08X}",
+                },
+                "target_application_ids": {"application_id": "my-sensors"},
+            },
+        )
         answers.append(r.status_code)
         if r.status_code == 429:
             assert int(r.headers["Retry-After"]) >= 1
@@ -114,11 +163,19 @@ def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(world: 
 
 
 # issue 20: secrets on the command line and in files, machine-readable output, progress ----------------
-def run_cli(world: World, env: dict[str, str], *args: str, stderr: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    world: World, env: dict[str, str], *args: str, stderr: int | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {"CLAIMD_URL": world.base_url, "PATH": "/usr/bin:/bin", **env}
-    return subprocess.run([sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", "lorawan", *args],
-                          env=full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE if stderr is None else stderr, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", "lorawan", *args],
+        env=full,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr is None else stderr,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_passwords_are_not_taken_from_the_command_line(world: World, live_server, tmp_path: Path) -> None:
@@ -139,7 +196,9 @@ def test_json_output_of_provision_claim_and_unclaim(world: World, live_server, t
     admin = {"CLAIMD_USERNAME": live_server.admin_email, "CLAIMD_PASSWORD": live_server.admin_password}
     dev_eui = "00" + secrets.token_hex(7).upper()
     png = tmp_path / "label.png"
-    made = run_cli(world, admin, "provision", "--dev-eui", dev_eui, "--join-eui", JOIN_EUI, "--json", "--qr-png", str(png))
+    made = run_cli(
+        world, admin, "provision", "--dev-eui", dev_eui, "--join-eui", JOIN_EUI, "--json", "--qr-png", str(png)
+    )
     assert made.returncode == 0, made.stderr
     device = json.loads(made.stdout)  # stdout is the JSON alone; the image's path goes to stderr
     assert device["ids"] == {"dev_eui": dev_eui, "join_eui": JOIN_EUI} and f"QR code PNG: {png}" in made.stderr
@@ -152,12 +211,17 @@ def test_json_output_of_provision_claim_and_unclaim(world: World, live_server, t
     email = f"{uid('lwj')}@example.com"
     new_customer_user(world.admin, world.c1_id, email)
     user = {"CLAIMD_USERNAME": email, "CLAIMD_PASSWORD": USER_PASSWORD}
-    claimed = run_cli(world, user, "claim", "-a", "json-app", "--dev-eui", dev_eui, "--join-eui", JOIN_EUI,
-                      "--code", code, "--json")
+    claimed = run_cli(
+        world, user, "claim", "-a", "json-app", "--dev-eui", dev_eui, "--join-eui", JOIN_EUI, "--code", code, "--json"
+    )
     assert claimed.returncode == 0, claimed.stderr
     device_id = f"eui-{dev_eui.lower()}"
-    assert json.loads(claimed.stdout) == {"device_id": device_id, "application_ids": {"application_id": "json-app"},
-                                          "dev_eui": dev_eui, "join_eui": JOIN_EUI}
+    assert json.loads(claimed.stdout) == {
+        "device_id": device_id,
+        "application_ids": {"application_id": "json-app"},
+        "dev_eui": dev_eui,
+        "join_eui": JOIN_EUI,
+    }
     released = run_cli(world, user, "unclaim", "json-app", device_id, "no-such-device", "--json")
     assert released.returncode == 1
     answer = json.loads(released.stdout)

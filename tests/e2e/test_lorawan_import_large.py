@@ -46,24 +46,42 @@ def assert_every_row_answered(rows: list[dict[str, str]], euis: list[str]) -> No
     assert len(rows) == ROWS, (len(rows), rows[-3:])
     assert [r["row"] for r in rows] == [str(i) for i in range(1, ROWS + 1)]
     assert [r["dev_eui"] for r in rows] == euis
-    assert all(r["status"] == "OK" and HEX8.match(r["claim_authentication_code"]) for r in rows), \
-        next(r for r in rows if r["status"] != "OK")
-    assert all(r["qr_code"].startswith(f"LW:D0:70B3D57ED0000000:{r['dev_eui']}:00000000:O{r['claim_authentication_code']}")
-               for r in rows)
+    assert all(r["status"] == "OK" and HEX8.match(r["claim_authentication_code"]) for r in rows), next(
+        r for r in rows if r["status"] != "OK"
+    )
+    assert all(
+        r["qr_code"].startswith(f"LW:D0:70B3D57ED0000000:{r['dev_eui']}:00000000:O{r['claim_authentication_code']}")
+        for r in rows
+    )
 
 
 def test_20000_rows_over_plain_http(server: LiveServer, tmp_path: Path) -> None:
     import httpx
 
-    token = httpx.post(server.base_url + "/api/auth/login",
-                       json={"username": server.admin_email, "password": server.admin_password}).json()["token"]
+    token = httpx.post(
+        server.base_url + "/api/auth/login", json={"username": server.admin_email, "password": server.admin_password}
+    ).json()["token"]
     upload = tmp_path / "devices.csv"
     euis = device_csv(upload)
     answer = subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "--max-time", "300", "-H", f"X-Authorization: Bearer {token}",
-         "-H", "Content-Type: text/csv", "--data-binary", f"@{upload}",
-         f"{server.base_url}/v1/lorawan-devices/import?format=csv"],
-        capture_output=True, text=True, timeout=330)
+        [
+            "curl",
+            "-sS",
+            "--fail-with-body",
+            "--max-time",
+            "300",
+            "-H",
+            f"X-Authorization: Bearer {token}",
+            "-H",
+            "Content-Type: text/csv",
+            "--data-binary",
+            f"@{upload}",
+            f"{server.base_url}/v1/lorawan-devices/import?format=csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=330,
+    )
     assert answer.returncode == 0, (answer.returncode, answer.stderr, answer.stdout[-500:])
     assert_every_row_answered(list(csv.DictReader(io.StringIO(answer.stdout))), euis)
 
@@ -71,10 +89,28 @@ def test_20000_rows_over_plain_http(server: LiveServer, tmp_path: Path) -> None:
 def test_20000_rows_through_the_cli(server: LiveServer, tmp_path: Path) -> None:
     upload, results = tmp_path / "devices.csv", tmp_path / "codes.ndjson"
     euis = device_csv(upload)
-    env = {"CLAIMD_URL": server.base_url, "CLAIMD_USERNAME": server.admin_email,
-           "CLAIMD_PASSWORD": server.admin_password, "PATH": "/usr/bin:/bin"}
-    ran = subprocess.run([sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", "lorawan", "import",
-                          str(upload), "--out", str(results)], env=env, capture_output=True, text=True, timeout=330)
+    env = {
+        "CLAIMD_URL": server.base_url,
+        "CLAIMD_USERNAME": server.admin_email,
+        "CLAIMD_PASSWORD": server.admin_password,
+        "PATH": "/usr/bin:/bin",
+    }
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from claimd.entrypoints.cli import main; main()",
+            "lorawan",
+            "import",
+            str(upload),
+            "--out",
+            str(results),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=330,
+    )
     assert ran.returncode == 0, ran.stderr
     assert stat.S_IMODE(os.stat(results).st_mode) == 0o600
     lines = [json.loads(line) for line in results.read_text().splitlines()]

@@ -24,8 +24,9 @@ class Connection:
         self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
         self.token = token
 
-    def send(self, method: str, path: str, body: bytes | None = None,
-             content_type: str = "application/json") -> tuple[int, str, dict]:
+    def send(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+    ) -> tuple[int, str, dict]:
         headers = {"X-Authorization": f"Bearer {self.token}"}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -76,8 +77,9 @@ def test_nul_in_paths_and_queries(conn):
 
 
 def test_nul_in_json_bodies(conn, world):
-    user_id = world.admin.ok("get", "/api/customer/" + world.c1_id + "/users",
-                             params={"pageSize": 10, "page": 0})["data"][0]["id"]["id"]
+    user_id = world.admin.ok("get", "/api/customer/" + world.c1_id + "/users", params={"pageSize": 10, "page": 0})[
+        "data"
+    ][0]["id"]["id"]
     assert_problem(conn.send("PUT", f"/v1/users/{user_id}/role", b'{"role": "a\\u0000"}'), "NUL")
     assert_problem(conn.send("POST", "/v1/claimed-devices/tags", b'{"tag": "a\\u0000b"}'), "NUL")
     assert_problem(conn.send("POST", "/v1/roles", b'{"name": "r", "permissions": ["a\x00"]}'), "NUL")

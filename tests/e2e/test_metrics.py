@@ -29,8 +29,11 @@ def scrape(base_url: str, headers: dict[str, str] | None = None) -> Samples:
     r = httpx.get(base_url + "/metrics", headers=headers, timeout=30)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain; version="), r.headers
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -57,6 +60,7 @@ def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 # claims through each door, counted once -------------------------------------------------------------
 
+
 def test_a_rest_claim_is_counted_once_under_its_door_proof_and_outcome(world, live_server):
     device = world.device()
     before = scrape(live_server.base_url)
@@ -66,7 +70,8 @@ def test_a_rest_claim_is_counted_once_under_its_door_proof_and_outcome(world, li
     after = scrape(live_server.base_url)
     assert delta(before, after, "claimd_claims_total") == {claims("REST", "secret_key", "success"): 1}
     assert delta(before, after, "claimd_claim_windows_total") == {
-        frozenset({"door": "HTTP_DEVICE", "outcome": "opened"}.items()): 1}
+        frozenset({"door": "HTTP_DEVICE", "outcome": "opened"}.items()): 1
+    }
     assert delta(before, after, "claimd_failed_guesses_total") == {}
 
     r = world.u2.claim(device.name, KEY_BODY)  # another customer, too late
@@ -84,8 +89,10 @@ def test_wrong_keys_and_unknown_names_are_failed_guesses(world, live_server):
     r = world.u1.claim(uid("no-such-device"), KEY_BODY)
     assert r.status_code == 404
     after = scrape(live_server.base_url)
-    assert delta(before, after, "claimd_claims_total") == {claims("REST", "secret_key", "wrong_secret"): 1,
-                                                           claims("REST", "secret_key", "not_found"): 1}
+    assert delta(before, after, "claimd_claims_total") == {
+        claims("REST", "secret_key", "wrong_secret"): 1,
+        claims("REST", "secret_key", "not_found"): 1,
+    }
     assert delta(before, after, "claimd_failed_guesses_total") == {frozenset({("kind", "claim")}): 2}
     assert delta(before, after, "claimd_lockouts_total") == {}  # the shared server's lockouts are loose
 
@@ -94,8 +101,9 @@ class Mqtt311:
     """A plain paho MQTT 3.1.1 device."""
 
     def __init__(self, port: int, token: str) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uid("cid"), protocol=mqtt.MQTTv311,
-                                  reconnect_on_failure=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=uid("cid"), protocol=mqtt.MQTTv311, reconnect_on_failure=False
+        )
         self.client.username_pw_set(token)
         self.port = port
         self.reason: int | None = None
@@ -137,9 +145,11 @@ def test_an_mqtt_window_its_session_and_a_refused_connect(world, live_server):
     after = scrape(base)
     assert delta(before, after, "claimd_mqtt_connections_total") == {
         frozenset({"protocol": "3.1.1", "outcome": "accepted"}.items()): 1,
-        frozenset({"protocol": "3.1.1", "outcome": "refused"}.items()): 1}
+        frozenset({"protocol": "3.1.1", "outcome": "refused"}.items()): 1,
+    }
     assert delta(before, after, "claimd_claim_windows_total") == {
-        frozenset({"door": "MQTT", "outcome": "opened"}.items()): 1}
+        frozenset({"door": "MQTT", "outcome": "opened"}.items()): 1
+    }
     assert delta(before, after, "claimd_claims_total") == {claims("REST", "secret_key", "success"): 1}
 
 
@@ -159,9 +169,12 @@ def test_token_claims_are_counted_by_outcome(world, live_server):
     assert world.u2.post("/v1/claimed-devices", json={"claimToken": forged}).status_code == 403
     after = scrape(live_server.base_url)
     assert delta(before, after, "claimd_claims_total") == {
-        claims("REST", "token", "success"): 1, claims("REST", "token", "already_yours"): 1,
-        claims("REST", "token", "already_claimed"): 1, claims("REST", "token", "spent"): 1,
-        claims("REST", "token", "wrong_secret"): 1}
+        claims("REST", "token", "success"): 1,
+        claims("REST", "token", "already_yours"): 1,
+        claims("REST", "token", "already_claimed"): 1,
+        claims("REST", "token", "spent"): 1,
+        claims("REST", "token", "wrong_secret"): 1,
+    }
     assert delta(before, after, "claimd_failed_guesses_total") == {frozenset({("kind", "claim")}): 2}
 
 
@@ -175,8 +188,9 @@ def test_bulk_rows_jobs_and_claims_through_the_bulk_door(world, live_server):
     for device_id in ids:
         writer.writerow([device_id, public_pem_of(key)])
     before = scrape(base)
-    r = world.admin.post("/v1/device-identities/bulk", content=out.getvalue().encode(),
-                         headers={"Content-Type": "text/csv"})
+    r = world.admin.post(
+        "/v1/device-identities/bulk", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"}
+    )
     assert r.status_code == 202, r.text
     wait(world.admin, r.json()["bulkOpsRequestId"])
     rows = [mint_token(key, uuid.UUID(ids[0])), "not-a-token", mint_token(new_private_key(), uuid.uuid4())]
@@ -193,16 +207,22 @@ def test_bulk_rows_jobs_and_claims_through_the_bulk_door(world, live_server):
     assert delta(before, after, "claimd_bulk_rows_total") == {
         frozenset({"operation": "REGISTER_PUBLIC_KEYS", "outcome": "ok"}.items()): 2,
         frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "ok"}.items()): 1,
-        frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "failed"}.items()): 2}
+        frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "failed"}.items()): 2,
+    }
     assert delta(before, after, "claimd_bulk_jobs_started_total") == {
-        frozenset({("operation", "REGISTER_PUBLIC_KEYS")}): 1, frozenset({("operation", "CLAIM_DEVICE_OWNERSHIP")}): 1}
+        frozenset({("operation", "REGISTER_PUBLIC_KEYS")}): 1,
+        frozenset({("operation", "CLAIM_DEVICE_OWNERSHIP")}): 1,
+    }
     assert delta(before, after, "claimd_bulk_jobs_finished_total") == {
         frozenset({"operation": "REGISTER_PUBLIC_KEYS", "outcome": "completed"}.items()): 1,
-        frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "completed"}.items()): 1}
+        frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "completed"}.items()): 1,
+    }
     assert value(after, "claimd_bulk_jobs_running") == 0
     assert delta(before, after, "claimd_claims_total") == {
-        claims("BULK", "token", "success"): 1, claims("BULK", "token", "invalid"): 1,
-        claims("BULK", "token", "not_found"): 1}
+        claims("BULK", "token", "success"): 1,
+        claims("BULK", "token", "invalid"): 1,
+        claims("BULK", "token", "not_found"): 1,
+    }
 
 
 def wait(api: Api, op_id: str, timeout: float = 60.0) -> dict:
@@ -216,6 +236,7 @@ def wait(api: Api, op_id: str, timeout: float = 60.0) -> dict:
 
 
 # HTTP latencies, and no secret in /metrics -----------------------------------------------------------
+
 
 def test_latencies_are_by_route_template_and_no_secret_or_name_shows(world, live_server):
     base = live_server.base_url
@@ -238,8 +259,17 @@ def test_latencies_are_by_route_template_and_no_secret_or_name_shows(world, live
     assert value(after, "claimd_http_request_duration_seconds_bucket", le="+Inf", **window) >= 1
     routes = {dict(labels).get("route") for name, labels in after if name == count}
     assert all(r == "unmatched" or r.startswith("/") for r in routes), routes
-    for secret in (device.token, device.name, "another-token", "no-such-path", "PROPFIND", world.u1.token,
-                   world.admin_user["email"], KEY_BODY["secretKey"], str(device.id)):
+    for secret in (
+        device.token,
+        device.name,
+        "another-token",
+        "no-such-path",
+        "PROPFIND",
+        world.u1.token,
+        world.admin_user["email"],
+        KEY_BODY["secretKey"],
+        str(device.id),
+    ):
         assert secret not in text, secret
 
 
@@ -263,9 +293,14 @@ def guarded(tmp_path_factory) -> Iterator:
 
 def test_the_metrics_token_is_required_when_set(guarded):
     url = guarded.base_url + "/metrics"
-    for headers in ({}, {"Authorization": "Bearer wrong-token-of-some-length"}, {"Authorization": METRICS_TOKEN},
-                    {"Authorization": f"Basic {METRICS_TOKEN}"}, {"X-Authorization": f"Bearer {METRICS_TOKEN}"},
-                    {"Authorization": f"Bearer {METRICS_TOKEN}x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token-of-some-length"},
+        {"Authorization": METRICS_TOKEN},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"X-Authorization": f"Bearer {METRICS_TOKEN}"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+    ):
         r = httpx.get(url, headers=headers, timeout=30)
         assert r.status_code == 401, (headers, r.status_code)
         assert r.headers["www-authenticate"].startswith("Bearer") and METRICS_TOKEN not in r.text
@@ -291,8 +326,10 @@ def test_lockouts_and_locked_out_attempts(guarded):
         assert delta(before, after, "claimd_failed_guesses_total") == {kind: 2}
         assert delta(before, after, "claimd_lockouts_total") == {kind: 1}
         assert delta(before, after, "claimd_locked_out_attempts_total") == {kind: 1}
-        assert delta(before, after, "claimd_claims_total") == {claims("REST", "secret_key", "wrong_secret"): 2,
-                                                               claims("REST", "secret_key", "locked_out"): 1}
+        assert delta(before, after, "claimd_claims_total") == {
+            claims("REST", "secret_key", "wrong_secret"): 2,
+            claims("REST", "secret_key", "locked_out"): 1,
+        }
     finally:
         for api in world.apis:
             api.close()

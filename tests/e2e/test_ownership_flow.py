@@ -8,7 +8,7 @@ import sys
 import uuid
 
 import pytest
-from http_helpers import uid
+from http_helpers import problem, uid
 
 
 def cli(*args: str) -> str:
@@ -26,21 +26,19 @@ def device_key(tmp_path):
     return path, public_pem
 
 
-def problem(r, status: int, code: str) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["code"] == code and body["message"] == body["detail"], body
-    assert body["type"].endswith(code) and body["title"]
-    return body
-
-
 def test_cli_token_is_claimed_listed_blocked_unblocked_and_unclaimed(world, device_key):
     key_path, public_pem = device_key
     device_id = str(uuid.uuid4())
-    registered = world.admin.post("/v1/device-identities", json={
-        "id": device_id, "publicKey": public_pem, "deviceType": "nrf9160_SICA", "imei": "352656106118683",
-        "tags": ["batch=42"]})
+    registered = world.admin.post(
+        "/v1/device-identities",
+        json={
+            "id": device_id,
+            "publicKey": public_pem,
+            "deviceType": "nrf9160_SICA",
+            "imei": "352656106118683",
+            "tags": ["batch=42"],
+        },
+    )
     assert registered.status_code == 201, registered.text
     assert registered.json()["id"] == device_id and registered.json()["name"] == device_id
 
@@ -70,7 +68,10 @@ def test_cli_token_is_claimed_listed_blocked_unblocked_and_unclaimed(world, devi
     blocked = world.u1.post(f"/v1/claimed-devices/{device_id}/block")
     assert blocked.status_code == 200 and blocked.json()["status"] == "BLOCKED"
     assert world.u1.post(f"/v1/claimed-devices/{device_id}/block").json()["status"] == "BLOCKED"  # idempotent
-    assert world.u1.ok("get", "/v1/claimed-devices", params={"status": "BLOCKED", "tags": f"location={location}"})["total"] == 1
+    assert (
+        world.u1.ok("get", "/v1/claimed-devices", params={"status": "BLOCKED", "tags": f"location={location}"})["total"]
+        == 1
+    )
     unblocked = world.u1.post(f"/v1/claimed-devices/{device_id}/unblock")
     assert unblocked.status_code == 200 and unblocked.json()["status"] == "READY"
 

@@ -24,7 +24,7 @@ import httpx
 import jwt
 import pytest
 from dbrows import database_rows
-from http_helpers import Api, World, assert_error, uid
+from http_helpers import Api, World, assert_error, problem, uid
 
 from claimd.adapters.attestation import (
     mint_device_jwt,
@@ -35,30 +35,24 @@ from claimd.adapters.attestation import (
 
 CBOR = "application/cbor"
 CLAIM = "/v1/claimed-devices"
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "message"}
-COMMAND_FIELDS = {"id", "deviceId", "description", "request", "status", "response", "createdAt", "updatedAt",
-                  "deliveredAt", "createdBy"}
+COMMAND_FIELDS = {
+    "id",
+    "deviceId",
+    "description",
+    "request",
+    "status",
+    "response",
+    "createdAt",
+    "updatedAt",
+    "deliveredAt",
+    "createdBy",
+}
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONFIG = {"config": {"interval": "60"}}
 FINISHED: dict[str, Any] = {"finished": {}}
 
 
 # helpers --------------------------------------------------------------------------------------
-def problem(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """An RFC 9457 problem+json body with claimd's ``code`` and nRF Cloud's ``message``."""
-    assert r.status_code == status, f"{r.request.method} {r.request.url} → {r.status_code} {r.text}"
-    assert r.headers.get("content-type", "").startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert PROBLEM_FIELDS <= set(body) and body["status"] == status, body
-    assert body["message"] == body["detail"] and body["detail"].strip(), body
-    assert body["type"].endswith(body["code"]) and body["instance"] == r.request.url.path, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
-def put(api: Api, path: str, **kw: Any) -> httpx.Response:
-    return api.http.put(path, headers=api._headers(None), **kw)
 
 
 def user_id(api: Api) -> str:
@@ -137,19 +131,26 @@ def statuses(api: Api, device_id: str) -> dict[str, str]:
     return {c["id"]: c["status"] for c in api.ok("get", path(device_id))["items"]}
 
 
-def fetch(world: World, device: TokenDevice, *, accept: str | None = CBOR, token: str | None = None,
-          **params: Any) -> httpx.Response:
+def fetch(
+    world: World, device: TokenDevice, *, accept: str | None = CBOR, token: str | None = None, **params: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token or device.jwt()}"}
     if accept is not None:
         headers["Accept"] = accept
     return http.get(f"{world.base_url}/v1/provisioning/commands", params=params, headers=headers)
 
 
-def respond(world: World, device: TokenDevice, body: Any = None, *, raw: bytes | None = None, cbor: bool = True,
-            token: str | None = None) -> httpx.Response:
+def respond(
+    world: World,
+    device: TokenDevice,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    cbor: bool = True,
+    token: str | None = None,
+) -> httpx.Response:
     content = raw if raw is not None else (cbor2.dumps(body) if cbor else json.dumps(body).encode())
-    headers = {"Authorization": f"Bearer {token or device.jwt()}",
-               "Content-Type": CBOR if cbor else "application/json"}
+    headers = {"Authorization": f"Bearer {token or device.jwt()}", "Content-Type": CBOR if cbor else "application/json"}
     return http.post(f"{world.base_url}/v1/provisioning/response", content=content, headers=headers)
 
 
@@ -172,7 +173,7 @@ def users(world: World) -> Iterator[Any]:
         api = world.new_customer_user(customer_id or world.c1_id)
         made.append(api)
         if role is not None:
-            r = put(world.admin, f"/v1/users/{user_id(api)}/role", json={"role": role})
+            r = world.admin.put(f"/v1/users/{user_id(api)}/role", json={"role": role})
             assert r.status_code == 200, r.text
         return api
 
@@ -185,8 +186,9 @@ def users(world: World) -> Iterator[Any]:
 def test_create_answers_201_with_the_full_body(world):
     device = claimed(world)
     before = datetime.now(UTC)
-    r = world.u1.post(path(device.id), json={"description": "report interval",
-                                             "request": {"config": {"interval": 60, "gps": True}}})
+    r = world.u1.post(
+        path(device.id), json={"description": "report interval", "request": {"config": {"interval": 60, "gps": True}}}
+    )
     assert r.status_code == 201, r.text
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -271,8 +273,11 @@ def test_concurrent_creates_never_make_more_than_20_open(world):
     queue(world.u1, device.id, CONFIG)
 
     def create(_: int) -> int:  # one shared keep-alive client (httpx clients are thread-safe)
-        return http.post(world.base_url + path(device.id), json={"request": CONFIG},
-                         headers={"X-Authorization": f"Bearer {world.u1.token}"}).status_code
+        return http.post(
+            world.base_url + path(device.id),
+            json={"request": CONFIG},
+            headers={"X-Authorization": f"Bearer {world.u1.token}"},
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         codes = list(pool.map(create, range(24)))
@@ -291,10 +296,17 @@ def test_get_and_list_in_queue_order_with_a_status_filter(world):
 
     listed = world.u1.ok("get", path(device.id))
     assert [x["id"] for x in listed["items"]] == [a["id"], b["id"], c["id"], d["id"], e["id"]] and listed["total"] == 5
-    by_status = {s: [x["id"] for x in world.u1.ok("get", path(device.id), params={"status": s})["items"]]
-                 for s in ("PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELLED")}
-    assert by_status == {"PENDING": [e["id"]], "IN_PROGRESS": [c["id"]], "SUCCEEDED": [a["id"]],
-                         "FAILED": [d["id"]], "CANCELLED": [b["id"]]}
+    by_status = {
+        s: [x["id"] for x in world.u1.ok("get", path(device.id), params={"status": s})["items"]]
+        for s in ("PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELLED")
+    }
+    assert by_status == {
+        "PENDING": [e["id"]],
+        "IN_PROGRESS": [c["id"]],
+        "SUCCEEDED": [a["id"]],
+        "FAILED": [d["id"]],
+        "CANCELLED": [b["id"]],
+    }
     assert world.u1.ok("get", path(device.id), params={"status": "FAILED"})["total"] == 1
     page = world.u1.ok("get", path(device.id), params={"pageLimit": 2})
     assert [x["id"] for x in page["items"]] == [a["id"], b["id"]]
@@ -302,8 +314,12 @@ def test_get_and_list_in_queue_order_with_a_status_filter(world):
     got = world.u1.ok("get", path(device.id, c["id"]))
     assert got["status"] == "IN_PROGRESS" and parse_iso(got["deliveredAt"]) >= parse_iso(got["createdAt"])
     failed = world.u1.ok("get", path(device.id, d["id"]))
-    assert failed["response"] == {"messages": [], "cmeError": 5, "message": "bad",
-                                  "config": {"cmeError": 5, "message": "bad"}}
+    assert failed["response"] == {
+        "messages": [],
+        "cmeError": 5,
+        "message": "bad",
+        "config": {"cmeError": 5, "message": "bad"},
+    }
 
     for bad in ("pending", "BOGUS", "DONE"):
         problem(world.u1.get(path(device.id), params={"status": bad}), 400, "BAD_REQUEST")
@@ -391,17 +407,23 @@ def test_a_reset_command_reaches_a_device_that_fetches_with_after(world):
 def test_other_customers_and_devices_that_are_not_claimed_are_not_found(world):
     device = claimed(world)
     command = queue(world.u1, device.id, CONFIG)
-    for r in (world.u2.get(path(device.id)), world.u2.get(path(device.id, command["id"])),
-              world.u2.post(path(device.id), json={"request": CONFIG}),
-              world.u2.delete(path(device.id, command["id"])),
-              world.u2.post(path(device.id, command["id"], "/reset"))):
+    for r in (
+        world.u2.get(path(device.id)),
+        world.u2.get(path(device.id, command["id"])),
+        world.u2.post(path(device.id), json={"request": CONFIG}),
+        world.u2.delete(path(device.id, command["id"])),
+        world.u2.post(path(device.id, command["id"], "/reset")),
+    ):
         problem(r, 404, "NOT_FOUND")
     assert world.u1.ok("get", path(device.id, command["id"]))["status"] == "PENDING"
 
     # a command id of another device, through one's own device
     mine = claimed(world)
-    for r in (world.u1.get(path(mine.id, command["id"])), world.u1.delete(path(mine.id, command["id"])),
-              world.u1.post(path(mine.id, command["id"], "/reset"))):
+    for r in (
+        world.u1.get(path(mine.id, command["id"])),
+        world.u1.delete(path(mine.id, command["id"])),
+        world.u1.post(path(mine.id, command["id"], "/reset")),
+    ):
         problem(r, 404, "NOT_FOUND")
 
     unclaimed = register(world)
@@ -432,10 +454,13 @@ def test_an_editor_does_not_see_commands_of_devices_claimed_by_an_owner_or_admin
     hidden = {d.id: queue(world.u1, d.id, CONFIG) for d in (by_owner, by_admin)}
     for device_id, command in hidden.items():
         for api in (editor, viewer):
-            for r in (api.get(path(device_id)), api.get(path(device_id, command["id"])),
-                      api.post(path(device_id), json={"request": CONFIG}) if api is editor else None,
-                      api.delete(path(device_id, command["id"])) if api is editor else None,
-                      api.post(path(device_id, command["id"], "/reset")) if api is editor else None):
+            for r in (
+                api.get(path(device_id)),
+                api.get(path(device_id, command["id"])),
+                api.post(path(device_id), json={"request": CONFIG}) if api is editor else None,
+                api.delete(path(device_id, command["id"])) if api is editor else None,
+                api.post(path(device_id, command["id"], "/reset")) if api is editor else None,
+            ):
                 if r is not None:
                     problem(r, 404, "NOT_FOUND")
         assert admin_role.ok("get", path(device_id))["total"] == 1  # an admin sees them
@@ -471,11 +496,19 @@ def test_secrets_are_never_shown_again_nor_stored_in_plain_text(world, live_serv
         assert not any(s in r.text for s in hidden), r.text
         return r.json()
 
-    psk = clean(world.u1.post(path(device.id), json={"request": {"preSharedKey": {
-        "secTag": 7, "identity": "dev-7", "secret": psk_secret}}}))
+    psk = clean(
+        world.u1.post(
+            path(device.id),
+            json={"request": {"preSharedKey": {"secTag": 7, "identity": "dev-7", "secret": psk_secret}}},
+        )
+    )
     assert psk["request"] == {"preSharedKey": {"secTag": 7, "identity": "dev-7", "secret": "********"}}
-    key = clean(world.u1.post(path(device.id), json={"request": {"clientPrivateKey": {
-        "secTag": 8, "content": key_content, "password": password}}}))
+    key = clean(
+        world.u1.post(
+            path(device.id),
+            json={"request": {"clientPrivateKey": {"secTag": 8, "content": key_content, "password": password}}},
+        )
+    )
     assert key["request"] == {"clientPrivateKey": {"secTag": 8, "content": "********", "password": "********"}}
 
     # the device is sent them: that is what they are for
@@ -567,8 +600,11 @@ def test_the_device_door_refuses_bad_credentials_with_401(world, door, make):
     headers = {"Accept": CBOR} if authorization is None else {"Accept": CBOR, "Authorization": authorization}
     got = http.get(f"{world.base_url}/v1/provisioning/commands", headers=headers)
     problem(got, 401, "UNAUTHENTICATED")
-    posted = http.post(f"{world.base_url}/v1/provisioning/response", content=cbor2.dumps([[door.command["id"], 101]]),
-                        headers={**headers, "Content-Type": CBOR})
+    posted = http.post(
+        f"{world.base_url}/v1/provisioning/response",
+        content=cbor2.dumps([[door.command["id"], 101]]),
+        headers={**headers, "Content-Type": CBOR},
+    )
     problem(posted, 401, "UNAUTHENTICATED")
     assert world.u1.ok("get", path(door.device.id, door.command["id"]))["status"] == "PENDING"
 
@@ -576,11 +612,17 @@ def test_the_device_door_refuses_bad_credentials_with_401(world, door, make):
 def test_issuer_forms_of_a_good_jwt_are_accepted(world):
     device = claimed(world)
     command = queue(world.u1, device.id, CONFIG)
-    for token in (device.jwt(), device.jwt(issuer_prefix="nRF9160."), _es256(device, iss=device.id.upper()),
-                  _es256(device, iss=uuid.UUID(device.id).hex)):
+    for token in (
+        device.jwt(),
+        device.jwt(issuer_prefix="nRF9160."),
+        _es256(device, iss=device.id.upper()),
+        _es256(device, iss=uuid.UUID(device.id).hex),
+    ):
         assert ids_sent(fetch(world, device, token=token)) == [command["id"]]
-    scheme = http.get(f"{world.base_url}/v1/provisioning/commands",
-                       headers={"Authorization": f"bearer {device.jwt()}", "Accept": CBOR})
+    scheme = http.get(
+        f"{world.base_url}/v1/provisioning/commands",
+        headers={"Authorization": f"bearer {device.jwt()}", "Accept": CBOR},
+    )
     assert ids_sent(scheme) == [command["id"]]
 
 
@@ -640,21 +682,35 @@ def test_an_after_mark_with_unicode_digits_is_not_a_server_error(world):
 
 def test_rx_max_size_sends_fewer_commands_but_at_least_one(world):
     device = claimed(world)
-    made = [queue(world.u1, device.id, {"clientCertificate": {"secTag": 20 + i, "content": "A" * 600}})
-            for i in range(3)]
+    made = [
+        queue(world.u1, device.id, {"clientCertificate": {"secTag": 20 + i, "content": "A" * 600}}) for i in range(3)
+    ]
     items = [[m["id"], 0, "%CMNG", f'0,{20 + i},1,"{"A" * 600}"', []] for i, m in enumerate(made)]
     two = len(cbor2.dumps(items[:2]))
 
     assert commands(fetch(world, device, rxMaxSize=64)) == items[:1]  # too small even for one: one
-    assert statuses(world.u1, device.id) == {made[0]["id"]: "IN_PROGRESS", made[1]["id"]: "PENDING",
-                                             made[2]["id"]: "PENDING"}
+    assert statuses(world.u1, device.id) == {
+        made[0]["id"]: "IN_PROGRESS",
+        made[1]["id"]: "PENDING",
+        made[2]["id"]: "PENDING",
+    }
     assert commands(fetch(world, device, rxMaxSize=two - 1)) == items[:1]
     assert commands(fetch(world, device, rxMaxSize=two)) == items[:2]
     assert statuses(world.u1, device.id)[made[2]["id"]] == "PENDING"
     assert commands(fetch(world, device, rxMaxSize=100_000)) == items
     # in JSON the JSON size counts
-    as_json = json.dumps([{"correlationId": made[0]["id"], "type": "AT", "setCommand": "%CMNG",
-                           "parameters": items[0][3], "ignoreCmeErrors": []}], separators=(",", ":")).encode()
+    as_json = json.dumps(
+        [
+            {
+                "correlationId": made[0]["id"],
+                "type": "AT",
+                "setCommand": "%CMNG",
+                "parameters": items[0][3],
+                "ignoreCmeErrors": [],
+            }
+        ],
+        separators=(",", ":"),
+    ).encode()
     r = fetch(world, device, accept="application/json", rxMaxSize=len(as_json) + 10)
     assert r.status_code == 200 and len(r.json()) == 1 and len(r.content) == len(as_json)
     problem(fetch(world, device, rxMaxSize=63), 400, "BAD_REQUEST")
@@ -664,8 +720,7 @@ def test_rx_max_size_sends_fewer_commands_but_at_least_one(world):
 def test_the_nrf_provisioning_librarys_query_is_accepted(world):
     device = claimed(world)
     command = queue(world.u1, device.id, CONFIG)
-    r = fetch(world, device, after="", rxMaxSize=4096, txMaxSize=4096, mver="mfw_nrf9160_1.3.5", cver="2.6.0",
-              limit=10)
+    r = fetch(world, device, after="", rxMaxSize=4096, txMaxSize=4096, mver="mfw_nrf9160_1.3.5", cver="2.6.0", limit=10)
     assert ids_sent(r) == [command["id"]]
 
 
@@ -691,13 +746,21 @@ def test_many_commands_are_sent_20_at_a_time_by_default(world):
 def test_json_form_unless_the_device_asks_for_cbor(world):
     device = claimed(world)
     config = queue(world.u1, device.id, CONFIG)
-    at = queue(world.u1, device.id, {"atCommand": {"setCommand": "AT%XSYSTEMMODE", "parameters": "1,0,1,0",
-                                                   "ignoreCmeErrors": [527]}})
+    at = queue(
+        world.u1,
+        device.id,
+        {"atCommand": {"setCommand": "AT%XSYSTEMMODE", "parameters": "1,0,1,0", "ignoreCmeErrors": [527]}},
+    )
     done = queue(world.u1, device.id, FINISHED)
     expected = [
         {"correlationId": config["id"], "type": "CONFIG", "properties": {"interval": "60"}},
-        {"correlationId": at["id"], "type": "AT", "setCommand": "%XSYSTEMMODE", "parameters": "1,0,1,0",
-         "ignoreCmeErrors": [527]},
+        {
+            "correlationId": at["id"],
+            "type": "AT",
+            "setCommand": "%XSYSTEMMODE",
+            "parameters": "1,0,1,0",
+            "ignoreCmeErrors": [527],
+        },
         {"correlationId": done["id"], "type": "FINISHED"},
     ]
     for accept in (None, "application/json", "*/*", "text/plain"):
@@ -706,38 +769,64 @@ def test_json_form_unless_the_device_asks_for_cbor(world):
         assert r.json() == expected
     for accept in (CBOR, "application/json;q=0.5, application/cbor", "Application/CBOR"):
         assert commands(fetch(world, device, accept=accept)) == [
-            [config["id"], 1, {"interval": "60"}], [at["id"], 0, "%XSYSTEMMODE", "1,0,1,0", [527]], [done["id"], 2]]
+            [config["id"], 1, {"interval": "60"}],
+            [at["id"], 0, "%XSYSTEMMODE", "1,0,1,0", [527]],
+            [done["id"], 2],
+        ]
 
 
 # the device's door: what it answers --------------------------------------------------------------------------
 def test_answers_in_cbor_and_json_and_what_is_ignored(world):
     device = claimed(world)
     psk = queue(world.u1, device.id, {"preSharedKey": {"secTag": 3, "identity": "id", "secret": "00ff"}})
-    config, csr, done, cancelled = (queue(world.u1, device.id, r) for r in (
-        CONFIG, {"certificateSigningRequest": {"secTag": 4, "attributes": "CN=x"}}, FINISHED, FINISHED))
+    config, csr, done, cancelled = (
+        queue(world.u1, device.id, r)
+        for r in (CONFIG, {"certificateSigningRequest": {"secTag": 4, "attributes": "CN=x"}}, FINISHED, FINISHED)
+    )
     world.u1.ok("delete", path(device.id, cancelled["id"]))
     unknown = str(uuid.uuid4())
 
-    r = respond(world, device, [[f"{psk['id']}.1", 100, "too early"], [f"{psk['id']}.0", 100, "id ok"],
-                                [unknown, 101], [cancelled["id"], 102]])
+    r = respond(
+        world,
+        device,
+        [
+            [f"{psk['id']}.1", 100, "too early"],
+            [f"{psk['id']}.0", 100, "id ok"],
+            [unknown, 101],
+            [cancelled["id"], 102],
+        ],
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), r.text
     assert r.json() == {"applied": 1, "ignored": [f"{psk['id']}.1", unknown, cancelled["id"]]}
     assert world.u1.ok("get", path(device.id, psk["id"]))["status"] == "IN_PROGRESS"
 
-    r = respond(world, device, [{"correlationId": f"{psk['id']}.1", "type": "AT", "message": "key ok"},
-                                {"correlationId": config["id"], "type": "CONFIG_ACK"},
-                                [csr["id"], 99, 514, "+CME ERROR: 514"]], cbor=False)
+    r = respond(
+        world,
+        device,
+        [
+            {"correlationId": f"{psk['id']}.1", "type": "AT", "message": "key ok"},
+            {"correlationId": config["id"], "type": "CONFIG_ACK"},
+            [csr["id"], 99, 514, "+CME ERROR: 514"],
+        ],
+        cbor=False,
+    )
     assert r.status_code == 200 and r.json() == {"applied": 3, "ignored": []}, r.text
     r = respond(world, device, [[done["id"], 102], [config["id"], 101]], cbor=False)
     assert r.json() == {"applied": 1, "ignored": [config["id"]]}  # already answered
 
     got = {c["id"]: c for c in world.u1.ok("get", path(device.id))["items"]}
     assert (got[psk["id"]]["status"], got[psk["id"]]["response"]) == (
-        "SUCCEEDED", {"messages": ["id ok", "key ok"], "preSharedKey": {"message": "key ok"}})
+        "SUCCEEDED",
+        {"messages": ["id ok", "key ok"], "preSharedKey": {"message": "key ok"}},
+    )
     assert (got[config["id"]]["status"], got[config["id"]]["response"]) == ("SUCCEEDED", {"messages": []})
     assert got[csr["id"]]["status"] == "FAILED"
-    assert got[csr["id"]]["response"] == {"messages": [], "cmeError": 514, "message": "+CME ERROR: 514",
-                                          "certificateSigningRequest": {"cmeError": 514, "message": "+CME ERROR: 514"}}
+    assert got[csr["id"]]["response"] == {
+        "messages": [],
+        "cmeError": 514,
+        "message": "+CME ERROR: 514",
+        "certificateSigningRequest": {"cmeError": 514, "message": "+CME ERROR: 514"},
+    }
     assert got[done["id"]]["status"] == "SUCCEEDED" and got[cancelled["id"]]["status"] == "CANCELLED"
     assert fetch(world, device).status_code == 204
 
@@ -745,8 +834,11 @@ def test_answers_in_cbor_and_json_and_what_is_ignored(world):
 def test_answers_with_a_content_type_parameter_are_cbor(world):
     device = claimed(world)
     command = queue(world.u1, device.id, CONFIG)
-    r = http.post(f"{world.base_url}/v1/provisioning/response", content=cbor2.dumps([[command["id"], 101]]),
-                   headers={"Authorization": f"Bearer {device.jwt()}", "Content-Type": "application/cbor; x=1"})
+    r = http.post(
+        f"{world.base_url}/v1/provisioning/response",
+        content=cbor2.dumps([[command["id"], 101]]),
+        headers={"Authorization": f"Bearer {device.jwt()}", "Content-Type": "application/cbor; x=1"},
+    )
     assert r.status_code == 200 and r.json() == {"applied": 1, "ignored": []}, r.text
 
 
@@ -824,12 +916,17 @@ def test_the_access_token_door(world):
 
     r = http.get(f"{url}/commands", params={"limit": 5}, headers={"Accept": CBOR})
     assert commands(r) == [[command["id"], 0, "%KEYGEN", "16842753,2,1", []]]
-    r = http.post(f"{url}/response", content=cbor2.dumps([[command["id"], 100, "-----BEGIN PUBLIC KEY-----"]]),
-                   headers={"Content-Type": CBOR})
+    r = http.post(
+        f"{url}/response",
+        content=cbor2.dumps([[command["id"], 100, "-----BEGIN PUBLIC KEY-----"]]),
+        headers={"Content-Type": CBOR},
+    )
     assert r.status_code == 200 and r.json() == {"applied": 1, "ignored": []}, r.text
     got = world.u1.ok("get", path(device.id, command["id"]))
     assert got["status"] == "SUCCEEDED" and got["response"] == {
-        "messages": ["-----BEGIN PUBLIC KEY-----"], "clientPrivateKeyGeneration": {"message": "-----BEGIN PUBLIC KEY-----"}}
+        "messages": ["-----BEGIN PUBLIC KEY-----"],
+        "clientPrivateKeyGeneration": {"message": "-----BEGIN PUBLIC KEY-----"},
+    }
 
     # errors in ThingsBoard's form (this is ThingsBoard's device API path)
     assert_error(http.post(f"{url}/response", content=b"{nope", headers={"Content-Type": "application/json"}), 400)
@@ -865,8 +962,11 @@ def test_unclaiming_cancels_open_commands_and_the_next_owner_sees_none(world):
 
     # claimed again by the same customer: the history shows them cancelled, the device gets nothing
     claim(world.u1, device)
-    assert statuses(world.u1, device.id) == {delivered["id"]: "CANCELLED", pending["id"]: "CANCELLED",
-                                             done["id"]: "SUCCEEDED"}
+    assert statuses(world.u1, device.id) == {
+        delivered["id"]: "CANCELLED",
+        pending["id"]: "CANCELLED",
+        done["id"]: "SUCCEEDED",
+    }
     assert fetch(world, device).status_code == 204
     assert respond(world, device, [[pending["id"], 102]]).json() == {"applied": 0, "ignored": [pending["id"]]}
     open_again = queue(world.u1, device.id, CONFIG)

@@ -34,24 +34,39 @@ def queue(api, path, request):
 
 def device_get(world, key, device_id, **params):
     token = mint_device_jwt(key, uuid.UUID(device_id), issuer_prefix="nRF9160.")
-    return httpx.get(f"{world.base_url}/v1/provisioning/commands", params=params,
-                     headers={"Authorization": f"Bearer {token}", "Accept": CBOR}, timeout=30)
+    return httpx.get(
+        f"{world.base_url}/v1/provisioning/commands",
+        params=params,
+        headers={"Authorization": f"Bearer {token}", "Accept": CBOR},
+        timeout=30,
+    )
 
 
 def device_post(world, key, device_id, responses):
     token = mint_device_jwt(key, uuid.UUID(device_id))
-    return httpx.post(f"{world.base_url}/v1/provisioning/response", content=cbor2.dumps(responses),
-                      headers={"Authorization": f"Bearer {token}", "Content-Type": CBOR}, timeout=30)
+    return httpx.post(
+        f"{world.base_url}/v1/provisioning/response",
+        content=cbor2.dumps(responses),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": CBOR},
+        timeout=30,
+    )
 
 
 def test_commands_go_to_the_device_and_their_results_come_back(world):
     key, device_id = claimed_token_device(world)
     base = f"/v1/claimed-devices/{device_id}/provisioning"
-    config = world.u1.post(base, json={"description": "interval", "request": {"config": {"interval": 60, "mode": "lte-m"}}})
+    config = world.u1.post(
+        base, json={"description": "interval", "request": {"config": {"interval": 60, "mode": "lte-m"}}}
+    )
     assert config.status_code == 201, config.text
-    assert config.json()["status"] == "PENDING" and config.json()["request"] == {"config": {"interval": "60", "mode": "lte-m"}}
-    csr = queue(world.u1, base, {"certificateSigningRequest": {
-        "secTag": 16842753, "attributes": "O=Nordic,CN=dev", "keyUsage": "101010000"}})
+    assert config.json()["status"] == "PENDING" and config.json()["request"] == {
+        "config": {"interval": "60", "mode": "lte-m"}
+    }
+    csr = queue(
+        world.u1,
+        base,
+        {"certificateSigningRequest": {"secTag": 16842753, "attributes": "O=Nordic,CN=dev", "keyUsage": "101010000"}},
+    )
     psk = queue(world.u1, base, {"preSharedKey": {"secTag": 7, "identity": "dev-1", "secret": "a1b2c3"}})
     assert psk["request"]["preSharedKey"]["secret"] == "********"  # never shown again
     finished = queue(world.u1, base, {"finished": {}})
@@ -69,20 +84,29 @@ def test_commands_go_to_the_device_and_their_results_come_back(world):
     listed = world.u1.ok("get", base)
     assert [c["status"] for c in listed["items"]] == ["IN_PROGRESS"] * 4 and listed["total"] == 4
 
-    done = device_post(world, key, device_id, [
-        [config.json()["id"], 101],
-        [csr["id"], 100, "MIIBCSR"],
-        [f"{psk['id']}.0", 100, ""],
-        [f"{psk['id']}.1", 99, 527, "+CME ERROR: 527"],
-    ])
+    done = device_post(
+        world,
+        key,
+        device_id,
+        [
+            [config.json()["id"], 101],
+            [csr["id"], 100, "MIIBCSR"],
+            [f"{psk['id']}.0", 100, ""],
+            [f"{psk['id']}.1", 99, 527, "+CME ERROR: 527"],
+        ],
+    )
     assert done.status_code == 200 and done.json() == {"applied": 4, "ignored": []}, done.text
     by_id = {c["id"]: c for c in world.u1.ok("get", base)["items"]}
     assert by_id[config.json()["id"]]["status"] == "SUCCEEDED"
     assert by_id[csr["id"]]["status"] == "SUCCEEDED"
     assert by_id[csr["id"]]["response"] == {"messages": ["MIIBCSR"], "certificateSigningRequest": {"csr": "MIIBCSR"}}
     assert by_id[psk["id"]]["status"] == "FAILED"
-    assert by_id[psk["id"]]["response"] == {"messages": [""], "cmeError": 527, "message": "+CME ERROR: 527",
-                                            "preSharedKey": {"message": "+CME ERROR: 527", "cmeError": 527}}
+    assert by_id[psk["id"]]["response"] == {
+        "messages": [""],
+        "cmeError": 527,
+        "message": "+CME ERROR: 527",
+        "preSharedKey": {"message": "+CME ERROR: 527", "cmeError": 527},
+    }
     assert by_id[finished["id"]]["status"] == "IN_PROGRESS"  # sent, not answered: sent again
     again = device_get(world, key, device_id)
     assert cbor2.loads(again.content) == [[finished["id"], 2]]
@@ -98,7 +122,10 @@ def test_commands_go_to_the_device_and_their_results_come_back(world):
     assert world.u1.ok("get", f"{base}/{finished['id']}")["status"] == "SUCCEEDED"
     assert device_get(world, key, device_id).status_code == 204
     # a repeated answer changes nothing
-    assert device_post(world, key, device_id, [[finished["id"], 102]]).json() == {"applied": 0, "ignored": [finished["id"]]}
+    assert device_post(world, key, device_id, [[finished["id"], 102]]).json() == {
+        "applied": 0,
+        "ignored": [finished["id"]],
+    }
 
 
 def test_access_token_devices_fetch_json_and_owners_cancel_and_reset(world):
@@ -112,7 +139,9 @@ def test_access_token_devices_fetch_json_and_owners_cancel_and_reset(world):
 
     url = f"{world.base_url}/api/v1/{device.token}/provisioning"
     r = httpx.get(f"{url}/commands", timeout=30)
-    assert r.status_code == 200 and r.json() == [{"correlationId": first["id"], "type": "CONFIG", "properties": {"a": "1"}}]
+    assert r.status_code == 200 and r.json() == [
+        {"correlationId": first["id"], "type": "CONFIG", "properties": {"a": "1"}}
+    ]
     r = httpx.post(f"{url}/response", json=[{"correlationId": first["id"], "type": "CONFIG_ACK"}], timeout=30)
     assert r.status_code == 200 and r.json()["applied"] == 1
     assert httpx.get(f"{url}/commands", timeout=30).status_code == 204
@@ -130,7 +159,9 @@ def test_access_token_devices_fetch_json_and_owners_cancel_and_reset(world):
 
 def test_a_cli_minted_jwt_fetches_the_commands(world, tmp_path):
     def cli(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "claimd", *args], capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "claimd", *args], capture_output=True, text=True, timeout=60, check=False
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -143,8 +174,11 @@ def test_a_cli_minted_jwt_fetches_the_commands(world, tmp_path):
     command = queue(world.u1, f"/v1/claimed-devices/{device_id}/provisioning", {"config": {"interval": "60"}})
     jwt = cli("device", "jwt", "--id", device_id, "--key", str(key_file))
     r = httpx.get(f"{world.base_url}/v1/provisioning/commands", headers={"Authorization": f"Bearer {jwt}"}, timeout=30)
-    assert r.status_code == 200 and r.json() == [{"correlationId": command["id"], "type": "CONFIG",
-                                                  "properties": {"interval": "60"}}], r.text
+    assert r.status_code == 200 and r.json() == [
+        {"correlationId": command["id"], "type": "CONFIG", "properties": {"interval": "60"}}
+    ], r.text
     too_long = cli("device", "jwt", "--id", device_id, "--key", str(key_file), "--lifetime", "3600")
-    r = httpx.get(f"{world.base_url}/v1/provisioning/commands", headers={"Authorization": f"Bearer {too_long}"}, timeout=30)
+    r = httpx.get(
+        f"{world.base_url}/v1/provisioning/commands", headers={"Authorization": f"Bearer {too_long}"}, timeout=30
+    )
     assert r.status_code == 401 and r.json()["code"] == "UNAUTHENTICATED", r.text

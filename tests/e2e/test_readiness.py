@@ -6,6 +6,7 @@ when the database hangs, while /healthz stays 200; it is 200 again once the prox
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -14,7 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import PG_HOST, PG_PORT, create_pg_database, drop_pg_database, require_server, start_server
+from servers import (
+    PG_HOST,
+    PG_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+    require_server,
+    start_server,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -62,10 +73,8 @@ class Proxy:
     def _close_all(self) -> None:
         with self.lock:
             for s in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
             self.sockets.clear()
 
@@ -103,10 +112,8 @@ class Proxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 @pytest.fixture
@@ -115,11 +122,12 @@ def proxied(tmp_path: Path) -> Iterator[tuple[str, Proxy, Proxy]]:
     require_server("postgres")
     require_server("redis")
     name, _ = create_pg_database()
-    db_proxy, redis_proxy = Proxy((PG_HOST, PG_PORT)), Proxy(("127.0.0.1", 6379))
+    db_proxy, redis_proxy = Proxy((PG_HOST, PG_PORT)), Proxy((REDIS_HOST, REDIS_PORT))
     server = None
     try:
-        server = start_server(tmp_path, f"postgresql+asyncpg://postgres@127.0.0.1:{db_proxy.port}/{name}",
-                              f"redis://127.0.0.1:{redis_proxy.port}/0")
+        server = start_server(
+            tmp_path, pg_url(name, host="127.0.0.1", port=db_proxy.port), f"redis://127.0.0.1:{redis_proxy.port}/0"
+        )
         yield server.base_url, db_proxy, redis_proxy
     finally:
         if server is not None:

@@ -19,14 +19,27 @@ from servers import LiveServer, start_server
 
 from claimd.config import Settings
 
-ACCESS_FIELDS = {"time", "level", "logger", "message", "request_id", "method", "path", "status", "duration_ms",
-                 "bytes", "client", "user_agent"}
+ACCESS_FIELDS = {
+    "time",
+    "level",
+    "logger",
+    "message",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "bytes",
+    "client",
+    "user_agent",
+}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    s = start_server(Path(tmp_path_factory.mktemp("logs")),
-                     extra_env={"CLAIMD_LOG_LEVEL": "info", "CLAIMD_LOG_FORMAT": "json"})
+    s = start_server(
+        Path(tmp_path_factory.mktemp("logs")), extra_env={"CLAIMD_LOG_LEVEL": "info", "CLAIMD_LOG_FORMAT": "json"}
+    )
     try:
         yield s
     finally:
@@ -75,7 +88,12 @@ def test_a_request_id_sent_comes_back_and_is_in_the_access_line(server: LiveServ
     line = access_line(server, rid)
     assert set(line) == ACCESS_FIELDS, line
     assert (line["level"], line["message"], line["method"], line["path"], line["status"]) == (
-        "INFO", "GET /healthz 200", "GET", "/healthz", 200)
+        "INFO",
+        "GET /healthz 200",
+        "GET",
+        "/healthz",
+        200,
+    )
     assert (line["bytes"], line["client"], line["user_agent"]) == (len(r.content), "127.0.0.1", "log-test/1.0")
     assert isinstance(line["duration_ms"], float) and 0 <= line["duration_ms"] < 5000
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
@@ -92,8 +110,11 @@ def test_a_device_claim_leaves_no_token_nor_key_in_the_log(server: LiveServer, w
     device = world.device(token=f"devtoken{secrets.token_hex(8)}")
     key = f"claimkey{secrets.token_hex(8)}"
     rid = f"window-{secrets.token_hex(4)}"
-    r = httpx.post(f"{server.base_url}/api/v1/{device.token}/claim", json={"secretKey": key, "durationMs": 60000},
-                   headers={"X-Request-Id": rid})
+    r = httpx.post(
+        f"{server.base_url}/api/v1/{device.token}/claim",
+        json={"secretKey": key, "durationMs": 60000},
+        headers={"X-Request-Id": rid},
+    )
     assert r.status_code == 200 and r.headers["x-request-id"] == rid, r.text
     claimed = world.u1.claim(device.name, {"secretKey": key})
     assert claimed.status_code == 200, claimed.text
@@ -127,8 +148,11 @@ def test_a_wrong_login_is_logged_without_its_password(server: LiveServer) -> Non
 
 def test_a_body_over_the_limit_is_a_413_with_a_request_id(server: LiveServer) -> None:
     rid = f"big-{secrets.token_hex(4)}"
-    r = httpx.post(server.base_url + "/api/auth/login", content=b" " * (Settings().http_max_body_bytes + 1),
-                   headers={"Content-Type": "application/json", "X-Request-Id": rid})
+    r = httpx.post(
+        server.base_url + "/api/auth/login",
+        content=b" " * (Settings().http_max_body_bytes + 1),
+        headers={"Content-Type": "application/json", "X-Request-Id": rid},
+    )
     assert r.status_code == 413 and r.headers["x-request-id"] == rid
     line = access_line(server, rid)
     assert (line["path"], line["status"], line["bytes"]) == ("/api/auth/login", 413, len(r.content))

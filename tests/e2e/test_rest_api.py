@@ -16,9 +16,16 @@ from http_helpers import NOT_FOUND, NULL_UUID, PERMISSION_DENIED, USER_PASSWORD,
 
 def _create_user(world, email: str | None = None, customer_id: str | None = None) -> dict:
     email = email or f"{uid('u')}@example.com"
-    return world.admin.ok("post", "/api/user", params={"sendActivationMail": "false"},
-                          json={"email": email, "authority": "CUSTOMER_USER",
-                                "customerId": {"entityType": "CUSTOMER", "id": customer_id or world.c1_id}})
+    return world.admin.ok(
+        "post",
+        "/api/user",
+        params={"sendActivationMail": "false"},
+        json={
+            "email": email,
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": customer_id or world.c1_id},
+        },
+    )
 
 
 def _activation_token(world, user_id: str) -> str:
@@ -40,8 +47,12 @@ def test_400_error_body(world):
 
 
 def test_401_without_jwt_and_error_body(live_server):
-    for method, path in (("get", "/api/customers"), ("get", "/api/auth/user"),
-                         ("post", "/api/device"), ("get", f"/api/device/{uuid.uuid4()}")):
+    for method, path in (
+        ("get", "/api/customers"),
+        ("get", "/api/auth/user"),
+        ("post", "/api/device"),
+        ("get", f"/api/device/{uuid.uuid4()}"),
+    ):
         r = getattr(httpx, method)(live_server.base_url + path)
         assert_error(r, 401, 10, "Authentication failed")
 
@@ -69,11 +80,13 @@ def test_jwt_in_either_header(world, live_server, header):
 
 def _forged(token: str) -> str:
     """The same claims, but signed with a different key (a token claimd never issued)."""
-    header, payload, signature = token.split(".")
+    header, payload, _signature = token.split(".")
     return f"{header}.{payload}.{base64.urlsafe_b64encode(b'x' * 32).decode().rstrip('=')}"
 
 
-@pytest.mark.parametrize("value", ["Bearer garbage", "Bearer a.b.c", "Bearer", "Basic dXNlcjpwYXNz", "garbage", "FORGED"])
+@pytest.mark.parametrize(
+    "value", ["Bearer garbage", "Bearer a.b.c", "Bearer", "Basic dXNlcjpwYXNz", "garbage", "FORGED"]
+)
 def test_bad_jwt_is_401(world, live_server, value):
     if value == "FORGED":
         value = "Bearer " + _forged(world.admin.token)
@@ -83,15 +96,18 @@ def test_bad_jwt_is_401(world, live_server, value):
 
 
 def test_refresh_token_is_not_an_access_token(world, live_server):
-    r = httpx.get(live_server.base_url + "/api/auth/user",
-                  headers={"X-Authorization": f"Bearer {world.admin.refresh_token}"})
+    r = httpx.get(
+        live_server.base_url + "/api/auth/user", headers={"X-Authorization": f"Bearer {world.admin.refresh_token}"}
+    )
     assert_error(r, 401, 10)
 
 
 # B. auth ----------------------------------------------------------------------------------------
 def test_login_good_password(live_server):
-    r = httpx.post(live_server.base_url + "/api/auth/login",
-                   json={"username": live_server.admin_email, "password": live_server.admin_password})
+    r = httpx.post(
+        live_server.base_url + "/api/auth/login",
+        json={"username": live_server.admin_email, "password": live_server.admin_password},
+    )
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"token", "refreshToken"}
@@ -102,7 +118,7 @@ def test_login_good_password(live_server):
         assert isinstance(claims["exp"], int)  # the Python REST clients read it
 
 
-@pytest.mark.parametrize("username,password", [("ADMIN", "wrong-password"), ("nobody@example.com", "whatever-1")])
+@pytest.mark.parametrize(("username", "password"), [("ADMIN", "wrong-password"), ("nobody@example.com", "whatever-1")])
 def test_login_bad_credentials(live_server, username, password):
     username = live_server.admin_email if username == "ADMIN" else username
     r = httpx.post(live_server.base_url + "/api/auth/login", json={"username": username, "password": password})
@@ -113,7 +129,9 @@ def test_login_of_a_user_not_yet_activated(world, live_server):
     user = _create_user(world)
     r = httpx.post(live_server.base_url + "/api/auth/login", json={"username": user["email"], "password": ""})
     assert_error(r, 401, 10)
-    r = httpx.post(live_server.base_url + "/api/auth/login", json={"username": user["email"], "password": USER_PASSWORD})
+    r = httpx.post(
+        live_server.base_url + "/api/auth/login", json={"username": user["email"], "password": USER_PASSWORD}
+    )
     assert_error(r, 401, 10)
 
 
@@ -178,8 +196,9 @@ def test_customer_duplicate_title_is_400(world):
 
 def test_customer_without_title_is_400(world):
     assert_error(world.admin.post("/api/customer", json={}), 400, 31)
-    assert_error(world.admin.post("/api/customer", content=b"{not json", headers={"Content-Type": "application/json"}),
-                 400, 31)
+    assert_error(
+        world.admin.post("/api/customer", content=b"{not json", headers={"Content-Type": "application/json"}), 400, 31
+    )
 
 
 def test_customers_paging(world):
@@ -233,18 +252,36 @@ def test_create_customer_user(world):
 def test_duplicate_user_email_is_400(world):
     email = f"{uid('dup')}@example.com"
     _create_user(world, email)
-    r = world.admin.post("/api/user", params={"sendActivationMail": "false"},
-                         json={"email": email, "authority": "CUSTOMER_USER",
-                               "customerId": {"entityType": "CUSTOMER", "id": world.c2_id}})
+    r = world.admin.post(
+        "/api/user",
+        params={"sendActivationMail": "false"},
+        json={
+            "email": email,
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": world.c2_id},
+        },
+    )
     assert_error(r, 400, 31)
 
 
 def test_user_with_bad_email_or_unknown_customer(world):
-    r = world.admin.post("/api/user", json={"email": "not-an-email", "authority": "CUSTOMER_USER",
-                                            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id}})
+    r = world.admin.post(
+        "/api/user",
+        json={
+            "email": "not-an-email",
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id},
+        },
+    )
     assert_error(r, 400, 31)
-    r = world.admin.post("/api/user", json={"email": f"{uid('x')}@example.com", "authority": "CUSTOMER_USER",
-                                            "customerId": {"entityType": "CUSTOMER", "id": str(uuid.uuid4())}})
+    r = world.admin.post(
+        "/api/user",
+        json={
+            "email": f"{uid('x')}@example.com",
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": str(uuid.uuid4())},
+        },
+    )
     assert_error(r, 404, 32)
 
 
@@ -292,8 +329,14 @@ def test_activation_link_needs_a_tenant_admin(world):
 
 
 def test_customer_user_cannot_create_users(world):
-    r = world.u1.post("/api/user", json={"email": f"{uid('x')}@example.com", "authority": "CUSTOMER_USER",
-                                         "customerId": {"entityType": "CUSTOMER", "id": world.c1_id}})
+    r = world.u1.post(
+        "/api/user",
+        json={
+            "email": f"{uid('x')}@example.com",
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": world.c1_id},
+        },
+    )
     assert_error(r, 403, 20)
 
 
@@ -305,8 +348,12 @@ def test_openapi_lists_the_claim_paths(live_server):
     claim = paths["/api/customer/device/{deviceName}/claim"]
     assert {"post", "delete"} <= set(claim)
     assert "post" in paths["/api/v1/{accessToken}/claim"]
-    for path in ("/api/auth/login", "/api/device", "/api/customer/{customerId}/device/{deviceId}",
-                 "/api/plugins/telemetry/{entityType}/{entityId}/{scope}"):
+    for path in (
+        "/api/auth/login",
+        "/api/device",
+        "/api/customer/{customerId}/device/{deviceId}",
+        "/api/plugins/telemetry/{entityType}/{entityId}/{scope}",
+    ):
         assert path in paths, path
 
 

@@ -32,13 +32,17 @@ def test_a_role_change_on_one_process_reaches_the_other_within_the_cache_time(tm
 
         def claim(api: Api) -> int:
             device_id, private = uuid.uuid4(), new_private_key()
-            r = world.admin.post("/v1/device-identities", json={"id": str(device_id), "publicKey": public_pem_of(private)})
+            r = world.admin.post(
+                "/v1/device-identities", json={"id": str(device_id), "publicKey": public_pem_of(private)}
+            )
             assert r.status_code == 201, r.text
             return api.post("/v1/claimed-devices", json={"claimToken": mint_token(private, device_id)}).status_code
 
         assert claim(user_on_b) == 201 and claim(key_on_b) == 201  # both now cached on B as OWNER
         user_id = world.u1.ok("get", "/api/auth/user")["id"]["id"]
-        changed = world.admin.http.put(f"/v1/users/{user_id}/role", json={"role": "VIEWER"}, headers=world.admin._headers(None))
+        changed = world.admin.http.put(
+            f"/v1/users/{user_id}/role", json={"role": "VIEWER"}, headers=world.admin._headers(None)
+        )
         assert changed.status_code == 200, changed.text
         assert claim(world.u1) == 403  # on A, at once
 

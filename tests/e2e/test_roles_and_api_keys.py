@@ -11,30 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from http_helpers import GOOD_PAYLOAD, NULL_UUID, Api, World, assert_error, assert_success, uid
+from http_helpers import GOOD_PAYLOAD, NULL_UUID, Api, World, assert_error, assert_success, problem, uid
 
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
 
 CLAIM = "/v1/claimed-devices"
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "message"}
 BUILT_IN = ("OWNER", "ADMIN", "EDITOR", "VIEWER")
 
 
 # helpers --------------------------------------------------------------------------------------
-def problem(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, f"{r.request.method} {r.request.url} → {r.status_code} {r.text}"
-    assert r.headers.get("content-type", "").startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert PROBLEM_FIELDS <= set(body) and body["status"] == status, body
-    assert body["message"] == body["detail"] and body["detail"].strip() and body["title"], body
-    assert body["type"].endswith(body["code"]) and body["instance"] == r.request.url.path, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
-def put(api: Api, path: str, **kw: Any) -> httpx.Response:
-    return api.http.put(path, headers=api._headers(None), **kw)
 
 
 def user_id(api: Api) -> str:
@@ -43,7 +28,7 @@ def user_id(api: Api) -> str:
 
 def set_role(actor: Api, target: Api | str, role: str) -> httpx.Response:
     target_id = target if isinstance(target, str) else user_id(target)
-    return put(actor, f"/v1/users/{target_id}/role", json={"role": role})
+    return actor.put(f"/v1/users/{target_id}/role", json={"role": role})
 
 
 def give(actor: Api, target: Api, role: str) -> None:
@@ -123,19 +108,26 @@ def test_built_in_roles_are_listed(world):
 
 def test_custom_role_lifecycle(world, users):
     name = uid("Ops")
-    r = world.admin.post("/v1/roles", json={"name": name, "description": "field ops",
-                                            "permissions": ["DEVICE:READ", "device:claim"]})
+    r = world.admin.post(
+        "/v1/roles", json={"name": name, "description": "field ops", "permissions": ["DEVICE:READ", "device:claim"]}
+    )
     assert r.status_code == 201, r.text
-    assert r.json() == {"name": name, "description": "field ops", "builtIn": False,
-                        "permissions": ["DEVICE:CLAIM", "DEVICE:READ"]}
+    assert r.json() == {
+        "name": name,
+        "description": "field ops",
+        "builtIn": False,
+        "permissions": ["DEVICE:CLAIM", "DEVICE:READ"],
+    }
     listed = {x["name"]: x for x in world.admin.ok("get", "/v1/roles")["items"]}
     assert listed[name]["builtIn"] is False and listed[name]["permissions"] == ["DEVICE:CLAIM", "DEVICE:READ"]
     assert world.u1.ok("get", f"/v1/roles/{name}")["permissions"] == ["DEVICE:CLAIM", "DEVICE:READ"]
 
     problem(world.admin.post("/v1/roles", json={"name": name, "permissions": ["DEVICE:READ"]}), 409, "CONFLICT")
     for built_in in ("VIEWER", "viewer", "Owner"):
-        assert "built-in" in problem(world.admin.post("/v1/roles", json={"name": built_in, "permissions": []}),
-                                     400)["message"]
+        assert (
+            "built-in"
+            in problem(world.admin.post("/v1/roles", json={"name": built_in, "permissions": []}), 400)["message"]
+        )
     unknown = problem(world.admin.post("/v1/roles", json={"name": uid("R"), "permissions": ["DEVICE:FLY"]}), 400)
     assert "DEVICE:FLY" in unknown["message"]
     problem(world.admin.post("/v1/roles", json={"name": "1starts-with-digit", "permissions": []}), 400)
@@ -146,16 +138,17 @@ def test_custom_role_lifecycle(world, users):
 
     # customer users (even owners) do not define roles
     problem(world.u1.post("/v1/roles", json={"name": uid("R"), "permissions": ["DEVICE:READ"]}), 403, "FORBIDDEN")
-    problem(put(world.u1, f"/v1/roles/{name}", json={"permissions": ["DEVICE:READ"]}), 403)
+    problem(world.u1.put(f"/v1/roles/{name}", json={"permissions": ["DEVICE:READ"]}), 403)
     problem(world.u1.delete(f"/v1/roles/{name}"), 403)
 
-    r = put(world.admin, f"/v1/roles/{name}", json={"permissions": ["DEVICE:READ", "DEVICE:BLOCK"],
-                                                    "description": "changed"})
+    r = world.admin.put(
+        f"/v1/roles/{name}", json={"permissions": ["DEVICE:READ", "DEVICE:BLOCK"], "description": "changed"}
+    )
     assert r.status_code == 200 and r.json()["permissions"] == ["DEVICE:BLOCK", "DEVICE:READ"], r.text
     assert world.admin.ok("get", f"/v1/roles/{name}")["permissions"] == ["DEVICE:BLOCK", "DEVICE:READ"]
-    problem(put(world.admin, f"/v1/roles/{uid('R')}", json={"permissions": []}), 404)
-    problem(put(world.admin, f"/v1/roles/{name}", json={"permissions": ["NOPE:NOPE"]}), 400)
-    problem(put(world.admin, "/v1/roles/VIEWER", json={"permissions": ["DEVICE:READ"]}), 400)
+    problem(world.admin.put(f"/v1/roles/{uid('R')}", json={"permissions": []}), 404)
+    problem(world.admin.put(f"/v1/roles/{name}", json={"permissions": ["NOPE:NOPE"]}), 400)
+    problem(world.admin.put("/v1/roles/VIEWER", json={"permissions": ["DEVICE:READ"]}), 400)
 
     # a role held by a user cannot go; once nobody holds it, it can
     holder = users()
@@ -195,7 +188,7 @@ def test_viewer_reads_but_cannot_claim_on_either_api(world, users):
     assert "items" in viewer.ok("get", "/v1/claimed-devices/tags")  # Tag × Read
     problem(viewer.post(f"{CLAIM}/{device.id}/block"), 403)
     problem(viewer.delete(f"{CLAIM}/{device.id}"), 403)
-    problem(put(viewer, f"{CLAIM}/{device.id}/tags", json={"tags": ["x=1"]}), 403)
+    problem(viewer.put(f"{CLAIM}/{device.id}/tags", json={"tags": ["x=1"]}), 403)
     problem(viewer.post("/v1/claimed-devices/tags", json={"tag": uid()}), 403)
     assert_error(viewer.reclaim(tb_device.name), 403)
     assert world.owner(tb_device) == world.c1_id
@@ -224,11 +217,15 @@ def test_devices_claimed_by_admins_and_owners_are_hidden_from_editors_and_viewer
     for hidden in (by_owner, by_admin):
         problem(editor.post(f"{CLAIM}/{hidden.id}/block"), 404)
         problem(editor.delete(f"{CLAIM}/{hidden.id}"), 404)
-        problem(put(editor, f"{CLAIM}/{hidden.id}/tags", json={"tags": ["x=1"]}), 404)
+        problem(editor.put(f"{CLAIM}/{hidden.id}/tags", json={"tags": ["x=1"]}), 404)
         assert owner_of(world, hidden.id) == world.c1_id
     # ThingsBoard's customer device list applies the same rule
-    names = {d["name"] for d in editor.ok("get", f"/api/customer/{world.c1_id}/devices",
-                                          params={"pageSize": 1000, "page": 0, "type": device_type})["data"]}
+    names = {
+        d["name"]
+        for d in editor.ok(
+            "get", f"/api/customer/{world.c1_id}/devices", params={"pageSize": 1000, "page": 0, "type": device_type}
+        )["data"]
+    }
     assert names == {by_editor.id}
     # the admin and owner see and manage the editor's device
     assert admin_role.ok("post", f"{CLAIM}/{by_editor.id}/block")["status"] == "BLOCKED"
@@ -286,10 +283,10 @@ def test_role_changes_by_the_tenant_apply_at_once(world, users):
     role = new_role(world, "DEVICE:READ")
     give(world.admin, user, role)
     problem(claim(user, second), 403)
-    r = put(world.admin, f"/v1/roles/{role}", json={"permissions": ["DEVICE:READ", "DEVICE:CLAIM"]})
+    r = world.admin.put(f"/v1/roles/{role}", json={"permissions": ["DEVICE:READ", "DEVICE:CLAIM"]})
     assert r.status_code == 200, r.text
     assert claim(user, second).status_code == 201
-    r = put(world.admin, f"/v1/roles/{role}", json={"permissions": []})
+    r = world.admin.put(f"/v1/roles/{role}", json={"permissions": []})
     assert r.status_code == 200, r.text
     problem(user.get(CLAIM), 403)
 
@@ -309,8 +306,8 @@ def test_who_may_give_which_role(world, users):
     # a tenant admin gives roles to customer users only
     problem(set_role(world.admin, world.admin, "VIEWER"), 400)
     problem(set_role(world.admin, target, uid("NoSuchRole")), 404)
-    problem(put(world.admin, "/v1/users/not-a-uuid/role", json={"role": "VIEWER"}), 400)
-    problem(put(world.admin, f"/v1/users/{user_id(target)}/role", json={}), 400)
+    problem(world.admin.put("/v1/users/not-a-uuid/role", json={"role": "VIEWER"}), 400)
+    problem(world.admin.put(f"/v1/users/{user_id(target)}/role", json={}), 400)
     # without User × Write, no role may be given
     problem(set_role(target, world.u1, "VIEWER"), 403, "FORBIDDEN")  # target is an EDITOR
     # with User × Write but fewer rights: not a stronger role than one's own
@@ -359,11 +356,16 @@ def test_api_key_is_shown_once_and_acts_as_its_user(world):
     assert key.startswith(created["prefix"]) and len(created["prefix"]) < len(key) - 16
     assert created["name"] == "ci pipeline"
     r = world.u1.get("/v1/api-keys")
-    assert r.status_code == 200 and key not in r.text and key[len(created["prefix"]):] not in r.text
+    assert r.status_code == 200 and key not in r.text and key[len(created["prefix"]) :] not in r.text
     items = r.json()["items"]
     assert all(set(item) == {"id", "name", "prefix", "userId", "createdAt"} for item in items)
-    assert {"id": created["id"], "name": "ci pipeline", "prefix": created["prefix"], "userId": created["userId"],
-            "createdAt": created["createdAt"]} in items
+    assert {
+        "id": created["id"],
+        "name": "ci pipeline",
+        "prefix": created["prefix"],
+        "userId": created["userId"],
+        "createdAt": created["createdAt"],
+    } in items
     assert created["id"] not in [k["id"] for k in world.u2.ok("get", "/v1/api-keys")["items"]]
 
     me = world.u1.ok("get", "/api/auth/user")

@@ -139,15 +139,16 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @pytest.mark.slow
 @pytest.mark.postgres
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG,
-          suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case, pg_server: LiveServer, people: dict[str, str],
-                          session: requests.Session) -> None:
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(
+    case: schemathesis.Case, pg_server: LiveServer, people: dict[str, str], session: requests.Session
+) -> None:
     for who, token in people.items():
         response = send(case, session, pg_server.base_url, {"X-Authorization": f"Bearer {token}"})
         assert response.status_code < 500, (
             f"as the {who}: {case.as_curl_command()}\n→ {response.status_code} {response.text[:500]}\n"
-            f"server log (end):\n{_log_tail(pg_server.log_path)}")
+            f"server log (end):\n{_log_tail(pg_server.log_path)}"
+        )
         try:
             case.validate_response(response, checks=[response_schema_conformance])
         except (AssertionError, BaseExceptionGroup) as exc:
@@ -155,7 +156,9 @@ def test_no_server_errors(case: schemathesis.Case, pg_server: LiveServer, people
             raise
 
 
-def send(case: schemathesis.Case, session: requests.Session, base_url: str, headers: dict[str, str]) -> requests.Response:
+def send(
+    case: schemathesis.Case, session: requests.Session, base_url: str, headers: dict[str, str]
+) -> requests.Response:
     """``case.call``, but a JSON body carrying LONE_SURROGATE goes out with ``\ud800`` in its place."""
     kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
     body = kwargs.get("json")
@@ -175,9 +178,23 @@ def _log_tail(path: Path, size: int = 4000) -> str:
 # and checks each answer against the document, as schemathesis does.
 
 #: The modules whose operations the tour must cover (routes elsewhere: health, metrics).
-TOURED_MODULES = {f"claimd.entrypoints.http.{m}" for m in (
-    "claims", "device_api", "auth", "customers", "devices", "telemetry", "bulk", "ownership", "provisioning",
-    "access", "lorawan", "tenants")}
+TOURED_MODULES = {
+    f"claimd.entrypoints.http.{m}"
+    for m in (
+        "claims",
+        "device_api",
+        "auth",
+        "customers",
+        "devices",
+        "telemetry",
+        "bulk",
+        "ownership",
+        "provisioning",
+        "access",
+        "lorawan",
+        "tenants",
+    )
+}
 #: Operations of those modules that have no success to check, and why.
 NO_SUCCESS = {
     "POST /api/user/sendActivationMail": "always 400: claimd sends no e-mail",
@@ -229,9 +246,12 @@ def _toured_operations() -> set[str]:
 
     from claimd.entrypoints.http.app import create_app
 
-    return {f"{method} {route.path.replace(':path}', '}')}" for route in create_app().routes
-            if isinstance(route, APIRoute) and route.include_in_schema and route.endpoint.__module__ in TOURED_MODULES
-            for method in route.methods}
+    return {
+        f"{method} {route.path.replace(':path}', '}')}"
+        for route in create_app().routes
+        if isinstance(route, APIRoute) and route.include_in_schema and route.endpoint.__module__ in TOURED_MODULES
+        for method in route.methods
+    }
 
 
 @pytest.mark.postgres
@@ -256,43 +276,94 @@ def test_real_answers_match_the_declared_schemas(pg_server: LiveServer) -> None:
 
 def _tour_accounts(t: Tour, w: World, server: LiveServer) -> None:
     base, admin = w.base_url, w.admin
-    login = t.check("POST /api/auth/login", httpx.post(f"{base}/api/auth/login", json={
-        "username": server.admin_email, "password": server.admin_password}), 200)
-    t.check("POST /api/auth/login", httpx.post(f"{base}/api/auth/login", json={
-        "username": server.admin_email, "password": "wrong"}), 401)
-    t.check("POST /api/auth/token", httpx.post(f"{base}/api/auth/token", json={
-        "refreshToken": login.json()["refreshToken"]}), 200)
+    login = t.check(
+        "POST /api/auth/login",
+        httpx.post(f"{base}/api/auth/login", json={"username": server.admin_email, "password": server.admin_password}),
+        200,
+    )
+    t.check(
+        "POST /api/auth/login",
+        httpx.post(f"{base}/api/auth/login", json={"username": server.admin_email, "password": "wrong"}),
+        401,
+    )
+    t.check(
+        "POST /api/auth/token",
+        httpx.post(f"{base}/api/auth/token", json={"refreshToken": login.json()["refreshToken"]}),
+        200,
+    )
     t.check("GET /api/auth/user", admin.get("/api/auth/user"), 200)
     t.check("GET /api/auth/user", httpx.get(f"{base}/api/auth/user"), 401)
 
-    customer = t.check("POST /api/customer", admin.post("/api/customer", json={
-        "title": uid("Tour"), "email": "tour@example.com", "additionalInfo": {"note": "x", "ratio": 0.5}}), 200).json()
+    customer = t.check(
+        "POST /api/customer",
+        admin.post(
+            "/api/customer",
+            json={"title": uid("Tour"), "email": "tour@example.com", "additionalInfo": {"note": "x", "ratio": 0.5}},
+        ),
+        200,
+    ).json()
     cid = customer["id"]["id"]
     t.check("POST /api/customer", admin.post("/api/customer", json={"title": customer["title"]}), 400)
     t.check("GET /api/customer/{customerId}", admin.get(f"/api/customer/{cid}"), 200)
     t.check("GET /api/customer/{customerId}", admin.get(f"/api/customer/{uuid.uuid4()}"), 404)
     t.check("GET /api/customers", admin.get("/api/customers", params={"pageSize": 2}), 200)
-    user = t.check("POST /api/user", admin.post("/api/user", json={
-        "email": f"{uid('tour')}@example.com", "authority": "CUSTOMER_USER", "firstName": "Ada",
-        "customerId": {"entityType": "CUSTOMER", "id": cid}}), 200).json()
+    user = t.check(
+        "POST /api/user",
+        admin.post(
+            "/api/user",
+            json={
+                "email": f"{uid('tour')}@example.com",
+                "authority": "CUSTOMER_USER",
+                "firstName": "Ada",
+                "customerId": {"entityType": "CUSTOMER", "id": cid},
+            },
+        ),
+        200,
+    ).json()
     user_id = user["id"]["id"]
-    t.check("POST /api/user/sendActivationMail",
-            admin.post("/api/user/sendActivationMail", params={"email": user["email"]}), 400)
+    t.check(
+        "POST /api/user/sendActivationMail",
+        admin.post("/api/user/sendActivationMail", params={"email": user["email"]}),
+        400,
+    )
     t.check("GET /api/user/{userId}", admin.get(f"/api/user/{user_id}"), 200)
     t.check("GET /api/customer/{customerId}/users", admin.get(f"/api/customer/{cid}/users"), 200)
     link = t.check("GET /api/user/{userId}/activationLink", admin.get(f"/api/user/{user_id}/activationLink"), 200)
     t.check("GET /api/user/{userId}/activationLink", admin.get(f"/api/user/{uuid.uuid4()}/activationLink"), 404)
-    activated = t.check("POST /api/noauth/activate", httpx.post(f"{base}/api/noauth/activate", json={
-        "activateToken": link.text.split("activateToken=")[1], "password": "tour-password-1"}), 200).json()
-    changed = t.check("POST /api/auth/changePassword", httpx.post(f"{base}/api/auth/changePassword", json={
-        "currentPassword": "tour-password-1", "newPassword": "tour-password-2"},
-        headers={"X-Authorization": f"Bearer {activated['token']}"}), 200)
+    activated = t.check(
+        "POST /api/noauth/activate",
+        httpx.post(
+            f"{base}/api/noauth/activate",
+            json={"activateToken": link.text.split("activateToken=")[1], "password": "tour-password-1"},
+        ),
+        200,
+    ).json()
+    changed = t.check(
+        "POST /api/auth/changePassword",
+        httpx.post(
+            f"{base}/api/auth/changePassword",
+            json={"currentPassword": "tour-password-1", "newPassword": "tour-password-2"},
+            headers={"X-Authorization": f"Bearer {activated['token']}"},
+        ),
+        200,
+    )
     assert changed.json()["token"]
-    reset = t.check("GET /api/user/{userId}/passwordResetLink", admin.get(f"/api/user/{user_id}/passwordResetLink"), 200)
-    t.check("POST /api/noauth/resetPassword", httpx.post(f"{base}/api/noauth/resetPassword", json={
-        "resetToken": reset.text.split("resetToken=")[1], "password": "tour-password-3"}), 200)
-    t.check("POST /api/noauth/resetPassword", httpx.post(f"{base}/api/noauth/resetPassword", json={
-        "resetToken": "nope", "password": "tour-password-3"}), 400)
+    reset = t.check(
+        "GET /api/user/{userId}/passwordResetLink", admin.get(f"/api/user/{user_id}/passwordResetLink"), 200
+    )
+    t.check(
+        "POST /api/noauth/resetPassword",
+        httpx.post(
+            f"{base}/api/noauth/resetPassword",
+            json={"resetToken": reset.text.split("resetToken=")[1], "password": "tour-password-3"},
+        ),
+        200,
+    )
+    t.check(
+        "POST /api/noauth/resetPassword",
+        httpx.post(f"{base}/api/noauth/resetPassword", json={"resetToken": "nope", "password": "tour-password-3"}),
+        400,
+    )
     t.check("DELETE /api/user/{userId}", admin.delete(f"/api/user/{user_id}"), 200)
     t.check("DELETE /api/customer/{customerId}", admin.delete(f"/api/customer/{cid}"), 200)
 
@@ -300,9 +371,19 @@ def _tour_accounts(t: Tour, w: World, server: LiveServer) -> None:
 def _tour_tenants(t: Tour, w: World) -> None:
     sysadmin = Api.login(w.base_url, SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
     try:
-        tenant = t.check("POST /api/tenant", sysadmin.post("/api/tenant", json={
-            "title": uid("Tour tenant"), "email": "ops@example.com", "city": "Oslo",
-            "additionalInfo": {"description": "x"}}), 200).json()
+        tenant = t.check(
+            "POST /api/tenant",
+            sysadmin.post(
+                "/api/tenant",
+                json={
+                    "title": uid("Tour tenant"),
+                    "email": "ops@example.com",
+                    "city": "Oslo",
+                    "additionalInfo": {"description": "x"},
+                },
+            ),
+            200,
+        ).json()
         tid = tenant["id"]["id"]
         t.check("POST /api/tenant", sysadmin.post("/api/tenant", json={"title": tenant["title"]}), 400)
         t.check("POST /api/tenant", w.admin.post("/api/tenant", json={"title": uid("Rogue")}), 403)
@@ -311,8 +392,18 @@ def _tour_tenants(t: Tour, w: World) -> None:
         t.check("GET /api/tenant/info/{tenantId}", sysadmin.get(f"/api/tenant/info/{tid}"), 200)
         t.check("GET /api/tenants", sysadmin.get("/api/tenants", params={"pageSize": 2}), 200)
         t.check("GET /api/tenantInfos", sysadmin.get("/api/tenantInfos", params={"pageSize": 2}), 200)
-        t.check("POST /api/user", sysadmin.post("/api/user", json={
-            "email": f"{uid('tour-admin')}@example.com", "authority": "TENANT_ADMIN", "tenantId": tenant["id"]}), 200)
+        t.check(
+            "POST /api/user",
+            sysadmin.post(
+                "/api/user",
+                json={
+                    "email": f"{uid('tour-admin')}@example.com",
+                    "authority": "TENANT_ADMIN",
+                    "tenantId": tenant["id"],
+                },
+            ),
+            200,
+        )
         t.check("GET /api/tenant/{tenantId}/users", sysadmin.get(f"/api/tenant/{tid}/users"), 200)
         t.check("DELETE /api/tenant/{tenantId}", sysadmin.delete(f"/api/tenant/{tid}"), 200)
         t.check("DELETE /api/tenant/{tenantId}", sysadmin.delete(f"/api/tenant/{tid}"), 404)
@@ -323,8 +414,15 @@ def _tour_tenants(t: Tour, w: World) -> None:
 def _tour_devices_and_claims(t: Tour, w: World) -> None:
     base, admin, u1 = w.base_url, w.admin, w.u1
     name, token = uid("tour-dev"), uid("tour-tok")
-    device = t.check("POST /api/device", admin.post("/api/device", params={"accessToken": token}, json={
-        "name": name, "label": "L", "additionalInfo": {"gateway": False}}), 200).json()
+    device = t.check(
+        "POST /api/device",
+        admin.post(
+            "/api/device",
+            params={"accessToken": token},
+            json={"name": name, "label": "L", "additionalInfo": {"gateway": False}},
+        ),
+        200,
+    ).json()
     device_id = device["id"]["id"]
     t.check("POST /api/device", admin.post("/api/device", json={"id": device["id"], "name": name, "type": "t2"}), 200)
     t.check("GET /api/device/{deviceId}", admin.get(f"/api/device/{device_id}"), 200)
@@ -335,26 +433,50 @@ def _tour_devices_and_claims(t: Tour, w: World) -> None:
     t.check("GET /api/device/{deviceId}/credentials", u1.get(f"/api/device/{device_id}/credentials"), 403)
 
     attributes = "/api/plugins/telemetry"
-    t.check("POST /api/plugins/telemetry/{entityType}/{entityId}/{scope}",
-            admin.post(f"{attributes}/DEVICE/{device_id}/SERVER_SCOPE", json={"a": 1, "b": {"c": [1.5, "x"]}}), 200)
-    t.check("POST /api/plugins/telemetry/{entityType}/{entityId}/attributes/{scope}",
-            admin.post(f"{attributes}/DEVICE/{device_id}/attributes/SHARED_SCOPE", json={"s": "v"}), 200)
-    t.check("POST /api/plugins/telemetry/{deviceId}/{scope}",
-            admin.post(f"{attributes}/{device_id}/SERVER_SCOPE", json={"d": True}), 200)
-    t.check("GET /api/plugins/telemetry/{entityType}/{entityId}/values/attributes/{scope}",
-            admin.get(f"{attributes}/DEVICE/{device_id}/values/attributes/SERVER_SCOPE"), 200)
-    t.check("GET /api/plugins/telemetry/{entityType}/{entityId}/values/attributes",
-            admin.get(f"{attributes}/DEVICE/{device_id}/values/attributes"), 200)
-    t.check("DELETE /api/plugins/telemetry/{entityType}/{entityId}/{scope}",
-            admin.delete(f"{attributes}/DEVICE/{device_id}/SERVER_SCOPE", params={"keys": "a"}), 200)
-    t.check("DELETE /api/plugins/telemetry/{deviceId}/{scope}",
-            admin.delete(f"{attributes}/{device_id}/SHARED_SCOPE", params={"keys": "s"}), 200)
+    t.check(
+        "POST /api/plugins/telemetry/{entityType}/{entityId}/{scope}",
+        admin.post(f"{attributes}/DEVICE/{device_id}/SERVER_SCOPE", json={"a": 1, "b": {"c": [1.5, "x"]}}),
+        200,
+    )
+    t.check(
+        "POST /api/plugins/telemetry/{entityType}/{entityId}/attributes/{scope}",
+        admin.post(f"{attributes}/DEVICE/{device_id}/attributes/SHARED_SCOPE", json={"s": "v"}),
+        200,
+    )
+    t.check(
+        "POST /api/plugins/telemetry/{deviceId}/{scope}",
+        admin.post(f"{attributes}/{device_id}/SERVER_SCOPE", json={"d": True}),
+        200,
+    )
+    t.check(
+        "GET /api/plugins/telemetry/{entityType}/{entityId}/values/attributes/{scope}",
+        admin.get(f"{attributes}/DEVICE/{device_id}/values/attributes/SERVER_SCOPE"),
+        200,
+    )
+    t.check(
+        "GET /api/plugins/telemetry/{entityType}/{entityId}/values/attributes",
+        admin.get(f"{attributes}/DEVICE/{device_id}/values/attributes"),
+        200,
+    )
+    t.check(
+        "DELETE /api/plugins/telemetry/{entityType}/{entityId}/{scope}",
+        admin.delete(f"{attributes}/DEVICE/{device_id}/SERVER_SCOPE", params={"keys": "a"}),
+        200,
+    )
+    t.check(
+        "DELETE /api/plugins/telemetry/{deviceId}/{scope}",
+        admin.delete(f"{attributes}/{device_id}/SHARED_SCOPE", params={"keys": "s"}),
+        200,
+    )
 
     # the device opens its window; a wrong key fails, the right one claims, the owner reclaims
     claim_window = "POST /api/v1/{accessToken}/claim"
     t.check(claim_window, httpx.post(f"{base}/api/v1/{token}/claim", json={"secretKey": "k", "durationMs": 60000}), 200)
-    t.check(claim_window, httpx.post(f"{base}/api/v1/{token}/claim", content=b"{nope",
-                                     headers={"Content-Type": "application/json"}), 400)
+    t.check(
+        claim_window,
+        httpx.post(f"{base}/api/v1/{token}/claim", content=b"{nope", headers={"Content-Type": "application/json"}),
+        400,
+    )
     t.check(claim_window, httpx.post(f"{base}/api/v1/unknown-{token}/claim", json={}), 401)
     claim = "POST /api/customer/device/{deviceName}/claim"
     t.check(claim, u1.claim(name, {"secretKey": "wrong"}), 400)
@@ -365,17 +487,30 @@ def _tour_devices_and_claims(t: Tour, w: World) -> None:
     t.check("DELETE /api/customer/device/{deviceName}/claim", u1.reclaim(name), 200)
 
     cid = w.c1_id
-    t.check("POST /api/customer/{customerId}/device/{deviceId}", admin.post(f"/api/customer/{cid}/device/{device_id}"), 200)
+    t.check(
+        "POST /api/customer/{customerId}/device/{deviceId}", admin.post(f"/api/customer/{cid}/device/{device_id}"), 200
+    )
     t.check("GET /api/customer/{customerId}/devices", admin.get(f"/api/customer/{cid}/devices"), 200)
     t.check("DELETE /api/customer/device/{deviceId}", admin.delete(f"/api/customer/device/{device_id}"), 200)
-    t.check("POST /api/owner/CUSTOMER/{ownerId}/DEVICE/{deviceId}",
-            admin.post(f"/api/owner/CUSTOMER/{cid}/DEVICE/{device_id}"), 200)
-    t.check("POST /api/owner/TENANT/{ownerId}/DEVICE/{deviceId}",
-            admin.post(f"/api/owner/TENANT/{uuid.uuid4()}/DEVICE/{device_id}"), 404)
-    t.check("POST /api/owner/TENANT/{ownerId}/DEVICE/{deviceId}",
-            admin.post(f"/api/owner/TENANT/{w.tenant_id}/DEVICE/{device_id}"), 200)
+    t.check(
+        "POST /api/owner/CUSTOMER/{ownerId}/DEVICE/{deviceId}",
+        admin.post(f"/api/owner/CUSTOMER/{cid}/DEVICE/{device_id}"),
+        200,
+    )
+    t.check(
+        "POST /api/owner/TENANT/{ownerId}/DEVICE/{deviceId}",
+        admin.post(f"/api/owner/TENANT/{uuid.uuid4()}/DEVICE/{device_id}"),
+        404,
+    )
+    t.check(
+        "POST /api/owner/TENANT/{ownerId}/DEVICE/{deviceId}",
+        admin.post(f"/api/owner/TENANT/{w.tenant_id}/DEVICE/{device_id}"),
+        200,
+    )
     t.check("GET /api/audit/logs", admin.get("/api/audit/logs", params={"pageSize": 50}), 200)
-    t.check("GET /api/audit/logs/entity/DEVICE/{deviceId}", admin.get(f"/api/audit/logs/entity/DEVICE/{device_id}"), 200)
+    t.check(
+        "GET /api/audit/logs/entity/DEVICE/{deviceId}", admin.get(f"/api/audit/logs/entity/DEVICE/{device_id}"), 200
+    )
     t.check("DELETE /api/device/{deviceId}", admin.delete(f"/api/device/{device_id}"), 200)
     t.check("GET /api/device/{deviceId}", admin.get(f"/api/device/{device_id}"), 404)
 
@@ -383,16 +518,30 @@ def _tour_devices_and_claims(t: Tour, w: World) -> None:
 def _tour_ownership_bulk_and_provisioning(t: Tour, w: World) -> None:
     base, admin, u1 = w.base_url, w.admin, w.u1
     key, device_id = new_private_key(), uuid.uuid4()
-    t.check("POST /v1/device-identities", admin.post("/v1/device-identities", json={
-        "id": str(device_id), "publicKey": public_pem_of(key), "imei": "352656106118683", "tags": ["t=1"]}), 201)
+    t.check(
+        "POST /v1/device-identities",
+        admin.post(
+            "/v1/device-identities",
+            json={"id": str(device_id), "publicKey": public_pem_of(key), "imei": "352656106118683", "tags": ["t=1"]},
+        ),
+        201,
+    )
     t.check("POST /v1/device-identities", admin.post("/v1/device-identities", json={"id": "nope"}), 400)
     t.check("GET /v1/device-identities/{deviceId}", admin.get(f"/v1/device-identities/{device_id}"), 200)
     claim = "POST /v1/claimed-devices"
-    t.check(claim, u1.post("/v1/claimed-devices", params={"dryrun": "true"},
-                           json={"claimToken": mint_token(key, device_id)}), 202)
-    t.check(claim, u1.post("/v1/claimed-devices", json={"claimToken": mint_token(key, device_id), "tags": ["a=b"]}), 201)
-    t.check("POST /v1/identities/claimed-devices",
-            u1.post("/v1/identities/claimed-devices", json={"claimToken": mint_token(key, device_id)}), 200)
+    t.check(
+        claim,
+        u1.post("/v1/claimed-devices", params={"dryrun": "true"}, json={"claimToken": mint_token(key, device_id)}),
+        202,
+    )
+    t.check(
+        claim, u1.post("/v1/claimed-devices", json={"claimToken": mint_token(key, device_id), "tags": ["a=b"]}), 201
+    )
+    t.check(
+        "POST /v1/identities/claimed-devices",
+        u1.post("/v1/identities/claimed-devices", json={"claimToken": mint_token(key, device_id)}),
+        200,
+    )
     t.check(claim, w.u2.post("/v1/claimed-devices", json={"claimToken": mint_token(key, device_id)}), 409)
     t.check(claim, u1.post("/v1/claimed-devices", json={"claimToken": "x"}), 400)
     t.check("POST /v1/claim-challenges", u1.post("/v1/claim-challenges"), 201)
@@ -409,29 +558,45 @@ def _tour_ownership_bulk_and_provisioning(t: Tour, w: World) -> None:
     t.check("POST /v1/claimed-devices/tags", u1.post("/v1/claimed-devices/tags", json={"tag": tag}), 200)
     t.check("GET /v1/claimed-devices/tags", u1.get("/v1/claimed-devices/tags"), 200)
     t.check("GET /v1/claimed-devices/tags/{tag}", u1.get(f"/v1/claimed-devices/tags/{tag}"), 200)
-    t.check("PUT /v1/claimed-devices/tags/{tag}",
-            u1.put(f"/v1/claimed-devices/tags/{tag}", json={"description": "d"}), 200)
+    t.check(
+        "PUT /v1/claimed-devices/tags/{tag}", u1.put(f"/v1/claimed-devices/tags/{tag}", json={"description": "d"}), 200
+    )
     t.check("DELETE /v1/claimed-devices/tags/{tag}", u1.delete(f"/v1/claimed-devices/tags/{tag}"), 204)
 
     # provisioning commands: the owner's side, then the device's (its identity key's JWT, then an access token)
     commands = f"{path}/provisioning"
-    first = t.check("POST /v1/claimed-devices/{deviceId}/provisioning", u1.post(commands, json={
-        "description": "interval", "request": {"config": {"interval": 60}}}), 201).json()
+    first = t.check(
+        "POST /v1/claimed-devices/{deviceId}/provisioning",
+        u1.post(commands, json={"description": "interval", "request": {"config": {"interval": 60}}}),
+        201,
+    ).json()
     t.check("GET /v1/claimed-devices/{deviceId}/provisioning", u1.get(commands, params={"pageLimit": 1}), 200)
     t.check("GET /v1/claimed-devices/{deviceId}/provisioning/{commandId}", u1.get(f"{commands}/{first['id']}"), 200)
     jwt = {"Authorization": f"Bearer {mint_device_jwt(key, device_id)}"}
     fetched = t.check("GET /v1/provisioning/commands", httpx.get(f"{base}/v1/provisioning/commands", headers=jwt), 200)
-    t.check("GET /v1/provisioning/commands", httpx.get(f"{base}/v1/provisioning/commands",
-                                                        headers={**jwt, "Accept": "application/cbor"}), 200)
-    answers = [{"correlationId": step["correlationId"], "type": "CONFIG_ACK" if step["type"] == "CONFIG" else "AT"}
-               for step in fetched.json()]
-    t.check("POST /v1/provisioning/response", httpx.post(f"{base}/v1/provisioning/response", json=answers,
-                                                         headers=jwt), 200)
-    second = u1.post(commands, json={"request": {"preSharedKey": {"secTag": 7, "identity": "d", "secret": "a1"}}}).json()
-    t.check("DELETE /v1/claimed-devices/{deviceId}/provisioning/{commandId}",
-            u1.delete(f"{commands}/{second['id']}"), 200)
-    t.check("POST /v1/claimed-devices/{deviceId}/provisioning/{commandId}/reset",
-            u1.post(f"{commands}/{first['id']}/reset"), 200)
+    t.check(
+        "GET /v1/provisioning/commands",
+        httpx.get(f"{base}/v1/provisioning/commands", headers={**jwt, "Accept": "application/cbor"}),
+        200,
+    )
+    answers = [
+        {"correlationId": step["correlationId"], "type": "CONFIG_ACK" if step["type"] == "CONFIG" else "AT"}
+        for step in fetched.json()
+    ]
+    t.check(
+        "POST /v1/provisioning/response", httpx.post(f"{base}/v1/provisioning/response", json=answers, headers=jwt), 200
+    )
+    second = u1.post(
+        commands, json={"request": {"preSharedKey": {"secTag": 7, "identity": "d", "secret": "a1"}}}
+    ).json()
+    t.check(
+        "DELETE /v1/claimed-devices/{deviceId}/provisioning/{commandId}", u1.delete(f"{commands}/{second['id']}"), 200
+    )
+    t.check(
+        "POST /v1/claimed-devices/{deviceId}/provisioning/{commandId}/reset",
+        u1.post(f"{commands}/{first['id']}/reset"),
+        200,
+    )
     t.check("GET /v1/provisioning/commands", httpx.get(f"{base}/v1/provisioning/commands"), 401)
 
     device = w.device(name=uid("tour-prov"))
@@ -439,20 +604,42 @@ def _tour_ownership_bulk_and_provisioning(t: Tour, w: World) -> None:
     queued = u1.post(f"/v1/claimed-devices/{device.id}/provisioning", json={"request": {"finished": {}}}).json()
     by_token = f"{base}/api/v1/{device.token}/provisioning"
     t.check("GET /api/v1/{accessToken}/provisioning/commands", httpx.get(f"{by_token}/commands"), 200)
-    t.check("POST /api/v1/{accessToken}/provisioning/response", httpx.post(f"{by_token}/response", json=[
-        {"correlationId": queued["id"], "type": "FINISHED_ACK"}]), 200)
+    t.check(
+        "POST /api/v1/{accessToken}/provisioning/response",
+        httpx.post(f"{by_token}/response", json=[{"correlationId": queued["id"], "type": "FINISHED_ACK"}]),
+        200,
+    )
     t.check("GET /api/v1/{accessToken}/provisioning/commands", httpx.get(f"{by_token}/commands"), 204)
-    t.check("GET /api/v1/{accessToken}/provisioning/commands", httpx.get(f"{base}/api/v1/nope/provisioning/commands"), 401)
+    t.check(
+        "GET /api/v1/{accessToken}/provisioning/commands", httpx.get(f"{base}/api/v1/nope/provisioning/commands"), 401
+    )
 
     # bulk: identities, then claims with a failing row; the job, its results and its error summary
     more = [uuid.uuid4(), uuid.uuid4()]
-    registered = t.check("POST /v1/device-identities/bulk", admin.post("/v1/device-identities/bulk", content=_csv(
-        ["id", "publicKey"], *[[str(d), public_pem_of(key)] for d in more]), headers={"Content-Type": "text/csv"}), 202)
+    registered = t.check(
+        "POST /v1/device-identities/bulk",
+        admin.post(
+            "/v1/device-identities/bulk",
+            content=_csv(["id", "publicKey"], *[[str(d), public_pem_of(key)] for d in more]),
+            headers={"Content-Type": "text/csv"},
+        ),
+        202,
+    )
     _wait_op(admin, registered.json()["bulkOpsRequestId"])
-    submitted = t.check("POST /v1/claimed-devices/bulk", u1.post("/v1/claimed-devices/bulk", content=_csv(
-        [mint_token(key, more[0]), "k=v"], ["not-a-token"]), headers={"Content-Type": "text/csv"}), 202)
-    t.check(claim, u1.post("/v1/claimed-devices", content=_csv([mint_token(key, more[1])]),
-                           headers={"Content-Type": "text/csv"}), 202)
+    submitted = t.check(
+        "POST /v1/claimed-devices/bulk",
+        u1.post(
+            "/v1/claimed-devices/bulk",
+            content=_csv([mint_token(key, more[0]), "k=v"], ["not-a-token"]),
+            headers={"Content-Type": "text/csv"},
+        ),
+        202,
+    )
+    t.check(
+        claim,
+        u1.post("/v1/claimed-devices", content=_csv([mint_token(key, more[1])]), headers={"Content-Type": "text/csv"}),
+        202,
+    )
     op_id = submitted.json()["bulkOpsRequestId"]
     _wait_op(u1, op_id)
     ops = "/v1/bulk-ops-requests"
@@ -461,8 +648,11 @@ def _tour_ownership_bulk_and_provisioning(t: Tour, w: World) -> None:
     t.check("GET /v1/bulk-ops-requests/{opId}", w.u2.get(f"{ops}/{op_id}"), 404)
     t.check("GET /v1/bulk-ops-requests/{opId}/upload.csv", u1.get(f"{ops}/{op_id}/upload.csv"), 410)
     t.check("GET /v1/bulk-ops-requests/{opId}/results.json", u1.get(f"{ops}/{op_id}/results.json"), 200)
-    t.check("GET /v1/bulk-ops-requests/{opId}/results.json",
-            u1.get(f"{ops}/{op_id}/results.json", params={"format": "csv"}), 200)
+    t.check(
+        "GET /v1/bulk-ops-requests/{opId}/results.json",
+        u1.get(f"{ops}/{op_id}/results.json", params={"format": "csv"}),
+        200,
+    )
     t.check("GET /v1/bulk-ops-requests/{opId}/errors.json", u1.get(f"{ops}/{op_id}/errors.json"), 200)
 
     t.check("DELETE /v1/claimed-devices/{deviceId}", u1.delete(path), 204)
@@ -475,8 +665,11 @@ def _tour_roles_and_keys(t: Tour, w: World) -> None:
     t.check("GET /v1/roles", admin.get("/v1/roles"), 200)
     t.check("POST /v1/roles", admin.post("/v1/roles", json={"name": name, "permissions": ["DEVICE:READ"]}), 201)
     t.check("GET /v1/roles/{name}", admin.get(f"/v1/roles/{name}"), 200)
-    t.check("PUT /v1/roles/{name}", admin.put(f"/v1/roles/{name}", json={
-        "description": "d", "permissions": ["DEVICE:READ", "DEVICE:CLAIM"]}), 200)
+    t.check(
+        "PUT /v1/roles/{name}",
+        admin.put(f"/v1/roles/{name}", json={"description": "d", "permissions": ["DEVICE:READ", "DEVICE:CLAIM"]}),
+        200,
+    )
     t.check("DELETE /v1/roles/{name}", admin.delete(f"/v1/roles/{name}"), 204)
     t.check("GET /v1/roles/{name}", admin.get(f"/v1/roles/{name}"), 404)
     user_id = w.u2.ok("get", "/api/auth/user")["id"]["id"]
@@ -494,67 +687,133 @@ def _tour_lorawan(t: Tour, w: World) -> None:
         return secrets.token_hex(8).upper()
 
     def register() -> dict[str, Any]:
-        return t.check("POST /v1/lorawan-devices", admin.post("/v1/lorawan-devices", json={
-            "ids": {"dev_eui": eui(), "join_eui": join_eui}, "serial_number": "S1",
-            "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2}}), 201).json()
+        return t.check(
+            "POST /v1/lorawan-devices",
+            admin.post(
+                "/v1/lorawan-devices",
+                json={
+                    "ids": {"dev_eui": eui(), "join_eui": join_eui},
+                    "serial_number": "S1",
+                    "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2},
+                },
+            ),
+            201,
+        ).json()
 
     def proof(device: dict[str, Any]) -> dict[str, Any]:
-        return {"authenticated_identifiers": {"join_eui": join_eui, "dev_eui": device["ids"]["dev_eui"],
-                                              "authentication_code": device["claim_authentication_code"]["value"]},
-                "target_application_ids": {"application_id": app}}
+        return {
+            "authenticated_identifiers": {
+                "join_eui": join_eui,
+                "dev_eui": device["ids"]["dev_eui"],
+                "authentication_code": device["claim_authentication_code"]["value"],
+            },
+            "target_application_ids": {"application_id": app},
+        }
 
     one, two, three, four = register(), register(), register(), register()
     t.check("POST /v1/lorawan-devices", admin.post("/v1/lorawan-devices", json={"ids": {}}), 400)
     t.check("GET /v1/lorawan-devices/{dev_eui}", admin.get(f"/v1/lorawan-devices/{one['ids']['dev_eui']}"), 200)
-    one = t.check("POST /v1/lorawan-devices/{dev_eui}/claim-code",
-                  admin.post(f"/v1/lorawan-devices/{one['ids']['dev_eui']}/claim-code"), 200).json()
+    one = t.check(
+        "POST /v1/lorawan-devices/{dev_eui}/claim-code",
+        admin.post(f"/v1/lorawan-devices/{one['ids']['dev_eui']}/claim-code"),
+        200,
+    ).json()
     claim = "/api/v3/edcs/claim"
     t.check("POST /api/v3/edcs/claim", u1.post(claim, json=proof(one)), 200)
     t.check("POST /api/v3/edcs/claim", u1.post(claim, json={**proof(two), "target_application_ids": {}}), 400)
-    t.check("POST /api/v3/edcs/claim/batch", u1.post(f"{claim}/batch", json={"requests": [
-        {**proof(two), "target_device_id": "second"}, proof(one)]}), 200)
+    t.check(
+        "POST /api/v3/edcs/claim/batch",
+        u1.post(f"{claim}/batch", json={"requests": [{**proof(two), "target_device_id": "second"}, proof(one)]}),
+        200,
+    )
     t.check("POST /api/v3/edcs/claim/info", u1.post(f"{claim}/info", json={"join_eui": join_eui}), 200)
-    t.check("POST /api/v3/edcs/claim/info/batch", u1.post(f"{claim}/info/batch", json={
-        "requests": [{"join_eui": join_eui}, {"join_eui": "0000000000000001"}]}), 200)
-    t.check("GET /api/v3/edcs/claim/{application_id}/devices/{device_id}",
-            u1.get(f"{claim}/{app}/devices/second"), 200)
+    t.check(
+        "POST /api/v3/edcs/claim/info/batch",
+        u1.post(f"{claim}/info/batch", json={"requests": [{"join_eui": join_eui}, {"join_eui": "0000000000000001"}]}),
+        200,
+    )
+    t.check("GET /api/v3/edcs/claim/{application_id}/devices/{device_id}", u1.get(f"{claim}/{app}/devices/second"), 200)
     t.check("GET /api/v3/applications", u1.get("/api/v3/applications"), 200)
     t.check("GET /api/v3/applications/{application_id}/devices", u1.get(f"/api/v3/applications/{app}/devices"), 200)
-    t.check("DELETE /api/v3/edcs/claim/{application_id}/devices/{device_id}",
-            u1.delete(f"{claim}/{app}/devices/second"), 200)
-    t.check("DELETE /api/v3/edcs/claim/{application_id}/devices/batch", u1.delete(
-        f"{claim}/{app}/devices/batch", params=[("device_ids", f"eui-{one['ids']['dev_eui'].lower()}"),
-                                                ("device_ids", "nobody")]), 200)
+    t.check(
+        "DELETE /api/v3/edcs/claim/{application_id}/devices/{device_id}",
+        u1.delete(f"{claim}/{app}/devices/second"),
+        200,
+    )
+    t.check(
+        "DELETE /api/v3/edcs/claim/{application_id}/devices/batch",
+        u1.delete(
+            f"{claim}/{app}/devices/batch",
+            params=[("device_ids", f"eui-{one['ids']['dev_eui'].lower()}"), ("device_ids", "nobody")],
+        ),
+        200,
+    )
 
     qr = "/api/v3/qr-codes/end-devices"
     t.check("GET /api/v3/qr-codes/end-devices/formats", u1.get(f"{qr}/formats"), 200)
     t.check("GET /api/v3/qr-codes/end-devices/formats/{format_id}", u1.get(f"{qr}/formats/tr005"), 200)
     t.check("GET /api/v3/qr-codes/end-devices/formats/{format_id}", u1.get(f"{qr}/formats/nope"), 404)
-    end_device = {"ids": {"join_eui": join_eui, "dev_eui": three["ids"]["dev_eui"]},
-                  "claim_authentication_code": {"value": three["claim_authentication_code"]["value"]},
-                  "serial_number": "S1", "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2}}
+    end_device = {
+        "ids": {"join_eui": join_eui, "dev_eui": three["ids"]["dev_eui"]},
+        "claim_authentication_code": {"value": three["claim_authentication_code"]["value"]},
+        "serial_number": "S1",
+        "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 2},
+    }
     t.check("POST /api/v3/qr-codes/end-devices", u1.post(qr, json={"end_device": end_device}), 200)
-    t.check("POST /api/v3/qr-codes/end-devices", u1.post(qr, json={"end_device": end_device, "image": {"image_size": 100}}),
-            200)
-    t.check("POST /api/v3/qr-codes/end-devices", u1.post(qr, json={
-        "end_device": end_device, "image": {"image_size": 100, "format": "svg"}}), 200)
+    t.check(
+        "POST /api/v3/qr-codes/end-devices",
+        u1.post(qr, json={"end_device": end_device, "image": {"image_size": 100}}),
+        200,
+    )
+    t.check(
+        "POST /api/v3/qr-codes/end-devices",
+        u1.post(qr, json={"end_device": end_device, "image": {"image_size": 100, "format": "svg"}}),
+        200,
+    )
     encoded = base64.b64encode(three["qr_code"].encode()).decode()
     t.check("POST /api/v3/qr-codes/end-devices/parse", u1.post(f"{qr}/parse", json={"qr_code": encoded}), 200)
-    t.check("POST /api/v3/qr-codes/end-devices/{format_id}/parse",
-            u1.post(f"{qr}/tr005/parse", json={"qr_code": encoded}), 200)
-    t.check("POST /api/v3/qr-codes/end-devices/parse", u1.post(f"{qr}/parse", json={
-        "qr_code": base64.b64encode(b"0004A31000FFFFFF").decode()}), 200)  # a bare DevEUI: the fewest fields
+    t.check(
+        "POST /api/v3/qr-codes/end-devices/{format_id}/parse",
+        u1.post(f"{qr}/tr005/parse", json={"qr_code": encoded}),
+        200,
+    )
+    t.check(
+        "POST /api/v3/qr-codes/end-devices/parse",
+        u1.post(f"{qr}/parse", json={"qr_code": base64.b64encode(b"0004A31000FFFFFF").decode()}),
+        200,
+    )  # a bare DevEUI: the fewest fields
     t.check("POST /api/v3/qr-codes/end-devices/parse", u1.post(f"{qr}/parse", json={"qr_code": "!"}), 400)
 
     imported = "POST /v1/lorawan-devices/import"
-    t.check(imported, admin.post("/v1/lorawan-devices/import", content=json.dumps(
-        {"ids": {"dev_eui": eui(), "join_eui": join_eui}}).encode(), headers={"Content-Type": "application/x-ndjson"}),
-        200)
-    t.check(imported, admin.post("/v1/lorawan-devices/import", params={"format": "csv"}, content=_csv(
-        ["dev_eui"], [eui()], ["bad"]), headers={"Content-Type": "text/csv"}), 200)
+    t.check(
+        imported,
+        admin.post(
+            "/v1/lorawan-devices/import",
+            content=json.dumps({"ids": {"dev_eui": eui(), "join_eui": join_eui}}).encode(),
+            headers={"Content-Type": "application/x-ndjson"},
+        ),
+        200,
+    )
+    t.check(
+        imported,
+        admin.post(
+            "/v1/lorawan-devices/import",
+            params={"format": "csv"},
+            content=_csv(["dev_eui"], [eui()], ["bad"]),
+            headers={"Content-Type": "text/csv"},
+        ),
+        200,
+    )
     t.check(imported, admin.post("/v1/lorawan-devices/import", content=b"", headers={"Content-Type": "text/csv"}), 400)
-    bulk = t.check("POST /v1/lorawan-claims/bulk", u1.post("/v1/lorawan-claims/bulk", params={"application_id": app},
-                   content=_csv([join_eui, four["ids"]["dev_eui"], four["claim_authentication_code"]["value"]]),
-                   headers={"Content-Type": "text/csv"}), 202)
+    bulk = t.check(
+        "POST /v1/lorawan-claims/bulk",
+        u1.post(
+            "/v1/lorawan-claims/bulk",
+            params={"application_id": app},
+            content=_csv([join_eui, four["ids"]["dev_eui"], four["claim_authentication_code"]["value"]]),
+            headers={"Content-Type": "text/csv"},
+        ),
+        202,
+    )
     _wait_op(u1, bulk.json()["bulkOpsRequestId"])
     t.check("GET /v1/bulk-ops-requests/{opId}", u1.get(f"/v1/bulk-ops-requests/{bulk.json()['bulkOpsRequestId']}"), 200)

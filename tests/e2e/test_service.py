@@ -30,6 +30,7 @@ CONTAINERFILE = ROOT / "deploy" / "Containerfile"
 
 # --- signals ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_ends_claimd_with_exit_0(tmp_path, sig):
     """systemd and `docker stop` send SIGTERM: a clean stop is exit 0 (not -15, which Restart=on-failure
@@ -46,15 +47,30 @@ def test_signal_ends_claimd_with_exit_0(tmp_path, sig):
 
 # --- liveness and readiness ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def own_redis(tmp_path):
     """A redis-server of this test's own, on a free port, so that it can be stopped."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
         assert time.monotonic() < deadline, "redis-server did not start"
@@ -96,6 +112,7 @@ def test_readyz_checks_redis_only_when_configured(live_server):
 
 # --- the systemd unit ------------------------------------------------------------------------------
 
+
 def _unit() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
@@ -136,6 +153,7 @@ def test_systemd_analyze_verifies_the_unit(tmp_path):
 
 # --- the container file ----------------------------------------------------------------------------
 
+
 def _instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of a Containerfile, continuation lines joined, comments dropped."""
     lines, current = [], ""
@@ -161,8 +179,11 @@ def test_containerfile_is_what_claimd_needs():
     # The ports are claimd's defaults.
     defaults = Settings.model_fields
     exposed = set(" ".join(of("EXPOSE")).split())
-    assert exposed == {str(defaults["http_port"].default), str(defaults["mqtt_port"].default),
-                       f"{defaults['coap_port'].default}/udp"}
+    assert exposed == {
+        str(defaults["http_port"].default),
+        str(defaults["mqtt_port"].default),
+        f"{defaults['coap_port'].default}/udp",
+    }
     # The data directory (SQLite file, secret) is a volume, and the working directory.
     volumes = json.loads(of("VOLUME")[-1])
     assert of("WORKDIR")[-1] in volumes

@@ -36,22 +36,36 @@ def make_tenant(sysadmin: Api, title: str) -> TenantWorld:
     activation link it hands over; the tenant admin then makes a customer, a user and a device."""
     tenant = sysadmin.ok("post", "/api/tenant", json={"title": title, "email": "ops@example.com", "country": "NO"})
     email = f"{uid('tadmin')}@example.com"
-    user = sysadmin.ok("post", "/api/user", params={"sendActivationMail": "false"},
-                       json={"email": email, "authority": "TENANT_ADMIN", "tenantId": tenant["id"]})
+    user = sysadmin.ok(
+        "post",
+        "/api/user",
+        params={"sendActivationMail": "false"},
+        json={"email": email, "authority": "TENANT_ADMIN", "tenantId": tenant["id"]},
+    )
     assert user["authority"] == "TENANT_ADMIN" and user["tenantId"] == tenant["id"]
     assert user["customerId"]["id"] == NULL_UUID
     link = sysadmin.get(f"/api/user/{user['id']['id']}/activationLink")
     assert link.status_code == 200, link.text
-    r = httpx.post(sysadmin.base_url + "/api/noauth/activate",
-                   json={"activateToken": link.text.split("activateToken=")[1], "password": USER_PASSWORD})
+    r = httpx.post(
+        sysadmin.base_url + "/api/noauth/activate",
+        json={"activateToken": link.text.split("activateToken=")[1], "password": USER_PASSWORD},
+    )
     assert r.status_code == 200, r.text
     admin = Api.login(sysadmin.base_url, email, USER_PASSWORD)
     customer = admin.ok("post", "/api/customer", json={"title": "Same title in both tenants"})
     customer_user = new_customer_user(admin, customer["id"]["id"])
     token = uid("tok")
     device = admin.ok("post", "/api/device", params={"accessToken": token}, json={"name": "Same device name"})
-    return TenantWorld(tenant, admin, customer, customer_user, customer_user.ok("get", "/api/auth/user")["id"]["id"],
-                       device, token, email)
+    return TenantWorld(
+        tenant,
+        admin,
+        customer,
+        customer_user,
+        customer_user.ok("get", "/api/auth/user")["id"]["id"],
+        device,
+        token,
+        email,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +111,46 @@ def test_tenant_mistakes_are_clear_errors(sysadmin, tenants):
     assert_error(sysadmin.post("/api/tenant", json={"title": a.tenant["title"]}), 400, contains="already exists")
     assert_error(sysadmin.post("/api/tenant", json={"title": "  "}), 400, contains="title")
     assert_error(sysadmin.get(f"/api/tenant/{NULL_UUID}"), 404)
-    assert_error(sysadmin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN"}),
-                 400, contains="tenantId")
-    assert_error(sysadmin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN",
-                                                  "tenantId": {"entityType": "TENANT", "id": NULL_UUID}}), 400)
-    assert_error(sysadmin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN",
-                                                  "tenantId": {"entityType": "TENANT",
-                                                               "id": "0d4e6a52-8b1c-4c0e-9a59-2f3b9d8b7c61"}}), 404)
+    assert_error(
+        sysadmin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN"}),
+        400,
+        contains="tenantId",
+    )
+    assert_error(
+        sysadmin.post(
+            "/api/user",
+            json={
+                "email": f"{uid()}@example.com",
+                "authority": "TENANT_ADMIN",
+                "tenantId": {"entityType": "TENANT", "id": NULL_UUID},
+            },
+        ),
+        400,
+    )
+    assert_error(
+        sysadmin.post(
+            "/api/user",
+            json={
+                "email": f"{uid()}@example.com",
+                "authority": "TENANT_ADMIN",
+                "tenantId": {"entityType": "TENANT", "id": "0d4e6a52-8b1c-4c0e-9a59-2f3b9d8b7c61"},
+            },
+        ),
+        404,
+    )
     # the system administrator makes tenant admins, not customer users
-    assert_error(sysadmin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "CUSTOMER_USER",
-                                                  "tenantId": a.tenant["id"], "customerId": a.customer["id"]}), 403)
+    assert_error(
+        sysadmin.post(
+            "/api/user",
+            json={
+                "email": f"{uid()}@example.com",
+                "authority": "CUSTOMER_USER",
+                "tenantId": a.tenant["id"],
+                "customerId": a.customer["id"],
+            },
+        ),
+        403,
+    )
 
 
 def test_only_the_system_administrator_manages_tenants(tenants):
@@ -117,8 +161,12 @@ def test_only_the_system_administrator_manages_tenants(tenants):
         assert_error(api.delete(f"/api/tenant/{b.tenant_id}"), 403)
         assert_error(api.get(f"/api/tenant/{b.tenant_id}/users"), 403)
     # a tenant admin cannot make an admin of another tenant
-    assert_error(a.admin.post("/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN",
-                                                 "tenantId": b.tenant["id"]}), 403)
+    assert_error(
+        a.admin.post(
+            "/api/user", json={"email": f"{uid()}@example.com", "authority": "TENANT_ADMIN", "tenantId": b.tenant["id"]}
+        ),
+        403,
+    )
 
 
 def test_each_tenant_admin_is_blind_to_the_other_tenant(tenants):
@@ -170,9 +218,16 @@ def test_the_system_administrator_sees_no_tenants_fleet(live_server, sysadmin, t
     assert_error(sysadmin.post("/api/device", json={"name": uid("sysdev")}), 403)
     assert_error(sysadmin.post("/api/customer", json={"title": uid("syscust")}), 403)
     secrets_of_a = [a.device["id"]["id"], a.customer["id"]["id"], a.user_id, a.token]
-    values = {"deviceid": a.device["id"]["id"], "customerid": a.customer["id"]["id"], "userid": a.user_id,
-              "devicename": "Same device name", "accesstoken": a.token, "entitytype": "DEVICE",
-              "entityid": a.device["id"]["id"], "scope": "SERVER_SCOPE"}
+    values = {
+        "deviceid": a.device["id"]["id"],
+        "customerid": a.customer["id"]["id"],
+        "userid": a.user_id,
+        "devicename": "Same device name",
+        "accesstoken": a.token,
+        "entitytype": "DEVICE",
+        "entityid": a.device["id"]["id"],
+        "scope": "SERVER_SCOPE",
+    }
     spec = httpx.get(live_server.base_url + "/openapi.json").json()
     asked = 0
     for path, operations in spec["paths"].items():
@@ -198,8 +253,9 @@ def test_deleting_a_tenant_removes_its_users_devices_and_customers(live_server, 
     # its admin and users are gone: their sessions end and they cannot log in
     assert_error(doomed.admin.get("/api/auth/user"), 401)
     assert_error(doomed.user.get("/api/auth/user"), 401)
-    r = httpx.post(live_server.base_url + "/api/auth/login", json={"username": doomed.admin_email,
-                                                                   "password": USER_PASSWORD})
+    r = httpx.post(
+        live_server.base_url + "/api/auth/login", json={"username": doomed.admin_email, "password": USER_PASSWORD}
+    )
     assert_error(r, 401)
     # its device no longer answers on the device API
     r = device_message(live_server.base_url, doomed.token, {"secretKey": "k"})

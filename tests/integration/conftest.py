@@ -52,8 +52,9 @@ async def stored_window(container: Container, device_id: uuid.UUID) -> bool:
         return any(f"claim-window:{device_id}" in key for key in await redis_items(container))
     windows = table("claim_windows")
     async with container.database.reader.connect() as conn:
-        rows = await conn.execute(select(text("device_id")).select_from(windows).where(text("device_id = :d")),
-                                  {"d": str(device_id)})
+        rows = await conn.execute(
+            select(text("device_id")).select_from(windows).where(text("device_id = :d")), {"d": str(device_id)}
+        )
         return rows.first() is not None
 
 

@@ -36,8 +36,9 @@ async def test_every_claim_outcome_and_ownership_change_is_recorded(world, conta
 
     clock.advance(1)
     await claims.reclaim(world.u1, device.name, rest)
-    expected.append((AuditAction.RECLAIM, "UNASSIGNED", Door.REST, "198.51.100.7", world.u1.user_id, world.c1.id,
-                     clock.now))
+    expected.append(
+        (AuditAction.RECLAIM, "UNASSIGNED", Door.REST, "198.51.100.7", world.u1.user_id, world.c1.id, clock.now)
+    )
 
     clock.advance(1)
     await devices.assign(world.admin, world.c2.id, device.id, cli)

@@ -29,7 +29,7 @@ async def test_a_failing_unit_undoes_its_own_changes_and_the_batch_commits_the_r
     async with uow.batch():
         async with uow(write=True) as tx:
             await tx.repo.set_blocked(kept.id, clock(), "TENANT")
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(InvalidArgument):  # noqa: PT012 - the unit of work's exit is what is tested
             async with uow(write=True) as tx:
                 await tx.repo.set_blocked(undone.id, clock(), "TENANT")
                 raise InvalidArgument("refused")
@@ -52,7 +52,7 @@ async def test_a_failing_unit_undoes_its_own_changes_and_the_batch_commits_the_r
 async def test_a_batch_that_ends_with_an_exception_rolls_back_whole(container, world, clock):
     uow = container.bulk.uow
     device = await world.device()
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # noqa: PT012 - the batch's exit is what is tested
         async with uow.batch():
             async with uow(write=True) as tx:
                 await tx.repo.set_blocked(device.id, clock(), "TENANT")
@@ -84,8 +84,14 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
             await record_row(tx, done, uuid.UUID(device_id))
         return uuid.UUID(device_id)
 
-    service = BulkService(uow, container.accounts, clock, {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
-                          container.bulk.sealer, container.bulk.hasher)
+    service = BulkService(
+        uow,
+        container.accounts,
+        clock,
+        {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
+        container.bulk.sealer,
+        container.bulk.hasher,
+    )
 
     async def body():
         yield "\n".join(f"{k}:{d.id}" for k, d in zip(kinds, devices, strict=True)).encode()
@@ -97,8 +103,14 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
     assert (op.status, op.total, op.succeeded, op.failed) == (BulkStatus.FAILED, 8, 5, 3)
     outcomes = [(r.row_index, r.outcome, r.message) async for r in service.rows(op)]
     assert outcomes == [
-        (1, "OK", None), (2, "ERROR", "refused"), (3, "OK", None), (4, "OK", None),
-        (5, "ERROR", "internal error"), (6, "OK", None), (7, "OK", None), (8, "ERROR", "refused"),
+        (1, "OK", None),
+        (2, "ERROR", "refused"),
+        (3, "OK", None),
+        (4, "OK", None),
+        (5, "ERROR", "internal error"),
+        (6, "OK", None),
+        (7, "OK", None),
+        (8, "ERROR", "refused"),
     ]
     for kind, device in zip(kinds, devices, strict=True):
         assert await blocked(container, world, device.id) is (kind == "ok"), (kind, device.id)
@@ -112,14 +124,14 @@ async def test_units_of_work_nest_inside_a_batch(container, world, clock):
     uow = container.bulk.uow
     inner_only, both, outer_kept = await world.device(), await world.device(), await world.device()
     async with uow.batch():
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(InvalidArgument):  # noqa: PT012 - the unit of work's exit is what is tested
             async with uow(write=True) as tx:
                 async with uow(write=True) as inner:
                     await inner.repo.set_blocked(both.id, clock(), "TENANT")
                 raise InvalidArgument("the outer unit fails after the inner one ended well")
         async with uow(write=True) as tx:
             await tx.repo.set_blocked(outer_kept.id, clock(), "TENANT")
-            with pytest.raises(InvalidArgument):
+            with pytest.raises(InvalidArgument):  # noqa: PT012 - the unit of work's exit is what is tested
                 async with uow(write=True) as inner:
                     await inner.repo.set_blocked(inner_only.id, clock(), "TENANT")
                     raise InvalidArgument("the inner unit fails")

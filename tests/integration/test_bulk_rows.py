@@ -53,11 +53,13 @@ async def test_rows_of_every_endpoint_are_sealed_at_rest(container, world):
     row's line is dropped."""
     key = new_private_key()
     token = mint_token(key, uuid.uuid4())
-    claim_op, _ = await container.bulk.submit(world.u1, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP,
-                                              body(f'{token},"site-a"\n'.encode()))
+    claim_op, _ = await container.bulk.submit(
+        world.u1, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP, body(f'{token},"site-a"\n'.encode())
+    )
     pem = public_pem_of(key)
-    register_op, _ = await container.bulk.submit(world.admin, BulkEndpoint.REGISTER_PUBLIC_KEYS,
-                                                 body(f'{uuid.uuid4()},"{pem}",nrf9160\n'.encode()))
+    register_op, _ = await container.bulk.submit(
+        world.admin, BulkEndpoint.REGISTER_PUBLIC_KEYS, body(f'{uuid.uuid4()},"{pem}",nrf9160\n'.encode())
+    )
     [claim_line] = await stored_lines(container, claim_op.id)
     [register_line] = await stored_lines(container, register_op.id)
     for part in token.split("."):
@@ -69,7 +71,9 @@ async def test_rows_of_every_endpoint_are_sealed_at_rest(container, world):
     # one-row upload of a LoRaWAN code) cannot be checked against it offline
     upload = f'{token},"site-a"\n'.encode()
     async with container.database.reader.connect() as conn:
-        digest = (await conn.execute(text("SELECT upload_digest FROM bulk_ops WHERE id = :o"), {"o": claim_op.id})).scalar_one()
+        digest = (
+            await conn.execute(text("SELECT upload_digest FROM bulk_ops WHERE id = :o"), {"o": claim_op.id})
+        ).scalar_one()
     assert digest and bytes(digest) != hashlib.sha256(upload).digest()
     # the worker still reads them
     assert await container.bulk.run_once() and await container.bulk.run_once()
@@ -86,8 +90,8 @@ async def test_a_refused_rows_token_is_spent_and_never_claims_later(container, w
     key = new_private_key()
     owned, unowned, forged_target = [await identity(container, world, key) for _ in range(3)]
     await container.claims.claim_with_token(world.u2, mint_token(key, owned), None, REST)
-    refused_owned = mint_token(key, owned)           # refused: the device belongs to C2
-    refused_tags = mint_token(key, unowned)          # refused: its tags cell is invalid
+    refused_owned = mint_token(key, owned)  # refused: the device belongs to C2
+    refused_tags = mint_token(key, unowned)  # refused: its tags cell is invalid
     nonce = b"n" * 16
     forged = mint_token(new_private_key(), forged_target, nonce=nonce)  # refused: not the device's key
     upload = f'{refused_owned}\n{refused_tags},"{"x" * 300}"\n{forged}\n'.encode()
@@ -116,8 +120,14 @@ async def test_a_failing_batch_logs_no_sql_parameter(container, world, clock, ca
         async with uow(write=True) as tx:
             await tx.repo.conn.execute(text("INSERT INTO no_such_table (token) VALUES (:token)"), {"token": row.line})
 
-    service = BulkService(uow, container.accounts, clock, {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
-                          container.bulk.sealer, container.bulk.hasher)
+    service = BulkService(
+        uow,
+        container.accounts,
+        clock,
+        {BulkEndpoint.REGISTER_PUBLIC_KEYS: handler},
+        container.bulk.sealer,
+        container.bulk.hasher,
+    )
     op, _ = await service.submit(world.admin, BulkEndpoint.REGISTER_PUBLIC_KEYS, body(f"{token}\n{token}x\n".encode()))
     with caplog.at_level(logging.DEBUG):
         assert await service.run_once()
@@ -133,23 +143,29 @@ async def test_malformed_rows_are_refused_one_by_one_and_counted_from_one(contai
     pem = public_pem_of(key)
     good = [uuid.uuid4(), uuid.uuid4()]
     rows = [
-        "id,publicKey,deviceType",                       # a header: not a row
-        f'{good[0]},"{pem}",nrf9160',                    # 1 good
-        f',"{pem}",nrf9160',                             # 2 empty first cell
-        f"{uuid.uuid4()}",                               # 3 short: no public key
-        f"{uuid.uuid4()},",                              # 4 an empty public key
-        f'{uuid.uuid4()},"{pem}",nrf9160,,,,na\x00me',   # 5 a NUL in the name
-        "",                                              # a blank line: not a row
-        f'{good[1]},"{pem}"',                            # 6 good
+        "id,publicKey,deviceType",  # a header: not a row
+        f'{good[0]},"{pem}",nrf9160',  # 1 good
+        f',"{pem}",nrf9160',  # 2 empty first cell
+        f"{uuid.uuid4()}",  # 3 short: no public key
+        f"{uuid.uuid4()},",  # 4 an empty public key
+        f'{uuid.uuid4()},"{pem}",nrf9160,,,,na\x00me',  # 5 a NUL in the name
+        "",  # a blank line: not a row
+        f'{good[1]},"{pem}"',  # 6 good
     ]
-    op, _ = await container.bulk.submit(world.admin, BulkEndpoint.REGISTER_PUBLIC_KEYS,
-                                        body("\n".join(rows).encode()))
+    op, _ = await container.bulk.submit(world.admin, BulkEndpoint.REGISTER_PUBLIC_KEYS, body("\n".join(rows).encode()))
     assert op.total == 6
     assert await container.bulk.run_once()
     done = await container.bulk.get(world.admin, op.id)
     assert (done.status, done.succeeded, done.failed, done.outcome) == (BulkStatus.FAILED, 2, 4, "PARTIAL")
     found = await results(container, done)
-    assert [(i, o) for i, o, _ in found] == [(1, "OK"), (2, "ERROR"), (3, "ERROR"), (4, "ERROR"), (5, "ERROR"), (6, "OK")]
+    assert [(i, o) for i, o, _ in found] == [
+        (1, "OK"),
+        (2, "ERROR"),
+        (3, "ERROR"),
+        (4, "ERROR"),
+        (5, "ERROR"),
+        (6, "OK"),
+    ]
     messages = [m for _, o, m in found if o == "ERROR"]
     assert "internal error" not in messages
     assert "id" in messages[0] and "public key" in messages[1] and "public key" in messages[2]
@@ -159,9 +175,11 @@ async def test_malformed_rows_are_refused_one_by_one_and_counted_from_one(contai
 async def test_nul_bytes_in_a_claim_upload_are_a_row_error(container, world):
     key = new_private_key()
     device_id = await identity(container, world, key)
-    upload = (f'"a"\x00b,x\n'                                    # 1 a malformed first row: not a header, a row
-              f'{mint_token(key, uuid.uuid4())},"ta\x00g"\n'     # 2 a NUL in the tags
-              f"{mint_token(key, device_id)}\n").encode()        # 3 good
+    upload = (
+        f'"a"\x00b,x\n'  # 1 a malformed first row: not a header, a row
+        f'{mint_token(key, uuid.uuid4())},"ta\x00g"\n'  # 2 a NUL in the tags
+        f"{mint_token(key, device_id)}\n"
+    ).encode()  # 3 good
     op, _ = await container.bulk.submit(world.u1, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP, body(upload))
     assert op.total == 3
     assert await container.bulk.run_once()
@@ -185,14 +203,20 @@ async def test_the_upgrade_drops_the_plain_lines_of_rows_already_worked(kind, tm
         tenant = str(uuid.uuid4())
         async with database.writer.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (id, title, created_time) VALUES (:t, 'T', 1)"), {"t": tenant})
-            await conn.execute(text(
-                "INSERT INTO bulk_ops (id, tenant_id, user_id, endpoint, status, requested_at, total, succeeded, failed)"
-                " VALUES ('01JXRE5J00AAAAAAAAAAAAAAAA', :t, :t, 'CLAIM_DEVICE_OWNERSHIP', 'FAILED', 1, 2, 0, 1)"),
-                {"t": tenant})
-            await conn.execute(text(
-                "INSERT INTO bulk_rows (op_id, row_index, line, outcome) VALUES"
-                " ('01JXRE5J00AAAAAAAAAAAAAAAA', 0, 'plain.token', 'ERROR'),"
-                " ('01JXRE5J00AAAAAAAAAAAAAAAA', 1, 'open.token', NULL)"))
+            await conn.execute(
+                text(
+                    "INSERT INTO bulk_ops (id, tenant_id, user_id, endpoint, status, requested_at, total, succeeded, failed)"
+                    " VALUES ('01JXRE5J00AAAAAAAAAAAAAAAA', :t, :t, 'CLAIM_DEVICE_OWNERSHIP', 'FAILED', 1, 2, 0, 1)"
+                ),
+                {"t": tenant},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO bulk_rows (op_id, row_index, line, outcome) VALUES"
+                    " ('01JXRE5J00AAAAAAAAAAAAAAAA', 0, 'plain.token', 'ERROR'),"
+                    " ('01JXRE5J00AAAAAAAAAAAAAAAA', 1, 'open.token', NULL)"
+                )
+            )
         await upgrade(database)
         async with database.reader.connect() as conn:
             lines = (await conn.execute(text("SELECT line FROM bulk_rows ORDER BY row_index"))).scalars().all()

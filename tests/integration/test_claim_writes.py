@@ -20,16 +20,31 @@ REST = Origin(Door.REST, "192.0.2.7")
 
 
 def _writes(device, world, clock, event, *, restricted=False, **spends):
-    return ClaimWrites(device.id, world.c1.id, world.u1.user_id, clock.now, restricted, event,
-                       clear=(CLAIMING_ALLOWED, CLAIMING_DATA), **spends)
+    return ClaimWrites(
+        device.id,
+        world.c1.id,
+        world.u1.user_id,
+        clock.now,
+        restricted,
+        event,
+        clear=(CLAIMING_ALLOWED, CLAIMING_DATA),
+        **spends,
+    )
 
 
 async def _with_claim_attributes(world, container, clock):
     device = await world.device()
     async with container.claims.uow(write=True) as tx:
-        await tx.repo.save_attributes(device.id, SERVER, [
-            NewAttribute(CLAIMING_ALLOWED, True), NewAttribute(CLAIMING_DATA, {"expirationTime": 1}, b"d" * 32),
-            NewAttribute("firmware", "1.2")], clock.now)
+        await tx.repo.save_attributes(
+            device.id,
+            SERVER,
+            [
+                NewAttribute(CLAIMING_ALLOWED, True),
+                NewAttribute(CLAIMING_DATA, {"expirationTime": 1}, b"d" * 32),
+                NewAttribute("firmware", "1.2"),
+            ],
+            clock.now,
+        )
     return device
 
 
@@ -47,11 +62,16 @@ async def test_claim_writes_set_the_owner_clear_the_claim_attributes_and_audit(w
     async with container.claims.uow(write=True) as tx:
         assert await tx.repo.claim_writes(_writes(device, world, clock, event, restricted=True)) is True
     stored, keys, audit = await _state(container, world, device)
-    assert (stored.customer_id, stored.claimed_by, stored.claimed_at, stored.claim_restricted) == \
-        (world.c1.id, world.u1.user_id, clock.now, True)
+    assert (stored.customer_id, stored.claimed_by, stored.claimed_at, stored.claim_restricted) == (
+        world.c1.id,
+        world.u1.user_id,
+        clock.now,
+        True,
+    )
     assert keys == ["firmware"]
-    assert [(a.id, a.action, a.outcome, a.door, a.source, a.customer_id) for a in audit] == \
-        [(event.id, AuditAction.CLAIM, "SUCCESS", Door.REST, "192.0.2.7", world.c1.id)]
+    assert [(a.id, a.action, a.outcome, a.door, a.source, a.customer_id) for a in audit] == [
+        (event.id, AuditAction.CLAIM, "SUCCESS", Door.REST, "192.0.2.7", world.c1.id)
+    ]
 
 
 async def test_claim_writes_leave_an_owned_device_to_its_owner(world, container, clock):
@@ -92,8 +112,7 @@ async def _token_device(world, container, clock):
     nonce = uuid.uuid4().bytes
     async with container.claims.uow(write=True) as tx:
         await tx.repo.add_identity(DeviceIdentity(device.id, world.admin.tenant_id, b"spki", clock.now))
-        await tx.repo.add_challenge(nonce, world.admin.tenant_id, world.u1.user_id, clock.now + 60_000,
-                                    purge_before=0)
+        await tx.repo.add_challenge(nonce, world.admin.tenant_id, world.u1.user_id, clock.now + 60_000, purge_before=0)
     return device, nonce
 
 
@@ -109,8 +128,18 @@ async def test_a_token_claim_spends_its_nonce_and_challenge_and_learns_type_and_
     firmware = uuid.uuid4()
     event = audit_event(AuditAction.CLAIM, "SUCCESS", REST, device, world.u1, clock.now, detail="claim token")
     async with container.claims.uow(write=True) as tx:
-        assert await tx.repo.claim_writes(_writes(device, world, clock, event, nonce=nonce, challenge_answered=True,
-                                                  device_type="nRF9161 SiP", firmware_id=firmware))
+        assert await tx.repo.claim_writes(
+            _writes(
+                device,
+                world,
+                clock,
+                event,
+                nonce=nonce,
+                challenge_answered=True,
+                device_type="nRF9161 SiP",
+                firmware_id=firmware,
+            )
+        )
     target, identity = await _token_state(container, world, device, nonce)
     assert target.nonce_used is True
     assert target.challenge_expires_at == clock.now - 1  # spent: expired
@@ -138,8 +167,21 @@ async def test_nothing_is_spent_when_the_device_had_an_owner(world, container, c
         await tx.repo.set_owner(device.id, world.c2.id)
     event = audit_event(AuditAction.CLAIM, "SUCCESS", REST, device, world.u1, clock.now)
     async with container.claims.uow(write=True) as tx:
-        assert await tx.repo.claim_writes(_writes(device, world, clock, event, nonce=nonce, challenge_answered=True,
-                                                  device_type="nRF9161 SiP", firmware_id=uuid.uuid4())) is False
+        assert (
+            await tx.repo.claim_writes(
+                _writes(
+                    device,
+                    world,
+                    clock,
+                    event,
+                    nonce=nonce,
+                    challenge_answered=True,
+                    device_type="nRF9161 SiP",
+                    firmware_id=uuid.uuid4(),
+                )
+            )
+            is False
+        )
     target, identity = await _token_state(container, world, device, nonce)
     assert (target.nonce_used, target.challenge_expires_at) == (False, clock.now + 60_000)
     assert (target.device.type, target.device.customer_id, identity.firmware_id) == ("default", world.c2.id, None)
@@ -148,8 +190,9 @@ async def test_nothing_is_spent_when_the_device_had_an_owner(world, container, c
 async def _lorawan_device(world, container, clock, dev_eui):
     device = await world.device()
     async with container.claims.uow(write=True) as tx:
-        await tx.repo.add_lorawan(LorawanIdentity(device.id, world.admin.tenant_id, dev_eui, "70B3D57ED0000000",
-                                                  clock.now), b"c" * 32)
+        await tx.repo.add_lorawan(
+            LorawanIdentity(device.id, world.admin.tenant_id, dev_eui, "70B3D57ED0000000", clock.now), b"c" * 32
+        )
         application = await tx.repo.ensure_application(world.admin.tenant_id, world.c1.id, "app-1", clock.now)
     return device, application
 
@@ -162,19 +205,30 @@ async def test_a_code_claim_spends_the_code_and_files_the_device(world, containe
     async with container.claims.uow() as tx:
         stored, identity = await tx.repo.get_lorawan(world.admin.tenant_id, "0004A30B001C0530")
     assert stored.customer_id == world.c1.id
-    assert (identity.code_spent_at, identity.application_id, identity.app_device_id) == (clock.now, "app-1", "my-sensor")
+    assert (identity.code_spent_at, identity.application_id, identity.app_device_id) == (
+        clock.now,
+        "app-1",
+        "my-sensor",
+    )
 
 
 async def test_a_device_id_taken_in_the_application_undoes_the_whole_claim(world, container, clock):
     first, application = await _lorawan_device(world, container, clock, "0004A30B001C0531")
     second, _ = await _lorawan_device(world, container, clock, "0004A30B001C0532")
     async with container.claims.uow(write=True) as tx:
-        assert await tx.repo.claim_writes(_writes(first, world, clock, audit_event(
-            AuditAction.CLAIM, "SUCCESS", REST, first, world.u1, clock.now), filed=(application, "same-id")))
+        assert await tx.repo.claim_writes(
+            _writes(
+                first,
+                world,
+                clock,
+                audit_event(AuditAction.CLAIM, "SUCCESS", REST, first, world.u1, clock.now),
+                filed=(application, "same-id"),
+            )
+        )
     event = audit_event(AuditAction.CLAIM, "SUCCESS", REST, second, world.u1, clock.now)
     with pytest.raises(EndDeviceIdTaken, match="same-id"):
         async with container.claims.uow(write=True) as tx:
             await tx.repo.claim_writes(_writes(second, world, clock, event, filed=(application, "same-id")))
-    stored, keys, audit = await _state(container, world, second)
+    stored, _keys, audit = await _state(container, world, second)
     assert stored.customer_id is None
     assert all(a.id != event.id for a in audit)

@@ -37,8 +37,11 @@ async def test_window_refused_without_claiming_allowed(world, strict, store_prob
     assert refusals == [(AuditAction.CLAIM_WINDOW, WindowResult.NOT_ALLOWED.value)]
 
 
-@pytest.mark.parametrize("body", [b'{"claimingAllowed": "true"}', b'{"claimingAllowed": false}',
-                                  b'{"claimingAllowed": 1}'], ids=["string-true", "false", "one"])
+@pytest.mark.parametrize(
+    "body",
+    [b'{"claimingAllowed": "true"}', b'{"claimingAllowed": false}', b'{"claimingAllowed": 1}'],
+    ids=["string-true", "false", "one"],
+)
 async def test_only_boolean_true_allows(world, strict, body):
     device = await world.device()
     await strict.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE", body)
@@ -90,8 +93,9 @@ async def test_reclaim_of_unassigned_device_adds_nothing(world, strict):
 
 async def test_allow_by_default_ignores_claiming_allowed_and_reclaim_adds_none(world, container):
     device = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            b'{"claimingAllowed": false}')
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", b'{"claimingAllowed": false}'
+    )
     assert await container.claims.open_window(device, DeviceClaimMessage("k", MINUTE), DEVICE) is WindowResult.OPENED
     assert (await container.claims.claim(world.u1, device.name, "k", REST)).response is ClaimResponse.SUCCESS
     assert await server_attributes(container, world, device) == {}  # claimingAllowed deleted on success

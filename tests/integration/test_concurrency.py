@@ -97,11 +97,12 @@ async def test_two_processes_race_for_one_device(world, container, second, clock
 @pytest.mark.parametrize("expired_first", [False, True], ids=["empty", "after-expiry"])
 async def test_simultaneous_windows_one_opens_one_is_kept(world, container, second, clock, expired_first):
     """Two device messages at the same moment, through two processes: put-if-absent is atomic."""
-    for round_ in range(ROUNDS // 2):
+    for _ in range(ROUNDS // 2):
         device = await world.device()
         if expired_first:
-            assert await container.claims.open_window(device, DeviceClaimMessage("old", 1), DEVICE) \
-                is WindowResult.OPENED
+            assert (
+                await container.claims.open_window(device, DeviceClaimMessage("old", 1), DEVICE) is WindowResult.OPENED
+            )
             clock.advance(2)
         verdicts = await asyncio.gather(
             container.claims.open_window(device, DeviceClaimMessage("one", MINUTE), DEVICE),

@@ -15,7 +15,6 @@ import uuid
 
 import pytest
 
-
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import AuthenticationFailed, PermissionDenied
@@ -59,7 +58,9 @@ async def set_claiming_data(container, principal, device, secret: str, expires: 
 async def test_guessing_a_printed_key_is_locked_out_and_the_owner_claims_once_it_stops(container, world, clock, strict):
     device = await world.device()
     await set_claiming_data(container, world.admin, device, "482913", clock.now + HOUR)
-    guesses = [(await container.claims.claim(world.u2, device.name, f"{n:06d}", GUESSER)).response for n in range(FREE + 1)]
+    guesses = [
+        (await container.claims.claim(world.u2, device.name, f"{n:06d}", GUESSER)).response for n in range(FREE + 1)
+    ]
     assert guesses == [ClaimResponse.FAILURE] * (FREE + 1)  # the free ones, and the one that sets the lock
     with pytest.raises(ClaimLockedOut) as caught:  # now even the right key: else the guesser learns it
         await container.claims.claim(world.u2, device.name, "482913", GUESSER)
@@ -90,7 +91,9 @@ async def test_guessing_device_side_windows_counts_too(container, world, clock, 
     device = await world.device()
     for n in range(FREE + 1):  # a wrong key spends the window (as ThingsBoard evicts it): the device opens another
         await container.claims.open_window(device, DeviceClaimMessage(f"K-{secrets.token_hex(4)}", HOUR), DEVICE)
-        assert (await container.claims.claim(world.u2, device.name, f"guess-{n}", GUESSER)).response is ClaimResponse.FAILURE
+        assert (
+            await container.claims.claim(world.u2, device.name, f"guess-{n}", GUESSER)
+        ).response is ClaimResponse.FAILURE
     await container.claims.open_window(device, DeviceClaimMessage("RIGHT", HOUR), DEVICE)
     with pytest.raises(ClaimLockedOut):
         await container.claims.claim(world.u2, device.name, "RIGHT", GUESSER)
@@ -151,9 +154,13 @@ async def test_buyers_racing_with_a_right_code_hear_already_claimed_never_a_lock
     dev_eui = "A0" + secrets.token_hex(7).upper()
     await container.lorawan.provision(world.admin, LorawanDraft(dev_eui=dev_eui, join_eui=JOIN, code="C05EA29C"))
     buyers = [world.u1] + [await make_customer_user(world.admin, world.c2, f"buyer{i}@race.test") for i in range(7)]
-    results = await asyncio.gather(*(
-        container.claims.claim_with_code(buyer, CodeProof(JOIN, dev_eui, "C05EA29C"), "app", None, GUESSER)
-        for buyer in buyers), return_exceptions=True)
+    results = await asyncio.gather(
+        *(
+            container.claims.claim_with_code(buyer, CodeProof(JOIN, dev_eui, "C05EA29C"), "app", None, GUESSER)
+            for buyer in buyers
+        ),
+        return_exceptions=True,
+    )
     assert not [r for r in results if isinstance(r, LockedOut)]
     assert [r.created for r in results if not isinstance(r, BaseException)].count(True) == 1
     assert all(isinstance(r, OwnedByAnother) or not isinstance(r, BaseException) for r in results), results

@@ -23,8 +23,8 @@ from claimd.domain.lorawan import (
     DevEuiTaken,
     DeviceAccessDenied,
     EndDeviceIdTaken,
-    LorawanDraft,
     Lockout,
+    LorawanDraft,
 )
 from claimd.domain.model import AuditAction, Door
 from claimd.domain.ownership import OwnedByAnother
@@ -36,9 +36,14 @@ OTHER_JOIN = "70B3D57ED00000FF"
 REST = Origin(Door.REST, "10.0.0.1")
 # Tests about SQL only run on the two SQL stores; claims by code go through Redis (the failure
 # limiter) only on the +redis backends, which the tests about claims and lockouts keep.
-SQL_BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
-LIMITER_BACKENDS = [pytest.param("sqlite", id="sqlite"),
-                    pytest.param("sqlite+redis", id="sqlite+redis", marks=pytest.mark.redis)]
+SQL_BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+LIMITER_BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("sqlite+redis", id="sqlite+redis", marks=pytest.mark.redis),
+]
 APP = "my-app"
 
 
@@ -46,15 +51,32 @@ def new_dev_eui() -> str:
     return "A0" + secrets.token_hex(7).upper()
 
 
-async def provision(container, world, code: str = "C05EA29C", *, dev_eui: str | None = None,
-                    valid_from: int | None = None, valid_to: int | None = None):
-    draft = LorawanDraft(dev_eui=dev_eui or new_dev_eui(), join_eui=JOIN, code=code, valid_from=valid_from,
-                         valid_to=valid_to)
+async def provision(
+    container,
+    world,
+    code: str = "C05EA29C",
+    *,
+    dev_eui: str | None = None,
+    valid_from: int | None = None,
+    valid_to: int | None = None,
+):
+    draft = LorawanDraft(
+        dev_eui=dev_eui or new_dev_eui(), join_eui=JOIN, code=code, valid_from=valid_from, valid_to=valid_to
+    )
     return await container.lorawan.provision(world.admin, draft)
 
 
-async def claim(container, principal, dev_eui: str, code: str, *, join: str = JOIN, app: str = APP,
-                device_id: str | None = None, origin: Origin = REST):
+async def claim(
+    container,
+    principal,
+    dev_eui: str,
+    code: str,
+    *,
+    join: str = JOIN,
+    app: str = APP,
+    device_id: str | None = None,
+    origin: Origin = REST,
+):
     return await container.claims.claim_with_code(principal, CodeProof(join, dev_eui, code), app, device_id, origin)
 
 
@@ -97,7 +119,10 @@ async def test_a_right_code_claims_files_the_device_and_spends_the_code(containe
     device, identity = await container.lorawan.get(world.admin, dev)
     assert device.customer_id == world.c1.id
     assert (identity.application_id, identity.app_device_id, identity.code_spent_at) == (
-        APP, f"eui-{dev.lower()}", clock.now)
+        APP,
+        f"eui-{dev.lower()}",
+        clock.now,
+    )
     assert await container.lorawan.applications(world.u1) == [(APP, clock.now, 1)]
     listed, total = await container.lorawan.list_devices(world.u1, APP, 1, 10)
     assert total == 1 and [d.id for d, _ in listed] == [made.device.id]
@@ -254,8 +279,11 @@ async def test_a_device_released_by_its_tenant_leaves_the_application(container,
     _, identity = await container.lorawan.get(world.admin, made.identity.dev_eui)
     assert (identity.application_id, identity.app_device_id) == (None, None)
     assert identity.code_spent_at is not None  # released, but the code stays spent
-    rows = await sql(container, "SELECT application, app_device_id FROM lorawan_identities WHERE device_id = :d",
-                     d=str(made.device.id))
+    rows = await sql(
+        container,
+        "SELECT application, app_device_id FROM lorawan_identities WHERE device_id = :d",
+        d=str(made.device.id),
+    )
     assert rows == [(None, None)]
 
 
@@ -270,8 +298,11 @@ async def test_deleting_a_customer_leaves_no_application_rows(container, world):
     await container.accounts.delete_customer(world.admin, world.c1.id)
 
     assert await sql(container, "SELECT id FROM lorawan_applications WHERE customer_id = :c", c=str(world.c1.id)) == []
-    dangling = await sql(container, "SELECT i.device_id FROM lorawan_identities i LEFT JOIN lorawan_applications a "
-                                    "ON a.id = i.application WHERE i.application IS NOT NULL AND a.id IS NULL")
+    dangling = await sql(
+        container,
+        "SELECT i.device_id FROM lorawan_identities i LEFT JOIN lorawan_applications a "
+        "ON a.id = i.application WHERE i.application IS NOT NULL AND a.id IS NULL",
+    )
     assert dangling == []
     for made in (a, b):
         assert await owner(container, world, made.device.id) is None
@@ -279,7 +310,9 @@ async def test_deleting_a_customer_leaves_no_application_rows(container, world):
         assert identity.application_id is None
     # the other customer's application is untouched
     assert [(a, n) for a, _, n in await container.lorawan.applications(world.u2)] == [(APP, 1)]
-    assert (await container.lorawan.status(world.u2, APP, f"eui-{kept.identity.dev_eui.lower()}"))[0].id == kept.device.id
+    assert (await container.lorawan.status(world.u2, APP, f"eui-{kept.identity.dev_eui.lower()}"))[
+        0
+    ].id == kept.device.id
 
 
 @pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
@@ -294,8 +327,9 @@ async def test_deleting_a_customer_clears_the_device_ids_in_its_applications(con
 async def test_two_customers_racing_for_one_device_one_wins(container, world):
     made = await provision(container, world)
     dev = made.identity.dev_eui
-    results = await asyncio.gather(claim(container, world.u1, dev, made.code),
-                                   claim(container, world.u2, dev, made.code), return_exceptions=True)
+    results = await asyncio.gather(
+        claim(container, world.u1, dev, made.code), claim(container, world.u2, dev, made.code), return_exceptions=True
+    )
     wins = [r for r in results if not isinstance(r, BaseException)]
     losses = [r for r in results if isinstance(r, BaseException)]
     assert len(wins) == 1 and wins[0].created
@@ -369,8 +403,7 @@ async def test_failed_proofs_lock_the_dev_eui_out_even_for_the_right_code(contai
 @pytest.mark.parametrize("backend", LIMITER_BACKENDS, indirect=True)
 async def test_a_successful_claim_after_a_lockout_does_not_lock_the_user_again(container, world, clock):
     base_ms = 300
-    set_lockouts(container, user=Lockout(2, base_ms=base_ms, max_ms=60_000), device=Lockout(100),
-                 address=Lockout(100))
+    set_lockouts(container, user=Lockout(2, base_ms=base_ms, max_ms=60_000), device=Lockout(100), address=Lockout(100))
     target = await provision(container, world)
     for _ in range(3):
         with pytest.raises(DeviceAccessDenied):
@@ -395,8 +428,10 @@ async def test_right_codes_and_other_refusals_count_nothing_however_concurrent(c
     assert all(r.created for r in results)
     # buyers racing with the right code hear each other's outcome, never a lock
     raced = await provision(container, world)
-    outcomes = await asyncio.gather(*(claim(container, u, raced.identity.dev_eui, raced.code)
-                                      for u in (world.u1, world.u2, world.u1, world.u2)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(claim(container, u, raced.identity.dev_eui, raced.code) for u in (world.u1, world.u2, world.u1, world.u2)),
+        return_exceptions=True,
+    )
     assert not [o for o in outcomes if isinstance(o, ClaimLockedOut)], outcomes
     assert sum(1 for o in outcomes if not isinstance(o, BaseException) and o.created) == 1
     assert any(isinstance(o, OwnedByAnother) for o in outcomes)
@@ -429,13 +464,18 @@ async def test_guessing_dev_euis_that_do_not_exist_locks_the_user_out(container,
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_lockouts_come_from_the_settings(make_container):
-    container = await make_container(claim_lockout_free_device=2, claim_lockout_free_user=3,
-                                     claim_lockout_free_address=4, login_lockout_free_account=6,
-                                     claim_lockout_base_ms=250, claim_lockout_max_s=7)
+    container = await make_container(
+        claim_lockout_free_device=2,
+        claim_lockout_free_user=3,
+        claim_lockout_free_address=4,
+        login_lockout_free_account=6,
+        claim_lockout_base_ms=250,
+        claim_lockout_max_s=7,
+    )
     policy = container.claims.guesses.policy
-    assert [(lock.free, lock.base_ms, lock.max_ms) for lock in
-            (policy.device, policy.user, policy.address, policy.account)] == [
-        (2, 250, 7_000), (3, 250, 7_000), (4, 250, 7_000), (6, 250, 7_000)]
+    assert [
+        (lock.free, lock.base_ms, lock.max_ms) for lock in (policy.device, policy.user, policy.address, policy.account)
+    ] == [(2, 250, 7_000), (3, 250, 7_000), (4, 250, 7_000), (6, 250, 7_000)]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -539,16 +579,20 @@ async def test_a_lorawan_bulk_claim_job_keeps_its_rows_sealed(container, world):
     wrong = await provision(container, world, "Right1")
     qr = by_qr.qr_text
     assert "QrCode99" in qr
-    upload = (f"join_eui,dev_eui,authentication_code\n"
-              f"{JOIN},{by_ids.identity.dev_eui},SecretCode77\n"
-              f"{qr},,qr-device\n"
-              f"{JOIN},{wrong.identity.dev_eui},Wrong2,other-app\n").encode()
-    op, created = await container.bulk.submit(world.u1, BulkEndpoint.CLAIM_LORAWAN_DEVICES,
-                                              body(upload[:37], upload[37:]), None, APP)
+    upload = (
+        f"join_eui,dev_eui,authentication_code\n"
+        f"{JOIN},{by_ids.identity.dev_eui},SecretCode77\n"
+        f"{qr},,qr-device\n"
+        f"{JOIN},{wrong.identity.dev_eui},Wrong2,other-app\n"
+    ).encode()
+    op, created = await container.bulk.submit(
+        world.u1, BulkEndpoint.CLAIM_LORAWAN_DEVICES, body(upload[:37], upload[37:]), None, APP
+    )
     assert created and op.total == 3 and op.application_id == APP
 
-    lines = [r[0] for r in await sql(container, "SELECT line FROM bulk_rows WHERE op_id = :o ORDER BY row_index",
-                                     o=op.id)]
+    lines = [
+        r[0] for r in await sql(container, "SELECT line FROM bulk_rows WHERE op_id = :o ORDER BY row_index", o=op.id)
+    ]
     assert len(lines) == 3
     for line in lines:
         for secret in ("SecretCode77", "QrCode99", "Wrong2", by_ids.identity.dev_eui, JOIN):

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from servers import REDIS_URL, require_server
 
 from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
-from claimd.domain.lorawan import DeviceAccessDenied, LorawanDraft, Lockout
+from claimd.domain.lorawan import DeviceAccessDenied, Lockout, LorawanDraft
 from claimd.domain.model import AuditAction, Door
 from claimd.services.claims import ClaimLockedOut, CodeProof
 from claimd.services.common import Origin
@@ -43,8 +43,11 @@ def lock_the_device_only(container) -> None:
     """The device locks after FREE wrong codes, for LOCK_MS; the user and the address never do."""
     loose = Lockout(10_000)
     container.claims.guesses.policy = dataclasses.replace(
-        container.claims.guesses.policy, device=Lockout(FREE, base_ms=LOCK_MS, max_ms=10 * LOCK_MS),
-        user=loose, address=loose)
+        container.claims.guesses.policy,
+        device=Lockout(FREE, base_ms=LOCK_MS, max_ms=10 * LOCK_MS),
+        user=loose,
+        address=loose,
+    )
 
 
 async def provision(container, world):
@@ -69,14 +72,17 @@ async def assert_locked_out_and_audited(container, world, made) -> None:
     assert (await container.devices.get(world.admin, made.device.id)).customer_id is None
     log = (await container.devices.audit_log(world.admin, 0, 100, made.device.id)).data
     assert [(e.action, e.outcome, e.repeats) for e in log if e.action is AuditAction.CLAIM] == [
-        (AuditAction.CLAIM, "DEVICE_ACCESS_DENIED", FREE + 1)]  # the refused ones are not audited
+        (AuditAction.CLAIM, "DEVICE_ACCESS_DENIED", FREE + 1)
+    ]  # the refused ones are not audited
 
 
 async def test_a_burst_of_wrong_codes_on_one_device_is_heard_free_plus_one_times(container, world):
     lock_the_device_only(container)
     made = await provision(container, world)
-    outcomes = await asyncio.gather(*(claim(container, world.u1, made.identity.dev_eui, f"BAD{n:05d}")
-                                      for n in range(BURST)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(claim(container, world.u1, made.identity.dev_eui, f"BAD{n:05d}") for n in range(BURST)),
+        return_exceptions=True,
+    )
     denied, locked = sort_outcomes(outcomes)
     # the free ones, and the one whose failure sets the first lock; each later one saw that lock
     assert (len(denied), len(locked)) == (FREE + 1, BURST - FREE - 1)
@@ -85,17 +91,21 @@ async def test_a_burst_of_wrong_codes_on_one_device_is_heard_free_plus_one_times
     await assert_locked_out_and_audited(container, world, made)
 
 
-@pytest.mark.parametrize("backend", [
-    pytest.param("postgres+redis", id="postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis])],
-    indirect=True)
+@pytest.mark.parametrize(
+    "backend",
+    [pytest.param("postgres+redis", id="postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis])],
+    indirect=True,
+)
 async def test_a_burst_split_over_two_nodes_is_heard_free_plus_one_times(container, world, make_container):
     other_node = await make_container()  # same database, same Redis, its own pools and limiter client
     nodes = [container, other_node]
     for node in nodes:
         lock_the_device_only(node)
     made = await provision(container, world)
-    outcomes = await asyncio.gather(*(claim(nodes[n % 2], world.u1, made.identity.dev_eui, f"BAD{n:05d}")
-                                      for n in range(BURST)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(claim(nodes[n % 2], world.u1, made.identity.dev_eui, f"BAD{n:05d}") for n in range(BURST)),
+        return_exceptions=True,
+    )
     denied, locked = sort_outcomes(outcomes)
     assert (len(denied), len(locked)) == (FREE + 1, BURST - FREE - 1)
     assert {o.retry_after_s for o in locked} == {LOCK_MS // 1000}
@@ -128,12 +138,14 @@ class Limits:
 
 def about(ms: int):
     """A wait of ``ms`` as a limiter reports it: exact in memory, Redis's TTL a moment later."""
+
     class About:
         def __eq__(self, wait: object) -> bool:
             return isinstance(wait, int) and (wait == 0 if ms == 0 else ms - 150 < wait <= ms)
 
         def __repr__(self) -> str:
             return f"about({ms})"
+
     return About()
 
 

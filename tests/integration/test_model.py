@@ -33,7 +33,9 @@ operations = st.lists(
         st.tuples(st.just("reclaim"), st.sampled_from(["admin", "u1", "u2"])),
         st.tuples(st.just("claiming_data"), keys, st.sampled_from([-1, 0, 1000])),
         st.tuples(st.just("assign"), st.sampled_from(["c1", "c2"])),
-        st.tuples(st.just("unassign"),),
+        st.tuples(
+            st.just("unassign"),
+        ),
         st.tuples(st.just("allow"), st.sampled_from([True, "true"])),
     ),
     min_size=1,
@@ -85,7 +87,11 @@ class Model:
 
 
 # Wrong keys lock a device out after a few (services/guesses.py): the model knows no lockouts.
-NO_LOCKOUTS = dict(claim_lockout_free_device=10_000, claim_lockout_free_user=10_000, claim_lockout_free_address=10_000)
+NO_LOCKOUTS = {
+    "claim_lockout_free_device": 10_000,
+    "claim_lockout_free_user": 10_000,
+    "claim_lockout_free_address": 10_000,
+}
 
 
 @pytest.fixture
@@ -98,8 +104,12 @@ async def loose(make_container, world):
     return await make_container(**NO_LOCKOUTS)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=operations, allow_by_default=st.booleans())
 async def test_claims_follow_the_model(world, loose, strict, clock, ops, allow_by_default):
     service = loose if allow_by_default else strict
@@ -143,8 +153,9 @@ async def test_claims_follow_the_model(world, loose, strict, clock, ops, allow_b
                     await devices.unassign(world.admin, device.id, REST)
                     model.owner = None
             case ("allow", value):
-                await devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                              json.dumps({"claimingAllowed": value}))
+                await devices.save_attributes(
+                    world.admin, "DEVICE", device.id, "SERVER_SCOPE", json.dumps({"claimingAllowed": value})
+                )
                 model.claiming_allowed = value
 
         stored = await devices.get(world.admin, device.id)

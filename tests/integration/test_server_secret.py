@@ -4,7 +4,6 @@ would stop working, on PostgreSQL above all, where the secret is not kept beside
 
 from __future__ import annotations
 
-
 import pytest
 
 from claimd.bootstrap import build

@@ -31,8 +31,9 @@ async def test_server_side_key_claims_and_clears_both_attributes(world, containe
     devices = container.devices
     device = await world.device()
     await devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE", b'{"claimingAllowed": true}')
-    await devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                  claiming_data("abc", clock.now + MINUTE))
+    await devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("abc", clock.now + MINUTE)
+    )
     assert set(await server_attributes(world, device)) == {"claimingAllowed", "claimingData"}
 
     result = await container.claims.claim(world.u1, device.name, "abc", REST)
@@ -46,8 +47,9 @@ async def test_server_side_key_claims_and_clears_both_attributes(world, containe
 
 async def test_server_side_key_wrong_key_fails_and_keeps_the_attribute(world, container, clock):
     device = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            claiming_data("abc", clock.now + MINUTE))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("abc", clock.now + MINUTE)
+    )
     assert (await container.claims.claim(world.u1, device.name, "ABC", REST)).response is ClaimResponse.FAILURE
     assert "claimingData" in await server_attributes(world, device)
     # the attribute is not spent by a failed attempt (unlike a device-side window)
@@ -57,12 +59,14 @@ async def test_server_side_key_wrong_key_fails_and_keeps_the_attribute(world, co
 async def test_expired_server_side_key_fails_and_keeps_the_attribute(world, container, clock):
     device = await world.device()
     expires = clock.now + MINUTE
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            claiming_data("abc", expires))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("abc", expires)
+    )
     clock.advance(MINUTE)  # now == expirationTime: still valid
     other = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", other.id, "SERVER_SCOPE",
-                                            claiming_data("abc", expires))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", other.id, "SERVER_SCOPE", claiming_data("abc", expires)
+    )
     assert (await container.claims.claim(world.u1, other.name, "abc", REST)).response is ClaimResponse.SUCCESS
 
     clock.advance(1)
@@ -75,8 +79,9 @@ async def test_expired_server_side_key_fails_and_keeps_the_attribute(world, cont
 async def test_server_side_key_as_json_string(world, container, clock):
     device = await world.device()
     inner = json.dumps({"secretKey": "abc", "expirationTime": str(clock.now + MINUTE)})  # numeric string too
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            json.dumps({"claimingData": inner}).encode())
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", json.dumps({"claimingData": inner}).encode()
+    )
     result = await container.claims.claim(world.u1, device.name, "abc", REST)
     assert result.response is ClaimResponse.SUCCESS
     assert result.device.customer_id == world.c1.id
@@ -93,8 +98,9 @@ async def test_server_side_key_without_secret_matches_empty_key(world, container
 
 async def test_server_side_key_without_expiration_is_expired(world, container):
     device = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            b'{"claimingData": {"secretKey": "abc"}}')
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", b'{"claimingData": {"secretKey": "abc"}}'
+    )
     assert (await container.claims.claim(world.u1, device.name, "abc", REST)).response is ClaimResponse.FAILURE
 
 
@@ -113,16 +119,18 @@ async def test_server_side_key_without_expiration_is_expired(world, container):
 async def test_malformed_claiming_data_is_refused_at_save(world, container, clock, value):
     device = await world.device()
     with pytest.raises(InvalidArgument):
-        await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                                json.dumps({"claimingData": value}).encode())
+        await container.devices.save_attributes(
+            world.admin, "DEVICE", device.id, "SERVER_SCOPE", json.dumps({"claimingData": value}).encode()
+        )
     assert await server_attributes(world, device) == {}
 
 
 async def test_claiming_data_reads_back_redacted_and_secret_is_not_stored(world, container, clock, store_probe):
     device = await world.device()
     expires = clock.now + MINUTE
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            claiming_data("abc", expires))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("abc", expires)
+    )
 
     found = await container.devices.get_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE", ["claimingData"])
     assert len(found) == 1
@@ -143,8 +151,9 @@ async def test_claiming_data_reads_back_redacted_and_secret_is_not_stored(world,
 async def test_device_side_window_takes_precedence_over_claiming_data(world, container, clock):
     claims = container.claims
     device = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                            claiming_data("server", clock.now + MINUTE))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("server", clock.now + MINUTE)
+    )
     assert await claims.open_window(device, DeviceClaimMessage("device", MINUTE), DEVICE) is WindowResult.OPENED
     # the window is consulted first: the server key does not match it, and the attempt spends it
     assert (await claims.claim(world.u1, device.name, "server", REST)).response is ClaimResponse.FAILURE
@@ -155,14 +164,16 @@ async def test_device_side_window_takes_precedence_over_claiming_data(world, con
 async def test_claiming_data_works_regardless_of_claiming_allowed(world, make_container, clock):
     strict = await make_container(allow_claiming_by_default=False)
     device = await world.device()
-    await strict.devices.save_attributes(world.admin, "DEVICE", device.id, "SERVER_SCOPE",
-                                         claiming_data("abc", clock.now + MINUTE))
+    await strict.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SERVER_SCOPE", claiming_data("abc", clock.now + MINUTE)
+    )
     result = await strict.claims.claim(world.u1, device.name, "abc", REST)
     assert result.response is ClaimResponse.SUCCESS
 
 
 async def test_claiming_data_in_shared_scope_is_not_a_key(world, container, clock):
     device = await world.device()
-    await container.devices.save_attributes(world.admin, "DEVICE", device.id, "SHARED_SCOPE",
-                                            claiming_data("abc", clock.now + MINUTE))
+    await container.devices.save_attributes(
+        world.admin, "DEVICE", device.id, "SHARED_SCOPE", claiming_data("abc", clock.now + MINUTE)
+    )
     assert (await container.claims.claim(world.u1, device.name, "abc", REST)).response is ClaimResponse.FAILURE

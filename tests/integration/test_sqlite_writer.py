@@ -35,14 +35,17 @@ async def test_rows_rowcount_lastrowid_and_returning(db):
         assert gone.all() == [("a",)]
         assert (await conn.execute(text("SELECT name FROM t WHERE id > 99"))).all() == []
     async with db.reader.connect() as conn:
-        assert (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all() == \
-            [(2, "b"), (3, "c!"), (4, "d!")]
+        assert (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all() == [
+            (2, "b"),
+            (3, "c!"),
+            (4, "d!"),
+        ]
         streamed = [row.name async for row in await conn.stream(text("SELECT name FROM t ORDER BY id"))]
         assert streamed == ["b", "c!", "d!"]  # server-side cursors stay SQLAlchemy's
 
 
 async def test_errors_are_sqlalchemy_errors_and_roll_back(db):
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError):  # noqa: PT012 - the transaction's exit is what is tested
         async with db.writer.begin() as conn:
             await conn.execute(text("INSERT INTO t (name) VALUES ('x')"))
             await conn.execute(text("INSERT INTO t (name) VALUES ('x')"))

@@ -21,8 +21,10 @@ ACCESS_TOKEN = "tok-XYZ-123"
 
 async def test_no_secret_is_stored_in_clear(world, container, clock, store_probe):
     device = await world.device("Secret keeper", access_token=ACCESS_TOKEN)
-    assert await container.claims.open_window(device, DeviceClaimMessage(WINDOW_SECRET, MINUTE), DEVICE) \
+    assert (
+        await container.claims.open_window(device, DeviceClaimMessage(WINDOW_SECRET, MINUTE), DEVICE)
         is WindowResult.OPENED
+    )
     other = await world.device("Server keyed")
     body = json.dumps({"claimingData": {"secretKey": SERVER_SECRET, "expirationTime": clock.now + MINUTE}})
     await container.devices.save_attributes(world.admin, "DEVICE", other.id, "SERVER_SCOPE", body.encode())
@@ -33,8 +35,12 @@ async def test_no_secret_is_stored_in_clear(world, container, clock, store_probe
     # the dump really holds the data (so that the absence checks below mean something)
     assert any(row.get("name") == "Secret keeper" for table, row in rows if table == "devices")
     for secret in (WINDOW_SECRET, SERVER_SECRET, ACCESS_TOKEN, "admin-password", "user-password"):
-        leaks = [(table, column) for table, row in rows for column, value in row.items()
-                 if store_probe.contains(value, secret)]
+        leaks = [
+            (table, column)
+            for table, row in rows
+            for column, value in row.items()
+            if store_probe.contains(value, secret)
+        ]
         assert leaks == [], f"{secret!r} stored in clear in {leaks}"
 
     if container.redis is not None:
@@ -59,8 +65,10 @@ async def test_secrets_are_bound_to_their_device(world, container):
     first = await world.device()
     second = await world.device()
     for device in (first, second):
-        assert await container.claims.open_window(device, DeviceClaimMessage("same", MINUTE), DEVICE) \
+        assert (
+            await container.claims.open_window(device, DeviceClaimMessage("same", MINUTE), DEVICE)
             is WindowResult.OPENED
+        )
     assert (await container.claims.claim(world.u1, first.name, "same", REST)).response is ClaimResponse.SUCCESS
     assert (await container.claims.claim(world.u2, second.name, "same", REST)).response is ClaimResponse.SUCCESS
 

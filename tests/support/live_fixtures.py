@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import LiveServer, create_pg_database, drop_pg_database, require_server, start_server
+from servers import REDIS_URL, LiveServer, create_pg_database, drop_pg_database, require_server, start_server
 
 LIVE_BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -24,7 +24,7 @@ def serving(backend: str, workdir: Path, extra_env: dict[str, str | None] | None
         require_server("postgres")
         require_server("redis")
         database, database_url = create_pg_database()
-        redis_url = "redis://127.0.0.1:6379/0"
+        redis_url = REDIS_URL
     try:
         server = start_server(workdir, database_url, redis_url, extra_env=extra_env)
         try:

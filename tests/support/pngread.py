@@ -21,9 +21,9 @@ def png_grey_pixels(png: bytes) -> tuple[int, int, bytes]:
     assert png[:8] == PNG_SIGNATURE
     pos, idat, header = 8, b"", None
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(kind + body) == crc, f"bad CRC in {kind!r}"
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
@@ -40,7 +40,7 @@ def png_grey_pixels(png: bytes) -> tuple[int, int, bytes]:
     bpp = max(1, depth // 8)
     rows, prev, at = [], bytearray(stride), 0
     for _ in range(height):
-        kind, line = raw[at], bytearray(raw[at + 1:at + 1 + stride])
+        kind, line = raw[at], bytearray(raw[at + 1 : at + 1 + stride])
         at += 1 + stride
         for i in range(stride):
             left = line[i - bpp] if i >= bpp else 0

@@ -1,12 +1,20 @@
 """The real servers the suite runs against, and a real ``claimd serve`` process for end-to-end tests.
 
-PostgreSQL and Redis are expected on this machine (see the README). Without them a test is skipped,
-except when ``CI=true``: then a missing server is a failure.
+The one place that says where the test servers are. Environment variables, with this machine's
+defaults:
+
+``CLAIMD_TEST_POSTGRES_URL``  default ``postgresql://postgres@127.0.0.1:5432/test``: the admin
+                              connection that creates and drops the tests' databases;
+``CLAIMD_TEST_REDIS_URL``     default ``redis://127.0.0.1:6379/0``.
+
+:func:`require_server` probes a server once per session (a real query: ``SELECT 1``, ``PING``).
+When it does not answer the test is skipped, except when ``CI=true``: then it fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import os
 import secrets
@@ -14,71 +22,105 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_ADMIN_URL = os.environ.get("CLAIMD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CLAIMD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_HOST, PG_PORT = urlsplit(POSTGRES_ADMIN_URL).hostname or "127.0.0.1", urlsplit(POSTGRES_ADMIN_URL).port or 5432
+REDIS_HOST, REDIS_PORT = urlsplit(REDIS_URL).hostname or "127.0.0.1", urlsplit(REDIS_URL).port or 6379
 TEST_SECRET = "test-secret-not-for-production"
 #: The system administrator of every test server (tenant admins: admin@example.com / admin-password).
 SYSADMIN_EMAIL, SYSADMIN_PASSWORD = "sysadmin@example.com", "sysadmin-password"
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+def in_thread(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` in a fresh thread (so ``asyncio.run`` works even when called under a running loop)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result()
 
 
 @functools.cache
-def server_up(name: str) -> bool:
-    return reachable(PG_HOST, PG_PORT) if name == "postgres" else reachable("127.0.0.1", 6379)
+def server_problem(kind: str) -> str | None:
+    """``None`` if the server ``kind`` ("postgres" or "redis") answers, else why not. Checked once
+    per session."""
+    try:
+        if kind == "postgres":
+            import asyncpg
+
+            async def probe() -> None:
+                conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+                try:
+                    await conn.fetchval("SELECT 1")
+                finally:
+                    await conn.close()
+
+            in_thread(lambda: asyncio.run(probe()))
+        elif kind == "redis":
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:  # pragma: no cover - a typo in a caller
+            raise ValueError(kind)
+    except Exception as exc:
+        url = POSTGRES_ADMIN_URL if kind == "postgres" else REDIS_URL
+        return f"{kind} server at {url} is unreachable: {type(exc).__name__}: {exc}"
+    return None
 
 
-def require_server(name: str) -> None:
-    """Skip when ``name`` ("postgres" or "redis") is down; fail instead when CI=true."""
-    if server_up(name):
+def require_server(kind: str) -> None:
+    """Skip the test when the server ``kind`` ("postgres" or "redis") is down; fail instead when
+    ``CI=true``."""
+    problem = server_problem(kind)
+    if problem is None:
         return
-    message = f"{name} is not reachable on this machine"
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message + " (CI=true: a missing server is a failure)", pytrace=False)
-    pytest.skip(message)
+        pytest.fail(f"{problem} (CI=true: the test servers are required, not skipped)", pytrace=False)
+    pytest.skip(problem)
+
+
+def pg_url(database: str, driver: str = "postgresql+asyncpg", host: str | None = None, port: int | None = None) -> str:
+    """The URL of ``database`` on the test PostgreSQL (optionally through another host/port)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_ADMIN_URL).set(drivername=driver, database=database)
+    if host is not None:
+        url = url.set(host=host)
+    if port is not None:
+        url = url.set(port=port)
+    return url.render_as_string(hide_password=False)
+
+
+async def pg_admin(statement: str) -> None:
+    """Run one statement on the admin connection (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 def create_pg_database() -> tuple[str, str]:
     """A fresh, uniquely named PostgreSQL database; returns (name, SQLAlchemy URL)."""
-    import asyncpg
-
     name = f"claimd_t_{secrets.token_hex(6)}"
-
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-    return name, f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    in_thread(lambda: asyncio.run(pg_admin(f'CREATE DATABASE "{name}"')))
+    return name, pg_url(name)
 
 
 def drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
+    in_thread(lambda: asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -117,16 +159,49 @@ class LiveServer:
 #: A test server is shared by a module's tests, many of which send wrong keys and passwords on
 #: purpose from 127.0.0.1: with the real lockouts they would lock one another out. Tests of the
 #: lockouts pass ``extra_env=REAL_LOCKOUTS`` (or their own values).
-LOOSE_LOCKOUTS = {name: "1000000" for name in (
-    "CLAIMD_CLAIM_LOCKOUT_FREE_DEVICE", "CLAIMD_CLAIM_LOCKOUT_FREE_USER", "CLAIMD_CLAIM_LOCKOUT_FREE_ADDRESS",
-    "CLAIMD_LOGIN_LOCKOUT_FREE_ACCOUNT")}
+LOOSE_LOCKOUTS = dict.fromkeys(
+    (
+        "CLAIMD_CLAIM_LOCKOUT_FREE_DEVICE",
+        "CLAIMD_CLAIM_LOCKOUT_FREE_USER",
+        "CLAIMD_CLAIM_LOCKOUT_FREE_ADDRESS",
+        "CLAIMD_LOGIN_LOCKOUT_FREE_ACCOUNT",
+    ),
+    "1000000",
+)
 REAL_LOCKOUTS: dict[str, str | None] = dict.fromkeys(LOOSE_LOCKOUTS)
 
 
-def start_server(workdir: Path, database_url: str | None = None, redis_url: str | None = None,
-                 extra_env: dict[str, str | None] | None = None, timeout: float = 30.0) -> LiveServer:
+class _PortRaced(Exception):
+    """A free port found for the server was taken before the server bound it."""
+
+
+def start_server(
+    workdir: Path,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    extra_env: dict[str, str | None] | None = None,
+    timeout: float = 30.0,
+) -> LiveServer:
     """Start ``claimd serve`` (the installed console script's module) and wait until /healthz answers.
-    ``extra_env`` values of None remove that variable."""
+    ``extra_env`` values of None remove that variable. A port found free can be taken by another
+    process (a client's ephemeral port) before the server binds it: then the server starts again on
+    other ports, up to three times, unless the test chose its ports itself."""
+    for _ in range(2):
+        try:
+            return _start_server(workdir, database_url, redis_url, extra_env, timeout)
+        except _PortRaced:
+            continue
+    return _start_server(workdir, database_url, redis_url, extra_env, timeout, retry=False)
+
+
+def _start_server(
+    workdir: Path,
+    database_url: str | None,
+    redis_url: str | None,
+    extra_env: dict[str, str | None] | None,
+    timeout: float,
+    retry: bool = True,
+) -> LiveServer:
     workdir.mkdir(parents=True, exist_ok=True)
     port, mqtt_port, coap_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMD_")}
@@ -157,14 +232,26 @@ def start_server(workdir: Path, database_url: str | None = None, redis_url: str 
             env[key] = value
     log_path = workdir / f"claimd-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "claimd", "serve"], cwd=workdir, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", int(env["CLAIMD_MQTT_PORT"]), int(env["CLAIMD_COAP_PORT"]),
-                        env.get("CLAIMD_ADMIN_EMAIL", ""), env.get("CLAIMD_ADMIN_PASSWORD", ""),
-                        env, workdir, process, log_path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "claimd", "serve"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = LiveServer(
+        f"http://127.0.0.1:{port}",
+        int(env["CLAIMD_MQTT_PORT"]),
+        int(env["CLAIMD_COAP_PORT"]),
+        env.get("CLAIMD_ADMIN_EMAIL", ""),
+        env.get("CLAIMD_ADMIN_PASSWORD", ""),
+        env,
+        workdir,
+        process,
+        log_path,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            chosen = {"CLAIMD_HTTP_PORT", "CLAIMD_MQTT_PORT", "CLAIMD_COAP_PORT"} & set(extra_env or {})
+            if retry and not chosen and process.returncode == 2 and "(already in use)" in server.log():
+                raise _PortRaced()
             raise RuntimeError(f"claimd serve exited with {process.returncode}:\n{server.log()}")
         try:
             if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:

@@ -73,8 +73,11 @@ async def test_unknown_token_is_4_01(live_server, coap):
     assert response.code == Code.UNAUTHORIZED
 
 
-@pytest.mark.parametrize("payload", [b"{not json", b"[1]", b'"value"', b'{"secretKey": null}', b"\xff"],
-                         ids=["invalid-json", "array", "string", "secretKey-null", "not-utf8"])
+@pytest.mark.parametrize(
+    "payload",
+    [b"{not json", b"[1]", b'"value"', b'{"secretKey": null}', b"\xff"],
+    ids=["invalid-json", "array", "string", "secretKey-null", "not-utf8"],
+)
 async def test_bad_payload_is_4_00_with_a_diagnostic(world, live_server, coap, payload):
     device = world.device()
     response = await request(coap, claim_uri(live_server.coap_port, device.token), payload)
@@ -107,8 +110,9 @@ async def test_other_methods_are_4_05(world, live_server, coap, method):
     await asyncio.to_thread(world.expect_outcome, device.name, SECRET_BODY, "FAILURE")
 
 
-@pytest.mark.parametrize("path", ["api/v1/tok/telemetry", "api/v2/tok/claim", "other", "api/v1/claim",
-                                  "api/v1/tok/claim/extra"])
+@pytest.mark.parametrize(
+    "path", ["api/v1/tok/telemetry", "api/v2/tok/claim", "other", "api/v1/claim", "api/v1/tok/claim/extra"]
+)
 async def test_unknown_paths_are_4_04(live_server, coap, path):
     response = await request(coap, f"coap://127.0.0.1:{live_server.coap_port}/{path}", dumps(GOOD_PAYLOAD))
     assert response.code == Code.NOT_FOUND
@@ -116,8 +120,7 @@ async def test_unknown_paths_are_4_04(live_server, coap, path):
 
 async def test_many_devices_over_coap_at_once(world, live_server, coap):
     devices = [world.device() for _ in range(20)]
-    await asyncio.gather(*(post_claim(coap, live_server.coap_port, d.token, {"secretKey": d.name})
-                           for d in devices))
+    await asyncio.gather(*(post_claim(coap, live_server.coap_port, d.token, {"secretKey": d.name}) for d in devices))
     for d in devices:
         await asyncio.to_thread(world.expect_success, d.name, {"secretKey": d.name}, d.id)
 
@@ -143,8 +146,9 @@ async def test_claimed_over_coap_then_4_03_afterwards(world, live_server, coap):
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory) -> Iterator[LiveServer]:
     """A SQLite claimd where only devices with ``claimingAllowed = true`` may open a window."""
-    server = start_server(Path(tmp_path_factory.mktemp("strict-coap")),
-                          extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"})
+    server = start_server(
+        Path(tmp_path_factory.mktemp("strict-coap")), extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"}
+    )
     try:
         yield server
     finally:
@@ -152,8 +156,9 @@ def strict_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 
 async def test_claiming_not_allowed_is_4_03_with_the_reason(strict_server, coap):
-    world = await asyncio.to_thread(make_world, strict_server.base_url, strict_server.admin_email,
-                                    strict_server.admin_password)
+    world = await asyncio.to_thread(
+        make_world, strict_server.base_url, strict_server.admin_email, strict_server.admin_password
+    )
     try:
         refused, allowed = world.device(), world.device()
         await asyncio.to_thread(world.save_server_attributes, allowed, {"claimingAllowed": True})

@@ -39,8 +39,9 @@ def uri(port: int, token: str, feature: str = "provisioning/commands", **query: 
     return f"coap://127.0.0.1:{port}/api/v1/{quote(token, safe='')}/{feature}{tail}"
 
 
-async def send(context: aiocoap.Context, target: str, code: Code = Code.GET, payload: bytes = b"",
-               **options: Any) -> Message:
+async def send(
+    context: aiocoap.Context, target: str, code: Code = Code.GET, payload: bytes = b"", **options: Any
+) -> Message:
     message = Message(code=code, uri=target, payload=payload, **options)
     return await asyncio.wait_for(context.request(message).response, 10)
 
@@ -50,8 +51,9 @@ async def get_commands(context: aiocoap.Context, port: int, token: str, **kw: An
     return await send(context, uri(port, token, **kw), **options)
 
 
-async def post_response(context: aiocoap.Context, port: int, token: str, payload: bytes,
-                        content_format: int | None = None) -> Message:
+async def post_response(
+    context: aiocoap.Context, port: int, token: str, payload: bytes, content_format: int | None = None
+) -> Message:
     options = {"content_format": content_format} if content_format is not None else {}
     return await send(context, uri(port, token, "provisioning/response"), Code.POST, payload, **options)
 
@@ -98,11 +100,16 @@ async def test_nothing_to_do_is_2_05_with_an_empty_payload(world, live_server, c
 
 async def test_commands_are_cbor_and_marked_in_progress(world, live_server, coap):
     device = await asyncio.to_thread(owned_device, world)
-    config, at, done = [await asyncio.to_thread(queue, world, device, r) for r in (
-        CONFIG, {"atCommand": {"setCommand": "%XSYSTEMMODE", "parameters": "1,0,1,0"}}, FINISHED)]
+    config, at, done = [
+        await asyncio.to_thread(queue, world, device, r)
+        for r in (CONFIG, {"atCommand": {"setCommand": "%XSYSTEMMODE", "parameters": "1,0,1,0"}}, FINISHED)
+    ]
     response = await get_commands(coap, live_server.coap_port, device.token)
-    assert cbor_list(response) == [[config["id"], 1, {"interval": "60"}],
-                                   [at["id"], 0, "%XSYSTEMMODE", "1,0,1,0", []], [done["id"], 2]]
+    assert cbor_list(response) == [
+        [config["id"], 1, {"interval": "60"}],
+        [at["id"], 0, "%XSYSTEMMODE", "1,0,1,0", []],
+        [done["id"], 2],
+    ]
     for c in (config, at, done):
         assert (await asyncio.to_thread(command, world, device, c["id"]))["status"] == "IN_PROGRESS"
 
@@ -112,8 +119,9 @@ async def test_accept_50_gets_json(world, live_server, coap):
     config = await asyncio.to_thread(queue, world, device, CONFIG)
     response = await get_commands(coap, live_server.coap_port, device.token, accept=JSON_FORMAT)
     assert response.code == Code.CONTENT and response.opt.content_format == JSON_FORMAT
-    assert json.loads(response.payload) == [{"correlationId": config["id"], "type": "CONFIG",
-                                             "properties": {"interval": "60"}}]
+    assert json.loads(response.payload) == [
+        {"correlationId": config["id"], "type": "CONFIG", "properties": {"interval": "60"}}
+    ]
     other = await asyncio.to_thread(owned_device, world)
     empty = await get_commands(coap, live_server.coap_port, other.token, accept=JSON_FORMAT)
     assert empty.code == Code.CONTENT and empty.payload == b""
@@ -126,7 +134,9 @@ async def test_the_query_after_limit_and_rx_max_size(world, live_server, coap):
     assert [c[0] for c in cbor_list(await get_commands(coap, port, token, limit=1))] == [first["id"]]
     assert (await asyncio.to_thread(command, world, device, second["id"]))["status"] == "PENDING"
     assert [c[0] for c in cbor_list(await get_commands(coap, port, token, after=first["id"]))] == [
-        second["id"], third["id"]]
+        second["id"],
+        third["id"],
+    ]
     assert [c[0] for c in cbor_list(await get_commands(coap, port, token, rxMaxSize=1))] == [first["id"]]
     assert (await get_commands(coap, port, token, after=third["id"])).payload == b""
     for bad in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"rxMaxSize": "big"}):
@@ -137,8 +147,10 @@ async def test_the_query_after_limit_and_rx_max_size(world, live_server, coap):
 
 async def test_a_large_command_list_comes_in_blocks(world, live_server, coap):
     device = await asyncio.to_thread(owned_device, world)
-    made = [await asyncio.to_thread(queue, world, device, {"serverCertificate": {"secTag": i, "content": "C" * 1500}})
-            for i in range(3)]
+    made = [
+        await asyncio.to_thread(queue, world, device, {"serverCertificate": {"secTag": i, "content": "C" * 1500}})
+        for i in range(3)
+    ]
     response = await get_commands(coap, live_server.coap_port, device.token)
     items = cbor_list(response)
     assert len(response.payload) > 4096
@@ -148,12 +160,19 @@ async def test_a_large_command_list_comes_in_blocks(world, live_server, coap):
 # answering -------------------------------------------------------------------------------------
 async def test_a_cbor_answer_is_2_04_and_the_owner_sees_the_result(world, live_server, coap):
     device = await asyncio.to_thread(owned_device, world)
-    config, csr = [await asyncio.to_thread(queue, world, device, r) for r in (
-        CONFIG, {"certificateSigningRequest": {"secTag": 4, "attributes": "CN=x"}})]
+    config, csr = [
+        await asyncio.to_thread(queue, world, device, r)
+        for r in (CONFIG, {"certificateSigningRequest": {"secTag": 4, "attributes": "CN=x"}})
+    ]
     await get_commands(coap, live_server.coap_port, device.token)
     csr_text = "MII" + "B" * 3000  # more than one block
-    response = await post_response(coap, live_server.coap_port, device.token,
-                                   cbor2.dumps([[config["id"], 101], [csr["id"], 100, csr_text]]), CBOR_FORMAT)
+    response = await post_response(
+        coap,
+        live_server.coap_port,
+        device.token,
+        cbor2.dumps([[config["id"], 101], [csr["id"], 100, csr_text]]),
+        CBOR_FORMAT,
+    )
     assert response.code == Code.CHANGED, (response.code, response.payload)
     got = await asyncio.to_thread(command, world, device, config["id"])
     assert got["status"] == "SUCCEEDED"
@@ -163,8 +182,12 @@ async def test_a_cbor_answer_is_2_04_and_the_owner_sees_the_result(world, live_s
     assert (await get_commands(coap, live_server.coap_port, device.token)).payload == b""
 
     failing = await asyncio.to_thread(queue, world, device, FINISHED)
-    response = await post_response(coap, live_server.coap_port, device.token,  # no Content-Format: CBOR
-                                   cbor2.dumps([[failing["id"], 99, 527, "+CME ERROR: 527"]]))
+    response = await post_response(
+        coap,
+        live_server.coap_port,
+        device.token,  # no Content-Format: CBOR
+        cbor2.dumps([[failing["id"], 99, 527, "+CME ERROR: 527"]]),
+    )
     assert response.code == Code.CHANGED
     got = await asyncio.to_thread(command, world, device, failing["id"])
     assert got["status"] == "FAILED" and got["response"]["cmeError"] == 527
@@ -184,8 +207,9 @@ async def test_answers_to_unknown_or_closed_commands_change_nothing(world, live_
     device = await asyncio.to_thread(owned_device, world)
     config = await asyncio.to_thread(queue, world, device, CONFIG)
     world.user.ok("DELETE", f"/v1/claimed-devices/{device.id}/provisioning/{config['id']}")
-    response = await post_response(coap, live_server.coap_port, device.token,
-                                   cbor2.dumps([[config["id"], 101], [str(uuid.uuid4()), 101]]))
+    response = await post_response(
+        coap, live_server.coap_port, device.token, cbor2.dumps([[config["id"], 101], [str(uuid.uuid4()), 101]])
+    )
     assert response.code == Code.CHANGED
     assert (await asyncio.to_thread(command, world, device, config["id"]))["status"] == "CANCELLED"
 
@@ -220,15 +244,23 @@ async def test_an_unknown_token_is_4_01(live_server, coap):
     assert response.code == Code.UNAUTHORIZED
 
 
-@pytest.mark.parametrize(("feature", "method"), [
-    ("provisioning/commands", Code.POST), ("provisioning/commands", Code.PUT), ("provisioning/commands", Code.DELETE),
-    ("provisioning/response", Code.GET), ("provisioning/response", Code.PUT), ("provisioning/response", Code.DELETE),
-])
+@pytest.mark.parametrize(
+    ("feature", "method"),
+    [
+        ("provisioning/commands", Code.POST),
+        ("provisioning/commands", Code.PUT),
+        ("provisioning/commands", Code.DELETE),
+        ("provisioning/response", Code.GET),
+        ("provisioning/response", Code.PUT),
+        ("provisioning/response", Code.DELETE),
+    ],
+)
 async def test_other_methods_are_4_05(world, live_server, coap, feature, method):
     device = await asyncio.to_thread(owned_device, world)
     config = await asyncio.to_thread(queue, world, device, CONFIG)
-    response = await send(coap, uri(live_server.coap_port, device.token, feature), method,
-                          cbor2.dumps([[config["id"], 101]]))
+    response = await send(
+        coap, uri(live_server.coap_port, device.token, feature), method, cbor2.dumps([[config["id"], 101]])
+    )
     assert response.code == Code.METHOD_NOT_ALLOWED
     assert (await asyncio.to_thread(command, world, device, config["id"]))["status"] == "PENDING"
 

@@ -55,16 +55,19 @@ def test_accepted_claim_gets_0x00(world, v5):
     world.expect_success(device.name, SECRET_BODY, device.id)
 
 
-@pytest.mark.parametrize("payload", [
-    pytest.param(b"{not json", id="invalid-json"),
-    pytest.param(b"\xff\xfe", id="not-utf8"),
-    pytest.param(b"[1, 2]", id="array"),
-    pytest.param(b'"value"', id="string"),
-    pytest.param(b"null", id="json-null"),
-    pytest.param(b'{"secretKey": null, "durationMs": 60000}', id="secretKey-null"),
-    pytest.param(b'{"secretKey": {"a": 1}}', id="secretKey-object"),
-    pytest.param(b'{"secretKey": "v", "durationMs": "soon"}', id="durationMs-not-numeric"),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"{not json", id="invalid-json"),
+        pytest.param(b"\xff\xfe", id="not-utf8"),
+        pytest.param(b"[1, 2]", id="array"),
+        pytest.param(b'"value"', id="string"),
+        pytest.param(b"null", id="json-null"),
+        pytest.param(b'{"secretKey": null, "durationMs": 60000}', id="secretKey-null"),
+        pytest.param(b'{"secretKey": {"a": 1}}', id="secretKey-object"),
+        pytest.param(b'{"secretKey": "v", "durationMs": "soon"}', id="durationMs-not-numeric"),
+    ],
+)
 def test_rejected_payload_gets_0x99_and_the_connection_stays_open(world, v5, payload):
     device = world.device()
     client = v5(device.token)
@@ -158,14 +161,17 @@ def test_gateway_child_already_claimed_gets_0x87(world, v5):
     world.expect_outcome(owned.name, SECRET_BODY, "CLAIMED")
 
 
-@pytest.mark.parametrize(("payload", "reason"), [
-    pytest.param(b"{not json", PAYLOAD_INVALID, id="invalid-json-0x99"),
-    pytest.param(b'{"Dev": {"secretKey": null}}', PAYLOAD_INVALID, id="bad-entry-0x99"),
-    # Child names become device names: the text rule (claimd.domain.inputs) refuses what cannot be stored.
-    pytest.param(b'{"a\\u0000b": {"secretKey": "k"}}', PAYLOAD_INVALID, id="nul-in-child-name-0x99"),
-    pytest.param(b'{"\\ud800": {"secretKey": "k"}}', PAYLOAD_INVALID, id="lone-surrogate-child-name-0x99"),
-    pytest.param(b'{"Dev": {"secretKey": "\\udfff"}}', PAYLOAD_INVALID, id="lone-surrogate-key-0x99"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(b"{not json", PAYLOAD_INVALID, id="invalid-json-0x99"),
+        pytest.param(b'{"Dev": {"secretKey": null}}', PAYLOAD_INVALID, id="bad-entry-0x99"),
+        # Child names become device names: the text rule (claimd.domain.inputs) refuses what cannot be stored.
+        pytest.param(b'{"a\\u0000b": {"secretKey": "k"}}', PAYLOAD_INVALID, id="nul-in-child-name-0x99"),
+        pytest.param(b'{"\\ud800": {"secretKey": "k"}}', PAYLOAD_INVALID, id="lone-surrogate-child-name-0x99"),
+        pytest.param(b'{"Dev": {"secretKey": "\\udfff"}}', PAYLOAD_INVALID, id="lone-surrogate-key-0x99"),
+    ],
+)
 def test_gateway_rejected_payloads(world, v5, payload, reason):
     gateway = world.device(gateway=True)
     client = v5(gateway.token)
@@ -188,8 +194,9 @@ def test_gateway_connect_with_a_name_that_cannot_be_stored(world, v5, name):
     assert client.publish(GATEWAY_CLAIM_TOPIC, {child: GOOD_PAYLOAD}) == SUCCESS
 
 
-@pytest.mark.parametrize("payload", [b"[1]", b'{"Dev": 1, "Other": "x"}', b"{}"],
-                         ids=["not-an-object", "no-object-entry", "empty-object"])
+@pytest.mark.parametrize(
+    "payload", [b"[1]", b'{"Dev": 1, "Other": "x"}', b"{}"], ids=["not-an-object", "no-object-entry", "empty-object"]
+)
 def test_gateway_message_without_entries_gets_0x83_and_is_closed(world, v5, payload):
     """§1.3: valid JSON with no object entry → PUBACK 0x83 and the connection closed."""
     gateway = world.device(gateway=True)
@@ -203,8 +210,9 @@ def test_gateway_message_without_entries_gets_0x83_and_is_closed(world, v5, payl
 def strict_server(tmp_path_factory) -> Iterator[LiveServer]:
     """A SQLite claimd where only devices with the server attribute ``claimingAllowed = true`` may open
     a window."""
-    server = start_server(Path(tmp_path_factory.mktemp("strict")),
-                          extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"})
+    server = start_server(
+        Path(tmp_path_factory.mktemp("strict")), extra_env={"CLAIMD_ALLOW_CLAIMING_BY_DEFAULT": "false"}
+    )
     try:
         yield server
     finally:
@@ -230,12 +238,17 @@ def test_claiming_allowed_missing_gets_0x87(strict_server):
 
 
 # CONNACK for unknown tokens (§1.2), on the wire ---------------------------------------------------------
-@pytest.mark.parametrize(("connect", "reason"), [
-    pytest.param(dict(client_id="", username="unknown"), 0x86, id="token-only-tb-client-style"),
-    pytest.param(dict(client_id="cid", username="unknown", password=b"pw"), 0x86, id="token-password-client-id"),
-    pytest.param(dict(client_id="cid"), 0x85, id="no-username-client-id"),
-    pytest.param(dict(client_id=""), 0x87, id="nothing"),
-])
+@pytest.mark.parametrize(
+    ("connect", "reason"),
+    [
+        pytest.param({"client_id": "", "username": "unknown"}, 0x86, id="token-only-tb-client-style"),
+        pytest.param(
+            {"client_id": "cid", "username": "unknown", "password": b"pw"}, 0x86, id="token-password-client-id"
+        ),
+        pytest.param({"client_id": "cid"}, 0x85, id="no-username-client-id"),
+        pytest.param({"client_id": ""}, 0x87, id="nothing"),
+    ],
+)
 def test_connack_refusals_on_v5(live_server, connect, reason):
     raw = RawMqtt(live_server.mqtt_port)
     try:
@@ -293,15 +306,21 @@ def test_qos2_duplicate_is_acknowledged_not_reprocessed_v5(world, live_server):
         pubrec, _ = mqtt5.read(memoryview(raw.read_packet()))
         assert isinstance(pubrec, mqtt5.PubRecPacket) and pubrec.packet_id == 5 and int(pubrec.reason_code) == 0
         world.expect_success(device.name, SECRET_BODY, device.id)
-        raw.send(mqtt5.PublishPacket(DEVICE_CLAIM_TOPIC, dumps(GOOD_PAYLOAD), qos=mqtt5.QoS.EXACTLY_ONCE,
-                                     packet_id=5, duplicate=True).write())
+        raw.send(
+            mqtt5.PublishPacket(
+                DEVICE_CLAIM_TOPIC, dumps(GOOD_PAYLOAD), qos=mqtt5.QoS.EXACTLY_ONCE, packet_id=5, duplicate=True
+            ).write()
+        )
         pubrec, _ = mqtt5.read(memoryview(raw.read_packet()))
         assert isinstance(pubrec, mqtt5.PubRecPacket) and int(pubrec.reason_code) == 0
         raw.send(mqtt5.PubRelPacket(packet_id=5).write())
         pubcomp, _ = mqtt5.read(memoryview(raw.read_packet()))
         assert isinstance(pubcomp, mqtt5.PubCompPacket) and pubcomp.packet_id == 5
-        raw.send(mqtt5.PublishPacket(DEVICE_CLAIM_TOPIC, dumps(GOOD_PAYLOAD), qos=mqtt5.QoS.EXACTLY_ONCE,
-                                     packet_id=6).write())
+        raw.send(
+            mqtt5.PublishPacket(
+                DEVICE_CLAIM_TOPIC, dumps(GOOD_PAYLOAD), qos=mqtt5.QoS.EXACTLY_ONCE, packet_id=6
+            ).write()
+        )
         pubrec, _ = mqtt5.read(memoryview(raw.read_packet()))
         assert isinstance(pubrec, mqtt5.PubRecPacket) and int(pubrec.reason_code) == NOT_AUTHORIZED
     finally:

@@ -19,8 +19,8 @@ from transport_helpers import (
     connect311,
     dumps,
     expire,
-    pubrel311,
     publish311,
+    pubrel311,
     uid,
 )
 
@@ -31,8 +31,9 @@ ROWS = [
 
 
 def v311(port: int, token: str | None, client_id: str | None = None, **kw) -> PahoDevice:
-    return PahoDevice(port, token, protocol=mqtt.MQTTv311, client_id=uid("cid") if client_id is None else client_id,
-                      **kw)
+    return PahoDevice(
+        port, token, protocol=mqtt.MQTTv311, client_id=uid("cid") if client_id is None else client_id, **kw
+    )
 
 
 def send_and_wait(device: PahoDevice, payload: object) -> None:
@@ -121,12 +122,15 @@ def test_unknown_topic_puback_on_the_wire_is_plain(world, live_server):
 
 
 # CONNACK for unknown devices (§1.2) --------------------------------------------------------------------
-@pytest.mark.parametrize(("username", "password", "client_id", "code"), [
-    pytest.param("unknown-token", None, "some-client", 5, id="token-only"),
-    pytest.param("unknown-token", None, "", 5, id="token-only-empty-client-id"),
-    pytest.param("unknown-token", b"pw", "some-client", 5, id="token-and-password"),
-    pytest.param(None, None, "some-client", 2, id="no-username"),
-])
+@pytest.mark.parametrize(
+    ("username", "password", "client_id", "code"),
+    [
+        pytest.param("unknown-token", None, "some-client", 5, id="token-only"),
+        pytest.param("unknown-token", None, "", 5, id="token-only-empty-client-id"),
+        pytest.param("unknown-token", b"pw", "some-client", 5, id="token-and-password"),
+        pytest.param(None, None, "some-client", 2, id="no-username"),
+    ],
+)
 def test_connack_refusals_on_311(live_server, username, password, client_id, code):
     raw = RawMqtt(live_server.mqtt_port)
     try:
@@ -185,14 +189,19 @@ def test_qos2_resent_publish_is_not_processed_twice(world, live_server):
         assert raw.read_packet() == b"\x50\x02\x00\x09"  # PUBREC
         world.expect_outcome(device.name, {"secretKey": "wrong"}, "FAILURE")  # spends the window
         # the resent message (same id, DUP) must not open the window again
-        raw.send(publish311(DEVICE_CLAIM_TOPIC, dumps({"secretKey": "first", "durationMs": 60000}), qos=2,
-                            packet_id=9, dup=True))
+        raw.send(
+            publish311(
+                DEVICE_CLAIM_TOPIC, dumps({"secretKey": "first", "durationMs": 60000}), qos=2, packet_id=9, dup=True
+            )
+        )
         assert raw.read_packet() == b"\x50\x02\x00\x09"
         world.expect_outcome(device.name, {"secretKey": "first"}, "FAILURE")
         raw.send(pubrel311(9))
         assert raw.read_packet() == b"\x70\x02\x00\x09"  # PUBCOMP
         # after the release, the id is free: a new message with it is a new message
-        raw.send(publish311(DEVICE_CLAIM_TOPIC, dumps({"secretKey": "second", "durationMs": 60000}), qos=2, packet_id=9))
+        raw.send(
+            publish311(DEVICE_CLAIM_TOPIC, dumps({"secretKey": "second", "durationMs": 60000}), qos=2, packet_id=9)
+        )
         assert raw.read_packet() == b"\x50\x02\x00\x09"
         raw.send(pubrel311(9))
         assert raw.read_packet() == b"\x70\x02\x00\x09"

@@ -7,6 +7,7 @@ work, and the server process stays up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import struct
 import threading
@@ -69,16 +70,19 @@ def connected_raw(live_server, token: str, version: int = 4, keep_alive: int = 6
 
 
 # garbage -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("garbage", [
-    pytest.param(b"\x00\x00", id="reserved-type-0"),
-    pytest.param(b"\xff" * 64, id="length-longer-than-4-bytes"),
-    pytest.param(b"\x30\x05\x00\x01a\x00\x00", id="publish-before-connect"),
-    pytest.param(b"\xc0\x00", id="pingreq-before-connect"),
-    pytest.param(b"\x10\x0a\x00\x04HTTP\x04\x02\x00\x3c", id="unknown-protocol-name"),
-    pytest.param(b"\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00", id="connect-reserved-flag"),
-    pytest.param(HTTP_GET + b"x" * 200, id="http-request"),
-    pytest.param(bytes(random.Random(3).randrange(256) for _ in range(4096)), id="random-bytes"),
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        pytest.param(b"\x00\x00", id="reserved-type-0"),
+        pytest.param(b"\xff" * 64, id="length-longer-than-4-bytes"),
+        pytest.param(b"\x30\x05\x00\x01a\x00\x00", id="publish-before-connect"),
+        pytest.param(b"\xc0\x00", id="pingreq-before-connect"),
+        pytest.param(b"\x10\x0a\x00\x04HTTP\x04\x02\x00\x3c", id="unknown-protocol-name"),
+        pytest.param(b"\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00", id="connect-reserved-flag"),
+        pytest.param(HTTP_GET + b"x" * 200, id="http-request"),
+        pytest.param(bytes(random.Random(3).randrange(256) for _ in range(4096)), id="random-bytes"),
+    ],
+)
 def test_garbage_before_connect_is_disconnected(live_server, garbage):
     raw = RawMqtt(live_server.mqtt_port)
     try:
@@ -90,15 +94,18 @@ def test_garbage_before_connect_is_disconnected(live_server, garbage):
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["v311", "v5"])
-@pytest.mark.parametrize("garbage", [
-    pytest.param(b"\x00\x00", id="reserved-type-0"),
-    pytest.param(b"\xff\xff\xff\xff\xff", id="bad-length"),
-    pytest.param(b"\x20\x02\x00\x00", id="connack-from-client"),
-    pytest.param(b"\x36\x07\x00\x01a\x00\x01zz", id="publish-qos3"),
-    pytest.param(b"\x32\x05\x00\x01#\x00\x01", id="wildcard-topic"),
-    pytest.param(b"\x82\x04\x00\x00\x00\x00", id="subscribe-packet-id-0"),
-    pytest.param(b"\xc1\x00", id="pingreq-reserved-flags"),
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        pytest.param(b"\x00\x00", id="reserved-type-0"),
+        pytest.param(b"\xff\xff\xff\xff\xff", id="bad-length"),
+        pytest.param(b"\x20\x02\x00\x00", id="connack-from-client"),
+        pytest.param(b"\x36\x07\x00\x01a\x00\x01zz", id="publish-qos3"),
+        pytest.param(b"\x32\x05\x00\x01#\x00\x01", id="wildcard-topic"),
+        pytest.param(b"\x82\x04\x00\x00\x00\x00", id="subscribe-packet-id-0"),
+        pytest.param(b"\xc1\x00", id="pingreq-reserved-flags"),
+    ],
+)
 def test_garbage_after_connect_is_disconnected(world, live_server, version, garbage):
     device = world.device()
     raw = connected_raw(live_server, device.token, version)
@@ -162,8 +169,11 @@ def test_v5_nothing_larger_than_the_clients_maximum_packet_size_is_sent(world, l
         raw.send(mqtt5.ConnectPacket(client_id="", username=world.device().token, max_packet_size=64).write())
         connack, _ = mqtt5.read(memoryview(raw.read_packet()))
         assert int(connack.reason_code) == 0
-        raw.send(mqtt5.PublishPacket("v1/devices/me/rpc/request/1", b'{"method":"getSessionLimits"}',
-                                     qos=mqtt5.QoS.AT_MOST_ONCE).write())
+        raw.send(
+            mqtt5.PublishPacket(
+                "v1/devices/me/rpc/request/1", b'{"method":"getSessionLimits"}', qos=mqtt5.QoS.AT_MOST_ONCE
+            ).write()
+        )
         raw.send(PINGREQ)
         assert raw.read_packet() == PINGRESP  # the RPC answer (over 64 bytes) was not sent before it
     finally:
@@ -189,8 +199,11 @@ def test_second_connect_is_disconnected(world, live_server):
     for version in (4, 5):
         raw = connected_raw(live_server, device.token, version)
         try:
-            again = (mqtt5.ConnectPacket(client_id="", username=device.token).write() if version == 5
-                     else connect311(device.token, client_id=uid("raw")))
+            again = (
+                mqtt5.ConnectPacket(client_id="", username=device.token).write()
+                if version == 5
+                else connect311(device.token, client_id=uid("raw"))
+            )
             raw.send(again)
             assert raw.closed_by_server(3)
         finally:
@@ -277,10 +290,8 @@ def test_pingreq_flood_without_reading_does_not_hurt_others(world, live_server):
     flooder = connected_raw(live_server, world.device().token, 4)
     try:
         flooder.sock.settimeout(10)
-        try:
+        with contextlib.suppress(OSError):  # the server may hang up on the flooder: allowed
             flooder.send(PINGREQ * 10_000)
-        except OSError:
-            pass  # the server may hang up on the flooder: allowed
         well_behaved_claim(world, live_server)
         well_behaved_claim(world, live_server, mqtt.MQTTv311)
         alive(live_server)
@@ -301,8 +312,9 @@ async def _read_packet(reader: asyncio.StreamReader) -> bytes:
     return first + header + await reader.readexactly(length)
 
 
-async def _crowd_member(port: int, token: str, secret: str, version: int, connected: asyncio.Barrier,
-                        published: asyncio.Barrier) -> None:
+async def _crowd_member(
+    port: int, token: str, secret: str, version: int, connected: asyncio.Barrier, published: asyncio.Barrier
+) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
         if version == 5:
@@ -315,7 +327,9 @@ async def _crowd_member(port: int, token: str, secret: str, version: int, connec
         await connected.wait()  # all 200 are connected at the same time
         payload = dumps({"secretKey": secret, "durationMs": 120_000})
         if version == 5:
-            writer.write(mqtt5.PublishPacket(DEVICE_CLAIM_TOPIC, payload, qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=1).write())
+            writer.write(
+                mqtt5.PublishPacket(DEVICE_CLAIM_TOPIC, payload, qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=1).write()
+            )
             puback, _ = mqtt5.read(memoryview(await _read_packet(reader)))
             assert isinstance(puback, mqtt5.PubAckPacket) and int(puback.reason_code) == 0
         else:
@@ -341,10 +355,8 @@ def test_200_clients_at_once_amid_bad_clients(world, live_server):
         flooder = connected_raw(live_server, world.device().token, 5)
         bad.append(flooder)
         flooder.sock.settimeout(10)
-        try:
+        with contextlib.suppress(OSError):
             flooder.send(PINGREQ * 10_000)
-        except OSError:
-            pass
         for _ in range(10):
             half = RawMqtt(live_server.mqtt_port)
             half.send(b"\x10\x30\x00\x04MQ")  # half a CONNECT, then silence
@@ -355,8 +367,12 @@ def test_200_clients_at_once_amid_bad_clients(world, live_server):
 
         async def crowd() -> None:
             connected, published = asyncio.Barrier(len(devices)), asyncio.Barrier(len(devices))
-            members = [_crowd_member(live_server.mqtt_port, d.token, f"secret-{d.name}", 5 if i % 2 else 4,
-                                     connected, published) for i, d in enumerate(devices)]
+            members = [
+                _crowd_member(
+                    live_server.mqtt_port, d.token, f"secret-{d.name}", 5 if i % 2 else 4, connected, published
+                )
+                for i, d in enumerate(devices)
+            ]
             await asyncio.wait_for(asyncio.gather(*members), 60)
 
         crowd_error: list[BaseException] = []
@@ -364,7 +380,7 @@ def test_200_clients_at_once_amid_bad_clients(world, live_server):
         def run_crowd() -> None:
             try:
                 asyncio.run(crowd())
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 crowd_error.append(exc)
 
         runner = threading.Thread(target=run_crowd)
@@ -375,20 +391,25 @@ def test_200_clients_at_once_amid_bad_clients(world, live_server):
         assert not crowd_error, repr(crowd_error[0])
 
         async def claim_all() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=live_server.base_url, timeout=30,
-                                         headers={"X-Authorization": f"Bearer {world.user.token}"}) as http:
+            async with httpx.AsyncClient(
+                base_url=live_server.base_url, timeout=30, headers={"X-Authorization": f"Bearer {world.user.token}"}
+            ) as http:
                 sem = asyncio.Semaphore(20)
 
                 async def claim(d) -> httpx.Response:
                     async with sem:
-                        return await http.post(f"/api/customer/device/{d.name}/claim",
-                                                json={"secretKey": f"secret-{d.name}"})
+                        return await http.post(
+                            f"/api/customer/device/{d.name}/claim", json={"secretKey": f"secret-{d.name}"}
+                        )
 
                 return await asyncio.gather(*(claim(d) for d in devices))
 
         responses = asyncio.run(claim_all())
-        bad_claims = [(d.name, r.status_code, r.text) for d, r in zip(devices, responses)
-                      if r.status_code != 200 or r.json()["response"] != "SUCCESS"]
+        bad_claims = [
+            (d.name, r.status_code, r.text)
+            for d, r in zip(devices, responses, strict=True)
+            if r.status_code != 200 or r.json()["response"] != "SUCCESS"
+        ]
         assert not bad_claims, bad_claims[:5]
         well_behaved_claim(world, live_server, mqtt.MQTTv311)
     finally:

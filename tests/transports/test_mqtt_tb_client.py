@@ -29,9 +29,6 @@ from transport_helpers import (
     uid,
 )
 
-DEVICE_SUBSCRIPTIONS = ["v1/devices/me/attributes", "v1/devices/me/attributes/response/+",
-                        "v1/devices/me/rpc/request/+", "v1/devices/me/rpc/response/+"]
-
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
@@ -48,8 +45,13 @@ def tb_clients() -> Iterator[Callable[..., Any]]:
     """``connect(cls, port, token, **connect_kw)``: a connected TB client, stopped at teardown."""
     made: list[TBDeviceMqttClient] = []
 
-    def connect(cls: type[TBDeviceMqttClient], port: int, token: str, before: Callable[[Any], None] | None = None,
-                **connect_kw: Any) -> Any:
+    def connect(
+        cls: type[TBDeviceMqttClient],
+        port: int,
+        token: str,
+        before: Callable[[Any], None] | None = None,
+        **connect_kw: Any,
+    ) -> Any:
         client = cls(HOST, port=port, username=token)
         made.append(client)
         if before is not None:
@@ -147,8 +149,10 @@ def test_gateway_claims_two_children_in_one_message(world, live_server, tb_clien
     gateway = world.device(name=uid("Test Claim gateway"), gateway=True)
     first, second = uid("gw child A"), uid("gw child B")
     client = tb_clients(TBGatewayMqttClient, live_server.mqtt_port, gateway.token)
-    request = {first: {"secretKey": "secret-a", "durationMs": 60000},
-               second: {"secretKey": "secret-b", "durationMs": "60000"}}  # string durations are accepted (§1.1)
+    request = {
+        first: {"secretKey": "secret-a", "durationMs": 60000},
+        second: {"secretKey": "secret-b", "durationMs": "60000"},
+    }  # string durations are accepted (§1.1)
     claim_acked(client.gw_claim(first, None, None, claiming_request=request))
 
     children = {name: _assert_child(world, name, gateway) for name in (first, second)}
@@ -164,8 +168,14 @@ def test_gateway_claim_uses_an_existing_tenant_device(world, live_server, tb_cli
     existing = world.device(name=uid("existing child"))
     new_name = uid("new child")
     client = tb_clients(TBGatewayMqttClient, live_server.mqtt_port, gateway.token)
-    claim_acked(client.gw_claim(existing.name, None, None, claiming_request={
-        existing.name: {"secretKey": "k1", "durationMs": 60000}, new_name: {"secretKey": "k2"}}))
+    claim_acked(
+        client.gw_claim(
+            existing.name,
+            None,
+            None,
+            claiming_request={existing.name: {"secretKey": "k1", "durationMs": 60000}, new_name: {"secretKey": "k2"}},
+        )
+    )
     assert world.tenant_device(existing.name).json()["id"]["id"] == existing.id
     _assert_child(world, new_name, gateway)
     world.expect_success(existing.name, {"secretKey": "k1"}, existing.id)
@@ -181,7 +191,7 @@ def test_tb_client_session_is_healthy(world, live_server, tb_clients):
         paho = client._client
         original_on_connect = paho.on_connect
 
-        def on_connect(c, userdata, flags, reason_code, properties, *extra):  # noqa: ANN001
+        def on_connect(c, userdata, flags, reason_code, properties, *extra):
             seen["connack"] = (reason_code.value, properties)
             original_on_connect(c, userdata, flags, reason_code, properties, *extra)
 
@@ -224,8 +234,10 @@ def test_get_session_limits_rpc_answer(world, live_server, gateway):
         _rc, mid = paho.client.subscribe("v1/devices/me/rpc/response/+", qos=1)
         wait_until(lambda: mid in paho.subacks, what="SUBACK")
         assert paho.subacks[mid] in ([0], [1])
-        assert paho.publish("v1/devices/me/rpc/request/1",
-                            {"method": "getSessionLimits", "params": {"timeout": 5000}}) == 0
+        assert (
+            paho.publish("v1/devices/me/rpc/request/1", {"method": "getSessionLimits", "params": {"timeout": 5000}})
+            == 0
+        )
         try:
             message = paho.messages.get(timeout=5)
         except queue.Empty:
@@ -245,7 +257,7 @@ def test_tb_client_unknown_token_is_refused_with_0x86(live_server):
     client = TBDeviceMqttClient(HOST, port=live_server.mqtt_port, username=uid("unknown-token"))
     original = client._client.on_connect
 
-    def on_connect(c, userdata, flags, reason_code, properties, *extra):  # noqa: ANN001
+    def on_connect(c, userdata, flags, reason_code, properties, *extra):
         paho_seen.setdefault("reason", reason_code.value)
         original(c, userdata, flags, reason_code, properties, *extra)
 

@@ -22,16 +22,23 @@ from claimd.entrypoints.mqtt.v311 import encode_connect
 def self_signed(tmp_path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_path), str(key_path)
 
 
@@ -40,8 +47,15 @@ def tls_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tls")
     cert, key = self_signed(tmp)
     tls_port = free_port()
-    server = start_server(tmp, extra_env={"CLAIMD_MQTT_TLS_PORT": str(tls_port), "CLAIMD_MQTT_TLS_CERT": cert,
-                                          "CLAIMD_MQTT_TLS_KEY": key, "CLAIMD_MQTT_MAX_CONNECTIONS": "5"})
+    server = start_server(
+        tmp,
+        extra_env={
+            "CLAIMD_MQTT_TLS_PORT": str(tls_port),
+            "CLAIMD_MQTT_TLS_CERT": cert,
+            "CLAIMD_MQTT_TLS_KEY": key,
+            "CLAIMD_MQTT_MAX_CONNECTIONS": "5",
+        },
+    )
     try:
         yield server, tls_port, cert
     finally:
@@ -74,7 +88,7 @@ def test_open_connections_are_bounded(tls_server):
     server, _, _ = tls_server
     held = []
     try:
-        for i in range(5):
+        for _ in range(5):
             s = socket.create_connection(("127.0.0.1", server.mqtt_port), timeout=5)
             held.append(s)
         time.sleep(0.3)

@@ -1,6 +1,7 @@
 """Helpers of the device-transport tests: the customer side over REST (``httpx``), the device side over
 real MQTT clients (paho, as shipped by ``tb-mqtt-client``), raw TCP sockets, and CoAP (``aiocoap``).
 
+``Api``, ``Device``, ``uid``  are :mod:`http_helpers`' (re-exported here).
 ``World``        a tenant admin, one customer with one activated customer user, and ``world.device()``
                  to provision devices with a chosen access token (``gateway=True`` for gateways).
 ``PahoDevice``   a plain paho client (MQTT 3.1.1 or 5, callback API VERSION2) that records its CONNACK,
@@ -11,30 +12,26 @@ real MQTT clients (paho, as shipped by ``tb-mqtt-client``), raw TCP sockets, and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
 import struct
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import paho.mqtt.client as mqtt
+from http_helpers import FAILURE_PAYLOAD, GOOD_PAYLOAD, NULL_UUID, Api, Device, new_customer_user, uid
 from paho.mqtt.enums import CallbackAPIVersion
 
-NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
-USER_PASSWORD = "user-password-1"
 HOST = "127.0.0.1"
 
 DEVICE_CLAIM_TOPIC = "v1/devices/me/claim"
 GATEWAY_CLAIM_TOPIC = "v1/gateway/claim"
 
-FAILURE_PAYLOAD = {"secretKey": "value", "durationMs": 1}
-GOOD_PAYLOAD = {"secretKey": "value", "durationMs": 60000}
 EMPTY_FAILURE_PAYLOAD = {"durationMs": 1}
 EMPTY_GOOD_PAYLOAD: dict[str, Any] = {}
 SECRET_BODY = {"secretKey": "value"}
@@ -42,11 +39,6 @@ NULL_SECRET_BODY = {"secretKey": None}
 
 # MQTT 5 reason codes the tests look for
 SUCCESS, NOT_AUTHORIZED, BAD_CREDENTIALS, TOPIC_NAME_INVALID, PAYLOAD_INVALID = 0x00, 0x87, 0x86, 0x90, 0x99
-
-
-def uid(prefix: str = "tx") -> str:
-    """A name no other test uses (the server is shared within a module)."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def dumps(payload: Any) -> bytes:
@@ -58,46 +50,7 @@ def expire() -> None:
     time.sleep(0.01)
 
 
-# REST --------------------------------------------------------------------------------------------
-class Api:
-    """An HTTP client of one claimd, optionally logged in (JWT in ``X-Authorization: Bearer``)."""
-
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        self.base_url = base_url
-        self.token = token
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-
-    @classmethod
-    def login(cls, base_url: str, email: str, password: str) -> Api:
-        r = httpx.post(base_url + "/api/auth/login", json={"username": email, "password": password}, timeout=30)
-        assert r.status_code == 200, r.text
-        return cls(base_url, r.json()["token"])
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Authorization": f"Bearer {self.token}"} if self.token else {}
-        headers.update(kw.pop("headers", None) or {})
-        return self.http.request(method, path, headers=headers, **kw)
-
-    def ok(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.request(method, path, **kw)
-        assert r.status_code == 200, f"{method} {path} → {r.status_code} {r.text}"
-        return r.json() if r.content else None
-
-    def claim(self, device_name: str, body: Any) -> httpx.Response:
-        return self.request("POST", f"/api/customer/device/{quote(device_name, safe='')}/claim", json=body)
-
-    def close(self) -> None:
-        self.http.close()
-
-
-@dataclass
-class Device:
-    id: str
-    name: str
-    token: str
-    json: dict[str, Any]
-
-
+# REST (the customer side; Api and Device are tests/support/http_helpers.py's) ----------------------------
 @dataclass
 class World:
     base_url: str
@@ -174,20 +127,6 @@ class World:
             api.close()
 
 
-def new_customer_user(admin: Api, customer_id: str) -> Api:
-    email = f"{uid('user')}@example.com"
-    user = admin.ok("POST", "/api/user", params={"sendActivationMail": "false"},
-                    json={"email": email, "authority": "CUSTOMER_USER",
-                          "customerId": {"entityType": "CUSTOMER", "id": customer_id}})
-    link = admin.request("GET", f"/api/user/{user['id']['id']}/activationLink")
-    assert link.status_code == 200, link.text
-    token = link.text.split("activateToken=")[1].strip()
-    r = httpx.post(admin.base_url + "/api/noauth/activate", json={"activateToken": token, "password": USER_PASSWORD},
-                   timeout=30)
-    assert r.status_code == 200, r.text
-    return Api(admin.base_url, r.json()["token"])
-
-
 def make_world(base_url: str, admin_email: str, admin_password: str) -> World:
     admin = Api.login(base_url, admin_email, admin_password)
     tenant_id = admin.ok("GET", "/api/auth/user")["tenantId"]["id"]
@@ -204,12 +143,21 @@ def reason_value(code: Any) -> int:
 class PahoDevice:
     """A paho client that records everything the server tells it; never reconnects by itself."""
 
-    def __init__(self, port: int, username: str | None, *, protocol: int = mqtt.MQTTv5, client_id: str = "",
-                 password: str | None = None, keepalive: int = 60) -> None:
+    def __init__(
+        self,
+        port: int,
+        username: str | None,
+        *,
+        protocol: int = mqtt.MQTTv5,
+        client_id: str = "",
+        password: str | None = None,
+        keepalive: int = 60,
+    ) -> None:
         self.port = port
         self.keepalive = keepalive
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                                  reconnect_on_failure=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, reconnect_on_failure=False
+        )
         if username is not None or password is not None:
             self.client.username_pw_set(username, password)
         self.connack = threading.Event()
@@ -230,21 +178,21 @@ class PahoDevice:
         c.on_message = lambda _c, _u, msg: self.messages.put(msg)
         c.on_log = lambda _c, _u, _level, text: self.log.append(text)
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connack_reason = reason_value(reason_code)
         self.connack_properties = properties
         self.connack.set()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.disconnect_reason = reason_value(reason_code)
         self.disconnected.set()
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self.acked:
             self.acks[mid] = reason_value(reason_code)
             self.acked.notify_all()
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.subacks[mid] = [reason_value(rc) for rc in reason_codes]
 
     def start(self, timeout: float = 5.0) -> int | None:
@@ -342,8 +290,8 @@ class RawMqtt:
                 break
         if len(buf) < index + length:
             return None
-        self.buffer = buf[index + length:]
-        return buf[:index + length]
+        self.buffer = buf[index + length :]
+        return buf[: index + length]
 
     def closed_by_server(self, timeout: float = 5.0) -> bool:
         """True once the server closed the connection (bytes it sent first are discarded)."""
@@ -358,10 +306,8 @@ class RawMqtt:
         return True
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 # MQTT 3.1.1 packets written by hand (independent of claimd's own codec) ------------------------------
@@ -401,3 +347,7 @@ def pubrel311(packet_id: int) -> bytes:
 PINGREQ = b"\xc0\x00"
 PINGRESP = b"\xd0\x00"
 CONNACK_ACCEPTED_311 = b"\x20\x02\x00\x00"
+
+
+# What the transport tests take from http_helpers through this module.
+__all__ = ["FAILURE_PAYLOAD", "GOOD_PAYLOAD", "NULL_UUID", "Api", "Device", "new_customer_user", "uid"]

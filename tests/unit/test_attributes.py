@@ -65,7 +65,10 @@ def _error(raw) -> str:
 def test_body_is_parsed_and_cast():
     body = {"claimingAllowed": True, "n": "42", "s": "true", "obj": {"secretKey": "abc", "expirationTime": 1}}
     assert parse_attributes_body(json.dumps(body)) == {
-        "claimingAllowed": True, "n": 42, "s": "true", "obj": {"secretKey": "abc", "expirationTime": 1},
+        "claimingAllowed": True,
+        "n": 42,
+        "s": "true",
+        "obj": {"secretKey": "abc", "expirationTime": 1},
     }
     assert parse_attributes_body(json.dumps(body).encode()) == parse_attributes_body(json.dumps(body))
 
@@ -107,7 +110,9 @@ def test_true_string_does_not_become_boolean():
 
 
 def test_claiming_data_object():
-    assert parse_claiming_data({"secretKey": "abc", "expirationTime": 1758944381084}) == ClaimingData("abc", 1758944381084)
+    assert parse_claiming_data({"secretKey": "abc", "expirationTime": 1758944381084}) == ClaimingData(
+        "abc", 1758944381084
+    )
 
 
 def test_claiming_data_string():
@@ -172,8 +177,10 @@ def test_redacted_empty_secret_stays_empty():
 
 
 @settings(max_examples=100, deadline=None)
-@given(secret=st.text(min_size=1, max_size=40).filter(lambda s: s not in REDACTED),
-       expiration=st.integers(min_value=0, max_value=2**62))
+@given(
+    secret=st.text(min_size=1, max_size=40).filter(lambda s: s not in REDACTED),
+    expiration=st.integers(min_value=0, max_value=2**62),
+)
 def test_redacted_never_contains_the_secret(secret, expiration):
     redacted = ClaimingData(secret, expiration).redacted()
     assert redacted == {"secretKey": REDACTED, "expirationTime": expiration}

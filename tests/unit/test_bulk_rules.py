@@ -11,14 +11,17 @@ from claimd.domain.errors import InvalidArgument
 JOIN, DEV = "70B3D57ED0000000", "70B3D57ED0000001"
 
 
-@pytest.mark.parametrize(("line", "says"), [
-    (",key", "device id"),
-    ("  ,key,type", "device id"),
-    ("id-only", "public key"),
-    ("some-id,", "public key"),
-    ("some-id, ,type", "public key"),
-    ("a,b,c,d,e,f,g,h", "at most 7 cells"),
-])
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (",key", "device id"),
+        ("  ,key,type", "device id"),
+        ("id-only", "public key"),
+        ("some-id,", "public key"),
+        ("some-id, ,type", "public key"),
+        ("a,b,c,d,e,f,g,h", "at most 7 cells"),
+    ],
+)
 def test_identity_rows_missing_a_required_cell_say_which(line: str, says: str) -> None:
     with pytest.raises(InvalidArgument, match=says):
         identity_row(line)

@@ -136,7 +136,9 @@ def test_end_to_end_decision_properties(stored, presented, expiration, now, assi
 @pytest.mark.parametrize("allow_by_default", [True, False])
 @pytest.mark.parametrize("claiming_allowed", [True, False, None, "true", 1])
 def test_assigned_device_cannot_open_a_window(allow_by_default, claiming_allowed):
-    verdict = may_open_window(allow_by_default=allow_by_default, device_assigned=True, claiming_allowed=claiming_allowed)
+    verdict = may_open_window(
+        allow_by_default=allow_by_default, device_assigned=True, claiming_allowed=claiming_allowed
+    )
     assert verdict is WindowVerdict.ALREADY_CLAIMED
 
 
@@ -220,8 +222,9 @@ def test_secret_is_case_and_space_preserving():
     assert parse_device_claim('{"secretKey": " AbC "}').secret_key == " AbC "
 
 
-@pytest.mark.parametrize(("raw", "duration"), [('"600000"', 600000), ("600000", 600000), ("60000.0", 60000),
-                                               ("-5", -5), ("0", 0)])
+@pytest.mark.parametrize(
+    ("raw", "duration"), [('"600000"', 600000), ("600000", 600000), ("60000.0", 60000), ("-5", -5), ("0", 0)]
+)
 def test_duration_forms(raw, duration):
     assert parse_device_claim(f'{{"durationMs": {raw}}}').duration_ms == duration
 
@@ -287,8 +290,11 @@ STORABLE = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 @given(  # storable text: a NUL or a lone surrogate is refused (claimd.domain.inputs)
     secret=st.text(STORABLE, max_size=50),
     duration=st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    extra=st.dictionaries(st.text(STORABLE, max_size=8).filter(lambda k: k not in ("secretKey", "durationMs")),
-                          st.integers() | st.text(STORABLE, max_size=5), max_size=3),
+    extra=st.dictionaries(
+        st.text(STORABLE, max_size=8).filter(lambda k: k not in ("secretKey", "durationMs")),
+        st.integers() | st.text(STORABLE, max_size=5),
+        max_size=3,
+    ),
 )
 def test_round_trip(secret, duration, extra):
     payload = json.dumps({**extra, "secretKey": secret, "durationMs": duration})
@@ -307,9 +313,9 @@ _claimish = st.fixed_dictionaries({}, optional={"secretKey": _json_values, "dura
 
 
 @settings(max_examples=200, deadline=None)
-@given(payload=st.binary(max_size=64)
-       | st.text(max_size=64).map(lambda t: t.encode("utf-8", "surrogatepass"))
-       | _claimish)
+@given(
+    payload=st.binary(max_size=64) | st.text(max_size=64).map(lambda t: t.encode("utf-8", "surrogatepass")) | _claimish
+)
 def test_arbitrary_bytes_only_raise_invalid_payload(payload):
     try:
         msg = parse_device_claim(payload)

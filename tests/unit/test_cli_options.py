@@ -51,8 +51,18 @@ def test_secret_files_are_read_and_a_missing_one_is_named(tmp_path, monkeypatch)
     monkeypatch.setattr(cli, "_start", lambda settings: seen.setdefault("settings", settings))
     (tmp_path / "secret").write_text("from-a-file\n")
     (tmp_path / "pw").write_text("pw-from-a-file\n")
-    result = CliRunner().invoke(cli.app, ["serve", "--secret-file", str(tmp_path / "secret"),
-                                          "--admin-password-file", str(tmp_path / "pw"), "--http-port", "9999"])
+    result = CliRunner().invoke(
+        cli.app,
+        [
+            "serve",
+            "--secret-file",
+            str(tmp_path / "secret"),
+            "--admin-password-file",
+            str(tmp_path / "pw"),
+            "--http-port",
+            "9999",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = seen["settings"]
     assert settings.secret.get_secret_value() == "from-a-file" and settings.http_port == 9999

@@ -24,7 +24,7 @@ def test_defaults_are_the_embedded_ones():
 
 def test_toml_file_then_environment_then_options(tmp_path, monkeypatch):
     config = tmp_path / "claimd.toml"
-    config.write_text('http_port = 8181\nclaim_duration_ms = 5000\nallow_claiming_by_default = false\n')
+    config.write_text("http_port = 8181\nclaim_duration_ms = 5000\nallow_claiming_by_default = false\n")
     monkeypatch.setenv("CLAIMD_CONFIG", str(config))
     s = load_settings()
     assert (s.http_port, s.claim_duration_ms, s.allow_claiming_by_default) == (8181, 5000, False)
@@ -52,7 +52,7 @@ def test_a_missing_config_file_is_an_error_naming_it(tmp_path, monkeypatch):
 
 def test_an_unknown_key_in_the_config_file_is_an_error_naming_key_and_file(tmp_path, monkeypatch):
     config = tmp_path / "claimd.toml"
-    config.write_text('http_port = 8181\nhttp_prot = 8282\n')
+    config.write_text("http_port = 8181\nhttp_prot = 8282\n")
     monkeypatch.setenv("CLAIMD_CONFIG", str(config))
     with pytest.raises(SettingError, match=r"claimd\.toml.*http_prot"):
         load_settings()
@@ -60,7 +60,7 @@ def test_an_unknown_key_in_the_config_file_is_an_error_naming_key_and_file(tmp_p
 
 def test_a_toml_error_names_the_file(tmp_path, monkeypatch):
     config = tmp_path / "broken.toml"
-    config.write_text('http_port = \n')
+    config.write_text("http_port = \n")
     monkeypatch.setenv("CLAIMD_CONFIG", str(config))
     with pytest.raises(SettingError, match=r"CLAIMD_CONFIG=.*broken\.toml.*TOML"):
         load_settings()

@@ -37,8 +37,13 @@ def test_digest_is_32_bytes_and_deterministic():
 
 @pytest.mark.parametrize(
     "other",
-    [("access", "device-1", "key"), ("claim", "device-2", "key"), ("claim", "device-1", "Key"),
-     ("claim", "device-1", ""), ("claim", "device-1", "key ")],
+    [
+        ("access", "device-1", "key"),
+        ("claim", "device-2", "key"),
+        ("claim", "device-1", "Key"),
+        ("claim", "device-1", ""),
+        ("claim", "device-1", "key "),
+    ],
 )
 def test_digest_differs_by_purpose_subject_and_secret(other):
     hasher = HmacSecretHasher(SECRET)
@@ -46,7 +51,9 @@ def test_digest_differs_by_purpose_subject_and_secret(other):
 
 
 def test_digest_differs_by_server_secret():
-    assert HmacSecretHasher(SECRET).digest("claim", "d", "k") != HmacSecretHasher(OTHER_SECRET).digest("claim", "d", "k")
+    assert HmacSecretHasher(SECRET).digest("claim", "d", "k") != HmacSecretHasher(OTHER_SECRET).digest(
+        "claim", "d", "k"
+    )
 
 
 def test_digest_of_lone_surrogate_does_not_crash():
@@ -112,15 +119,20 @@ def test_new_token_is_random_and_url_safe():
 
 def _user(authority=Authority.CUSTOMER_USER, customer=True) -> User:
     return User(
-        id=uuid.uuid4(), tenant_id=uuid.uuid4(), customer_id=uuid.uuid4() if customer else None,
-        email="user@example.com", authority=authority, created_time=0, enabled=True,
+        id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        customer_id=uuid.uuid4() if customer else None,
+        email="user@example.com",
+        authority=authority,
+        created_time=0,
+        enabled=True,
     )
 
 
 def test_issue_and_read_principal_customer_user():
     codec = JwtCodec(SECRET)
     user = _user()
-    access, refresh = codec.issue(user)
+    access, _refresh = codec.issue(user)
     principal = codec.principal(access)
     assert principal.user_id == user.id
     assert principal.tenant_id == user.tenant_id

@@ -118,8 +118,12 @@ def test_the_bulk_upload_routes_carry_the_upload_mark() -> None:
 
     paths = create_app(Settings()).openapi()["paths"]
     marked = {path for path, item in paths.items() for operation in item.values() if operation.get(UPLOAD_KEY)}
-    assert marked >= {"/v1/claimed-devices/bulk", "/v1/device-identities/bulk", "/v1/lorawan-claims/bulk",
-                      "/v1/lorawan-devices/import"}
+    assert marked >= {
+        "/v1/claimed-devices/bulk",
+        "/v1/device-identities/bulk",
+        "/v1/lorawan-claims/bulk",
+        "/v1/lorawan-devices/import",
+    }
     assert not marked & {"/api/auth/login", "/v1/claimed-devices", "/api/v3/edcs/claim"}
 
 

@@ -32,8 +32,10 @@ async def client():
 CBOR_WITH_ZEROS = bytes([0x83, 0x00, 0x18, 0x64, 0x60]) + b"[" * 100  # [0, 100, ""] and 100 '[' bytes
 
 
-@pytest.mark.parametrize("content_type", ["application/cbor", "text/csv; charset=utf-8", "multipart/form-data; boundary=x",
-                                          "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/cbor", "text/csv; charset=utf-8", "multipart/form-data; boundary=x", "application/octet-stream"],
+)
 async def test_bodies_that_are_not_json_pass_unscanned(client, content_type):
     r = await client.post("/v1/anything", content=CBOR_WITH_ZEROS, headers={"content-type": content_type})
     assert r.status_code == 200 and r.json() == {"length": len(CBOR_WITH_ZEROS)}

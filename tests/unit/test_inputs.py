@@ -27,15 +27,17 @@ DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels"
 # --- text --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "problem"), [("a\x00b", NUL), ("\ud800", SURROGATE), ("a\udfffb", SURROGATE),
-                                                 ("plain", None), ("😀 ü", None), ("", None)])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("a\x00b", NUL), ("\ud800", SURROGATE), ("a\udfffb", SURROGATE), ("plain", None), ("😀 ü", None), ("", None)],
+)
 def test_text_problem(value, problem):
     assert text_problem(value) == problem
 
 
 def test_check_text_names_the_value_and_bounds_its_length():
     assert check_text("ok", "name") == "ok"
-    with pytest.raises(InvalidArgument, match="^Device name contains a NUL character$"):
+    with pytest.raises(InvalidArgument, match=r"^Device name contains a NUL character$"):
         check_text("a\x00", "Device name")
     with pytest.raises(InvalidArgument, match="longer than 10 characters"):
         check_text("x" * 11, "tag", max_length=10)
@@ -46,28 +48,31 @@ def test_check_text_names_the_value_and_bounds_its_length():
 # --- JSON --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    (b"[" * 5000, DEEP),  # refused before any parser recursed into it (the issue's input)
-    (b'{"a":' * 5000, DEEP),
-    (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, None),
-    (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), DEEP),
-    (b"[[[]]]" * 100, None),  # depth, not the number of brackets
-    (b'{"a": "' + b"[" * 100 + b'"}', None),  # brackets inside strings are text
-    (b'{"a": "\\"' + b"[" * 100 + b'"}', None),  # an escaped quote does not end the string
-    (b'{"a": "\\\\"}' + b"[" * 100, DEEP),  # an escaped backslash does
-    (b'{"role": "a\\u0000"}', NUL),
-    (b'{"role": "a\x00"}', NUL),
-    (b'["a"]\x00', NUL),
-    (b'{"\\ud800": 1}', SURROGATE),  # a lone high surrogate (the attribute key of the issue)
-    (b'{"\\uDBFF": 1}', SURROGATE),
-    (b'{"k": "\\udc00"}', SURROGATE),  # a lone low one
-    (b'{"k": "\\ud800\\u0041"}', SURROGATE),  # a high one followed by something else
-    (b'{"k": "\\ud800"', SURROGATE),  # cut at the end of the text
-    (b'{"k": "\\ud83d\\ude00"}', None),  # a pair is one character
-    (b'{"k": "\\u00e9\\n\\t\\\\\\/"}', None),
-    (b'{"k": "\\x"}', None),  # a bad escape is the parser's to report
-    (b'{"a": 1}\n{"b": [2]}\n', None),  # NDJSON
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (b"[" * 5000, DEEP),  # refused before any parser recursed into it (the issue's input)
+        (b'{"a":' * 5000, DEEP),
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, None),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), DEEP),
+        (b"[[[]]]" * 100, None),  # depth, not the number of brackets
+        (b'{"a": "' + b"[" * 100 + b'"}', None),  # brackets inside strings are text
+        (b'{"a": "\\"' + b"[" * 100 + b'"}', None),  # an escaped quote does not end the string
+        (b'{"a": "\\\\"}' + b"[" * 100, DEEP),  # an escaped backslash does
+        (b'{"role": "a\\u0000"}', NUL),
+        (b'{"role": "a\x00"}', NUL),
+        (b'["a"]\x00', NUL),
+        (b'{"\\ud800": 1}', SURROGATE),  # a lone high surrogate (the attribute key of the issue)
+        (b'{"\\uDBFF": 1}', SURROGATE),
+        (b'{"k": "\\udc00"}', SURROGATE),  # a lone low one
+        (b'{"k": "\\ud800\\u0041"}', SURROGATE),  # a high one followed by something else
+        (b'{"k": "\\ud800"', SURROGATE),  # cut at the end of the text
+        (b'{"k": "\\ud83d\\ude00"}', None),  # a pair is one character
+        (b'{"k": "\\u00e9\\n\\t\\\\\\/"}', None),
+        (b'{"k": "\\x"}', None),  # a bad escape is the parser's to report
+        (b'{"a": 1}\n{"b": [2]}\n', None),  # NDJSON
+    ],
+)
 def test_json_problem(text, problem):
     assert json_problem(text) == problem
 
@@ -121,8 +126,13 @@ def test_json_problem_agrees_with_the_text_rule(value, ensure_ascii):
 
 def test_check_name():
     assert check_name("  gateway child 1 ") == "gateway child 1"
-    for bad, why in [("", "should be specified"), ("   ", "should be specified"), ("a\x00", "NUL"),
-                     ("\ud800", "surrogate"), ("x" * 256, "longer than 255")]:
+    for bad, why in [
+        ("", "should be specified"),
+        ("   ", "should be specified"),
+        ("a\x00", "NUL"),
+        ("\ud800", "surrogate"),
+        ("x" * 256, "longer than 255"),
+    ]:
         with pytest.raises(InvalidArgument, match=why):
             check_name(bad)
 
@@ -130,19 +140,29 @@ def test_check_name():
 # --- device payloads (MQTT, CoAP, HTTP device API) ---------------------------------------------
 
 
-@pytest.mark.parametrize("payload", [
-    b'{"secretKey": "a\\u0000"}', b'{"secretKey": "\\ud800"}', b'{"secretKey": "k", "x": "\\udc00"}',
-    b"[" * 5000,
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"secretKey": "a\\u0000"}',
+        b'{"secretKey": "\\ud800"}',
+        b'{"secretKey": "k", "x": "\\udc00"}',
+        b"[" * 5000,
+    ],
+)
 def test_device_claim_messages_follow_the_text_rule(payload):
     """A secretKey is hashed as UTF-8: a lone surrogate cannot be; a NUL would be stored elsewhere."""
     with pytest.raises(InvalidPayload):
         parse_device_claim(payload)
 
 
-@pytest.mark.parametrize("payload", [
-    b'{"a\\u0000": {"secretKey": "k"}}', b'{"\\ud800": {"secretKey": "k"}}', b'{"dev": ' + b"[" * 5000 + b"}",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"a\\u0000": {"secretKey": "k"}}',
+        b'{"\\ud800": {"secretKey": "k"}}',
+        b'{"dev": ' + b"[" * 5000 + b"}",
+    ],
+)
 def test_gateway_claim_messages_follow_the_text_rule(payload):
     """A gateway names child devices by its keys: they become device names in the store."""
     with pytest.raises(InvalidPayload):
@@ -155,11 +175,23 @@ def test_lorawan_device_texts_follow_the_text_rule(name):
     from claimd.domain.lorawan import draft_from_json
 
     with pytest.raises(InvalidArgument):
-        draft_from_json({"dev_eui": "70B3D57ED0000001", "join_eui": "70B3D57ED0000000",
-                         "claim_authentication_code": "ABCD1234", "name": name})
+        draft_from_json(
+            {
+                "dev_eui": "70B3D57ED0000001",
+                "join_eui": "70B3D57ED0000000",
+                "claim_authentication_code": "ABCD1234",
+                "name": name,
+            }
+        )
     with pytest.raises(InvalidArgument):
-        draft_from_json({"dev_eui": "70B3D57ED0000001", "join_eui": "70B3D57ED0000000",
-                         "claim_authentication_code": "ABCD1234", "serial_number": name})
+        draft_from_json(
+            {
+                "dev_eui": "70B3D57ED0000001",
+                "join_eui": "70B3D57ED0000000",
+                "claim_authentication_code": "ABCD1234",
+                "serial_number": name,
+            }
+        )
 
 
 @pytest.mark.parametrize("body", [b'{"\\ud800": 1}', b'{"a\\u0000": 1}'])
@@ -167,7 +199,7 @@ def test_attribute_keys_follow_the_text_rule(body):
     """The key is stored as text (the issue's lone-surrogate key was a 500 on both databases)."""
     from claimd.domain.attributes import parse_attributes_body
 
-    with pytest.raises(InvalidArgument, match="^Key "):
+    with pytest.raises(InvalidArgument, match=r"^Key "):
         parse_attributes_body(body)
 
 

@@ -24,8 +24,14 @@ from claimd.logs import JsonFormatter, TextFormatter, request_id, setup_logging,
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>\S+) (?P<rest>.*)$")
 
 
-def record(message: str = "hello %s", args: tuple = ("world",), name: str = "claimd.http", level: int = logging.INFO,
-           exc_info=None, **extra) -> logging.LogRecord:
+def record(
+    message: str = "hello %s",
+    args: tuple = ("world",),
+    name: str = "claimd.http",
+    level: int = logging.INFO,
+    exc_info=None,
+    **extra,
+) -> logging.LogRecord:
     return logging.getLogger(name).makeRecord(name, level, __file__, 1, message, args, exc_info, extra=extra or None)
 
 
@@ -80,8 +86,15 @@ def test_json_line_is_one_object_with_the_fixed_keys_then_the_extra_fields(rid: 
     assert "\n" not in line
     entry = json.loads(line)
     assert list(entry)[:5] == ["time", "level", "logger", "message", "request_id"]
-    assert entry == {"time": entry["time"], "level": "INFO", "logger": "claimd.http", "message": "hello world",
-                     "request_id": rid, "device": "d\n1", "count": 3}  # no color_message, no _private
+    assert entry == {
+        "time": entry["time"],
+        "level": "INFO",
+        "logger": "claimd.http",
+        "message": "hello world",
+        "request_id": rid,
+        "device": "d\n1",
+        "count": 3,
+    }  # no color_message, no _private
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
 
 
@@ -96,8 +109,16 @@ def test_json_line_has_no_request_id_outside_a_request_and_keeps_a_traceback_in_
 
 
 def test_fields_the_message_shows_are_left_out_of_text_but_kept_in_json() -> None:
-    rec = record("%s %s %d", ("GET", "/x", 200), name="claimd.access", method="GET", path="/x", status=200,
-                 bytes=5, _in_message=("method", "path", "status"))
+    rec = record(
+        "%s %s %d",
+        ("GET", "/x", 200),
+        name="claimd.access",
+        method="GET",
+        path="/x",
+        status=200,
+        bytes=5,
+        _in_message=("method", "path", "status"),
+    )
     assert TextFormatter().format(rec).endswith(" INFO claimd.access GET /x 200 bytes=5")
     entry = json.loads(JsonFormatter().format(rec))
     assert (entry["method"], entry["path"], entry["status"], entry["bytes"]) == ("GET", "/x", 200, 5)
@@ -108,8 +129,9 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     names = ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "aiosqlite")
-    loggers = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level)
-               for n in names}
+    loggers = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names
+    }
     try:
         yield
     finally:
@@ -136,8 +158,10 @@ def test_setup_logging_gives_every_logger_one_format(restore_logging, log_format
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2, lines
     if log_format == "json":
-        assert [(e["logger"], e["message"]) for e in map(json.loads, lines)] == [("claimd.bulk", "one"),
-                                                                               ("uvicorn.error", "two")]
+        assert [(e["logger"], e["message"]) for e in map(json.loads, lines)] == [
+            ("claimd.bulk", "one"),
+            ("uvicorn.error", "two"),
+        ]
     else:
         assert [TEXT_LINE.match(line)["logger"] for line in lines] == ["claimd.bulk", "uvicorn.error"]
     assert not uvicorn_error.handlers
@@ -158,15 +182,18 @@ def test_the_access_log_path_is_the_route_template_when_a_route_matched() -> Non
     assert logged_path({"route": route, "path": "/api/v1/SECRET/claim"}) == "/api/v1/{accessToken}/claim"
 
 
-@pytest.mark.parametrize(("path", "logged"), [
-    ("/api/v1/SECRET/claim", "/api/v1/***"),
-    ("/api/v1/SECRET", "/api/v1/***"),
-    ("//api/v1/SECRET/x", "//api/v1/***"),
-    ("/API/V1/SECRET/claim", "/API/V1/***"),
-    ("/prefix/api/v1/SECRET", "/prefix/api/v1/***"),
-    ("/api/unknown/thing", "/api/unknown/thing"),
-    ("/v1/" + "a" * 300, "/v1/" + "a" * 196 + "..."),
-])
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/api/v1/SECRET/claim", "/api/v1/***"),
+        ("/api/v1/SECRET", "/api/v1/***"),
+        ("//api/v1/SECRET/x", "//api/v1/***"),
+        ("/API/V1/SECRET/claim", "/API/V1/***"),
+        ("/prefix/api/v1/SECRET", "/prefix/api/v1/***"),
+        ("/api/unknown/thing", "/api/unknown/thing"),
+        ("/v1/" + "a" * 300, "/v1/" + "a" * 196 + "..."),
+    ],
+)
 def test_an_unmatched_path_has_the_device_token_replaced(path: str, logged: str) -> None:
     assert logged_path({"path": path}) == logged == redacted_path(path)
     assert "SECRET" not in logged
@@ -224,7 +251,14 @@ async def test_a_request_id_is_returned_and_logged_in_the_access_line(client, re
     (line,) = access_records(records)
     assert line.getMessage() == "GET /healthz 200"
     assert (line.method, line.path, line.status, line.request_id, line.client, line.user_agent, line.bytes) == (
-        "GET", "/healthz", 200, "trace-1", "203.0.113.9", "probe/1", len(r.content))
+        "GET",
+        "/healthz",
+        200,
+        "trace-1",
+        "203.0.113.9",
+        "probe/1",
+        len(r.content),
+    )
     assert isinstance(line.duration_ms, float) and 0 <= line.duration_ms < 5000
 
 
@@ -248,8 +282,11 @@ async def test_an_unhandled_error_has_its_request_id_in_the_answer_and_in_every_
 
 
 async def test_a_413_before_any_route_carries_a_request_id_and_an_access_line(client, records) -> None:
-    r = await client.post("/api/v1/DEVICETOKEN/claim?activateToken=QUERYSECRET", content=b"{}" + b" " * 2000,
-                          headers={"Content-Type": "application/json"})
+    r = await client.post(
+        "/api/v1/DEVICETOKEN/claim?activateToken=QUERYSECRET",
+        content=b"{}" + b" " * 2000,
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and re.fullmatch(r"[0-9a-f]{16}", r.headers["x-request-id"])
     (line,) = access_records(records)
     assert (line.status, line.path, line.request_id) == (413, "/api/v1/***", r.headers["x-request-id"])

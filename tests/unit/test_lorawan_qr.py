@@ -106,10 +106,18 @@ def test_spec_example_parses_and_verifies() -> None:
 
 
 def test_spec_example_is_what_format_tr005_writes() -> None:
-    assert format_tr005(
-        "1122334455667788", "AABBCCDDEEFF0011", vendor_id=0xAABB, profile_id=0x1122,
-        owner_token="AABBCCDDEEFF", serial="YYWWNNNNNN", proprietary="FOOBAR",
-    ) == SPEC_EXAMPLE
+    assert (
+        format_tr005(
+            "1122334455667788",
+            "AABBCCDDEEFF0011",
+            vendor_id=0xAABB,
+            profile_id=0x1122,
+            owner_token="AABBCCDDEEFF",
+            serial="YYWWNNNNNN",
+            proprietary="FOOBAR",
+        )
+        == SPEC_EXAMPLE
+    )
 
 
 def test_second_worked_example_generated_and_parsed() -> None:
@@ -118,7 +126,10 @@ def test_second_worked_example_generated_and_parsed() -> None:
     fid, qr = parse_qr(WORKED_EXAMPLE)
     assert fid == FORMAT_TR005
     assert (qr.join_eui, qr.dev_eui, qr.owner_token, qr.checksum) == (
-        "70B3D57ED0000000", "0004A310001AAED6", "C05EA29C", "536C",
+        "70B3D57ED0000000",
+        "0004A310001AAED6",
+        "C05EA29C",
+        "536C",
     )
     assert (qr.vendor_id, qr.profile_id, qr.serial, qr.proprietary) == (0, 0, "", "")
     assert parse_qr(WORKED_BODY)[1].checksum is None  # no C: nothing to verify
@@ -158,16 +169,27 @@ def test_tts_extensions_vector_with_a_real_checksum(text: str) -> None:
     assert (qr.join_eui, qr.dev_eui, qr.vendor_id, qr.profile_id) == (J42, D42, 0x42FF, 0xFF42)
     assert qr.checksum is not None and len(qr.checksum) == 4
     # claimd writes it back in its own order, O S P and C last, which verifies again
-    again = format_tr005(J42, D42, vendor_id=qr.vendor_id, profile_id=qr.profile_id,
-                         owner_token=qr.owner_token, serial=qr.serial, proprietary=qr.proprietary)
+    again = format_tr005(
+        J42,
+        D42,
+        vendor_id=qr.vendor_id,
+        profile_id=qr.profile_id,
+        owner_token=qr.owner_token,
+        serial=qr.serial,
+        proprietary=qr.proprietary,
+    )
     assert again == with_checksum(f"LW:D0:{J42}:{D42}:42FFFF42:O0102:SSERIAL:PPROPRIETARY")
 
 
 def test_tts_empty_extensions_vector_canonicalises_to_no_extensions() -> None:
     fid, qr = parse_qr(TTS_EMPTY_EXTENSIONS)
     assert (fid, qr) == (FORMAT_TR005, TTS_42)
-    assert format_tr005(J42, D42, vendor_id=qr.vendor_id, profile_id=qr.profile_id, owner_token=qr.owner_token,
-                        checksum=False) == TTS_SIMPLE
+    assert (
+        format_tr005(
+            J42, D42, vendor_id=qr.vendor_id, profile_id=qr.profile_id, owner_token=qr.owner_token, checksum=False
+        )
+        == TTS_SIMPLE
+    )
     assert parse_qr(f"{TTS_SIMPLE}:C")[1].checksum is None  # a bare "C" is an empty extension, skipped
 
 
@@ -311,11 +333,15 @@ def test_draft2_vectors(text: str, token: str, serial: str, proprietary: str, fo
     ("text", "expected"),
     [
         (f"URN:DEV:LW:{J42}_{D42}_42FFFF42", TTS_42),  # Simple
-        (f"URN:DEV:LW:{J42}_{D42}_42FFFF42_V0102_SSERIAL_PPROPRIETARY",
-         DeviceQRCode(J42, D42, 0x42FF, 0xFF42, owner_token="0102", serial="SERIAL", proprietary="PROPRIETARY")),
+        (
+            f"URN:DEV:LW:{J42}_{D42}_42FFFF42_V0102_SSERIAL_PPROPRIETARY",
+            DeviceQRCode(J42, D42, 0x42FF, 0xFF42, owner_token="0102", serial="SERIAL", proprietary="PROPRIETARY"),
+        ),
         (f"URN:DEV:LW:{J42}_{D42}_42FFFF42_V_S_P", TTS_42),  # EmptyExtensions
-        ("URN:DEV:LW:70B3D57ED0000000_0004A31000FFFFFF_00000000_VD53FFFFF",  # real-world sticker
-         DeviceQRCode("70B3D57ED0000000", "0004A31000FFFFFF", owner_token="D53FFFFF")),
+        (
+            "URN:DEV:LW:70B3D57ED0000000_0004A31000FFFFFF_00000000_VD53FFFFF",  # real-world sticker
+            DeviceQRCode("70B3D57ED0000000", "0004A31000FFFFFF", owner_token="D53FFFFF"),
+        ),
     ],
 )
 def test_draft3_vectors(text: str, expected: DeviceQRCode, format_id: str | None) -> None:
@@ -421,7 +447,11 @@ def test_qrcodegenerator_service_scenarios() -> None:
         parse_qr("LW:D0:1111111111111111:222222222222222:AABB1122", FORMAT_TR005)
     fid, qr = parse_qr(b"LW:D0:1111111111111111:2222222222222222:AABB1122:O123456")  # ValidBytes
     assert (fid, qr.join_eui, qr.dev_eui, qr.owner_token, qr.serial) == (
-        "tr005", "1111111111111111", "2222222222222222", "123456", "",
+        "tr005",
+        "1111111111111111",
+        "2222222222222222",
+        "123456",
+        "",
     )
     qr = parse_qr(b"LW:D0:1111111111111111:2222222222222222:ABCDABCD:O123456:S12345678")[1]
     assert (qr.vendor_id, qr.profile_id, qr.owner_token, qr.serial) == (0xABCD, 0xABCD, "123456", "12345678")
@@ -432,9 +462,19 @@ def test_qrcodegenerator_service_scenarios() -> None:
 def test_error_classes_carry_stable_codes() -> None:
     codes = {
         cls.code
-        for cls in (QRUnknownFormat, QRInvalidFormat, QRTooLong, QRInvalidEUI, QRInvalidProfileID,
-                    QRInvalidCharacter, QRBadChecksum, QRFormatNotFound, InvalidEUI, InvalidClaimCode,
-                    InvalidClaimCodeWindow)
+        for cls in (
+            QRUnknownFormat,
+            QRInvalidFormat,
+            QRTooLong,
+            QRInvalidEUI,
+            QRInvalidProfileID,
+            QRInvalidCharacter,
+            QRBadChecksum,
+            QRFormatNotFound,
+            InvalidEUI,
+            InvalidClaimCode,
+            InvalidClaimCodeWindow,
+        )
     }
     assert len(codes) == 11 and all(c and c.isupper() for c in codes)
     assert issubclass(QRBadChecksum, InvalidArgument) and issubclass(QRFormatNotFound, ClaimdError)
@@ -480,16 +520,31 @@ ids16 = st.integers(min_value=0, max_value=0xFFFF)
 def test_generated_text_parses_back_and_verifies(
     join_eui: str, dev_eui: str, vendor_id: int, profile_id: int, token: str, serial: str, proprietary: str
 ) -> None:
-    text = format_tr005(join_eui, dev_eui, vendor_id=vendor_id, profile_id=profile_id,
-                        owner_token=token, serial=serial, proprietary=proprietary)
+    text = format_tr005(
+        join_eui,
+        dev_eui,
+        vendor_id=vendor_id,
+        profile_id=profile_id,
+        owner_token=token,
+        serial=serial,
+        proprietary=proprietary,
+    )
     fid, qr = parse_qr(text)
     assert fid == FORMAT_TR005
     body, _, crc = text.rpartition(":C")
     assert int(crc, 16) == crc16_modbus(body.encode())
     assert qr == DeviceQRCode(join_eui, dev_eui, vendor_id, profile_id, token, serial, proprietary, crc)
     # a text without the checksum reads the same, minus the checksum
-    plain = format_tr005(join_eui, dev_eui, vendor_id=vendor_id, profile_id=profile_id,
-                         owner_token=token, serial=serial, proprietary=proprietary, checksum=False)
+    plain = format_tr005(
+        join_eui,
+        dev_eui,
+        vendor_id=vendor_id,
+        profile_id=profile_id,
+        owner_token=token,
+        serial=serial,
+        proprietary=proprietary,
+        checksum=False,
+    )
     assert plain == body and parse_qr(plain)[1].checksum is None
 
 
@@ -505,7 +560,7 @@ def test_any_one_character_change_is_caught(dev_eui: str, token: str, data: st.D
     i = data.draw(st.integers(min_value=0, max_value=covered - 1))
     new = data.draw(st.sampled_from(EXT_ALPHABET).filter(lambda c: c != text[i]))
     with pytest.raises(QRCodeError):
-        parse_qr(text[:i] + new + text[i + 1:], FORMAT_TR005)
+        parse_qr(text[:i] + new + text[i + 1 :], FORMAT_TR005)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -522,8 +577,18 @@ def test_parse_eui_forms(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "70B3D57ED000000", "70B3D57ED00000000", "0x70B3D57ED00000", "70-B3-D5-7E-D0-00-00:00",
-     "70 B3 D5 7E D0 00 00 00", "70B3D57ED000000G", "70B3D57ED0000000\n", "７0B3D57ED0000000", "70B3-D57E-D000-0000"],
+    [
+        "",
+        "70B3D57ED000000",
+        "70B3D57ED00000000",
+        "0x70B3D57ED00000",
+        "70-B3-D5-7E-D0-00-00:00",
+        "70 B3 D5 7E D0 00 00 00",
+        "70B3D57ED000000G",
+        "70B3D57ED0000000\n",
+        "７0B3D57ED0000000",
+        "70B3-D57E-D000-0000",
+    ],
 )
 def test_parse_eui_refuses(text: str) -> None:
     with pytest.raises(InvalidEUI) as err:

@@ -28,8 +28,8 @@ from claimd.domain.lorawan import (
     InvalidClaimCodeWindow,
     InvalidEUI,
     InvalidTtsId,
-    LorawanDraft,
     Lockout,
+    LorawanDraft,
     check_tts_id,
     code_window_text,
     csv_header,
@@ -57,8 +57,16 @@ hex16 = st.text(alphabet="0123456789abcdefABCDEF", min_size=16, max_size=16)
 
 
 def decide(**overrides: object) -> CodeClaimOutcome:
-    args: dict[str, object] = dict(proven=True, dev_eui=DEV, owner=None, caller=ME, spent=False, usable=True,
-                                   blocked=False, window="")
+    args: dict[str, object] = {
+        "proven": True,
+        "dev_eui": DEV,
+        "owner": None,
+        "caller": ME,
+        "spent": False,
+        "usable": True,
+        "blocked": False,
+        "window": "",
+    }
     args.update(overrides)
     return decide_code_claim(**args)  # type: ignore[arg-type]
 
@@ -126,9 +134,18 @@ def test_a_blocked_device_is_refused_last() -> None:
 def test_lock_ms_is_free_then_base_then_doubling_up_to_max() -> None:
     lockout = Lockout(3, base_ms=1_000, max_ms=10_000)
     assert [lockout.lock_ms(n) for n in range(-2, 10)] == [
-        0, 0, 0, 0, 0, 0,  # -2 .. 3: nothing up to the free failures
-        1_000, 2_000, 4_000, 8_000,  # 4 .. 7
-        10_000, 10_000,  # 8, 9: capped
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,  # -2 .. 3: nothing up to the free failures
+        1_000,
+        2_000,
+        4_000,
+        8_000,  # 4 .. 7
+        10_000,
+        10_000,  # 8, 9: capped
     ]
 
 
@@ -156,8 +173,13 @@ def test_huge_failure_counts_stay_at_max(failures) -> None:
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(free=st.integers(0, 50), base=st.integers(1, 10**6), max_ms=st.integers(1, 10**10),
-       a=st.integers(-5, 10**6), b=st.integers(-5, 10**6))
+@given(
+    free=st.integers(0, 50),
+    base=st.integers(1, 10**6),
+    max_ms=st.integers(1, 10**10),
+    a=st.integers(-5, 10**6),
+    b=st.integers(-5, 10**6),
+)
 def test_lock_ms_is_monotone_and_bounded(free, base, max_ms, a, b) -> None:
     lockout = Lockout(free, base_ms=base, max_ms=max_ms)
     low, high = sorted((a, b))
@@ -172,14 +194,36 @@ def test_lock_ms_is_monotone_and_bounded(free, base, max_ms, a, b) -> None:
 # TTS ids
 
 
-@pytest.mark.parametrize("value", ["abc", "my-app", "a1b", "0-00", "a-b-c", "eui-70b3d57ed0000001",
-                                   "a" * TTS_ID_MAX_LENGTH, "0" * 3])
+@pytest.mark.parametrize(
+    "value", ["abc", "my-app", "a1b", "0-00", "a-b-c", "eui-70b3d57ed0000001", "a" * TTS_ID_MAX_LENGTH, "0" * 3]
+)
 def test_valid_tts_ids(value) -> None:
     assert check_tts_id(value, "application_id") == value
 
 
-@pytest.mark.parametrize("value", ["", "ab", "a-b", "0-0", "a" * (TTS_ID_MAX_LENGTH + 1), "a--b", "-abc", "abc-", "ABC", "My-app",
-                                   "a_b", "a.b", "a b", "abc\n", "ébc", None, 123, b"abc"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "ab",
+        "a-b",
+        "0-0",
+        "a" * (TTS_ID_MAX_LENGTH + 1),
+        "a--b",
+        "-abc",
+        "abc-",
+        "ABC",
+        "My-app",
+        "a_b",
+        "a.b",
+        "a b",
+        "abc\n",
+        "ébc",
+        None,
+        123,
+        b"abc",
+    ],
+)
 def test_invalid_tts_ids(value) -> None:
     with pytest.raises(InvalidTtsId) as caught:
         check_tts_id(value, "target_device_id")
@@ -197,29 +241,34 @@ def test_default_device_id_is_eui_and_lower_case_deveui_and_a_valid_id() -> None
 # parse_timestamp
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, None),
-    ("", None),
-    (0, 0),
-    (T0, T0),
-    (str(T0), T0),
-    (f"  {T0} ", T0),
-    ("2025-06-15T00:00:00Z", T0),
-    ("2025-06-15T00:00:00z", T0),
-    ("2025-06-15T00:00:00.250Z", T0 + 250),
-    ("2025-06-15T00:00:00.123456789Z", T0 + 123),  # TTS's nanoseconds
-    ("2025-06-15T02:00:00+02:00", T0),
-    ("2025-06-14T19:00:00-05:00", T0),
-    ("2025-06-15T00:00:00+00:00", T0),
-    ("2025-06-15T00:00:00", T0),  # naive: UTC
-    (" 2025-06-15T00:00:00Z ", T0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        (0, 0),
+        (T0, T0),
+        (str(T0), T0),
+        (f"  {T0} ", T0),
+        ("2025-06-15T00:00:00Z", T0),
+        ("2025-06-15T00:00:00z", T0),
+        ("2025-06-15T00:00:00.250Z", T0 + 250),
+        ("2025-06-15T00:00:00.123456789Z", T0 + 123),  # TTS's nanoseconds
+        ("2025-06-15T02:00:00+02:00", T0),
+        ("2025-06-14T19:00:00-05:00", T0),
+        ("2025-06-15T00:00:00+00:00", T0),
+        ("2025-06-15T00:00:00", T0),  # naive: UTC
+        (" 2025-06-15T00:00:00Z ", T0),
+    ],
+)
 def test_parse_timestamp_accepts_epoch_ms_and_rfc3339(value, expected) -> None:
     assert parse_timestamp(value, "valid_from") == expected
 
 
-@pytest.mark.parametrize("value", [True, False, "garbage", "12abc", "1e3", "-5", 1.5, [], {}, "2025-13-01T00:00:00Z",
-                                   "2025-06-15T25:00:00Z", "T0"])
+@pytest.mark.parametrize(
+    "value",
+    [True, False, "garbage", "12abc", "1e3", "-5", 1.5, [], {}, "2025-13-01T00:00:00Z", "2025-06-15T25:00:00Z", "T0"],
+)
 def test_parse_timestamp_refuses_bools_and_garbage(value) -> None:
     with pytest.raises(InvalidClaimCodeWindow) as caught:
         parse_timestamp(value, "valid_to")
@@ -232,10 +281,13 @@ def test_parse_timestamp_refuses_non_ascii_digit_strings(value) -> None:
         parse_timestamp(value, "valid_from")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2004-01-11T03:31:03.195Z", 1_073_791_863_195),
-    ("2038-01-19T06:40:50.365Z", 2_147_496_050_365),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2004-01-11T03:31:03.195Z", 1_073_791_863_195),
+        ("2038-01-19T06:40:50.365Z", 2_147_496_050_365),
+    ],
+)
 def test_parse_timestamp_keeps_every_millisecond(text, expected) -> None:
     assert parse_timestamp(text, "valid_to") == expected
 
@@ -246,39 +298,73 @@ def test_parse_timestamp_keeps_every_millisecond(text, expected) -> None:
 
 def test_draft_from_tts_end_device_json() -> None:
     body = {
-        "ids": {"device_id": "dev-1", "dev_eui": "70b3d57ed0000001", "join_eui": "70b3d57ed0000000",
-                "application_ids": {"application_id": "ignored"}},
-        "claim_authentication_code": {"value": "c05ea29c", "valid_from": "2025-06-15T00:00:00Z",
-                                      "valid_to": "2025-06-16T00:00:00Z"},
+        "ids": {
+            "device_id": "dev-1",
+            "dev_eui": "70b3d57ed0000001",
+            "join_eui": "70b3d57ed0000000",
+            "application_ids": {"application_id": "ignored"},
+        },
+        "claim_authentication_code": {
+            "value": "c05ea29c",
+            "valid_from": "2025-06-15T00:00:00Z",
+            "valid_to": "2025-06-16T00:00:00Z",
+        },
         "lora_alliance_profile_ids": {"vendor_id": 1, "vendor_profile_id": 65535},
         "serial_number": "SN-001",
         "unknown_field": {"kept": False},
     }
     assert draft_from_json(body) == LorawanDraft(
-        dev_eui=DEV, join_eui=JOIN, code="C05EA29C", valid_from=T0, valid_to=T1, vendor_id=1, profile_id=65535,
-        serial="SN-001", name="dev-1")
+        dev_eui=DEV,
+        join_eui=JOIN,
+        code="C05EA29C",
+        valid_from=T0,
+        valid_to=T1,
+        vendor_id=1,
+        profile_id=65535,
+        serial="SN-001",
+        name="dev-1",
+    )
 
 
 def test_draft_from_flat_json_with_a_string_code() -> None:
-    body = {"dev_eui": "70-b3-d5-7e-d0-00-00-01", "join_eui": "70:B3:D5:7E:D0:00:00:00",
-            "claim_authentication_code": "Pin7", "valid_from": T0, "valid_to": str(T1), "vendor_id": "0x10",
-            "vendor_profile_id": 2, "name": "My sensor"}
+    body = {
+        "dev_eui": "70-b3-d5-7e-d0-00-00-01",
+        "join_eui": "70:B3:D5:7E:D0:00:00:00",
+        "claim_authentication_code": "Pin7",
+        "valid_from": T0,
+        "valid_to": str(T1),
+        "vendor_id": "0x10",
+        "vendor_profile_id": 2,
+        "name": "My sensor",
+    }
     draft = draft_from_json(body)
-    assert draft == LorawanDraft(dev_eui=DEV, join_eui=JOIN, code="Pin7", valid_from=T0, valid_to=T1, vendor_id=16,
-                                 profile_id=2, serial=None, name="My sensor")
+    assert draft == LorawanDraft(
+        dev_eui=DEV,
+        join_eui=JOIN,
+        code="Pin7",
+        valid_from=T0,
+        valid_to=T1,
+        vendor_id=16,
+        profile_id=2,
+        serial=None,
+        name="My sensor",
+    )
 
 
-@pytest.mark.parametrize(("code", "expected"), [
-    ("c05ea29c", "C05EA29C"),  # hex: upper case
-    ("abcdef0123", "ABCDEF0123"),
-    ("Pin7", "Pin7"),  # not hex: kept as given
-    ("secretCode", "secretCode"),
-    ({"value": "deadbeef"}, "DEADBEEF"),
-    ({"value": "Zz9"}, "Zz9"),
-    (None, None),  # generated later
-    ("", None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("c05ea29c", "C05EA29C"),  # hex: upper case
+        ("abcdef0123", "ABCDEF0123"),
+        ("Pin7", "Pin7"),  # not hex: kept as given
+        ("secretCode", "secretCode"),
+        ({"value": "deadbeef"}, "DEADBEEF"),
+        ({"value": "Zz9"}, "Zz9"),
+        (None, None),  # generated later
+        ("", None),
+        ({}, None),
+    ],
+)
 def test_draft_code_forms(code, expected) -> None:
     assert draft_from_json({"dev_eui": DEV, "claim_authentication_code": code}).code == expected
 
@@ -301,9 +387,19 @@ def test_draft_refuses_a_zero_dev_eui(dev) -> None:
         draft_from_json({"dev_eui": dev, "join_eui": JOIN})
 
 
-@pytest.mark.parametrize("body", [{}, {"join_eui": JOIN}, {"dev_eui": ""}, {"dev_eui": 1234},
-                                  {"dev_eui": "70B3D57ED000001"}, {"dev_eui": "70B3D57ED000000G"},
-                                  {"dev_eui": DEV, "join_eui": 5}, {"dev_eui": DEV, "join_eui": "xyz"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"join_eui": JOIN},
+        {"dev_eui": ""},
+        {"dev_eui": 1234},
+        {"dev_eui": "70B3D57ED000001"},
+        {"dev_eui": "70B3D57ED000000G"},
+        {"dev_eui": DEV, "join_eui": 5},
+        {"dev_eui": DEV, "join_eui": "xyz"},
+    ],
+)
 def test_draft_refuses_missing_or_bad_euis(body) -> None:
     with pytest.raises(InvalidEUI):
         draft_from_json(body)
@@ -311,8 +407,9 @@ def test_draft_refuses_missing_or_bad_euis(body) -> None:
 
 @pytest.mark.parametrize("value", [0, 1, 255, 65535, "65535", "0xFFFF", None, ""])
 def test_draft_vendor_ids_from_json_are_numbers_0_to_65535(value) -> None:
-    draft = draft_from_json({"dev_eui": DEV, "lora_alliance_profile_ids": {"vendor_id": value,
-                                                                           "vendor_profile_id": value}})
+    draft = draft_from_json(
+        {"dev_eui": DEV, "lora_alliance_profile_ids": {"vendor_id": value, "vendor_profile_id": value}}
+    )
     expected = 0 if value in (None, "") else int(value, 0) if isinstance(value, str) else value
     assert (draft.vendor_id, draft.profile_id) == (expected, expected)
 
@@ -349,8 +446,9 @@ def test_draft_refuses_ids_and_profile_that_are_not_objects(body) -> None:
         draft_from_json(body)
 
 
-@pytest.mark.parametrize("window", [{"valid_from": T1, "valid_to": T0}, {"valid_from": -1}, {"valid_to": "soon"},
-                                    {"valid_from": True}])
+@pytest.mark.parametrize(
+    "window", [{"valid_from": T1, "valid_to": T0}, {"valid_from": -1}, {"valid_to": "soon"}, {"valid_from": True}]
+)
 def test_draft_refuses_bad_windows(window) -> None:
     with pytest.raises(InvalidClaimCodeWindow):
         draft_from_json({"dev_eui": DEV, "claim_authentication_code": {"value": "AB", **window}})
@@ -376,21 +474,47 @@ def test_draft_from_json_round_trips_any_hex_dev_eui_to_upper_case(dev, join) ->
 # CSV
 
 
-TTS_HEADER = ["id", "dev_eui", "app_eui", "claim_authentication_code", "vendor_id", "vendor_profile_id",
-              "serial_number", "valid_from", "valid_to", "frequency_plan_id"]
+TTS_HEADER = [
+    "id",
+    "dev_eui",
+    "app_eui",
+    "claim_authentication_code",
+    "vendor_id",
+    "vendor_profile_id",
+    "serial_number",
+    "valid_from",
+    "valid_to",
+    "frequency_plan_id",
+]
 
 
 def test_csv_header_knows_tts_names_and_ignores_unknown_columns() -> None:
-    assert csv_header(TTS_HEADER) == ["name", "dev_eui", "join_eui", "code", "vendor_id", "profile_id", "serial",
-                                      "valid_from", "valid_to", None]
+    assert csv_header(TTS_HEADER) == [
+        "name",
+        "dev_eui",
+        "join_eui",
+        "code",
+        "vendor_id",
+        "profile_id",
+        "serial",
+        "valid_from",
+        "valid_to",
+        None,
+    ]
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    (["\ufeffdev_eui", "join_eui"], ["dev_eui", "join_eui"]),  # a BOM on the first cell
-    (["\ufeffid", "DevEUI", "JoinEUI"], ["name", "dev_eui", "join_eui"]),
-    ([" Dev_EUI ", " AppEUI", "owner_token"], ["dev_eui", "join_eui", "code"]),
-    (["device_id", "deveui", "claim_code", "profile_id", "serial"], ["name", "dev_eui", "code", "profile_id", "serial"]),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["\ufeffdev_eui", "join_eui"], ["dev_eui", "join_eui"]),  # a BOM on the first cell
+        (["\ufeffid", "DevEUI", "JoinEUI"], ["name", "dev_eui", "join_eui"]),
+        ([" Dev_EUI ", " AppEUI", "owner_token"], ["dev_eui", "join_eui", "code"]),
+        (
+            ["device_id", "deveui", "claim_code", "profile_id", "serial"],
+            ["name", "dev_eui", "code", "profile_id", "serial"],
+        ),
+    ],
+)
 def test_csv_header_variants(names, expected) -> None:
     assert csv_header(names) == expected
 
@@ -404,11 +528,29 @@ def test_csv_header_without_dev_eui_is_refused(names) -> None:
 
 def test_draft_from_csv_row_under_a_tts_header() -> None:
     meanings = csv_header(TTS_HEADER)
-    row = ["dev-1", " 70b3d57ed0000001 ", "70B3D57ED0000000", "c05ea29c", "00A1", "ffff", "SN-1",
-           "2025-06-15T00:00:00Z", str(T1), "EU_863_870"]
+    row = [
+        "dev-1",
+        " 70b3d57ed0000001 ",
+        "70B3D57ED0000000",
+        "c05ea29c",
+        "00A1",
+        "ffff",
+        "SN-1",
+        "2025-06-15T00:00:00Z",
+        str(T1),
+        "EU_863_870",
+    ]
     assert draft_from_csv(meanings, row) == LorawanDraft(
-        dev_eui=DEV, join_eui=JOIN, code="C05EA29C", valid_from=T0, valid_to=T1, vendor_id=0xA1, profile_id=0xFFFF,
-        serial="SN-1", name="dev-1")
+        dev_eui=DEV,
+        join_eui=JOIN,
+        code="C05EA29C",
+        valid_from=T0,
+        valid_to=T1,
+        vendor_id=0xA1,
+        profile_id=0xFFFF,
+        serial="SN-1",
+        name="dev-1",
+    )
 
 
 def test_draft_from_csv_with_empty_cells() -> None:
@@ -466,30 +608,45 @@ def test_code_window_text() -> None:
 QR = "LW:D0:70B3D57ED0000000:70B3D57ED0000001:00000000:OC05EA29C"
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    (f"{JOIN},{DEV},C05EA29C", ([JOIN, DEV, "C05EA29C"], None, None)),
-    (f" {JOIN} , {DEV} , Pin7 , my-app ", ([JOIN, DEV, "Pin7"], "my-app", None)),
-    (f"{JOIN},{DEV},C05EA29C,my-app,dev-1", ([JOIN, DEV, "C05EA29C"], "my-app", "dev-1")),
-    (f"{JOIN},{DEV},C05EA29C,,dev-1", ([JOIN, DEV, "C05EA29C"], None, "dev-1")),
-    (f"{JOIN},{DEV},C05EA29C,,", ([JOIN, DEV, "C05EA29C"], None, None)),
-    (QR, ([QR], None, None)),
-    (f"{QR},my-app", ([QR], "my-app", None)),
-    (f'"{QR}",my-app,dev-1', ([QR], "my-app", "dev-1")),
-    ("URN:DEV:LW:70B3D57ED0000000_70B3D57ED0000001_00000000_VC05EA29C",
-     (["URN:DEV:LW:70B3D57ED0000000_70B3D57ED0000001_00000000_VC05EA29C"], None, None)),
-    ("URN:LW:DP:70B3D57ED0000000:70B3D57ED0000001:00000000,app-1",
-     (["URN:LW:DP:70B3D57ED0000000:70B3D57ED0000001:00000000"], "app-1", None)),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f"{JOIN},{DEV},C05EA29C", ([JOIN, DEV, "C05EA29C"], None, None)),
+        (f" {JOIN} , {DEV} , Pin7 , my-app ", ([JOIN, DEV, "Pin7"], "my-app", None)),
+        (f"{JOIN},{DEV},C05EA29C,my-app,dev-1", ([JOIN, DEV, "C05EA29C"], "my-app", "dev-1")),
+        (f"{JOIN},{DEV},C05EA29C,,dev-1", ([JOIN, DEV, "C05EA29C"], None, "dev-1")),
+        (f"{JOIN},{DEV},C05EA29C,,", ([JOIN, DEV, "C05EA29C"], None, None)),
+        (QR, ([QR], None, None)),
+        (f"{QR},my-app", ([QR], "my-app", None)),
+        (f'"{QR}",my-app,dev-1', ([QR], "my-app", "dev-1")),
+        (
+            "URN:DEV:LW:70B3D57ED0000000_70B3D57ED0000001_00000000_VC05EA29C",
+            (["URN:DEV:LW:70B3D57ED0000000_70B3D57ED0000001_00000000_VC05EA29C"], None, None),
+        ),
+        (
+            "URN:LW:DP:70B3D57ED0000000:70B3D57ED0000001:00000000,app-1",
+            (["URN:LW:DP:70B3D57ED0000000:70B3D57ED0000001:00000000"], "app-1", None),
+        ),
+    ],
+)
 def test_lorawan_claim_rows(line, expected) -> None:
     assert lorawan_claim_row(line) == expected
 
 
-@pytest.mark.parametrize("line", [
-    "", " ", ",a,b", f"{JOIN}", f"{JOIN},{DEV}",  # too few
-    f"{JOIN},{DEV},C,app,dev,extra",  # too many
-    f"{QR},app,dev,extra", f"{QR},a,b,c,d",
-    f'"{JOIN},{DEV}',  # not CSV
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        " ",
+        ",a,b",
+        f"{JOIN}",
+        f"{JOIN},{DEV}",  # too few
+        f"{JOIN},{DEV},C,app,dev,extra",  # too many
+        f"{QR},app,dev,extra",
+        f"{QR},a,b,c,d",
+        f'"{JOIN},{DEV}',  # not CSV
+    ],
+)
 def test_lorawan_claim_rows_refused(line) -> None:
     with pytest.raises(InvalidArgument):
         lorawan_claim_row(line)

@@ -16,14 +16,17 @@ from claimd.domain.lorawan import ClaimCodeSpent, DeviceAccessDenied, Lockout
 from claimd.domain.model import Authority, Door, Principal
 from claimd.domain.ownership import BadSignature, DeviceBlocked, OwnedByAnother, ReplayedToken, UnknownDevice
 from claimd.services.claims import CLAIM_OUTCOMES, refusal_outcome
-from claimd.services.guesses import ClaimLockedOut, GuessPolicy, Guesses, guess_kind
+from claimd.services.guesses import ClaimLockedOut, Guesses, GuessPolicy, guess_kind
 from claimd.services.ports import Metrics, NoMetrics
 
 
 def samples(metrics: PrometheusMetrics) -> dict[tuple[str, frozenset], float]:
     text = metrics.exposition().decode()
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_each_adapter_counts_in_its_own_registry():
@@ -45,8 +48,15 @@ def test_gauges_and_histogram():
     m.http_request("POST", "/api/v1/{accessToken}/claim", 503, 0.2)
     got = samples(m)
     assert got[("claimd_bulk_jobs_running", frozenset())] == 1
-    assert got[("claimd_bulk_jobs_finished_total",
-                frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "completed"}.items()))] == 1
+    assert (
+        got[
+            (
+                "claimd_bulk_jobs_finished_total",
+                frozenset({"operation": "CLAIM_DEVICE_OWNERSHIP", "outcome": "completed"}.items()),
+            )
+        ]
+        == 1
+    )
     assert got[("claimd_mqtt_sessions", frozenset())] == 1
     ok = {"method": "POST", "route": "/api/v1/{accessToken}/claim", "status": "2xx"}
     assert got[("claimd_http_request_duration_seconds_count", frozenset(ok.items()))] == 1
@@ -63,19 +73,22 @@ def test_no_metrics_and_the_adapter_have_every_method_of_the_port():
             assert inspect.signature(getattr(implementation, name)) == inspect.signature(getattr(Metrics, name)), name
 
 
-@pytest.mark.parametrize(("exc", "outcome"), [
-    (ClaimLockedOut("locked", retry_after_s=3), "locked_out"),
-    (DeviceBlocked("blocked"), "blocked"),
-    (BadSignature("bad"), "wrong_secret"),
-    (DeviceAccessDenied("0011223344556677"), "wrong_secret"),
-    (ReplayedToken("again"), "spent"),
-    (ClaimCodeSpent(), "spent"),
-    (OwnedByAnother("theirs"), "already_claimed"),  # a Conflict, which is an InvalidArgument: checked first
-    (UnknownDevice("who"), "not_found"),
-    (NotFound(), "not_found"),
-    (InvalidArgument("bad"), "invalid"),
-    (RuntimeError("database gone"), "error"),
-])
+@pytest.mark.parametrize(
+    ("exc", "outcome"),
+    [
+        (ClaimLockedOut("locked", retry_after_s=3), "locked_out"),
+        (DeviceBlocked("blocked"), "blocked"),
+        (BadSignature("bad"), "wrong_secret"),
+        (DeviceAccessDenied("0011223344556677"), "wrong_secret"),
+        (ReplayedToken("again"), "spent"),
+        (ClaimCodeSpent(), "spent"),
+        (OwnedByAnother("theirs"), "already_claimed"),  # a Conflict, which is an InvalidArgument: checked first
+        (UnknownDevice("who"), "not_found"),
+        (NotFound(), "not_found"),
+        (InvalidArgument("bad"), "invalid"),
+        (RuntimeError("database gone"), "error"),
+    ],
+)
 def test_refusal_outcomes(exc, outcome):
     assert refusal_outcome(exc) == outcome
     assert outcome in CLAIM_OUTCOMES

@@ -56,10 +56,19 @@ def s(text: str | bytes) -> bytes:
 
 
 # framing -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("n", "encoded"), [
-    (0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"), (16_383, b"\xff\x7f"), (16_384, b"\x80\x80\x01"),
-    (2_097_151, b"\xff\xff\x7f"), (2_097_152, b"\x80\x80\x80\x01"), (268_435_455, b"\xff\xff\xff\x7f"),
-])
+@pytest.mark.parametrize(
+    ("n", "encoded"),
+    [
+        (0, b"\x00"),
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (16_383, b"\xff\x7f"),
+        (16_384, b"\x80\x80\x01"),
+        (2_097_151, b"\xff\xff\x7f"),
+        (2_097_152, b"\x80\x80\x80\x01"),
+        (268_435_455, b"\xff\xff\xff\x7f"),
+    ],
+)
 def test_remaining_length_vectors(n, encoded):
     assert encode_length(n) == encoded
     header = b"\x30" + encoded
@@ -108,23 +117,29 @@ def test_next_packet_accepts_exactly_the_maximum():
     assert next_packet(data + b"\x00" * body_len, MAX) == (len(data), MAX)
 
 
-@pytest.mark.parametrize(("data", "level"), [
-    (v311.encode_connect("c", "u"), 4),
-    (v311.encode_connect("c", "u", level=3), 3),
-    (mqtt5.ConnectPacket(client_id="c", username="u").write(), 5),
-    (packet(0x10, s("MQTT") + b"\x06\x02\x00\x3c" + s("c")), 6),  # a known name, a level claimd does not speak
-])
+@pytest.mark.parametrize(
+    ("data", "level"),
+    [
+        (v311.encode_connect("c", "u"), 4),
+        (v311.encode_connect("c", "u", level=3), 3),
+        (mqtt5.ConnectPacket(client_id="c", username="u").write(), 5),
+        (packet(0x10, s("MQTT") + b"\x06\x02\x00\x3c" + s("c")), 6),  # a known name, a level claimd does not speak
+    ],
+)
 def test_connect_protocol_level(data, level):
     assert connect_protocol_level(data) == level
 
 
-@pytest.mark.parametrize("data", [
-    packet(0x10, s("HTTP") + b"\x04\x02\x00\x3c" + s("c")),
-    packet(0x10, b"\x00"),
-    packet(0x10, s("MQTT")),
-    packet(0x10, b""),
-    v311.encode_publish("t", b"", 0),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        packet(0x10, s("HTTP") + b"\x04\x02\x00\x3c" + s("c")),
+        packet(0x10, b"\x00"),
+        packet(0x10, s("MQTT")),
+        packet(0x10, b""),
+        v311.encode_publish("t", b"", 0),
+    ],
+)
 def test_connect_protocol_level_refuses(data):
     with pytest.raises(MalformedPacket):
         connect_protocol_level(data)
@@ -141,8 +156,14 @@ text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 topics = text.filter(lambda t: t and "+" not in t and "#" not in t)
 
 
-@given(client_id=text, username=st.none() | text, password=st.none() | st.binary(max_size=40),
-       keep_alive=st.integers(0, 65535), clean=st.booleans(), level=st.sampled_from([3, 4]))
+@given(
+    client_id=text,
+    username=st.none() | text,
+    password=st.none() | st.binary(max_size=40),
+    keep_alive=st.integers(0, 65535),
+    clean=st.booleans(),
+    level=st.sampled_from([3, 4]),
+)
 def test_connect_round_trip(client_id, username, password, keep_alive, clean, level):
     if password is not None and username is None:
         username = "u"  # MQTT-3.1.2-22: a password needs a user name
@@ -151,8 +172,7 @@ def test_connect_round_trip(client_id, username, password, keep_alive, clean, le
     assert decode311(data) == Connect(level, client_id, username, password, keep_alive, clean)
 
 
-@given(topic=topics, payload=st.binary(max_size=300), qos=st.sampled_from([0, 1, 2]),
-       packet_id=st.integers(1, 65535))
+@given(topic=topics, payload=st.binary(max_size=300), qos=st.sampled_from([0, 1, 2]), packet_id=st.integers(1, 65535))
 def test_publish_round_trip(topic, payload, qos, packet_id):
     data = v311.encode_publish(topic, payload, qos, packet_id if qos else None)
     assert decode311(data) == Publish(topic, payload, qos, packet_id if qos else None)
@@ -166,44 +186,52 @@ def test_publish_flags():
 
 def test_server_publish_vector_decodes_as_qos0():
     data = v311.publish("v1/devices/me/rpc/response/1", b'{"a":1}')
-    assert data == b"\x30\x25\x00\x1cv1/devices/me/rpc/response/1{\"a\":1}"
+    assert data == b'\x30\x25\x00\x1cv1/devices/me/rpc/response/1{"a":1}'
     assert decode311(data) == Publish("v1/devices/me/rpc/response/1", b'{"a":1}', 0, None)
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"\x40\x02\x00\x01", PacketId(PUBACK, 1)),
-    (b"\x50\x02\xff\xff", PacketId(PUBREC, 65535)),
-    (b"\x62\x02\x12\x34", PacketId(PUBREL, 0x1234)),
-    (b"\x70\x02\x00\x07", PacketId(PUBCOMP, 7)),
-    (b"\xc0\x00", Simple(PINGREQ)),
-    (b"\xe0\x00", Simple(DISCONNECT)),
-    (packet(0x82, b"\x00\x05" + s("a/+") + b"\x01" + s("#") + b"\x00" + s("x") + b"\x02"),
-     Subscribe(5, [("a/+", 1), ("#", 0), ("x", 2)])),
-    (packet(0xA2, b"\x00\x06" + s("a/+") + s("b")), Unsubscribe(6, ["a/+", "b"])),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\x40\x02\x00\x01", PacketId(PUBACK, 1)),
+        (b"\x50\x02\xff\xff", PacketId(PUBREC, 65535)),
+        (b"\x62\x02\x12\x34", PacketId(PUBREL, 0x1234)),
+        (b"\x70\x02\x00\x07", PacketId(PUBCOMP, 7)),
+        (b"\xc0\x00", Simple(PINGREQ)),
+        (b"\xe0\x00", Simple(DISCONNECT)),
+        (
+            packet(0x82, b"\x00\x05" + s("a/+") + b"\x01" + s("#") + b"\x00" + s("x") + b"\x02"),
+            Subscribe(5, [("a/+", 1), ("#", 0), ("x", 2)]),
+        ),
+        (packet(0xA2, b"\x00\x06" + s("a/+") + s("b")), Unsubscribe(6, ["a/+", "b"])),
+    ],
+)
 def test_client_packets_decode(data, expected):
     assert decode311(data) == expected
 
 
 # MQTT 3.1.1 server packets: known byte vectors -------------------------------------------------------------
-@pytest.mark.parametrize(("made", "expected"), [
-    (v311.connack(v311.ACCEPTED), b"\x20\x02\x00\x00"),
-    (v311.connack(v311.ACCEPTED, session_present=True), b"\x20\x02\x01\x00"),
-    (v311.connack(v311.UNACCEPTABLE_PROTOCOL), b"\x20\x02\x00\x01"),
-    (v311.connack(v311.IDENTIFIER_REJECTED), b"\x20\x02\x00\x02"),
-    (v311.connack(v311.SERVER_UNAVAILABLE), b"\x20\x02\x00\x03"),
-    (v311.connack(v311.BAD_CREDENTIALS), b"\x20\x02\x00\x04"),
-    (v311.connack(v311.NOT_AUTHORIZED), b"\x20\x02\x00\x05"),
-    (v311.ack(PUBACK, 1), b"\x40\x02\x00\x01"),
-    (v311.ack(PUBACK, 0xABCD), b"\x40\x02\xab\xcd"),
-    (v311.ack(PUBREC, 2), b"\x50\x02\x00\x02"),
-    (v311.ack(PUBREL, 3), b"\x62\x02\x00\x03"),
-    (v311.ack(PUBCOMP, 4), b"\x70\x02\x00\x04"),
-    (v311.suback(10, [0]), b"\x90\x03\x00\x0a\x00"),
-    (v311.suback(10, [0, 1, 2, v311.SUBACK_FAILURE]), b"\x90\x06\x00\x0a\x00\x01\x02\x80"),
-    (v311.unsuback(3), b"\xb0\x02\x00\x03"),
-    (v311.PINGRESP_BYTES, b"\xd0\x00"),
-])
+@pytest.mark.parametrize(
+    ("made", "expected"),
+    [
+        (v311.connack(v311.ACCEPTED), b"\x20\x02\x00\x00"),
+        (v311.connack(v311.ACCEPTED, session_present=True), b"\x20\x02\x01\x00"),
+        (v311.connack(v311.UNACCEPTABLE_PROTOCOL), b"\x20\x02\x00\x01"),
+        (v311.connack(v311.IDENTIFIER_REJECTED), b"\x20\x02\x00\x02"),
+        (v311.connack(v311.SERVER_UNAVAILABLE), b"\x20\x02\x00\x03"),
+        (v311.connack(v311.BAD_CREDENTIALS), b"\x20\x02\x00\x04"),
+        (v311.connack(v311.NOT_AUTHORIZED), b"\x20\x02\x00\x05"),
+        (v311.ack(PUBACK, 1), b"\x40\x02\x00\x01"),
+        (v311.ack(PUBACK, 0xABCD), b"\x40\x02\xab\xcd"),
+        (v311.ack(PUBREC, 2), b"\x50\x02\x00\x02"),
+        (v311.ack(PUBREL, 3), b"\x62\x02\x00\x03"),
+        (v311.ack(PUBCOMP, 4), b"\x70\x02\x00\x04"),
+        (v311.suback(10, [0]), b"\x90\x03\x00\x0a\x00"),
+        (v311.suback(10, [0, 1, 2, v311.SUBACK_FAILURE]), b"\x90\x06\x00\x0a\x00\x01\x02\x80"),
+        (v311.unsuback(3), b"\xb0\x02\x00\x03"),
+        (v311.PINGRESP_BYTES, b"\xd0\x00"),
+    ],
+)
 def test_server_packet_vectors(made, expected):
     assert made == expected
 
@@ -279,16 +307,19 @@ MALFORMED = [
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x03\x00\x3c" + s("c")), id="connect-reserved-flag-bit0"),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x0a\x00\x3c" + s("c")), id="connect-will-qos-without-will"),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x22\x00\x3c" + s("c")), id="connect-will-retain-without-will"),
-    pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x1e\x00\x3c" + s("c") + s("w") + s("m")),
-                 id="connect-will-qos3"),
-    pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x42\x00\x3c" + s("c") + s("pw")),
-                 id="connect-password-without-username"),
+    pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x1e\x00\x3c" + s("c") + s("w") + s("m")), id="connect-will-qos3"),
+    pytest.param(
+        packet(0x10, GOOD_CONNECT_HEAD + b"\x42\x00\x3c" + s("c") + s("pw")), id="connect-password-without-username"
+    ),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x82\x00\x3c" + s("c")), id="connect-username-missing"),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\xc2\x00\x3c" + s("c") + s("u")), id="connect-password-missing"),
-    pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x06\x00\x3c" + s("c") + s("w")), id="connect-will-message-missing"),
+    pytest.param(
+        packet(0x10, GOOD_CONNECT_HEAD + b"\x06\x00\x3c" + s("c") + s("w")), id="connect-will-message-missing"
+    ),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x02\x00\x3c" + s(b"\xff")), id="connect-client-id-invalid-utf8"),
-    pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x82\x00\x3c" + s("c") + s(b"\xc0\xaf")),
-                 id="connect-username-invalid-utf8"),
+    pytest.param(
+        packet(0x10, GOOD_CONNECT_HEAD + b"\x82\x00\x3c" + s("c") + s(b"\xc0\xaf")), id="connect-username-invalid-utf8"
+    ),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x02\x00\x3c" + s("c") + b"\x00"), id="connect-trailing-bytes"),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x02\x00"), id="connect-keep-alive-truncated"),
     pytest.param(packet(0x10, GOOD_CONNECT_HEAD + b"\x02\x00\x3c\x00\x05ab"), id="connect-client-id-truncated"),
@@ -308,10 +339,13 @@ def test_malformed_311_packets(data):
         decode311(data)
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(b"\x30\x80\x80\x80\x80\x01", id="remaining-length-5-bytes"),
-    pytest.param(b"\x30\xff\xff\xff\xff\x7f" + b"\x00" * 10, id="remaining-length-5-bytes-max"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"\x30\x80\x80\x80\x80\x01", id="remaining-length-5-bytes"),
+        pytest.param(b"\x30\xff\xff\xff\xff\x7f" + b"\x00" * 10, id="remaining-length-5-bytes-max"),
+    ],
+)
 def test_remaining_length_above_4_bytes(data):
     with pytest.raises(MalformedPacket):
         next_packet(data, 300_000_000)
@@ -326,31 +360,42 @@ def test_connect_decoded_with_its_level():
 
 # MQTT 5 adapter --------------------------------------------------------------------------------------------
 def test_v5_decodes_what_clients_send():
-    assert v5.decode(mqtt5.ConnectPacket(client_id="", username="tok", password=b"pw", keep_alive=30,
-                                         clean_start=True, max_packet_size=1000).write()) == \
-        Connect(5, "", "tok", b"pw", 30, True, 1000)
-    assert v5.decode(mqtt5.PublishPacket("v1/devices/me/claim", b"{}", qos=mqtt5.QoS.AT_LEAST_ONCE,
-                                         packet_id=3).write()) == Publish("v1/devices/me/claim", b"{}", 1, 3)
+    assert v5.decode(
+        mqtt5.ConnectPacket(
+            client_id="", username="tok", password=b"pw", keep_alive=30, clean_start=True, max_packet_size=1000
+        ).write()
+    ) == Connect(5, "", "tok", b"pw", 30, True, 1000)
+    assert v5.decode(
+        mqtt5.PublishPacket("v1/devices/me/claim", b"{}", qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=3).write()
+    ) == Publish("v1/devices/me/claim", b"{}", 1, 3)
     assert v5.decode(mqtt5.PublishPacket("t", b"", qos=mqtt5.QoS.AT_MOST_ONCE).write()) == Publish("t", b"", 0, None)
-    assert v5.decode(mqtt5.SubscribePacket(7, [mqtt5.TopicFilter("a/+", max_qos=mqtt5.QoS.AT_LEAST_ONCE)]).write()) \
-        == Subscribe(7, [("a/+", 1)])
+    assert v5.decode(
+        mqtt5.SubscribePacket(7, [mqtt5.TopicFilter("a/+", max_qos=mqtt5.QoS.AT_LEAST_ONCE)]).write()
+    ) == Subscribe(7, [("a/+", 1)])
     assert v5.decode(mqtt5.UnsubscribePacket(8, ["a/+"]).write()) == Unsubscribe(8, ["a/+"])
     assert v5.decode(mqtt5.PubRelPacket(9).write()) == PacketId(PUBREL, 9)
     assert v5.decode(mqtt5.PingReqPacket().write()) == Simple(PINGREQ)
     assert v5.decode(mqtt5.DisconnectPacket().write()) == Simple(DISCONNECT)
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(mqtt5.PublishPacket("t", b"", qos=mqtt5.QoS.AT_MOST_ONCE, topic_alias=1).write(), id="topic-alias"),
-    pytest.param(packet(0x30, s("a/+") + b"\x00"), id="wildcard-topic"),
-    pytest.param(packet(0x30, s(b"\xff\xfe") + b"\x00"), id="publish-topic-invalid-utf8"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x00" + s(b"\xff")), id="connect-client-id-invalid-utf8"),
-    pytest.param(packet(0x36, s("t") + b"\x00\x01\x00"), id="publish-qos3"),
-    pytest.param(b"\x20\x03\x00\x00\x00", id="connack-from-client"),
-    pytest.param(b"\x00\x00", id="type-0"),
-    pytest.param(b"\xc0\x01\x00", id="pingreq-trailing"),
-    pytest.param(packet(0x30, b"\x00\x09ab"), id="truncated-topic"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(
+            mqtt5.PublishPacket("t", b"", qos=mqtt5.QoS.AT_MOST_ONCE, topic_alias=1).write(), id="topic-alias"
+        ),
+        pytest.param(packet(0x30, s("a/+") + b"\x00"), id="wildcard-topic"),
+        pytest.param(packet(0x30, s(b"\xff\xfe") + b"\x00"), id="publish-topic-invalid-utf8"),
+        pytest.param(
+            packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x00" + s(b"\xff")), id="connect-client-id-invalid-utf8"
+        ),
+        pytest.param(packet(0x36, s("t") + b"\x00\x01\x00"), id="publish-qos3"),
+        pytest.param(b"\x20\x03\x00\x00\x00", id="connack-from-client"),
+        pytest.param(b"\x00\x00", id="type-0"),
+        pytest.param(b"\xc0\x01\x00", id="pingreq-trailing"),
+        pytest.param(packet(0x30, b"\x00\x09ab"), id="truncated-topic"),
+    ],
+)
 def test_v5_malformed(data):
     with pytest.raises(MalformedPacket):
         v5.decode(data)
@@ -360,72 +405,136 @@ def test_v5_malformed(data):
 props = st.lists(st.tuples(text, text), max_size=3)
 
 
-@given(client_id=text, username=st.none() | text, password=st.none() | st.binary(max_size=40),
-       keep_alive=st.integers(0, 65535), clean=st.booleans(), max_size=st.none() | st.integers(1, 2**32 - 1),
-       user_properties=props, will_topic=st.none() | topics, will_properties=props)
-def test_v5_connect_round_trip(client_id, username, password, keep_alive, clean, max_size, user_properties,
-                               will_topic, will_properties):
-    will = None if will_topic is None else mqtt5.Will(will_topic, payload=b"m", content_type="ct",
-                                                       will_delay_interval=5, user_properties=will_properties)
-    data = mqtt5.ConnectPacket(client_id=client_id, username=username, password=password, keep_alive=keep_alive,
-                               clean_start=clean, max_packet_size=max_size, will=will, session_expiry_interval=9,
-                               receive_max=10, user_properties=user_properties).write()
+@given(
+    client_id=text,
+    username=st.none() | text,
+    password=st.none() | st.binary(max_size=40),
+    keep_alive=st.integers(0, 65535),
+    clean=st.booleans(),
+    max_size=st.none() | st.integers(1, 2**32 - 1),
+    user_properties=props,
+    will_topic=st.none() | topics,
+    will_properties=props,
+)
+def test_v5_connect_round_trip(
+    client_id, username, password, keep_alive, clean, max_size, user_properties, will_topic, will_properties
+):
+    will = (
+        None
+        if will_topic is None
+        else mqtt5.Will(
+            will_topic, payload=b"m", content_type="ct", will_delay_interval=5, user_properties=will_properties
+        )
+    )
+    data = mqtt5.ConnectPacket(
+        client_id=client_id,
+        username=username,
+        password=password,
+        keep_alive=keep_alive,
+        clean_start=clean,
+        max_packet_size=max_size,
+        will=will,
+        session_expiry_interval=9,
+        receive_max=10,
+        user_properties=user_properties,
+    ).write()
     assert v5.decode(data) == Connect(5, client_id, username, password, keep_alive, clean, max_size)
 
 
-@given(topic=topics, payload=st.binary(max_size=300), qos=st.sampled_from([0, 1, 2]),
-       packet_id=st.integers(1, 65535), user_properties=props, content_type=st.none() | text,
-       response_topic=st.none() | topics, correlation=st.none() | st.binary(max_size=20), retain=st.booleans())
-def test_v5_publish_round_trip(topic, payload, qos, packet_id, user_properties, content_type, response_topic,
-                               correlation, retain):
-    data = mqtt5.PublishPacket(topic, payload, qos=mqtt5.QoS(qos), packet_id=packet_id if qos else None,
-                               retain=retain, payload_format_indicator=1, message_expiry_interval=60,
-                               content_type=content_type, response_topic=response_topic, correlation_data=correlation,
-                               user_properties=user_properties).write()
+@given(
+    topic=topics,
+    payload=st.binary(max_size=300),
+    qos=st.sampled_from([0, 1, 2]),
+    packet_id=st.integers(1, 65535),
+    user_properties=props,
+    content_type=st.none() | text,
+    response_topic=st.none() | topics,
+    correlation=st.none() | st.binary(max_size=20),
+    retain=st.booleans(),
+)
+def test_v5_publish_round_trip(
+    topic, payload, qos, packet_id, user_properties, content_type, response_topic, correlation, retain
+):
+    data = mqtt5.PublishPacket(
+        topic,
+        payload,
+        qos=mqtt5.QoS(qos),
+        packet_id=packet_id if qos else None,
+        retain=retain,
+        payload_format_indicator=1,
+        message_expiry_interval=60,
+        content_type=content_type,
+        response_topic=response_topic,
+        correlation_data=correlation,
+        user_properties=user_properties,
+    ).write()
     assert v5.decode(data) == Publish(topic, payload, qos, packet_id if qos else None, retain=retain)
 
 
 filters = st.one_of(topics.filter(lambda t: not t.startswith("$")), st.sampled_from(["a/+", "#", "+/b/#"]))
 
 
-@given(packet_id=st.integers(1, 65535), filters=st.lists(st.tuples(filters, st.sampled_from([0, 1, 2])),
-                                                          min_size=1, max_size=4), user_properties=props)
+@given(
+    packet_id=st.integers(1, 65535),
+    filters=st.lists(st.tuples(filters, st.sampled_from([0, 1, 2])), min_size=1, max_size=4),
+    user_properties=props,
+)
 def test_v5_subscribe_round_trip(packet_id, filters, user_properties):
-    data = mqtt5.SubscribePacket(packet_id, [mqtt5.TopicFilter(f, max_qos=mqtt5.QoS(q), no_local=True)
-                                             for f, q in filters],
-                                 subscription_id=3, user_properties=user_properties).write()
+    data = mqtt5.SubscribePacket(
+        packet_id,
+        [mqtt5.TopicFilter(f, max_qos=mqtt5.QoS(q), no_local=True) for f, q in filters],
+        subscription_id=3,
+        user_properties=user_properties,
+    ).write()
     assert v5.decode(data) == Subscribe(packet_id, filters)
     names = [f for f, _ in filters]
-    assert v5.decode(mqtt5.UnsubscribePacket(packet_id, names, user_properties=user_properties).write()) == \
-        Unsubscribe(packet_id, names)
+    assert v5.decode(mqtt5.UnsubscribePacket(packet_id, names, user_properties=user_properties).write()) == Unsubscribe(
+        packet_id, names
+    )
 
 
 def test_v5_acks_and_disconnect_with_reasons_and_properties():
-    assert v5.decode(mqtt5.PubAckPacket(5, reason_code=mqtt5.PubAckReasonCode(0x10), reason_str="r",
-                                        user_properties=[("a", "b")]).write()) == PacketId(PUBACK, 5)
+    assert v5.decode(
+        mqtt5.PubAckPacket(
+            5, reason_code=mqtt5.PubAckReasonCode(0x10), reason_str="r", user_properties=[("a", "b")]
+        ).write()
+    ) == PacketId(PUBACK, 5)
     assert v5.decode(mqtt5.PubRecPacket(6, reason_code=mqtt5.PubRecReasonCode(0x80)).write()) == PacketId(PUBREC, 6)
     assert v5.decode(mqtt5.PubCompPacket(7, reason_code=mqtt5.PubCompReasonCode(0x92)).write()) == PacketId(PUBCOMP, 7)
-    assert v5.decode(mqtt5.DisconnectPacket(reason_code=mqtt5.DisconnectReasonCode(0x04), reason_str="bye",
-                                            session_expiry_interval=0).write()) == Simple(DISCONNECT)
+    assert v5.decode(
+        mqtt5.DisconnectPacket(
+            reason_code=mqtt5.DisconnectReasonCode(0x04), reason_str="bye", session_expiry_interval=0
+        ).write()
+    ) == Simple(DISCONNECT)
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x21\x00" + s("c")), id="connect-property-truncated"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x21\x00\x00" + s("c")), id="receive-max-0"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x05\x27\x00\x00\x00\x00" + s("c")), id="max-size-0"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x17\x02" + s("c")), id="problem-info-2"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x06\x21\x00\x01\x21\x00\x01" + s("c")),
-                 id="property-twice"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x23\x00\x01" + s("c")), id="topic-alias-in-connect"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x7f\x00" + s("c")), id="unknown-property"),
-    pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\xff\xff\xff\xff\x7f" + s("c")), id="property-length-5-bytes"),
-    pytest.param(packet(0x32, s("t") + b"\x00\x01\x02\x0b\x01"), id="publish-subscription-id-from-client"),
-    pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x40"), id="subscribe-reserved-option-bits"),
-    pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x30"), id="subscribe-retain-handling-3"),
-    pytest.param(b"\x40\x03\x00\x01\x05", id="puback-unknown-reason"),
-    pytest.param(b"\x40\x05\x00\x01\x00\x00\x00", id="puback-trailing-bytes"),
-    pytest.param(b"\xf0\x00", id="auth"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(
+            packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x21\x00" + s("c")), id="connect-property-truncated"
+        ),
+        pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x21\x00\x00" + s("c")), id="receive-max-0"),
+        pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x05\x27\x00\x00\x00\x00" + s("c")), id="max-size-0"),
+        pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x17\x02" + s("c")), id="problem-info-2"),
+        pytest.param(
+            packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x06\x21\x00\x01\x21\x00\x01" + s("c")), id="property-twice"
+        ),
+        pytest.param(
+            packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x03\x23\x00\x01" + s("c")), id="topic-alias-in-connect"
+        ),
+        pytest.param(packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\x02\x7f\x00" + s("c")), id="unknown-property"),
+        pytest.param(
+            packet(0x10, s("MQTT") + b"\x05\x02\x00\x3c\xff\xff\xff\xff\x7f" + s("c")), id="property-length-5-bytes"
+        ),
+        pytest.param(packet(0x32, s("t") + b"\x00\x01\x02\x0b\x01"), id="publish-subscription-id-from-client"),
+        pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x40"), id="subscribe-reserved-option-bits"),
+        pytest.param(packet(0x82, b"\x00\x01\x00" + s("a") + b"\x30"), id="subscribe-retain-handling-3"),
+        pytest.param(b"\x40\x03\x00\x01\x05", id="puback-unknown-reason"),
+        pytest.param(b"\x40\x05\x00\x01\x00\x00\x00", id="puback-trailing-bytes"),
+        pytest.param(b"\xf0\x00", id="auth"),
+    ],
+)
 def test_v5_protocol_errors(data):
     with pytest.raises(MalformedPacket):
         v5.decode(data)
@@ -442,7 +551,9 @@ def _v5_with(field: str) -> list[tuple[str, bytes]]:
         "connect-user-property": lambda v: mqtt5.ConnectPacket(client_id="c", user_properties=[("k", v)]),
         "connect-will-topic": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will(v, payload=b"m")),
         "connect-will-content-type": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will("w", content_type=v)),
-        "connect-will-user-property": lambda v: mqtt5.ConnectPacket(client_id="c", will=Will("w", user_properties=[(v, "x")])),
+        "connect-will-user-property": lambda v: mqtt5.ConnectPacket(
+            client_id="c", will=Will("w", user_properties=[(v, "x")])
+        ),
         "publish-topic": lambda v: mqtt5.PublishPacket(v, b"{}", qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=1),
         "publish-content-type": lambda v: mqtt5.PublishPacket("t", b"", content_type=v),
         "publish-response-topic": lambda v: mqtt5.PublishPacket("t", b"", response_topic=v),
@@ -459,8 +570,12 @@ def _v5_with(field: str) -> list[tuple[str, bytes]]:
     return [(name, make(field).write()) for name, make in makers.items()]
 
 
-BAD_STRINGS = [(b"\xff\xfe\xfd", "not-utf8"), (b"\xed\xa0\x80", "surrogate"), (b"a\x00b", "nul"),
-               (b"\xc0\xaf\x41", "overlong")]
+BAD_STRINGS = [
+    (b"\xff\xfe\xfd", "not-utf8"),
+    (b"\xed\xa0\x80", "surrogate"),
+    (b"a\x00b", "nul"),
+    (b"\xc0\xaf\x41", "overlong"),
+]
 
 
 V5_STRING_FIELDS = _v5_with("Zzz")
@@ -511,17 +626,30 @@ SEEDS = [
     v311.encode_publish("t", b"x", 2, 2),
     packet(0x82, b"\x00\x05" + s("a/+") + b"\x01" + s("#") + b"\x00"),
     packet(0xA2, b"\x00\x06" + s("a/+")),
-    b"\x62\x02\x00\x01", b"\xc0\x00", b"\xe0\x00",
-    mqtt5.ConnectPacket(client_id="c", username="tok", password=b"pw", keep_alive=60, max_packet_size=1000,
-                        user_properties=[("k", "v")]).write(),
-    mqtt5.PublishPacket("v1/devices/me/claim", b"{}", qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=3,
-                        content_type="application/json", user_properties=[("a", "b")]).write(),
+    b"\x62\x02\x00\x01",
+    b"\xc0\x00",
+    b"\xe0\x00",
+    mqtt5.ConnectPacket(
+        client_id="c", username="tok", password=b"pw", keep_alive=60, max_packet_size=1000, user_properties=[("k", "v")]
+    ).write(),
+    mqtt5.PublishPacket(
+        "v1/devices/me/claim",
+        b"{}",
+        qos=mqtt5.QoS.AT_LEAST_ONCE,
+        packet_id=3,
+        content_type="application/json",
+        user_properties=[("a", "b")],
+    ).write(),
     mqtt5.SubscribePacket(7, [mqtt5.TopicFilter("a/+")]).write(),
     mqtt5.UnsubscribePacket(8, ["a/+"]).write(),
     mqtt5.PubAckPacket(9, reason_code=mqtt5.PubAckReasonCode(0x10)).write(),
     mqtt5.DisconnectPacket(reason_code=mqtt5.DisconnectReasonCode(0x04)).write(),
-    mqtt5.ConnectPacket(client_id="c", will=mqtt5.Will("w/t", payload=b"m", content_type="ct", user_properties=[("a", "b")]),
-                        authentication_method="m", authentication_data=b"d").write(),
+    mqtt5.ConnectPacket(
+        client_id="c",
+        will=mqtt5.Will("w/t", payload=b"m", content_type="ct", user_properties=[("a", "b")]),
+        authentication_method="m",
+        authentication_data=b"d",
+    ).write(),
     mqtt5.PubRelPacket(9, reason_code=mqtt5.PubRelReasonCode(0x92), reason_str="r").write(),
     mqtt5.AuthPacket(authentication_method="m").write(),
 ]

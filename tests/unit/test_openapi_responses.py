@@ -105,7 +105,9 @@ def test_every_success_declares_its_body(document: dict[str, Any]) -> None:
     assert empty == EMPTY_SUCCESS
     assert no_success == set(NO_SUCCESS)
     assert set(undescribed) <= set(UNDECLARED), {k: v for k, v in undescribed.items() if k not in UNDECLARED}
-    assert set(UNDECLARED) <= set(undescribed), f"declared now, take out of UNDECLARED: {set(UNDECLARED) - set(undescribed)}"
+    assert set(UNDECLARED) <= set(undescribed), (
+        f"declared now, take out of UNDECLARED: {set(UNDECLARED) - set(undescribed)}"
+    )
 
 
 def test_empty_successes_say_so(document: dict[str, Any]) -> None:
@@ -141,7 +143,14 @@ def test_every_4xx_declares_its_family_error_body(document: dict[str, Any]) -> N
         if family(label) == "problem":
             assert list(content) == ["application/problem+json"], label
             assert set(content["application/problem+json"]["schema"]["required"]) == {
-                "type", "title", "status", "detail", "instance", "code", "message"}, label
+                "type",
+                "title",
+                "status",
+                "detail",
+                "instance",
+                "code",
+                "message",
+            }, label
         else:
             media_type, name = ERROR_BODIES[family(label)]
             assert content == {media_type: {"schema": {"$ref": f"#/components/schemas/{name}"}}}, label
@@ -163,6 +172,7 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
 
 # --- the builders' bodies against the declared schemas ------------------------------------------
 
+
 def validator(document: dict[str, Any], name: str) -> jsonschema_rs.Validator:
     schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
     return jsonschema_rs.Draft202012Validator(schema)
@@ -171,8 +181,16 @@ def validator(document: dict[str, Any], name: str) -> jsonschema_rs.Validator:
 TENANT, CUSTOMER = uuid.uuid4(), uuid.uuid4()
 DEVICES = [
     Device(uuid.uuid4(), TENANT, None, "d-1", "default", 1_700_000_000_000),
-    Device(uuid.uuid4(), TENANT, CUSTOMER, "d-2", "sensor", 1_700_000_000_001, label="L",
-           additional_info={"gateway": True, "ratio": 0.5}),
+    Device(
+        uuid.uuid4(),
+        TENANT,
+        CUSTOMER,
+        "d-2",
+        "sensor",
+        1_700_000_000_001,
+        label="L",
+        additional_info={"gateway": True, "ratio": 0.5},
+    ),
 ]
 
 
@@ -186,8 +204,10 @@ def test_device_json_is_the_declared_device(document: dict[str, Any], device: De
 def test_customer_user_and_page_json_are_declared(document: dict[str, Any]) -> None:
     customer = Customer(CUSTOMER, TENANT, "C", 1_700_000_000_000, email=None, additional_info={"a": [1]})
     validator(document, "Customer").validate(customer_json(customer))
-    users = [User(uuid.uuid4(), TENANT, CUSTOMER, "u@example.com", Authority.CUSTOMER_USER, 1, first_name="A"),
-             User(uuid.uuid4(), NULL_UUID, None, "s@example.com", Authority.SYS_ADMIN, 2, enabled=True)]
+    users = [
+        User(uuid.uuid4(), TENANT, CUSTOMER, "u@example.com", Authority.CUSTOMER_USER, 1, first_name="A"),
+        User(uuid.uuid4(), NULL_UUID, None, "s@example.com", Authority.SYS_ADMIN, 2, enabled=True),
+    ]
     for user in users:
         validator(document, "User").validate(user_json(user))
     validator(document, "DevicePageData").validate(page_json(Page(DEVICES, 12, 2), 0, device_json))
@@ -201,9 +221,11 @@ def body_of(response: Any) -> Any:
 def test_the_error_bodies_are_declared(document: dict[str, Any]) -> None:
     validator(document, "ThingsBoardError").validate(body_of(errors.error_response(404, "Not found")))
     validator(document, "TtsError").validate(body_of(errors.tts_response(400, "bad", "BAD", None)))
-    request = Request({"type": "http", "method": "GET", "path": "/v1/claimed-devices", "headers": [],
-                       "query_string": b""})
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/v1/claimed-devices", "headers": [], "query_string": b""}
+    )
     problem = body_of(errors.problem_response(request, 409, "taken", "DEVICE_OWNED_BY_ANOTHER"))
-    schema = document["paths"]["/v1/claimed-devices"]["get"]["responses"]["4XX"]["content"][
-        "application/problem+json"]["schema"]
+    schema = document["paths"]["/v1/claimed-devices"]["get"]["responses"]["4XX"]["content"]["application/problem+json"][
+        "schema"
+    ]
     jsonschema_rs.Draft202012Validator(schema).validate(problem)

@@ -62,20 +62,39 @@ C1 = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
 C2 = uuid.UUID("00000000-0000-4000-8000-0000000000c2")
 
 
-def principal(authority: Authority = Authority.CUSTOMER_USER, *, role: Role | None = None,
-              tenant: uuid.UUID = TENANT, customer: uuid.UUID | None = C1) -> Principal:
+def principal(
+    authority: Authority = Authority.CUSTOMER_USER,
+    *,
+    role: Role | None = None,
+    tenant: uuid.UUID = TENANT,
+    customer: uuid.UUID | None = C1,
+) -> Principal:
     kwargs = {} if role is None else {"role": role}
     if authority is not Authority.CUSTOMER_USER and customer is C1:
         customer = None
-    return Principal(user_id=uuid.uuid4(), tenant_id=tenant, customer_id=customer, authority=authority,
-                     email="someone@example.com", **kwargs)
+    return Principal(
+        user_id=uuid.uuid4(),
+        tenant_id=tenant,
+        customer_id=customer,
+        authority=authority,
+        email="someone@example.com",
+        **kwargs,
+    )
 
 
-def device(*, tenant: uuid.UUID = TENANT, customer: uuid.UUID | None = C1, restricted: bool = False,
-           blocked: bool = False) -> Device:
-    return Device(id=uuid.uuid4(), tenant_id=tenant, customer_id=customer, name=f"dev-{uuid.uuid4().hex[:8]}",
-                  type="default", created_time=1, claim_restricted=restricted,
-                  blocked_at=5 if blocked else None)
+def device(
+    *, tenant: uuid.UUID = TENANT, customer: uuid.UUID | None = C1, restricted: bool = False, blocked: bool = False
+) -> Device:
+    return Device(
+        id=uuid.uuid4(),
+        tenant_id=tenant,
+        customer_id=customer,
+        name=f"dev-{uuid.uuid4().hex[:8]}",
+        type="default",
+        created_time=1,
+        claim_restricted=restricted,
+        blocked_at=5 if blocked else None,
+    )
 
 
 # --- built-in roles ------------------------------------------------------------------------------
@@ -89,8 +108,7 @@ def test_built_in_roles_are_exactly_the_four_nrf_team_roles():
         assert role.description
 
 
-@pytest.mark.parametrize(("smaller", "larger"), list(itertools.combinations(CHAIN, 2)),
-                         ids=lambda r: r.name)
+@pytest.mark.parametrize(("smaller", "larger"), list(itertools.combinations(CHAIN, 2)), ids=lambda r: r.name)
 def test_built_in_roles_are_strictly_nested(smaller, larger):
     assert smaller.permissions < larger.permissions  # proper subset
 
@@ -158,15 +176,39 @@ def test_parse_permissions_lists_the_unknown_ones():
     assert "DEVICE:CLAIM" in message  # the known ones are listed to help
 
 
-@pytest.mark.parametrize("name", ["DEVICE", "DEVICE:", ":READ", "DEVICE READ", " DEVICE:READ", "DEVICE:READ ",
-                                  "DEVICE_READ", "USER:READ", "DEVICE:DELETE", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DEVICE",
+        "DEVICE:",
+        ":READ",
+        "DEVICE READ",
+        " DEVICE:READ",
+        "DEVICE:READ ",
+        "DEVICE_READ",
+        "USER:READ",
+        "DEVICE:DELETE",
+        "",
+    ],
+)
 def test_parse_permissions_refuses_near_misses(name):
     with pytest.raises(InvalidArgument, match="Unknown permission"):
         parse_permissions([name])
 
 
-@pytest.mark.parametrize("values", [None, "DEVICE:READ", ("DEVICE:READ",), {"DEVICE:READ"}, ["DEVICE:READ", 1],
-                                    [None], [["DEVICE:READ"]], {"DEVICE:READ": True}])
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,
+        "DEVICE:READ",
+        ("DEVICE:READ",),
+        {"DEVICE:READ"},
+        ["DEVICE:READ", 1],
+        [None],
+        [["DEVICE:READ"]],
+        {"DEVICE:READ": True},
+    ],
+)
 def test_parse_permissions_refuses_what_is_not_a_list_of_strings(values):
     with pytest.raises(InvalidArgument, match="list"):
         parse_permissions(values)
@@ -175,16 +217,35 @@ def test_parse_permissions_refuses_what_is_not_a_list_of_strings(values):
 # --- check_role_name -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Operator", "a", "Z", "field-tech_2", "installer", "OWNER2", "ownerish",
-                                  "Viewers", "a" * 64, "X" + "9" * 63])
+@pytest.mark.parametrize(
+    "name",
+    ["Operator", "a", "Z", "field-tech_2", "installer", "OWNER2", "ownerish", "Viewers", "a" * 64, "X" + "9" * 63],
+)
 def test_check_role_name_accepts_and_returns_the_name_unchanged(name):
     assert check_role_name(name) == name
 
 
 @pytest.mark.parametrize(
     "name",
-    ["", "1abc", "_abc", "-abc", "a" * 65, "has space", "tab\tname", "trailing\n", "dot.name", "émile",
-     "ünit", "a/b", "role!", None, 5, ["Operator"], b"Operator"],
+    [
+        "",
+        "1abc",
+        "_abc",
+        "-abc",
+        "a" * 65,
+        "has space",
+        "tab\tname",
+        "trailing\n",
+        "dot.name",
+        "émile",
+        "ünit",
+        "a/b",
+        "role!",
+        None,
+        5,
+        ["Operator"],
+        b"Operator",
+    ],
 )
 def test_check_role_name_refuses_bad_names(name):
     with pytest.raises(InvalidArgument, match="role name"):
@@ -248,8 +309,10 @@ def test_owner_claiming_again_gets_already_yours_whatever_the_flags(blocked, non
 
 
 def test_owner_is_compared_by_value_not_identity():
-    assert decide_token_claim(owner=uuid.UUID(str(CALLER)), caller=CALLER, blocked=False,
-                              nonce_used=False) is TokenClaimOutcome.ALREADY_YOURS
+    assert (
+        decide_token_claim(owner=uuid.UUID(str(CALLER)), caller=CALLER, blocked=False, nonce_used=False)
+        is TokenClaimOutcome.ALREADY_YOURS
+    )
 
 
 @pytest.mark.parametrize(("blocked", "nonce_used"), FLAGS)
@@ -286,11 +349,15 @@ def test_decide_token_claim_takes_keyword_arguments_only():
 
 @pytest.mark.parametrize(
     ("error", "code", "base"),
-    [(UnknownDevice, "UNKNOWN_DEVICE", NotFound), (BadSignature, "CLAIM_TOKEN_BAD_SIGNATURE", PermissionDenied),
-     (ReplayedToken, "CLAIM_TOKEN_REPLAYED", PermissionDenied),
-     (ChallengeExpired, "CLAIM_CHALLENGE_EXPIRED", PermissionDenied),
-     (ChallengeRequired, "CLAIM_CHALLENGE_REQUIRED", PermissionDenied),
-     (DeviceBlocked, "DEVICE_BLOCKED", PermissionDenied), (OwnedByAnother, "DEVICE_OWNED_BY_ANOTHER", Conflict)],
+    [
+        (UnknownDevice, "UNKNOWN_DEVICE", NotFound),
+        (BadSignature, "CLAIM_TOKEN_BAD_SIGNATURE", PermissionDenied),
+        (ReplayedToken, "CLAIM_TOKEN_REPLAYED", PermissionDenied),
+        (ChallengeExpired, "CLAIM_CHALLENGE_EXPIRED", PermissionDenied),
+        (ChallengeRequired, "CLAIM_CHALLENGE_REQUIRED", PermissionDenied),
+        (DeviceBlocked, "DEVICE_BLOCKED", PermissionDenied),
+        (OwnedByAnother, "DEVICE_OWNED_BY_ANOTHER", Conflict),
+    ],
 )
 def test_ownership_errors_carry_distinct_codes(error, code, base):
     instance = error("why")
@@ -300,8 +367,18 @@ def test_ownership_errors_carry_distinct_codes(error, code, base):
 
 
 def test_ownership_error_codes_are_unique():
-    codes = [e.code for e in (UnknownDevice, BadSignature, ReplayedToken, ChallengeExpired, ChallengeRequired,
-                              DeviceBlocked, OwnedByAnother)]
+    codes = [
+        e.code
+        for e in (
+            UnknownDevice,
+            BadSignature,
+            ReplayedToken,
+            ChallengeExpired,
+            ChallengeRequired,
+            DeviceBlocked,
+            OwnedByAnother,
+        )
+    ]
     assert len(set(codes)) == len(codes)
 
 
@@ -388,9 +465,9 @@ def test_at_most_100_tags_per_device():
     hundred = [f"tag{i}" for i in range(100)]
     assert parse_tags(hundred) == tuple(hundred)
     with pytest.raises(InvalidArgument, match="100 tags"):
-        parse_tags(hundred + ["one-more"])
+        parse_tags([*hundred, "one-more"])
     with pytest.raises(InvalidArgument, match="100 tags"):
-        parse_tags([",".join(hundred + ["one-more"])])  # the same, joined by commas
+        parse_tags([",".join([*hundred, "one-more"])])  # the same, joined by commas
 
 
 def test_the_tag_count_is_taken_after_removing_repeats():
@@ -407,8 +484,11 @@ def test_claimed_device_status_follows_the_block():
 # --- visible_to ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "sees"), [(VIEWER, False), (EDITOR, False), (ADMIN, True), (OWNER, True)],
-                         ids=lambda v: v.name if isinstance(v, Role) else str(v))
+@pytest.mark.parametrize(
+    ("role", "sees"),
+    [(VIEWER, False), (EDITOR, False), (ADMIN, True), (OWNER, True)],
+    ids=lambda v: v.name if isinstance(v, Role) else str(v),
+)
 def test_restricted_devices_are_hidden_from_editors_and_viewers(role, sees):
     assert visible_to(principal(role=role), device(restricted=True)) is sees
 

@@ -78,8 +78,9 @@ def new_private_key() -> ec.EllipticCurvePrivateKey:
 
 
 def private_key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def load_private_key(pem: str | bytes) -> ec.EllipticCurvePrivateKey:
@@ -93,12 +94,21 @@ def load_private_key(pem: str | bytes) -> ec.EllipticCurvePrivateKey:
 
 
 def public_pem_of(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
-def mint_token(private_key: ec.EllipticCurvePrivateKey, device_id: uuid.UUID, *, device_type: int = 3,
-               firmware_id: uuid.UUID | None = None, nonce: bytes | None = None) -> str:
+def mint_token(
+    private_key: ec.EllipticCurvePrivateKey,
+    device_id: uuid.UUID,
+    *,
+    device_type: int = 3,
+    firmware_id: uuid.UUID | None = None,
+    nonce: bytes | None = None,
+) -> str:
     """A claim token as a device would print it, signed by ``private_key`` (for tests and demos)."""
     nonce = secrets.token_bytes(16) if nonce is None else nonce
     if len(nonce) != 16:
@@ -108,11 +118,19 @@ def mint_token(private_key: ec.EllipticCurvePrivateKey, device_id: uuid.UUID, *,
     return f"{b64url(message)}.{b64url(encode_sign1(PROTECTED_ES256, signature))}"
 
 
+def _load_ec_key(der: bytes) -> ec.EllipticCurvePublicKey:
+    """A stored key (public_key_der made it, so it is a P-256 key) loaded."""
+    key = serialization.load_der_public_key(der)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("not an elliptic-curve public key")
+    return key
+
+
 class Es256IdentityKeys:
     """:class:`claimd.services.ports.IdentityKeys` for P-256 keys; loaded keys are cached."""
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._load = lru_cache(maxsize=cache_size)(serialization.load_der_public_key)
+        self._load = lru_cache(maxsize=cache_size)(_load_ec_key)
 
     def normalize(self, text: str) -> bytes:
         return public_key_der(text)
@@ -134,18 +152,31 @@ class Es256IdentityKeys:
                     return None
                 claims = jwt.decode(token, options={"verify_signature": False})
             else:
-                claims = jwt.decode(token, self._load(public_key), algorithms=["ES256"],
-                                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                                             "verify_aud": False})
+                claims = jwt.decode(
+                    token,
+                    self._load(public_key),
+                    algorithms=["ES256"],
+                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+                )
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
         return claims if isinstance(claims, dict) else None
 
 
-def mint_device_jwt(private_key: ec.EllipticCurvePrivateKey, device_id: uuid.UUID, *, lifetime_s: int = 300,
-                    issuer_prefix: str = "", now_s: int | None = None) -> str:
+def mint_device_jwt(
+    private_key: ec.EllipticCurvePrivateKey,
+    device_id: uuid.UUID,
+    *,
+    lifetime_s: int = 300,
+    issuer_prefix: str = "",
+    now_s: int | None = None,
+) -> str:
     """A device JWT as the nRF Provisioning library sends it (ES256, device UUID in ``iss``)."""
     now = int(time.time()) if now_s is None else now_s
-    claims = {"iss": f"{issuer_prefix}{device_id}", "iat": now, "exp": now + lifetime_s,
-              "jti": f"{issuer_prefix}{device_id}.{secrets.token_hex(8)}"}
+    claims = {
+        "iss": f"{issuer_prefix}{device_id}",
+        "iat": now,
+        "exp": now + lifetime_s,
+        "jti": f"{issuer_prefix}{device_id}.{secrets.token_hex(8)}",
+    }
     return jwt.encode(claims, private_key, algorithm="ES256")

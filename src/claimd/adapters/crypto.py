@@ -17,6 +17,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher as _Argon2
@@ -84,8 +85,9 @@ class JwtCodec:
 
     ISSUER = "claimd"
 
-    def __init__(self, server_secret: bytes, access_ttl_s: int = 9000, refresh_ttl_s: int = 604800,
-                 cache_size: int = 10000) -> None:
+    def __init__(
+        self, server_secret: bytes, access_ttl_s: int = 9000, refresh_ttl_s: int = 604800, cache_size: int = 10000
+    ) -> None:
         self._key = derive_key(server_secret, "jwt")
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
@@ -96,19 +98,35 @@ class JwtCodec:
         now_ms = time.time_ns() // 1_000_000
         now = now_ms // 1000
         # iatMs: a password change refuses tokens issued before it, to the millisecond
-        common = {"iss": self.ISSUER, "iat": now, "iatMs": now_ms, "sub": user.email, "userId": str(user.id), "jti": secrets.token_hex(8)}
+        common = {
+            "iss": self.ISSUER,
+            "iat": now,
+            "iatMs": now_ms,
+            "sub": user.email,
+            "userId": str(user.id),
+            "jti": secrets.token_hex(8),
+        }
         access = {
-            **common, "exp": now + self.access_ttl_s, "scopes": [user.authority.value],
-            "tenantId": str(user.tenant_id), "customerId": str(user.customer_id) if user.customer_id else None,
-            "enabled": True, "isPublic": False,
+            **common,
+            "exp": now + self.access_ttl_s,
+            "scopes": [user.authority.value],
+            "tenantId": str(user.tenant_id),
+            "customerId": str(user.customer_id) if user.customer_id else None,
+            "enabled": True,
+            "isPublic": False,
         }
         refresh = {**common, "exp": now + self.refresh_ttl_s, "scopes": ["REFRESH_TOKEN"]}
         return jwt.encode(access, self._key, "HS256"), jwt.encode(refresh, self._key, "HS256")
 
-    def _decode(self, token: str) -> dict:
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
-            return jwt.decode(token, self._key, algorithms=["HS256"], issuer=self.ISSUER,
-                              options={"require": ["exp", "sub", "scopes", "userId"]})
+            return jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=self.ISSUER,
+                options={"require": ["exp", "sub", "scopes", "userId"]},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise AuthenticationFailed("Token has expired", expired=True) from exc
         except jwt.PyJWTError as exc:
@@ -155,10 +173,11 @@ class JwtCodec:
             raise AuthenticationFailed("Invalid refresh token") from exc
 
 
-def _issued_ms(claims: dict) -> int:
+def _issued_ms(claims: dict[str, Any]) -> int:
     """When a token was issued, in epoch ms (tokens without iatMs: their iat second; without iat: never)."""
-    if isinstance(claims.get("iatMs"), int):
-        return claims["iatMs"]
+    iat_ms = claims.get("iatMs")
+    if isinstance(iat_ms, int):
+        return iat_ms
     iat = claims.get("iat")
     return int(iat) * 1000 if isinstance(iat, (int, float)) else 0
 

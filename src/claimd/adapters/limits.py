@@ -50,8 +50,9 @@ class MemoryFailureLimiter:
         return await self.locked(keys, now_ms)
 
     def _forget(self, now_ms: int, forget_ms: int) -> None:
-        self._counts = {k: c for k, c in self._counts.items()
-                        if now_ms - c.last_ms <= forget_ms or c.locked_until > now_ms}
+        self._counts = {
+            k: c for k, c in self._counts.items() if now_ms - c.last_ms <= forget_ms or c.locked_until > now_ms
+        }
 
 
 # KEYS: the lock of each key. Returns how long the most locked of them stays locked (ms), or 0.

@@ -36,7 +36,7 @@ _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 class _Children:
     """The labelled children of one metric, made on first use and kept."""
 
-    __slots__ = ("labels", "children")
+    __slots__ = ("children", "labels")
 
     def __init__(self, metric: Any) -> None:
         self.labels: Callable[..., Any] = metric.labels
@@ -59,40 +59,85 @@ class PrometheusMetrics:
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
         Gauge("claimd_info", "claimd's version", ["version"], registry=registry).labels(claimd.__version__).set(1)
-        self._claims = _Children(Counter(
-            "claimd_claims", "Customer claim attempts by door, proof presented and outcome",
-            ["door", "proof", "outcome"], registry=registry))
-        self._windows = _Children(Counter(
-            "claimd_claim_windows", "Device claim messages (a device sending its key) by door and outcome",
-            ["door", "outcome"], registry=registry))
-        failed = Counter("claimd_failed_guesses", "Wrong secrets counted by the guessing guard, by kind",
-                         ["kind"], registry=registry)
-        lockouts = Counter("claimd_lockouts", "Wrong secrets that left a device, user, account or address "
-                           "locked out, by kind", ["kind"], registry=registry)
-        locked_out = Counter("claimd_locked_out_attempts", "Attempts refused while locked out, by kind",
-                             ["kind"], registry=registry)
+        self._claims = _Children(
+            Counter(
+                "claimd_claims",
+                "Customer claim attempts by door, proof presented and outcome",
+                ["door", "proof", "outcome"],
+                registry=registry,
+            )
+        )
+        self._windows = _Children(
+            Counter(
+                "claimd_claim_windows",
+                "Device claim messages (a device sending its key) by door and outcome",
+                ["door", "outcome"],
+                registry=registry,
+            )
+        )
+        failed = Counter(
+            "claimd_failed_guesses", "Wrong secrets counted by the guessing guard, by kind", ["kind"], registry=registry
+        )
+        lockouts = Counter(
+            "claimd_lockouts",
+            "Wrong secrets that left a device, user, account or address locked out, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        locked_out = Counter(
+            "claimd_locked_out_attempts", "Attempts refused while locked out, by kind", ["kind"], registry=registry
+        )
         self._failed, self._lockouts, self._locked_out = _Children(failed), _Children(lockouts), _Children(locked_out)
         for kind in GUESS_KINDS:  # present from the start, at 0: a rate over them needs no special case
             self._failed(kind), self._lockouts(kind), self._locked_out(kind)
-        self._bulk_rows = _Children(Counter(
-            "claimd_bulk_rows", "Bulk rows done by this process, by operation and outcome (ok, failed)",
-            ["operation", "outcome"], registry=registry))
-        self._bulk_started = _Children(Counter(
-            "claimd_bulk_jobs_started", "Bulk jobs this process's worker started working, by operation",
-            ["operation"], registry=registry))
-        self._bulk_finished = _Children(Counter(
-            "claimd_bulk_jobs_finished", "Bulk jobs this process's worker stopped working, by operation and "
-            "outcome (completed, lease_lost, error, stopped)", ["operation", "outcome"], registry=registry))
-        self._bulk_running = Gauge("claimd_bulk_jobs_running", "Bulk jobs being worked in this process",
-                                   registry=registry)
-        self._mqtt_connections = _Children(Counter(
-            "claimd_mqtt_connections", "MQTT connections answered, by protocol version and outcome",
-            ["protocol", "outcome"], registry=registry))
-        self._mqtt_sessions = Gauge("claimd_mqtt_sessions", "MQTT sessions (accepted CONNECTs) open in this process",
-                                    registry=registry)
-        self._http = _Children(Histogram(
-            "claimd_http_request_duration_seconds", "HTTP requests by method, route template and status class",
-            ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=registry))
+        self._bulk_rows = _Children(
+            Counter(
+                "claimd_bulk_rows",
+                "Bulk rows done by this process, by operation and outcome (ok, failed)",
+                ["operation", "outcome"],
+                registry=registry,
+            )
+        )
+        self._bulk_started = _Children(
+            Counter(
+                "claimd_bulk_jobs_started",
+                "Bulk jobs this process's worker started working, by operation",
+                ["operation"],
+                registry=registry,
+            )
+        )
+        self._bulk_finished = _Children(
+            Counter(
+                "claimd_bulk_jobs_finished",
+                "Bulk jobs this process's worker stopped working, by operation and "
+                "outcome (completed, lease_lost, error, stopped)",
+                ["operation", "outcome"],
+                registry=registry,
+            )
+        )
+        self._bulk_running = Gauge(
+            "claimd_bulk_jobs_running", "Bulk jobs being worked in this process", registry=registry
+        )
+        self._mqtt_connections = _Children(
+            Counter(
+                "claimd_mqtt_connections",
+                "MQTT connections answered, by protocol version and outcome",
+                ["protocol", "outcome"],
+                registry=registry,
+            )
+        )
+        self._mqtt_sessions = Gauge(
+            "claimd_mqtt_sessions", "MQTT sessions (accepted CONNECTs) open in this process", registry=registry
+        )
+        self._http = _Children(
+            Histogram(
+                "claimd_http_request_duration_seconds",
+                "HTTP requests by method, route template and status class",
+                ["method", "route", "status"],
+                buckets=HTTP_BUCKETS,
+                registry=registry,
+            )
+        )
 
     # services/ports.Metrics ------------------------------------------------------------------
     def claim(self, door: str, proof: str, outcome: str) -> None:

@@ -56,7 +56,7 @@ def _scale(symbol: segno.QRCode, size: int) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
         raise InvalidImageSize(f"image size must be {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels")
     width, _ = symbol.symbol_size(scale=1, border=QUIET_ZONE)
-    return max(1, size // width)
+    return max(1, size // int(width))  # segno types the size as int | float; it is an int
 
 
 def render_png(text: str, size: int = DEFAULT_IMAGE_SIZE) -> bytes:

@@ -43,8 +43,14 @@ KID_IDENTITY_KEY = cbor2.dumps(-2)  # nRF kid values are CBOR-encoded ints: -2 i
 KID_NAMES = {-2: "identity_key", -4: "nordic_base_production_key", -5: "nordic_base_rd_key"}
 
 #: Device type numbers as Nordic's SDK and tools name them; unknown numbers pass through.
-DEVICE_TYPES = {1: "nrf9160_SIAA", 2: "nrf9160_SIBA", 3: "nrf9160_SICA", 4: "nrf9161_LACA",
-                5: "nrf9131_LACA", 6: "nrf9151_LACA"}
+DEVICE_TYPES = {
+    1: "nrf9160_SIAA",
+    2: "nrf9160_SIBA",
+    3: "nrf9160_SICA",
+    4: "nrf9161_LACA",
+    5: "nrf9131_LACA",
+    6: "nrf9151_LACA",
+}
 
 MAX_TOKEN_LENGTH = 4096
 _PREFIX = re.compile(r"^\s*(?:%ATTESTTOKEN:\s*)?", re.IGNORECASE)
@@ -100,7 +106,9 @@ def _b64url(part: str, which: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
     except (binascii.Error, ValueError):
-        raise ClaimTokenError(TokenErrorCode.NOT_BASE64URL, f"The {which} of the claim token is not base64url") from None
+        raise ClaimTokenError(
+            TokenErrorCode.NOT_BASE64URL, f"The {which} of the claim token is not base64url"
+        ) from None
 
 
 def _cbor(data: bytes, which: str) -> object:
@@ -117,7 +125,7 @@ def _cbor(data: bytes, which: str) -> object:
 def _kid_name(kid: object) -> str:
     """A readable name for a key id, for the error message only: never fails."""
     try:
-        return KID_NAMES.get(cbor2.loads(kid), "unknown") if isinstance(kid, bytes) else "unknown"  # type: ignore[arg-type]
+        return KID_NAMES.get(cbor2.loads(kid), "unknown") if isinstance(kid, bytes) else "unknown"
     except Exception:  # not CBOR, or an unhashable item: it names no key we know
         return "unknown"
 
@@ -147,8 +155,7 @@ def parse_claim_token(text: str) -> ClaimToken:
     cleaned = clean_token_text(text)
     parts = cleaned.split(".")
     if len(parts) != 2:
-        raise ClaimTokenError(TokenErrorCode.NOT_BASE64URL,
-                              "A claim token is two base64url parts joined by '.'")
+        raise ClaimTokenError(TokenErrorCode.NOT_BASE64URL, "A claim token is two base64url parts joined by '.'")
     message = _b64url(parts[0], "message")
     cose = _b64url(parts[1], "signature")
 
@@ -177,9 +184,10 @@ def parse_claim_token(text: str) -> ClaimToken:
     kid = unprotected.get(HEADER_KID, headers.get(HEADER_KID))
     if kid is not None and kid != KID_IDENTITY_KEY:
         name = _kid_name(kid)
-        raise ClaimTokenError(TokenErrorCode.UNSUPPORTED_KEY,
-                              f"The claim token is signed by a key claimd does not accept ({name}); "
-                              "only the device identity key is")
+        raise ClaimTokenError(
+            TokenErrorCode.UNSUPPORTED_KEY,
+            f"The claim token is signed by a key claimd does not accept ({name}); only the device identity key is",
+        )
     if payload is not None:
         raise _shape("The claim token's COSE payload must be detached (nil)")
     if not isinstance(signature, bytes) or len(signature) != 64:
@@ -197,8 +205,9 @@ def parse_claim_token(text: str) -> ClaimToken:
 
 def encode_message(device_id: uuid.UUID, device_type: int, firmware_id: uuid.UUID, nonce: bytes) -> bytes:
     """Part A of a claim token, as a device writes it."""
-    return cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBE_CBOR, [MSG_IDENTITY_V1, device_id.bytes, device_type,
-                                                          firmware_id.bytes, nonce]))
+    return cbor2.dumps(
+        cbor2.CBORTag(SELF_DESCRIBE_CBOR, [MSG_IDENTITY_V1, device_id.bytes, device_type, firmware_id.bytes, nonce])
+    )
 
 
 def encode_sign1(protected: bytes, signature: bytes) -> bytes:

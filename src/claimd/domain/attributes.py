@@ -70,9 +70,9 @@ def parse_claiming_data(value: Any) -> ClaimingData:
         try:
             value = json.loads(value)
         except (ValueError, RecursionError) as exc:
-            raise InvalidArgument("claimingData must be a JSON object {\"secretKey\", \"expirationTime\"}") from exc
+            raise InvalidArgument('claimingData must be a JSON object {"secretKey", "expirationTime"}') from exc
     if not isinstance(value, dict):
-        raise InvalidArgument("claimingData must be a JSON object {\"secretKey\", \"expirationTime\"}")
+        raise InvalidArgument('claimingData must be a JSON object {"secretKey", "expirationTime"}')
     unknown = set(value) - {SECRET_KEY_FIELD, EXPIRATION_TIME_FIELD}
     if unknown:
         raise InvalidArgument(f"claimingData has unknown properties: {', '.join(sorted(unknown))}")

@@ -103,7 +103,7 @@ class RecordSplitter:
                 if len(self._pending) + len(self._record) > MAX_RECORD_LENGTH:
                     raise InvalidArgument(f"Line {self._line + 1} is longer than {MAX_RECORD_LENGTH} characters")
                 return
-            piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1:]
+            piece, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
             yield from self._take(piece)
 
     def close(self) -> Iterator[BulkRow]:
@@ -179,7 +179,9 @@ def identity_row(line: str) -> dict[str, str]:
     return found
 
 
-LORAWAN_CLAIM_COLUMNS = "join_eui,dev_eui,authentication_code[,application_id[,device_id]] or qr_code[,application_id[,device_id]]"
+LORAWAN_CLAIM_COLUMNS = (
+    "join_eui,dev_eui,authentication_code[,application_id[,device_id]] or qr_code[,application_id[,device_id]]"
+)
 
 
 def lorawan_claim_row(line: str) -> tuple[list[str], str | None, str | None]:
@@ -192,5 +194,5 @@ def lorawan_claim_row(line: str) -> tuple[list[str], str | None, str | None]:
     width = 1 if values[0].upper().startswith(("LW:", "URN:")) else 3
     if len(values) < width or len(values) > width + 2 or not all(values[:width]):
         raise InvalidArgument(f"a row is {LORAWAN_CLAIM_COLUMNS}")
-    rest = values[width:] + ["", ""]
+    rest = [*values[width:], "", ""]
     return values[:width], rest[0] or None, rest[1] or None

@@ -147,7 +147,9 @@ def _as_secret(value: Any, where: str) -> str:
 def _as_duration(value: Any, where: str) -> int:
     # A number, or a numeric string such as "600000" (ThingsBoard's gateway examples send strings).
     if isinstance(value, bool) or value is None:
-        raise InvalidPayload(f"{where}{DURATION_MS_FIELD} must be a whole number of milliseconds, got {_json_type(value)}")
+        raise InvalidPayload(
+            f"{where}{DURATION_MS_FIELD} must be a whole number of milliseconds, got {_json_type(value)}"
+        )
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -161,7 +163,9 @@ def _as_duration(value: Any, where: str) -> int:
 
 
 def _json_type(value: Any) -> str:
-    return {dict: "an object", list: "an array", type(None): "null", bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "an array", type(None): "null", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def claim_message_from_object(obj: Any, where: str = "") -> DeviceClaimMessage:
@@ -221,7 +225,7 @@ def parse_claim_request(body: bytes | str | None) -> str:
     if obj is None:
         return ""
     if not isinstance(obj, dict):
-        raise InvalidPayload("expected a JSON object such as {\"secretKey\": \"…\"}")
+        raise InvalidPayload('expected a JSON object such as {"secretKey": "…"}')
     value = obj.get(SECRET_KEY_FIELD)
     return "" if value is None else _as_secret(value, "")
 

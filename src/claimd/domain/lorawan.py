@@ -389,7 +389,7 @@ def _parse_tr005(text: str) -> DeviceQRCode:
         if len(value) > 4 or not _is_hex(value):
             raise QRInvalidFormat(f"the TR005 checksum must be 4 hex digits (CRC-16/MODBUS), got {value!r}")
         i = checksum_at[0]
-        covered = ":".join(parts[:i] + parts[i + 1:]).encode("utf-8")
+        covered = ":".join(parts[:i] + parts[i + 1 :]).encode("utf-8")
         expected = crc16_modbus(covered)
         if int(value, 16) != expected:
             raise QRBadChecksum(
@@ -420,8 +420,9 @@ def _draft_extensions(fields: list[str], allowed: frozenset[str], what: str) -> 
     return ext
 
 
-def _draft_code(join_eui: str, dev_eui: str, product_id: str, fields: list[str], allowed: frozenset[str],
-                what: str) -> DeviceQRCode:
+def _draft_code(
+    join_eui: str, dev_eui: str, product_id: str, fields: list[str], allowed: frozenset[str], what: str
+) -> DeviceQRCode:
     """What a draft text says, from its fields: EUIs, product id, then the V, S and P extensions."""
     join, dev = _qr_eui(join_eui, "JoinEUI"), _qr_eui(dev_eui, "DevEUI")
     vendor_id, profile_id = _product_id(product_id)
@@ -442,7 +443,7 @@ def _parse_draft2(text: str) -> DeviceQRCode:
 def _parse_draft3(text: str) -> DeviceQRCode:
     if not text.startswith("URN:DEV:LW:"):
         raise _NotThisFormat("not a TR005 draft 3 text (URN:DEV:LW:...)")
-    parts = text[len("URN:DEV:LW:"):].split("_", 3)
+    parts = text[len("URN:DEV:LW:") :].split("_", 3)
     if len(parts) < 3:
         raise QRInvalidFormat("a TR005 draft 3 text is URN:DEV:LW:<JoinEUI>_<DevEUI>_<ProdID>[_extensions]")
     fields = parts[3].split("_") if len(parts) == 4 else []
@@ -527,7 +528,11 @@ def format_tr005(
         if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident <= 0xFFFF:
             raise InvalidArgument(f"{name} must be an integer from 0 to 65535")
     text = f"LW:D0:{parse_eui(join_eui, what='JoinEUI')}:{parse_eui(dev_eui, what='DevEUI')}:{vendor_id:04X}{profile_id:04X}"
-    for tag, name, value in (("O", "owner_token", owner_token), ("S", "serial", serial), ("P", "proprietary", proprietary)):
+    for tag, name, value in (
+        ("O", "owner_token", owner_token),
+        ("S", "serial", serial),
+        ("P", "proprietary", proprietary),
+    ):
         if _check_out_ext(name, value):
             text += f":{tag}{value}"
     if checksum:
@@ -550,16 +555,20 @@ class DeviceAccessDenied(PermissionDenied):
     code = "DEVICE_ACCESS_DENIED"
 
     def __init__(self, dev_eui: str) -> None:
-        super().__init__(f"access to device with DevEUI `{dev_eui}` denied: "
-                         "the JoinEUI, the DevEUI or the claim authentication code is wrong")
+        super().__init__(
+            f"access to device with DevEUI `{dev_eui}` denied: "
+            "the JoinEUI, the DevEUI or the claim authentication code is wrong"
+        )
 
 
 class ClaimCodeSpent(PermissionDenied):
     code = "CLAIM_CODE_SPENT"
 
     def __init__(self) -> None:
-        super().__init__("this claim authentication code was used for a claim and no longer claims the device; "
-                         "ask the device's maker for a new one")
+        super().__init__(
+            "this claim authentication code was used for a claim and no longer claims the device; "
+            "ask the device's maker for a new one"
+        )
 
 
 class ClaimCodeNotValid(PermissionDenied):
@@ -587,8 +596,10 @@ _TTS_ID_RE = re.compile(r"[a-z0-9](?:-?[a-z0-9]){2,}")
 def check_tts_id(value: object, what: str) -> str:
     """An application or device id as TTS writes them: ``^[a-z0-9](?:[-]?[a-z0-9]){2,}$``, at most 36."""
     if not isinstance(value, str) or len(value) > TTS_ID_MAX_LENGTH or _TTS_ID_RE.fullmatch(value) is None:
-        raise InvalidTtsId(f"{what} must be 3 to {TTS_ID_MAX_LENGTH} lower-case letters, digits and single "
-                           "dashes, starting and ending with a letter or digit")
+        raise InvalidTtsId(
+            f"{what} must be 3 to {TTS_ID_MAX_LENGTH} lower-case letters, digits and single "
+            "dashes, starting and ending with a letter or digit"
+        )
     return value
 
 
@@ -624,8 +635,17 @@ class CodeClaimOutcome(enum.Enum):
     ALREADY_YOURS = "already_yours"
 
 
-def decide_code_claim(*, proven: bool, dev_eui: str, owner: uuid.UUID | None, caller: uuid.UUID,
-                      spent: bool, usable: bool, blocked: bool, window: str = "") -> CodeClaimOutcome:
+def decide_code_claim(
+    *,
+    proven: bool,
+    dev_eui: str,
+    owner: uuid.UUID | None,
+    caller: uuid.UUID,
+    spent: bool,
+    usable: bool,
+    blocked: bool,
+    window: str = "",
+) -> CodeClaimOutcome:
     """What a claim by (JoinEUI, DevEUI, code) does. ``proven``: the device exists in the caller's
     tenant with this JoinEUI and this code. Nothing is said about the device unless it is proven;
     then, as for tokens, ownership comes first (the owner claiming again is not an error)."""
@@ -729,8 +749,19 @@ def _text(value: object, what: str, max_length: int = 64) -> str | None:
     return value
 
 
-def _draft(*, dev_eui: object, join_eui: object, code: object, valid_from: object, valid_to: object,
-           vendor_id: object, profile_id: object, serial: object, name: object, hex_ids: bool) -> LorawanDraft:
+def _draft(
+    *,
+    dev_eui: object,
+    join_eui: object,
+    code: object,
+    valid_from: object,
+    valid_to: object,
+    vendor_id: object,
+    profile_id: object,
+    serial: object,
+    name: object,
+    hex_ids: bool,
+) -> LorawanDraft:
     if not isinstance(dev_eui, str) or not dev_eui:
         raise InvalidEUI("dev_eui is required (16 hex digits)")
     if join_eui is None or join_eui == "":
@@ -749,7 +780,11 @@ def _draft(*, dev_eui: object, join_eui: object, code: object, valid_from: objec
     if is_zero_eui(dev):
         raise InvalidEUI("a DevEUI must not be zero")
     return LorawanDraft(
-        dev_eui=dev, join_eui=parse_eui(join_eui, what="JoinEUI"), code=code, valid_from=start, valid_to=end,
+        dev_eui=dev,
+        join_eui=parse_eui(join_eui, what="JoinEUI"),
+        code=code,
+        valid_from=start,
+        valid_to=end,
         vendor_id=_profile_part(vendor_id, "vendor_id", hex_text=hex_ids),
         profile_id=_profile_part(profile_id, "vendor_profile_id", hex_text=hex_ids),
         serial=_check_out_ext("serial_number", _text(serial, "serial_number") or "") or None,
@@ -773,23 +808,40 @@ def draft_from_json(body: object) -> LorawanDraft:
     if isinstance(code, dict):
         window, code = code, code.get("value")
     return _draft(
-        dev_eui=ids.get("dev_eui", body.get("dev_eui")), join_eui=ids.get("join_eui", body.get("join_eui")),
-        code=code, valid_from=window.get("valid_from", body.get("valid_from")),
+        dev_eui=ids.get("dev_eui", body.get("dev_eui")),
+        join_eui=ids.get("join_eui", body.get("join_eui")),
+        code=code,
+        valid_from=window.get("valid_from", body.get("valid_from")),
         valid_to=window.get("valid_to", body.get("valid_to")),
         vendor_id=profile.get("vendor_id", body.get("vendor_id")),
         profile_id=profile.get("vendor_profile_id", body.get("vendor_profile_id")),
-        serial=body.get("serial_number"), name=ids.get("device_id", body.get("name")), hex_ids=False,
+        serial=body.get("serial_number"),
+        name=ids.get("device_id", body.get("name")),
+        hex_ids=False,
     )
 
 
 CSV_COLUMNS = {
-    "id": "name", "device_id": "name", "name": "name",
-    "dev_eui": "dev_eui", "deveui": "dev_eui",
-    "join_eui": "join_eui", "joineui": "join_eui", "app_eui": "join_eui", "appeui": "join_eui",
-    "claim_authentication_code": "code", "claim_code": "code", "authentication_code": "code", "owner_token": "code",
-    "valid_from": "valid_from", "valid_to": "valid_to",
-    "vendor_id": "vendor_id", "vendor_profile_id": "profile_id", "profile_id": "profile_id",
-    "serial_number": "serial", "serial": "serial",
+    "id": "name",
+    "device_id": "name",
+    "name": "name",
+    "dev_eui": "dev_eui",
+    "deveui": "dev_eui",
+    "join_eui": "join_eui",
+    "joineui": "join_eui",
+    "app_eui": "join_eui",
+    "appeui": "join_eui",
+    "claim_authentication_code": "code",
+    "claim_code": "code",
+    "authentication_code": "code",
+    "owner_token": "code",
+    "valid_from": "valid_from",
+    "valid_to": "valid_to",
+    "vendor_id": "vendor_id",
+    "vendor_profile_id": "profile_id",
+    "profile_id": "profile_id",
+    "serial_number": "serial",
+    "serial": "serial",
 }
 
 
@@ -799,9 +851,11 @@ def csv_header(names: list[str]) -> list[str | None]:
     columns are ignored (None), as TTS does, but a header must name ``dev_eui``."""
     meanings = [CSV_COLUMNS.get(n.strip().lower().lstrip("\ufeff")) for n in names]
     if "dev_eui" not in meanings:
-        raise InvalidArgument("the CSV header must name a dev_eui column (TTS column names: id, dev_eui, join_eui, "
-                              "claim_authentication_code, valid_from, valid_to, vendor_id, vendor_profile_id, "
-                              "serial_number)")
+        raise InvalidArgument(
+            "the CSV header must name a dev_eui column (TTS column names: id, dev_eui, join_eui, "
+            "claim_authentication_code, valid_from, valid_to, vendor_id, vendor_profile_id, "
+            "serial_number)"
+        )
     return meanings
 
 
@@ -810,10 +864,20 @@ def draft_from_csv(meanings: list[str | None], values: list[str]) -> LorawanDraf
     The row has exactly as many cells as the header: a short row is refused rather than read with
     its last columns empty (a missing code would silently become a generated one)."""
     if len(values) != len(meanings):
-        raise InvalidArgument(f"the row has {len(values)} cells and the header {len(meanings)}; "
-                              "each row has one cell per header column (empty cells are fine)")
+        raise InvalidArgument(
+            f"the row has {len(values)} cells and the header {len(meanings)}; "
+            "each row has one cell per header column (empty cells are fine)"
+        )
     cells = {m: v.strip() for m, v in zip(meanings, values, strict=False) if m}
-    return _draft(dev_eui=cells.get("dev_eui"), join_eui=cells.get("join_eui"), code=cells.get("code"),
-                  valid_from=cells.get("valid_from"), valid_to=cells.get("valid_to"),
-                  vendor_id=cells.get("vendor_id"), profile_id=cells.get("profile_id"),
-                  serial=cells.get("serial"), name=cells.get("name"), hex_ids=True)
+    return _draft(
+        dev_eui=cells.get("dev_eui"),
+        join_eui=cells.get("join_eui"),
+        code=cells.get("code"),
+        valid_from=cells.get("valid_from"),
+        valid_to=cells.get("valid_to"),
+        vendor_id=cells.get("vendor_id"),
+        profile_id=cells.get("profile_id"),
+        serial=cells.get("serial"),
+        name=cells.get("name"),
+        hex_ids=True,
+    )

@@ -62,7 +62,8 @@ def visible_to(principal: Principal, device: Device) -> bool:
     if principal.is_tenant_admin:
         return True
     return (
-        principal.customer_id is not None and device.customer_id == principal.customer_id
+        principal.customer_id is not None
+        and device.customer_id == principal.customer_id
         and principal.can(DEVICE_READ)
         and (not device.claim_restricted or principal.can(DEVICE_READ_RESTRICTED))
     )
@@ -109,8 +110,9 @@ class TokenClaimOutcome(enum.Enum):
     ALREADY_YOURS = "already_yours"
 
 
-def decide_token_claim(*, owner: uuid.UUID | None, caller: uuid.UUID, blocked: bool,
-                       nonce_used: bool) -> TokenClaimOutcome:
+def decide_token_claim(
+    *, owner: uuid.UUID | None, caller: uuid.UUID, blocked: bool, nonce_used: bool
+) -> TokenClaimOutcome:
     """What a verified token does to a device. Ownership is looked at first: the owner claiming
     again gets its record back (never a duplicate), anyone else a conflict, whatever the nonce."""
     if owner is not None:

@@ -61,12 +61,12 @@ class ResponseType(enum.IntEnum):
 
 
 _JSON_STEP = {StepType.AT: "AT", StepType.CONFIG: "CONFIG", StepType.FINISHED: "FINISHED"}
-_JSON_RESPONSE = {"ERROR": ResponseType.ERROR, "AT": ResponseType.AT, "CONFIG_ACK": ResponseType.CONFIG_ACK,
-                  "FINISHED_ACK": ResponseType.FINISHED_ACK}
-
-
-class DeviceBlocked(PermissionDenied):
-    code = "DEVICE_BLOCKED"
+_JSON_RESPONSE = {
+    "ERROR": ResponseType.ERROR,
+    "AT": ResponseType.AT,
+    "CONFIG_ACK": ResponseType.CONFIG_ACK,
+    "FINISHED_ACK": ResponseType.FINISHED_ACK,
+}
 
 
 class DeviceNotClaimed(PermissionDenied):
@@ -97,8 +97,9 @@ def _sec_tag(params: dict[str, Any]) -> int:
     return value
 
 
-def _at_text(params: dict[str, Any], key: str, *, required: bool = True, quotes: bool = False,
-             max_length: int = 8192) -> str | None:
+def _at_text(
+    params: dict[str, Any], key: str, *, required: bool = True, quotes: bool = False, max_length: int = 8192
+) -> str | None:
     """A text that goes into an AT command: no NUL, CR or LF (they would end the command), no double
     quote unless it is raw AT parameters (it would end a quoted parameter), bounded."""
     value = params.get(key)
@@ -187,7 +188,11 @@ def parse_request(request: Any) -> CommandRequest:
             raise InvalidArgument("setCommand is an AT set command such as %KEYGEN or +CFUN (without '=')")
         checked["setCommand"] = command
         ignore = params.get("ignoreCmeErrors", [])
-        if not isinstance(ignore, list) or len(ignore) > 6 or not all(type(i) is int and 0 <= i < 2**16 for i in ignore):
+        if (
+            not isinstance(ignore, list)
+            or len(ignore) > 6
+            or not all(type(i) is int and 0 <= i < 2**16 for i in ignore)
+        ):
             raise InvalidArgument("ignoreCmeErrors is a list of at most 6 CME error numbers")
         checked["ignoreCmeErrors"] = ignore
         checked.setdefault("parameters", "")
@@ -222,8 +227,9 @@ class DeviceStep:
     def json_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"correlationId": self.correlation_id, "type": _JSON_STEP[self.type]}
         if self.type is StepType.AT:
-            item.update(setCommand=self.set_command, parameters=self.parameters,
-                        ignoreCmeErrors=list(self.ignore_cme_errors))
+            item.update(
+                setCommand=self.set_command, parameters=self.parameters, ignoreCmeErrors=list(self.ignore_cme_errors)
+            )
         elif self.type is StepType.CONFIG:
             item["properties"] = dict(self.properties)
         return item
@@ -246,7 +252,10 @@ def _step_specs(request: CommandRequest) -> list[tuple[StepType, str, str, tuple
         password = f',"{p["password"]}"' if "password" in p else ""
         return [_at("%CMNG", f'0,{p["secTag"]},2,"{p["content"]}"{password}')]
     if kind == "preSharedKey":
-        return [_at("%CMNG", f'0,{p["secTag"]},4,"{p["identity"]}"'), _at("%CMNG", f'0,{p["secTag"]},3,"{p["secret"]}"')]
+        return [
+            _at("%CMNG", f'0,{p["secTag"]},4,"{p["identity"]}"'),
+            _at("%CMNG", f'0,{p["secTag"]},3,"{p["secret"]}"'),
+        ]
     if kind == "atCommand":
         return [_at(p["setCommand"], p["parameters"], tuple(p["ignoreCmeErrors"]))]
     if kind == "config":
@@ -313,8 +322,10 @@ def _report(correlation: Any, kind: Any, *fields: Any) -> DeviceReport:
     if where is None:
         raise InvalidArgument(f"Unknown correlation id {_shown(correlation)}")
     if not isinstance(kind, int) or isinstance(kind, bool) or kind not in ResponseType._value2member_map_:
-        raise InvalidArgument(f"Unknown response type {_shown(kind) if not isinstance(kind, int) else 'number'}: "
-                              "99 error, 100 AT response, 101 config ack, 102 finished ack")
+        raise InvalidArgument(
+            f"Unknown response type {_shown(kind) if not isinstance(kind, int) else 'number'}: "
+            "99 error, 100 AT response, 101 config ack, 102 finished ack"
+        )
     response_type = ResponseType(kind)
     if response_type is ResponseType.ERROR:
         if len(fields) != 2 or type(fields[0]) is not int or not isinstance(fields[1], str):
@@ -383,11 +394,16 @@ class CommandProgress:
     response: dict[str, Any] | None
 
 
-_ACK_OF = {StepType.AT: ResponseType.AT, StepType.CONFIG: ResponseType.CONFIG_ACK,
-           StepType.FINISHED: ResponseType.FINISHED_ACK}
+_ACK_OF = {
+    StepType.AT: ResponseType.AT,
+    StepType.CONFIG: ResponseType.CONFIG_ACK,
+    StepType.FINISHED: ResponseType.FINISHED_ACK,
+}
 
 
-def apply_report(command: ProvisioningCommand, step_types: list[StepType], report: DeviceReport) -> CommandProgress | None:
+def apply_report(
+    command: ProvisioningCommand, step_types: list[StepType], report: DeviceReport
+) -> CommandProgress | None:
     """What a device's answer does to a command; None when it changes nothing: a closed command, an
     answer to another step than the one awaited, or an answer of the wrong type for the step.
 
@@ -401,9 +417,16 @@ def apply_report(command: ProvisioningCommand, step_types: list[StepType], repor
         return None
     messages = list((command.response or {}).get("messages", []))
     if not report.ok:
-        return CommandProgress(CommandStatus.FAILED, done, {
-            "messages": messages, "cmeError": report.cme_error, "message": report.message,
-            command.kind: {"message": report.message, "cmeError": report.cme_error}})
+        return CommandProgress(
+            CommandStatus.FAILED,
+            done,
+            {
+                "messages": messages,
+                "cmeError": report.cme_error,
+                "message": report.message,
+                command.kind: {"message": report.message, "cmeError": report.cme_error},
+            },
+        )
     body: dict[str, Any] = {"messages": messages}
     if report.message is not None:
         messages.append(report.message)

@@ -45,35 +45,45 @@ def _p(resource: Resource, *operations: Operation) -> frozenset[Permission]:
     return frozenset(Permission(resource, op) for op in operations)
 
 
-R, O = Resource, Operation
-DEVICE_READ = Permission(R.DEVICE, O.READ)
-DEVICE_CLAIM = Permission(R.DEVICE, O.CLAIM)
-DEVICE_UNCLAIM = Permission(R.DEVICE, O.UNCLAIM)
-DEVICE_BLOCK = Permission(R.DEVICE, O.BLOCK)
-DEVICE_TAG = Permission(R.DEVICE, O.TAG)
-DEVICE_READ_RESTRICTED = Permission(R.DEVICE, O.READ_RESTRICTED)
-DEVICE_WRITE = Permission(R.DEVICE, O.WRITE)  # its attributes
-TAG_READ = Permission(R.TAG, O.READ)
-TAG_WRITE = Permission(R.TAG, O.WRITE)
-COMMAND_READ = Permission(R.COMMAND, O.READ)
-COMMAND_WRITE = Permission(R.COMMAND, O.WRITE)
-BULK_READ = Permission(R.BULK, O.READ)
-BULK_WRITE = Permission(R.BULK, O.WRITE)
-USER_WRITE = Permission(R.USER, O.WRITE)
+R, Op = Resource, Operation
+DEVICE_READ = Permission(R.DEVICE, Op.READ)
+DEVICE_CLAIM = Permission(R.DEVICE, Op.CLAIM)
+DEVICE_UNCLAIM = Permission(R.DEVICE, Op.UNCLAIM)
+DEVICE_BLOCK = Permission(R.DEVICE, Op.BLOCK)
+DEVICE_TAG = Permission(R.DEVICE, Op.TAG)
+DEVICE_READ_RESTRICTED = Permission(R.DEVICE, Op.READ_RESTRICTED)
+DEVICE_WRITE = Permission(R.DEVICE, Op.WRITE)  # its attributes
+TAG_READ = Permission(R.TAG, Op.READ)
+TAG_WRITE = Permission(R.TAG, Op.WRITE)
+COMMAND_READ = Permission(R.COMMAND, Op.READ)
+COMMAND_WRITE = Permission(R.COMMAND, Op.WRITE)
+BULK_READ = Permission(R.BULK, Op.READ)
+BULK_WRITE = Permission(R.BULK, Op.WRITE)
+USER_WRITE = Permission(R.USER, Op.WRITE)
 
 #: Every permission that exists, by its "RESOURCE:OPERATION" name.
 PERMISSIONS: dict[str, Permission] = {
     str(p): p
     for p in (
-        _p(R.DEVICE, O.READ, O.CLAIM, O.UNCLAIM, O.BLOCK, O.TAG, O.READ_RESTRICTED, O.WRITE)
-        | _p(R.TAG, O.READ, O.WRITE) | _p(R.COMMAND, O.READ, O.WRITE) | _p(R.BULK, O.READ, O.WRITE)
-        | _p(R.USER, O.WRITE)
+        _p(R.DEVICE, Op.READ, Op.CLAIM, Op.UNCLAIM, Op.BLOCK, Op.TAG, Op.READ_RESTRICTED, Op.WRITE)
+        | _p(R.TAG, Op.READ, Op.WRITE)
+        | _p(R.COMMAND, Op.READ, Op.WRITE)
+        | _p(R.BULK, Op.READ, Op.WRITE)
+        | _p(R.USER, Op.WRITE)
     )
 }
 
 _VIEWER = frozenset({DEVICE_READ, TAG_READ, COMMAND_READ, BULK_READ})
-_EDITOR = _VIEWER | {DEVICE_CLAIM, DEVICE_UNCLAIM, DEVICE_BLOCK, DEVICE_TAG, DEVICE_WRITE, TAG_WRITE, COMMAND_WRITE,
-                     BULK_WRITE}
+_EDITOR = _VIEWER | {
+    DEVICE_CLAIM,
+    DEVICE_UNCLAIM,
+    DEVICE_BLOCK,
+    DEVICE_TAG,
+    DEVICE_WRITE,
+    TAG_WRITE,
+    COMMAND_WRITE,
+    BULK_WRITE,
+}
 _ADMIN = _EDITOR | {DEVICE_READ_RESTRICTED}
 _OWNER = _ADMIN | {USER_WRITE}
 
@@ -92,7 +102,9 @@ class Role:
 BUILT_IN_ROLES: dict[str, Role] = {
     "OWNER": Role("OWNER", _OWNER, "Everything, including giving roles to the customer's users", True),
     "ADMIN": Role("ADMIN", _ADMIN, "Claims, tags, blocks and commands; sees every device of the customer", True),
-    "EDITOR": Role("EDITOR", _EDITOR, "Claims, tags, blocks and commands; does not see devices claimed by an Admin or Owner", True),
+    "EDITOR": Role(
+        "EDITOR", _EDITOR, "Claims, tags, blocks and commands; does not see devices claimed by an Admin or Owner", True
+    ),
     "VIEWER": Role("VIEWER", _VIEWER, "Reads only", True),
 }
 DEFAULT_ROLE = BUILT_IN_ROLES["OWNER"]

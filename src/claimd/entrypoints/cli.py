@@ -17,21 +17,29 @@ import typer
 from pydantic import SecretStr
 
 import claimd
-from claimd.config import Settings, SettingError, env_name, load_settings, unknown_environment
+from claimd.config import SettingError, Settings, env_name, load_settings, unknown_environment
 from claimd.domain.errors import Conflict, InvalidArgument
 from claimd.entrypoints.cli_admin import admin_app
 from claimd.entrypoints.cli_lorawan import lorawan_app
 from claimd.logs import setup_logging
 
 if typing.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from claimd.services.accounts import AccountService
 
-app = typer.Typer(help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-device_app = typer.Typer(help="Device-side tools: identity keys and claim tokens, to test claiming offline.",
-                         no_args_is_help=True)
+device_app = typer.Typer(
+    help="Device-side tools: identity keys and claim tokens, to test claiming offline.", no_args_is_help=True
+)
 app.add_typer(device_app, name="device")
 app.add_typer(lorawan_app, name="lorawan")
 app.add_typer(admin_app, name="admin")
@@ -41,14 +49,18 @@ def _opt(env: str, help: str, **kw: Any) -> Any:
     return typer.Option(envvar=env, help=help, show_envvar=True, **kw)
 
 
-DatabaseUrl = Annotated[str | None, _opt("CLAIMD_DATABASE_URL", "SQLite (default ./claimd.db) or postgresql+asyncpg://user@host/db")]
+DatabaseUrl = Annotated[
+    str | None, _opt("CLAIMD_DATABASE_URL", "SQLite (default ./claimd.db) or postgresql+asyncpg://user@host/db")
+]
 
 
 class PortTaken(Exception):
     pass
 
 
-def bind_door(name: str, setting: str, host: str, port: int, explicit: bool, kind: int = socket.SOCK_STREAM) -> socket.socket | None:
+def bind_door(
+    name: str, setting: str, host: str, port: int, explicit: bool, kind: int = socket.SOCK_STREAM
+) -> socket.socket | None:
     """Bind a door's socket. A taken default port turns that door off with one line; a taken port
     that was set explicitly is an error naming the setting."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -61,7 +73,9 @@ def bind_door(name: str, setting: str, host: str, port: int, explicit: bool, kin
         reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         if explicit:
             raise PortTaken(f"{setting}={port}: cannot listen on {host}:{port} ({reason})") from exc
-        typer.echo(f"claimd: {name} door off: default port {port} on {host} is {reason}; set {setting} to serve it", err=True)
+        typer.echo(
+            f"claimd: {name} door off: default port {port} on {host} is {reason}; set {setting} to serve it", err=True
+        )
         return None
     if kind == socket.SOCK_STREAM:
         sock.listen(1024)
@@ -85,6 +99,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
 async def _first_users(accounts: AccountService, settings: Settings) -> None:
     """The first tenant admin (of tenant "Default") on an empty database, and the system administrator
     when there is none; a generated password is printed once and never stored in plain text."""
+
     def secret(value: SecretStr | None) -> str | None:
         return value.get_secret_value() if value is not None else None
 
@@ -94,13 +109,21 @@ async def _first_users(accounts: AccountService, settings: Settings) -> None:
     except (Conflict, InvalidArgument) as exc:
         raise SettingError(f"CLAIMD_ADMIN_EMAIL / CLAIMD_SYSADMIN_EMAIL: {exc}") from None
     if first is None and {"admin_email", "admin_password"} & settings.model_fields_set:
-        typer.echo("claimd: notice: CLAIMD_ADMIN_EMAIL and CLAIMD_ADMIN_PASSWORD ignored: this database "
-                   "already has a tenant (they only make the first tenant admin of an empty database)", err=True)
+        typer.echo(
+            "claimd: notice: CLAIMD_ADMIN_EMAIL and CLAIMD_ADMIN_PASSWORD ignored: this database "
+            "already has a tenant (they only make the first tenant admin of an empty database)",
+            err=True,
+        )
     if sysadmin is None and {"sysadmin_email", "sysadmin_password"} & settings.model_fields_set:
-        typer.echo("claimd: notice: CLAIMD_SYSADMIN_EMAIL and CLAIMD_SYSADMIN_PASSWORD ignored: this database "
-                   "already has a system administrator (change its password with claimd admin reset-password)",
-                   err=True)
-    for made, what in ((first, "created tenant 'Default' with tenant admin"), (sysadmin, "created system administrator")):
+        typer.echo(
+            "claimd: notice: CLAIMD_SYSADMIN_EMAIL and CLAIMD_SYSADMIN_PASSWORD ignored: this database "
+            "already has a system administrator (change its password with claimd admin reset-password)",
+            err=True,
+        )
+    for made, what in (
+        (first, "created tenant 'Default' with tenant admin"),
+        (sysadmin, "created system administrator"),
+    ):
         if made is not None:
             typer.echo(f"claimd: {what} {made.email}")
             if made.password:
@@ -118,29 +141,42 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
     http_sock = bind_door("HTTP", "CLAIMD_HTTP_PORT", settings.http_host, settings.http_port, "http_port" in explicit)
     mqtt_sock = tls_sock = None
     if settings.mqtt_enabled:
-        mqtt_sock = bind_door("MQTT", "CLAIMD_MQTT_PORT", settings.mqtt_host, settings.mqtt_port,
-                              "mqtt_port" in explicit)
+        mqtt_sock = bind_door(
+            "MQTT", "CLAIMD_MQTT_PORT", settings.mqtt_host, settings.mqtt_port, "mqtt_port" in explicit
+        )
         if tls is not None:
-            tls_sock = bind_door("MQTT TLS", "CLAIMD_MQTT_TLS_PORT", settings.mqtt_host, settings.mqtt_tls_port,
-                                 "mqtt_tls_port" in explicit)
+            tls_sock = bind_door(
+                "MQTT TLS",
+                "CLAIMD_MQTT_TLS_PORT",
+                settings.mqtt_host,
+                settings.mqtt_tls_port,
+                "mqtt_tls_port" in explicit,
+            )
     container = await build(settings)
     mqtt = coap = worker = None
     doors: list[str] = []
     try:
         if settings.coap_enabled:
             try:
-                coap = await start_coap(container.devices, container.claims, container.provisioning,
-                                        settings.coap_host, settings.coap_port)
+                coap = await start_coap(
+                    container.devices, container.claims, container.provisioning, settings.coap_host, settings.coap_port
+                )
                 doors.append(f"CoAP on udp {settings.coap_host}:{settings.coap_port}")
             except OSError as exc:
                 if "coap_port" in explicit:
-                    raise PortTaken(f"CLAIMD_COAP_PORT={settings.coap_port}: cannot listen on "
-                                    f"{settings.coap_host}:{settings.coap_port} ({exc.strerror})") from exc
-                typer.echo(f"claimd: CoAP door off: default port {settings.coap_port} on {settings.coap_host} "
-                           f"is {exc.strerror}; set CLAIMD_COAP_PORT to serve it", err=True)
+                    raise PortTaken(
+                        f"CLAIMD_COAP_PORT={settings.coap_port}: cannot listen on "
+                        f"{settings.coap_host}:{settings.coap_port} ({exc.strerror})"
+                    ) from exc
+                typer.echo(
+                    f"claimd: CoAP door off: default port {settings.coap_port} on {settings.coap_host} "
+                    f"is {exc.strerror}; set CLAIMD_COAP_PORT to serve it",
+                    err=True,
+                )
         if mqtt_sock is not None or tls_sock is not None:
-            limits = MqttLimits(max_connections=settings.mqtt_max_connections,
-                                max_packet_size=settings.mqtt_max_packet_size)
+            limits = MqttLimits(
+                max_connections=settings.mqtt_max_connections, max_packet_size=settings.mqtt_max_packet_size
+            )
             mqtt = MqttServer(container.devices, container.claims, container.gateways, limits)
             for sock, context, label in ((mqtt_sock, None, "MQTT"), (tls_sock, tls, "MQTT+TLS")):
                 if sock is not None:
@@ -155,8 +191,10 @@ async def _serve(settings: Settings, explicit: set[str]) -> None:
             doors.insert(0, f"HTTP on http://{host}:{port} (API docs at /docs)")
         if settings.bulk_worker:
             worker = asyncio.create_task(container.bulk.run_forever(), name="bulk-worker")
-        typer.echo(f"claimd {claimd.__version__}: {', '.join(doors)}; database "
-                   f"{container.database.writer.url.render_as_string(hide_password=True)}")
+        typer.echo(
+            f"claimd {claimd.__version__}: {', '.join(doors)}; database "
+            f"{container.database.writer.url.render_as_string(hide_password=True)}"
+        )
         if http_sock is not None:
             server = build_server(create_app(container=container), settings)
             # What is built by now lives as long as the process: keep it out of the garbage collector's
@@ -207,19 +245,26 @@ def _setting_options() -> list[inspect.Parameter]:
     for name, field in Settings.model_fields.items():
         kinds = [a for a in typing.get_args(field.annotation) if a is not type(None)] or [field.annotation]
         kind, default = kinds[0], field.get_default()
+        description = (
+            field.description or ""
+        )  # every setting has one (a test checks config.py against docs/settings.md)
+        annotation: type[Any]
         if kind is SecretStr:
-            help_text = f"File holding the {field.description[0].lower()}{field.description[1:]} ({env_name(name)})"
+            help_text = f"File holding the {description[:1].lower()}{description[1:]} ({env_name(name)})"
             option, name, annotation = typer.Option(_flag(name) + "-file", help=help_text), name + "_file", Path
         else:
             shown = "" if default is None else f"; default {str(default).lower() if kind is bool else default}"
-            help_text = f"{field.description} ({env_name(name)}{shown})"  # not [...]: rich reads that as markup
+            help_text = f"{description} ({env_name(name)}{shown})"  # not [...]: rich reads that as markup
             if kind is bool:
                 option = typer.Option(f"{_flag(name)}/--no-{_flag(name)[2:]}", help=help_text)
             else:
                 option = typer.Option(_flag(name), help=help_text)
             annotation = kind if kind in (int, float, bool) else str
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Annotated[annotation | None, option]))
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation | None, option]
+            )
+        )
     return params
 
 
@@ -231,7 +276,7 @@ def serve(**options: Any) -> None:
     for name in unknown_environment():
         typer.echo(f"claimd: notice: {name} is not a claimd setting; ignored (see claimd serve --help)", err=True)
     given: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
+    for name in Settings.model_fields:
         if name + "_file" in options:
             path = options[name + "_file"]
             given[name] = _read_secret_file(_flag(name) + "-file", path) if path is not None else None
@@ -331,10 +376,15 @@ def device_token(
 
     from claimd.adapters.attestation import mint_token
 
-    def make(private_key: Any) -> str:
+    def make(private_key: ec.EllipticCurvePrivateKey) -> str:
         nonce = bytes.fromhex(challenge) if challenge else None
-        return mint_token(private_key, uuid.UUID(device_id), device_type=device_type,
-                          firmware_id=uuid.UUID(firmware_id) if firmware_id else None, nonce=nonce)
+        return mint_token(
+            private_key,
+            uuid.UUID(device_id),
+            device_type=device_type,
+            firmware_id=uuid.UUID(firmware_id) if firmware_id else None,
+            nonce=nonce,
+        )
 
     typer.echo(_signed_by(key, make))
 
@@ -353,7 +403,7 @@ def device_jwt(
     typer.echo(_signed_by(key, lambda k: mint_device_jwt(k, uuid.UUID(device_id), lifetime_s=lifetime)))
 
 
-def _signed_by(key: str, make: Any) -> str:
+def _signed_by(key: str, make: Callable[[ec.EllipticCurvePrivateKey], str]) -> str:
     """``make(private key)`` with the key read from a PEM file; a bad file or value exits 2 with the reason."""
     from pathlib import Path
 
@@ -383,8 +433,11 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                                help="Print claimd's version and exit")] = False) -> None:
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print claimd's version and exit")
+    ] = False,
+) -> None:
     """claimd: hand IoT devices from the company that makes them to the people who buy them."""
 
 

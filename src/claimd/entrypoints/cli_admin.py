@@ -39,13 +39,23 @@ def _new_password(password_file: Path | None, generate: bool) -> tuple[str, bool
 @admin_app.command("reset-password")
 def reset_password(
     email: Annotated[str, typer.Argument(help="The user's e-mail")],
-    password_file: Annotated[Path | None, typer.Option(
-        "--password-file", help="Read the new password from this file (or set CLAIMD_NEW_PASSWORD; else it is "
-                                "asked for)", dir_okay=False)] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Read the new password from this file (or set CLAIMD_NEW_PASSWORD; else it is asked for)",
+            dir_okay=False,
+        ),
+    ] = None,
     generate: Annotated[bool, typer.Option("--generate", help="Generate a password and print it once")] = False,
-    database_url: Annotated[str | None, typer.Option(
-        envvar="CLAIMD_DATABASE_URL", show_envvar=True,
-        help="SQLite (default ./claimd.db) or postgresql+asyncpg://user@host/db")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLAIMD_DATABASE_URL",
+            show_envvar=True,
+            help="SQLite (default ./claimd.db) or postgresql+asyncpg://user@host/db",
+        ),
+    ] = None,
 ) -> None:
     """Set a user's password on the database (the server may be stopped); the user's earlier sessions end."""
     from claimd.bootstrap import build

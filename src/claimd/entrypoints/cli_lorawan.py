@@ -18,13 +18,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 
+if TYPE_CHECKING:
+    import httpx  # imported where used: the CLI starts without it
+
 lorawan_app = typer.Typer(
     help="LoRaWAN devices: register them with claim authentication codes, print TR005 QR codes, claim, list "
-         "and unclaim (talks to a running claimd over HTTP).", no_args_is_help=True)
+    "and unclaim (talks to a running claimd over HTTP).",
+    no_args_is_help=True,
+)
 
 
 class _Client:
@@ -40,13 +45,17 @@ class _Client:
             return {"Authorization": f"Bearer {self.api_key}"}
         if self.token is None:
             if not self.username:
-                _fail("give an API key (--api-key, CLAIMD_API_KEY) or --username (CLAIMD_USERNAME) and a password "
-                      "(CLAIMD_PASSWORD, --password-file, or typed at the prompt)")
+                _fail(
+                    "give an API key (--api-key, CLAIMD_API_KEY) or --username (CLAIMD_USERNAME) and a password "
+                    "(CLAIMD_PASSWORD, --password-file, or typed at the prompt)"
+                )
             if not self.password:
                 if not sys.stdin.isatty():
                     _fail("no password: set CLAIMD_PASSWORD or give --password-file (no terminal to prompt on)")
                 self.password = typer.prompt(f"Password for {self.username}", hide_input=True, err=True)
-            answer = self._send("POST", "/api/auth/login", {}, json={"username": self.username, "password": self.password})
+            answer = self._send(
+                "POST", "/api/auth/login", {}, json={"username": self.username, "password": self.password}
+            )
             self.token = answer.json()["token"]
         return {"X-Authorization": f"Bearer {self.token}"}
 
@@ -79,7 +88,7 @@ class _Client:
             _fail(f"the exchange with claimd at {self.url} broke off ({exc}); results received so far are kept")
 
 
-def _message(answer: Any) -> str:
+def _message(answer: httpx.Response) -> str:
     try:
         body = answer.json()
     except ValueError:
@@ -95,25 +104,37 @@ def _fail(message: str) -> NoReturn:
 
 
 def _client(ctx: typer.Context) -> _Client:
-    return ctx.obj
+    return cast(_Client, ctx.obj)  # set by the app's callback; typer types it Any
 
 
 @lorawan_app.callback()
 def _connect(
     ctx: typer.Context,
-    url: Annotated[str, typer.Option(envvar="CLAIMD_URL", show_envvar=True, help="claimd's base URL")] = "http://127.0.0.1:8080",
-    api_key_file: Annotated[Path | None, typer.Option(
-        "--api-key-file", help="Read an API key from this file (or set CLAIMD_API_KEY)", dir_okay=False)] = None,
+    url: Annotated[
+        str, typer.Option(envvar="CLAIMD_URL", show_envvar=True, help="claimd's base URL")
+    ] = "http://127.0.0.1:8080",
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option("--api-key-file", help="Read an API key from this file (or set CLAIMD_API_KEY)", dir_okay=False),
+    ] = None,
     api_key_value: Annotated[str | None, typer.Option("--api-key", hidden=True)] = None,
-    username: Annotated[str | None, typer.Option(envvar="CLAIMD_USERNAME", show_envvar=True, help="A user's e-mail")] = None,
-    password_file: Annotated[Path | None, typer.Option(
-        "--password-file", help="Read the user's password from this file (or set CLAIMD_PASSWORD; "
-                                "else it is asked for)", dir_okay=False)] = None,
+    username: Annotated[
+        str | None, typer.Option(envvar="CLAIMD_USERNAME", show_envvar=True, help="A user's e-mail")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Read the user's password from this file (or set CLAIMD_PASSWORD; else it is asked for)",
+            dir_okay=False,
+        ),
+    ] = None,
     password_value: Annotated[str | None, typer.Option("--password", hidden=True)] = None,
 ) -> None:
-    for given, option, hint in ((password_value, "--password", "set CLAIMD_PASSWORD, give --password-file, or type "
-                                                               "it at the prompt"),
-                                (api_key_value, "--api-key", "set CLAIMD_API_KEY or give --api-key-file")):
+    for given, option, hint in (
+        (password_value, "--password", "set CLAIMD_PASSWORD, give --password-file, or type it at the prompt"),
+        (api_key_value, "--api-key", "set CLAIMD_API_KEY or give --api-key-file"),
+    ):
         if given is not None:
             _fail(f"{option} is not accepted: a command line shows in `ps` to every local user; {hint}")
     password = _secret(password_file, "CLAIMD_PASSWORD", "password")
@@ -152,10 +173,12 @@ def _write_qr(text: str, png: Path | None, svg: Path | None, size: int, *, quiet
     from claimd.adapters.qrimage import render_png, render_svg
     from claimd.domain.errors import InvalidArgument
 
+    renders: list[tuple[Path | None, str, Callable[[], bytes]]] = [
+        (png, "PNG", lambda: render_png(text, size)),
+        (svg, "SVG", lambda: render_svg(text, size).encode()),
+    ]
     try:
-        images = [(path, kind, render()) for path, kind, render in (
-            (png, "PNG", lambda: render_png(text, size)), (svg, "SVG", lambda: render_svg(text, size).encode()))
-            if path is not None]
+        images = [(path, kind, render()) for path, kind, render in renders if path is not None]
     except InvalidArgument as exc:
         _fail(exc.message)
     for path, kind, data in images:
@@ -211,9 +234,12 @@ def provision(
     With --json: the answer of POST /v1/lorawan-devices (id, name, ids, claim_authentication_code with its value, qr_code, and more).
     """
     window = {k: v for k, v in (("value", code), ("valid_from", valid_from), ("valid_to", valid_to)) if v}
-    body = {"ids": {"dev_eui": dev_eui, "join_eui": join_eui, "device_id": name},
-            "claim_authentication_code": window or None, "serial_number": serial,
-            "lora_alliance_profile_ids": {"vendor_id": vendor_id, "vendor_profile_id": profile_id}}
+    body = {
+        "ids": {"dev_eui": dev_eui, "join_eui": join_eui, "device_id": name},
+        "claim_authentication_code": window or None,
+        "serial_number": serial,
+        "lora_alliance_profile_ids": {"vendor_id": vendor_id, "vendor_profile_id": profile_id},
+    }
     answer = _client(ctx).call("POST", "/v1/lorawan-devices", json=body)
     _show_provisioned(answer, as_json)
     _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size, quiet=as_json)
@@ -267,7 +293,7 @@ def _failed(line: str, in_csv: bool) -> bool:
     if in_csv:
         cells = next(csvlib.reader([line]), [])
         return len(cells) > 1 and cells[1] == "ERROR"
-    return json.loads(line).get("status") == "ERROR"
+    return bool(json.loads(line).get("status") == "ERROR")
 
 
 def _import_progress(show: bool) -> tuple[Any, Callable[[str, int], None]]:
@@ -278,22 +304,40 @@ def _import_progress(show: bool) -> tuple[Any, Callable[[str, int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     # redirect_stdout off: the results on stdout must not be drawn into the display on stderr
-    progress = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-                        console=Console(stderr=True), redirect_stdout=False, redirect_stderr=False)
-    tasks = {"upload": progress.add_task("uploading (bytes)", total=None),
-             "devices": progress.add_task("devices registered", total=None)}
+    progress = Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    tasks = {
+        "upload": progress.add_task("uploading (bytes)", total=None),
+        "devices": progress.add_task("devices registered", total=None),
+    }
     return progress, lambda task, n: progress.advance(tasks[task], n)
 
 
 @lorawan_app.command("import", help=IMPORT_HELP, short_help=IMPORT_SHORT_HELP)
 def import_devices(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with a header row, or JSON lines of TTS EndDevice objects",
-                                         exists=True, dir_okay=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the results to this new file, mode 0600 "
-                                                                 "(never overwritten) (default: stdout)")] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header row, or JSON lines of TTS EndDevice objects", exists=True, dir_okay=False
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the results to this new file, mode 0600 (never overwritten) (default: stdout)"
+        ),
+    ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Results as CSV instead of JSON lines")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Results as JSON lines (the default), no progress display")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Results as JSON lines (the default), no progress display")
+    ] = False,
 ) -> None:
     if csv and as_json:
         _fail("give --csv or --json, not both")
@@ -310,8 +354,9 @@ def import_devices(
     failed, written = 0, False
     try:
         with display:
-            for line in client.stream("POST", f"/v1/lorawan-devices/import?format={'csv' if csv else 'ndjson'}",
-                                      content=chunks()):
+            for line in client.stream(
+                "POST", f"/v1/lorawan-devices/import?format={'csv' if csv else 'ndjson'}", content=chunks()
+            ):
                 if target is not None:
                     target.write((line + "\n").encode())
                 else:
@@ -352,7 +397,9 @@ def claim(
     join_eui: Annotated[str | None, typer.Option("--join-eui")] = None,
     dev_eui: Annotated[str | None, typer.Option("--dev-eui")] = None,
     code: Annotated[str | None, typer.Option(help="The claim authentication code")] = None,
-    device_id: Annotated[str | None, typer.Option("--device-id", help="Its id in the application (default: eui-<deveui>)")] = None,
+    device_id: Annotated[
+        str | None, typer.Option("--device-id", help="Its id in the application (default: eui-<deveui>)")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Claim a LoRaWAN device (customer user) by its QR code or by JoinEUI, DevEUI and code.
@@ -363,21 +410,28 @@ def claim(
     if qr_text:
         body["qr_code"] = base64.b64encode(qr_text.encode()).decode()
     elif dev_eui and code:
-        body["authenticated_identifiers"] = {"join_eui": join_eui or "0000000000000000", "dev_eui": dev_eui,
-                                             "authentication_code": code}
+        body["authenticated_identifiers"] = {
+            "join_eui": join_eui or "0000000000000000",
+            "dev_eui": dev_eui,
+            "authentication_code": code,
+        }
     else:
         _fail("give --qr, or --dev-eui and --code (and --join-eui)")
     answer = _client(ctx).call("POST", "/api/v3/edcs/claim", json=body)
     if as_json:
         _echo_json(answer)
     else:
-        typer.echo(f"claimed {answer['dev_eui']} as {answer['device_id']} in {answer['application_ids']['application_id']}")
+        typer.echo(
+            f"claimed {answer['dev_eui']} as {answer['device_id']} in {answer['application_ids']['application_id']}"
+        )
 
 
 @lorawan_app.command("list")
 def list_devices(
     ctx: typer.Context,
-    application: Annotated[str | None, typer.Option("--application", "-a", help="List this application's devices")] = None,
+    application: Annotated[
+        str | None, typer.Option("--application", "-a", help="List this application's devices")
+    ] = None,
 ) -> None:
     """Your applications, or the devices of one (customer user), as JSON."""
     client = _client(ctx)
@@ -404,13 +458,17 @@ def unclaim(
         client.call("DELETE", f"/api/v3/edcs/claim/{application}/devices/{device_ids[0]}")
         failed: dict[str, Any] = {}
     else:
-        failed = client.call("DELETE", f"/api/v3/edcs/claim/{application}/devices/batch",
-                             params={"device_ids": device_ids})["failed"]
+        failed = client.call(
+            "DELETE", f"/api/v3/edcs/claim/{application}/devices/batch", params={"device_ids": device_ids}
+        )["failed"]
     if as_json:
-        _echo_json({"application_id": application, "unclaimed": [d for d in device_ids if d not in failed],
-                    "failed": failed})
+        _echo_json(
+            {"application_id": application, "unclaimed": [d for d in device_ids if d not in failed], "failed": failed}
+        )
     else:
         for device_id in device_ids:
-            typer.echo(f"{device_id}: {'failed: ' + failed[device_id]['message_format'] if device_id in failed else 'unclaimed'}")
+            typer.echo(
+                f"{device_id}: {'failed: ' + failed[device_id]['message_format'] if device_id in failed else 'unclaimed'}"
+            )
     if failed:
         raise typer.Exit(1)

@@ -41,7 +41,7 @@ from claimd.services.provisioning import ProvisioningService
 log = logging.getLogger("claimd.coap")
 
 
-class DeviceApi(resource.Resource, resource.PathCapable):
+class DeviceApi(resource.Resource, resource.PathCapable):  # type: ignore[misc]  # aiocoap is untyped (Any)
     """The whole CoAP site: paths are ``api/v1/{token}/{feature}``, the feature case-insensitive."""
 
     def __init__(self, devices: DeviceService, claims: ClaimService, provisioning: ProvisioningService) -> None:
@@ -128,8 +128,9 @@ def error_message(exc: ClaimdError) -> aiocoap.Message:
     return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=diagnostic)
 
 
-async def start_coap(devices: DeviceService, claims: ClaimService, provisioning: ProvisioningService,
-                     host: str, port: int) -> aiocoap.Context:
+async def start_coap(
+    devices: DeviceService, claims: ClaimService, provisioning: ProvisioningService, host: str, port: int
+) -> aiocoap.Context:
     """Bind the CoAP door; OSError when the port is taken.
 
     aiocoap binds servers with SO_REUSEPORT, so a second process on the same port started too and the
@@ -137,5 +138,9 @@ async def start_coap(devices: DeviceService, claims: ClaimService, provisioning:
     AIOCOAP_REUSE_PORT=0 is aiocoap's own switch for it: without the option, a taken port is EADDRINUSE
     as it is for the TCP doors, and no later process can share this one's port."""
     os.environ["AIOCOAP_REUSE_PORT"] = "0"
-    return await aiocoap.Context.create_server_context(DeviceApi(devices, claims, provisioning), bind=(host, port),
-                                                        loggername="claimd.coap.server", transports=["udp6"])
+    return await aiocoap.Context.create_server_context(
+        DeviceApi(devices, claims, provisioning),
+        bind=(host, port),
+        loggername="claimd.coap.server",
+        transports=["udp6"],
+    )

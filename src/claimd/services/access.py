@@ -43,8 +43,9 @@ def looks_like_api_key(token: str) -> bool:
 
 
 class AccessService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, accounts: AccountService, clock: Clock,
-                 guesses: Guesses) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, hasher: SecretHasher, accounts: AccountService, clock: Clock, guesses: Guesses
+    ) -> None:
         self.uow = uow
         self.guesses = guesses
         self.hasher = hasher
@@ -69,8 +70,9 @@ class AccessService:
             raise NotFound(f"No role '{name}'")
         return role
 
-    async def save_role(self, principal: Principal, name: str, permissions: object, description: str | None,
-                        *, create: bool) -> Role:
+    async def save_role(
+        self, principal: Principal, name: str, permissions: object, description: str | None, *, create: bool
+    ) -> Role:
         require_tenant_admin(principal)
         role = Role(check_role_name(name), parse_permissions(permissions), check_text("description", description))
         async with self.uow(write=True) as tx:
@@ -96,8 +98,10 @@ class AccessService:
         async with self.uow(write=True) as tx:
             access = await tx.repo.get_user_access(user_id)
             user = access.user if access else None
-            if user is None or user.tenant_id != principal.tenant_id or (
-                principal.is_customer_user and user.customer_id != principal.customer_id
+            if (
+                user is None
+                or user.tenant_id != principal.tenant_id
+                or (principal.is_customer_user and user.customer_id != principal.customer_id)
             ):
                 raise NotFound("No such user")
             if user.authority is not Authority.CUSTOMER_USER:
@@ -106,8 +110,10 @@ class AccessService:
                 role.permissions <= principal.role.permissions
                 and resolve_role(access).permissions <= principal.role.permissions  # type: ignore[arg-type]
             ):
-                raise PermissionDenied("You cannot give a role with rights you do not have, "
-                                       "nor change the role of a user who has rights you do not have")
+                raise PermissionDenied(
+                    "You cannot give a role with rights you do not have, "
+                    "nor change the role of a user who has rights you do not have"
+                )
             await tx.repo.set_user_role(user_id, role.name)
         self.accounts.forget(user_id)
         return role
@@ -122,16 +128,18 @@ class AccessService:
             raise InvalidArgument("An API key needs a name")
         check_text("name", name)
         key = API_KEY_PREFIX + secrets.token_urlsafe(30)
-        record = ApiKeyRecord(uuid.uuid4(), principal.tenant_id, principal.user_id, name,
-                              key[: len(API_KEY_PREFIX) + 6], self.clock())
+        record = ApiKeyRecord(
+            uuid.uuid4(), principal.tenant_id, principal.user_id, name, key[: len(API_KEY_PREFIX) + 6], self.clock()
+        )
         async with self.uow(write=True) as tx:
             if len(await tx.repo.list_api_keys(principal.tenant_id, principal.user_id)) >= MAX_KEYS_PER_USER:
                 raise InvalidArgument(f"A user has at most {MAX_KEYS_PER_USER} API keys; revoke one first")
             await tx.repo.add_api_key(record, self._digest(key))
         return NewApiKey(record, key)
 
-    async def list_keys(self, principal: Principal, user_id: uuid.UUID | None = None,
-                        all_users: bool = False) -> list[ApiKeyRecord]:
+    async def list_keys(
+        self, principal: Principal, user_id: uuid.UUID | None = None, all_users: bool = False
+    ) -> list[ApiKeyRecord]:
         """Your own keys; a tenant admin may list one user's (``user_id``) or every key of its tenant."""
         if (all_users or (user_id is not None and user_id != principal.user_id)) and not principal.is_tenant_admin:
             raise PermissionDenied("Only tenant admins see other users' API keys")

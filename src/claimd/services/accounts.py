@@ -15,7 +15,15 @@ from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.guesses import Guesses, LockedOut
-from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec, UnitOfWork, UnitOfWorkFactory, UserAccess
+from claimd.services.ports import (
+    Clock,
+    PasswordHasher,
+    SecretHasher,
+    TokenCodec,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserAccess,
+)
 
 ACTIVATION = "activation"
 PASSWORD_RESET = "password-reset"
@@ -94,8 +102,15 @@ class LoginLockedOut(LockedOut):
 
 
 class AccountService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, passwords: PasswordHasher,
-                 tokens: TokenCodec, clock: Clock, guesses: Guesses) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: SecretHasher,
+        passwords: PasswordHasher,
+        tokens: TokenCodec,
+        clock: Clock,
+        guesses: Guesses,
+    ) -> None:
         self.uow = uow
         self.guesses = guesses
         self.hasher = hasher
@@ -137,8 +152,15 @@ class AccountService:
     def principal_of(self, access: UserAccess, api_key_id: uuid.UUID | None = None) -> Principal:
         """The principal of a stored user (for API keys and bulk jobs, which carry no JWT)."""
         user = access.user
-        return Principal(user.id, user.tenant_id, user.customer_id, user.authority, user.email,
-                         role=self.remember(access), api_key_id=api_key_id)
+        return Principal(
+            user.id,
+            user.tenant_id,
+            user.customer_id,
+            user.authority,
+            user.email,
+            role=self.remember(access),
+            api_key_id=api_key_id,
+        )
 
     def forget(self, user_id: uuid.UUID | None = None) -> None:
         self.generation += 1
@@ -156,7 +178,8 @@ class AccountService:
         await self.guesses.check(keys, "logins", LoginLockedOut)
         async with self.uow() as tx:
             found = await tx.repo.get_login(email)
-        if found is None or found[1] is None:
+        password_hash = found[1] if found is not None else None
+        if found is None or password_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.passwords.hash(_DUMMY_PASSWORD)
             await self.passwords.verify(self._dummy_hash, password or "")
@@ -164,7 +187,7 @@ class AccountService:
             if found is not None:
                 raise AuthenticationFailed("User is not active")
             raise AuthenticationFailed("Invalid username or password")
-        user, password_hash = found
+        user = found[0]
         if not await self.passwords.verify(password_hash, password or ""):
             await self.guesses.failed(keys)
             raise AuthenticationFailed("Invalid username or password")
@@ -180,8 +203,9 @@ class AccountService:
             raise AuthenticationFailed("Token is outdated", expired=True)  # ThingsBoard: a JWT_TOKEN_EXPIRED (11)
         return self.tokens.issue(access.user)
 
-    async def change_password(self, principal: Principal, current_password: str, new_password: str,
-                              source: str | None = None) -> tuple[str, str]:
+    async def change_password(
+        self, principal: Principal, current_password: str, new_password: str, source: str | None = None
+    ) -> tuple[str, str]:
         """ThingsBoard's password change: a new password for the logged-in user, whose earlier JWTs are
         refused from now on; answers a fresh pair. A wrong current password counts as a failed login
         (services/guesses.py), so this cannot be used to guess passwords past the lockout."""
@@ -191,9 +215,10 @@ class AccountService:
         await self.guesses.check(keys, "logins", LoginLockedOut)
         async with self.uow() as tx:
             found = await tx.repo.get_login(principal.email)
-        if found is None or found[0].id != principal.user_id or found[1] is None:
+        password_hash = found[1] if found is not None else None
+        if found is None or found[0].id != principal.user_id or password_hash is None:
             raise AuthenticationFailed("User not found")
-        user, password_hash = found
+        user = found[0]
         if not await self.passwords.verify(password_hash, current_password or ""):
             await self.guesses.failed(keys)
             raise InvalidArgument("Current password doesn't match!")
@@ -217,17 +242,29 @@ class AccountService:
         return user
 
     # tenants (the system administrator's) --------------------------------------------------
-    async def save_tenant(self, principal: Principal, title: str, email: str | None = None,
-                          contact: dict[str, Any] | None = None, additional_info: dict[str, Any] | None = None,
-                          tenant_id: uuid.UUID | None = None) -> Tenant:
+    async def save_tenant(
+        self,
+        principal: Principal,
+        title: str,
+        email: str | None = None,
+        contact: dict[str, Any] | None = None,
+        additional_info: dict[str, Any] | None = None,
+        tenant_id: uuid.UUID | None = None,
+    ) -> Tenant:
         require_system_admin(principal)
         title = (title or "").strip()
         if not title:
             raise InvalidArgument("Tenant title should be specified!")
         check_text("Tenant title", title)
         check_text("Tenant email", email)
-        tenant = Tenant(id=tenant_id or uuid.uuid4(), title=title, created_time=self.clock(), email=email,
-                        contact=_tenant_contact(contact), additional_info=dict(additional_info or {}))
+        tenant = Tenant(
+            id=tenant_id or uuid.uuid4(),
+            title=title,
+            created_time=self.clock(),
+            email=email,
+            contact=_tenant_contact(contact),
+            additional_info=dict(additional_info or {}),
+        )
         async with self.uow(write=True) as tx:
             if tenant_id is None:
                 await tx.repo.add_tenant(tenant)
@@ -249,8 +286,15 @@ class AccountService:
             raise NotFound("Tenant wasn't found!")
         return tenant
 
-    async def list_tenants(self, principal: Principal, page: int, page_size: int, text: str | None = None,
-                           sort: str | None = None, order: str | None = None) -> Page[Tenant]:
+    async def list_tenants(
+        self,
+        principal: Principal,
+        page: int,
+        page_size: int,
+        text: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> Page[Tenant]:
         require_system_admin(principal)
         check_page(page, page_size)
         async with self.uow() as tx:
@@ -264,8 +308,9 @@ class AccountService:
                 raise NotFound("Tenant wasn't found!")
         self.forget()  # its users are gone with it
 
-    async def list_tenant_admins(self, principal: Principal, tenant_id: uuid.UUID, page: int, page_size: int,
-                                 text: str | None = None) -> Page[User]:
+    async def list_tenant_admins(
+        self, principal: Principal, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None = None
+    ) -> Page[User]:
         require_system_admin(principal)
         check_page(page, page_size)
         async with self.uow() as tx:
@@ -274,9 +319,14 @@ class AccountService:
             return await tx.repo.list_users(tenant_id, None, page, page_size, text)
 
     # customers -------------------------------------------------------------------------------
-    async def save_customer(self, principal: Principal, title: str, email: str | None = None,
-                            additional_info: dict[str, Any] | None = None,
-                            customer_id: uuid.UUID | None = None) -> Customer:
+    async def save_customer(
+        self,
+        principal: Principal,
+        title: str,
+        email: str | None = None,
+        additional_info: dict[str, Any] | None = None,
+        customer_id: uuid.UUID | None = None,
+    ) -> Customer:
         require_tenant_admin(principal)
         title = (title or "").strip()
         if not title:
@@ -292,8 +342,12 @@ class AccountService:
                 await tx.repo.update_customer(customer)
                 return customer
             customer = Customer(
-                id=uuid.uuid4(), tenant_id=principal.tenant_id, title=title, email=email,
-                additional_info=dict(additional_info or {}), created_time=self.clock(),
+                id=uuid.uuid4(),
+                tenant_id=principal.tenant_id,
+                title=title,
+                email=email,
+                additional_info=dict(additional_info or {}),
+                created_time=self.clock(),
             )
             await tx.repo.add_customer(customer)
         return customer
@@ -307,8 +361,15 @@ class AccountService:
             raise NotFound()
         return customer
 
-    async def list_customers(self, principal: Principal, page: int, page_size: int, text: str | None = None,
-                             sort: str | None = None, order: str | None = None) -> Page[Customer]:
+    async def list_customers(
+        self,
+        principal: Principal,
+        page: int,
+        page_size: int,
+        text: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> Page[Customer]:
         require_tenant_admin(principal)
         check_page(page, page_size)
         async with self.uow() as tx:
@@ -327,10 +388,17 @@ class AccountService:
     def _activation_digest(self, token: str) -> bytes:
         return self.hasher.digest(ACTIVATION, "", token)
 
-    async def create_user(self, principal: Principal, email: str, authority: Authority,
-                          customer_id: uuid.UUID | None, first_name: str | None = None,
-                          last_name: str | None = None, additional_info: dict[str, Any] | None = None,
-                          tenant_id: uuid.UUID | None = None) -> User:
+    async def create_user(
+        self,
+        principal: Principal,
+        email: str,
+        authority: Authority,
+        customer_id: uuid.UUID | None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        additional_info: dict[str, Any] | None = None,
+        tenant_id: uuid.UUID | None = None,
+    ) -> User:
         """A tenant admin makes customer users and tenant admins of its tenant; the system administrator
         makes the tenant admins of any tenant (``tenant_id``), as in ThingsBoard."""
         if principal.is_system_admin:
@@ -354,9 +422,15 @@ class AccountService:
         else:
             raise PermissionDenied()
         user = User(
-            id=uuid.uuid4(), tenant_id=tenant_id, customer_id=customer_id, email=email,
-            authority=authority, first_name=first_name, last_name=last_name,
-            additional_info=dict(additional_info or {}), created_time=self.clock(),
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            email=email,
+            authority=authority,
+            first_name=first_name,
+            last_name=last_name,
+            additional_info=dict(additional_info or {}),
+            created_time=self.clock(),
         )
         async with self.uow(write=True) as tx:
             if principal.is_system_admin and await tx.repo.get_tenant(tenant_id) is None:
@@ -379,8 +453,9 @@ class AccountService:
             raise NotFound()
         return user
 
-    async def list_customer_users(self, principal: Principal, customer_id: uuid.UUID, page: int, page_size: int,
-                                  text: str | None = None) -> Page[User]:
+    async def list_customer_users(
+        self, principal: Principal, customer_id: uuid.UUID, page: int, page_size: int, text: str | None = None
+    ) -> Page[User]:
         require_tenant_admin(principal)
         check_page(page, page_size)
         async with self.uow() as tx:
@@ -421,8 +496,9 @@ class AccountService:
         async with self.uow(write=True) as tx:
             if not (await _managed_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is not active: use its activation link")
-            await tx.repo.set_reset_digest(user_id, self.hasher.digest(PASSWORD_RESET, "", token),
-                                           self.clock() + RESET_TTL_MS)
+            await tx.repo.set_reset_digest(
+                user_id, self.hasher.digest(PASSWORD_RESET, "", token), self.clock() + RESET_TTL_MS
+            )
         return token
 
     async def reset_password(self, reset_token: str, password: str) -> tuple[str, str]:
@@ -459,8 +535,14 @@ class AccountService:
         now = self.clock()
         tenant = Tenant(uuid.uuid4(), "Default", now)
         email = _check_email(email or "admin@claimd.local")
-        admin = User(id=uuid.uuid4(), tenant_id=tenant.id, customer_id=None, email=email,
-                     authority=Authority.TENANT_ADMIN, created_time=now)
+        admin = User(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            customer_id=None,
+            email=email,
+            authority=Authority.TENANT_ADMIN,
+            created_time=now,
+        )
         return await self._first_user(admin, password, tenant)
 
     async def ensure_system_admin(self, email: str | None, password: str | None) -> FirstAdmin | None:
@@ -471,8 +553,14 @@ class AccountService:
             if await tx.repo.count_users(Authority.SYS_ADMIN):
                 return None
         email = _check_email(email or "sysadmin@claimd.local")
-        admin = User(id=uuid.uuid4(), tenant_id=NULL_UUID, customer_id=None, email=email,
-                     authority=Authority.SYS_ADMIN, created_time=self.clock())
+        admin = User(
+            id=uuid.uuid4(),
+            tenant_id=NULL_UUID,
+            customer_id=None,
+            email=email,
+            authority=Authority.SYS_ADMIN,
+            created_time=self.clock(),
+        )
         return await self._first_user(admin, password)
 
     async def _first_user(self, user: User, password: str | None, tenant: Tenant | None = None) -> FirstAdmin | None:
@@ -492,6 +580,8 @@ class AccountService:
                 found = await tx.repo.get_login(user.email)
             if found is not None and found[0].authority is user.authority:
                 return None  # another node made it at the same moment
-            raise Conflict(f"A user with e-mail {user.email} already exists: choose another e-mail for the "
-                           f"{user.authority.value} user") from None
+            raise Conflict(
+                f"A user with e-mail {user.email} already exists: choose another e-mail for the "
+                f"{user.authority.value} user"
+            ) from None
         return FirstAdmin(user.email, password if generated else None)

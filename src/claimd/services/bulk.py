@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import hashlib
 import logging
 import os
@@ -37,12 +38,12 @@ from claimd.domain.bulk import (
 )
 from claimd.domain.errors import ClaimdError, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.inputs import check_text
+from claimd.domain.lorawan import check_tts_id
 from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
-from claimd.domain.lorawan import check_tts_id
-from claimd.services.ports import NO_METRICS, Clock, Metrics, Sealer, SecretHasher, UnitOfWorkFactory
+from claimd.services.ports import NO_METRICS, Clock, Metrics, ResultRow, Sealer, SecretHasher, UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -83,10 +84,18 @@ def _row_error(exc: ClaimdError) -> str:
 
 
 class BulkService:
-    def __init__(self, uow: UnitOfWorkFactory, accounts: AccountService, clock: Clock,
-                 handlers: dict[BulkEndpoint, RowHandler], sealer: Sealer, hasher: SecretHasher,
-                 lease_ms: int = 30_000, refusals: dict[BulkEndpoint, RefusalHandler] | None = None,
-                 metrics: Metrics = NO_METRICS) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        accounts: AccountService,
+        clock: Clock,
+        handlers: dict[BulkEndpoint, RowHandler],
+        sealer: Sealer,
+        hasher: SecretHasher,
+        lease_ms: int = 30_000,
+        refusals: dict[BulkEndpoint, RefusalHandler] | None = None,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self.uow = uow
         self.metrics = metrics
         self.sealer = sealer
@@ -110,8 +119,14 @@ class BulkService:
         if not principal.can(BULK_WRITE):
             raise PermissionDenied("Your role does not allow bulk operations (Bulk × Write)")
 
-    async def submit(self, principal: Principal, endpoint: BulkEndpoint, body: AsyncIterator[bytes],
-                     idempotency_key: str | None = None, application_id: str | None = None) -> tuple[BulkOp, bool]:
+    async def submit(
+        self,
+        principal: Principal,
+        endpoint: BulkEndpoint,
+        body: AsyncIterator[bytes],
+        idempotency_key: str | None = None,
+        application_id: str | None = None,
+    ) -> tuple[BulkOp, bool]:
         """Store an uploaded CSV as a job; returns it and whether it is new (False: the same upload
         with the same Idempotency-Key was received before). ``application_id``: the default
         application of a LoRaWAN claim job's rows."""
@@ -120,8 +135,16 @@ class BulkService:
             raise InvalidArgument("Idempotency-Key must be 1-255 characters")
         if application_id is not None:
             check_tts_id(application_id, "application_id")
-        op = BulkOp(new_ulid(self.clock()), principal.tenant_id, principal.customer_id, principal.user_id, endpoint,
-                    BulkStatus.UPLOADING, self.clock(), application_id=application_id)
+        op = BulkOp(
+            new_ulid(self.clock()),
+            principal.tenant_id,
+            principal.customer_id,
+            principal.user_id,
+            endpoint,
+            BulkStatus.UPLOADING,
+            self.clock(),
+            application_id=application_id,
+        )
         async with self.uow(write=True) as tx:
             created = await tx.repo.create_op(op, idempotency_key)
         if not created:
@@ -200,8 +223,10 @@ class BulkService:
             raise NotFound("No bulk operation with this id")
         async with self.uow() as tx:
             op = await tx.repo.get_op(op_id)
-        if op is None or op.tenant_id != principal.tenant_id or (
-            principal.is_customer_user and op.customer_id != principal.customer_id
+        if (
+            op is None
+            or op.tenant_id != principal.tenant_id
+            or (principal.is_customer_user and op.customer_id != principal.customer_id)
         ):
             raise NotFound("No bulk operation with this id")
         return op
@@ -212,7 +237,7 @@ class BulkService:
         async with self.uow() as tx:
             return await tx.repo.list_ops(principal.tenant_id, principal.customer_id, limit)
 
-    async def rows(self, op: BulkOp, errors_only: bool = False) -> AsyncIterator[object]:
+    async def rows(self, op: BulkOp, errors_only: bool = False) -> AsyncIterator[ResultRow]:
         """The rows of a job (as :meth:`get` returned it to its reader) with their outcomes, streamed
         in pages for the result files."""
         op_id = op.id
@@ -301,8 +326,13 @@ class BulkService:
         except Exception:
             if not tried:
                 raise
-            log.warning("bulk operation %s: a batch of rows %d-%d failed; working them one by one",
-                        op.id, rows[0].index, rows[tried - 1].index, exc_info=True)
+            log.warning(
+                "bulk operation %s: a batch of rows %d-%d failed; working them one by one",
+                op.id,
+                rows[0].index,
+                rows[tried - 1].index,
+                exc_info=True,
+            )
             for row in rows[:tried]:
                 done = await self._one(op, principal, handler, row, batched=False)
                 self._count_rows(op, done, not done)
@@ -314,8 +344,9 @@ class BulkService:
         if failed:
             self.metrics.bulk_rows(op.endpoint, "failed", failed)
 
-    async def _one(self, op: BulkOp, principal: Principal | None, handler: RowHandler, row: BulkRow,
-                   *, batched: bool) -> bool:
+    async def _one(
+        self, op: BulkOp, principal: Principal | None, handler: RowHandler, row: BulkRow, *, batched: bool
+    ) -> bool:
         """One row: its effect and its outcome commit together (in a batch, in the row's savepoint); a
         row that fails rolls back, has its secret spent and records its error instead. True: the row
         succeeded."""
@@ -346,8 +377,9 @@ class BulkService:
         try:
             return self.sealer.unseal(sealed)
         except Exception:  # stored by a claimd that kept rows readable, or under another server secret
-            raise InvalidArgument("the row cannot be unsealed (stored by an older claimd or under another "
-                                  "server secret); upload it again") from None
+            raise InvalidArgument(
+                "the row cannot be unsealed (stored by an older claimd or under another server secret); upload it again"
+            ) from None
 
     async def _spend(self, op: BulkOp, row: BulkRow, *, batched: bool) -> None:
         """Spend the secret of a refused row through its endpoint's refusal hook. It never makes the
@@ -372,7 +404,5 @@ class BulkService:
             except Exception:
                 log.exception("bulk worker: unexpected error; retrying")
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), poll_s)
-            except TimeoutError:
-                pass

@@ -22,13 +22,28 @@ class Origin:
     source: str | None = None
 
 
-def audit_event(action: AuditAction, outcome: str, origin: Origin, device: Device,
-                principal: Principal | None, now: int, detail: str | None = None) -> AuditEvent:
+def audit_event(
+    action: AuditAction,
+    outcome: str,
+    origin: Origin,
+    device: Device,
+    principal: Principal | None,
+    now: int,
+    detail: str | None = None,
+) -> AuditEvent:
     return AuditEvent(
-        id=uuid.uuid4(), tenant_id=device.tenant_id, created_time=now, action=action, outcome=outcome,
-        door=origin.door, user_id=principal.user_id if principal else None,
+        id=uuid.uuid4(),
+        tenant_id=device.tenant_id,
+        created_time=now,
+        action=action,
+        outcome=outcome,
+        door=origin.door,
+        user_id=principal.user_id if principal else None,
         customer_id=principal.customer_id if principal and principal.customer_id else device.customer_id,
-        device_id=device.id, device_name=device.name, source=origin.source, detail=detail,
+        device_id=device.id,
+        device_name=device.name,
+        source=origin.source,
+        detail=detail,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -16,7 +17,15 @@ from claimd.domain.ownership import visible_to
 from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_WRITE
 from claimd.services.claims import server_side_claim_data
 from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text, require
-from claimd.services.ports import Clock, NewAttribute, Sealer, SecretHasher, StoredAttribute, UnitOfWork, UnitOfWorkFactory
+from claimd.services.ports import (
+    Clock,
+    NewAttribute,
+    Sealer,
+    SecretHasher,
+    StoredAttribute,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 ACCESS_TOKEN = "access-token"
 _TOKEN = re.compile(r"[^\s/?#%]{1,128}")
@@ -47,8 +56,9 @@ class DeviceDraft:
 
 
 class DeviceService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, sealer: Sealer, clock: Clock,
-                 new_token: Any) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, hasher: SecretHasher, sealer: Sealer, clock: Clock, new_token: Any
+    ) -> None:
         self.uow = uow
         self.hasher = hasher
         self.sealer = sealer
@@ -71,17 +81,29 @@ class DeviceService:
         async with self.uow(write=True) as tx:
             return await self.add(tx, principal.tenant_id, draft, access_token=access_token)
 
-    async def add(self, tx: UnitOfWork, tenant_id: uuid.UUID, draft: DeviceDraft, *, access_token: str | None = None,
-                  device_id: uuid.UUID | None = None) -> Device:
+    async def add(
+        self,
+        tx: UnitOfWork,
+        tenant_id: uuid.UUID,
+        draft: DeviceDraft,
+        *,
+        access_token: str | None = None,
+        device_id: uuid.UUID | None = None,
+    ) -> Device:
         """Store a new device of ``tenant_id`` in the caller's transaction."""
         name = self._check_draft(draft)
         if access_token is not None and not _TOKEN.fullmatch(access_token):
             raise InvalidArgument("Access token must be 1-128 characters without spaces, '/', '?', '#' or '%'")
         token = access_token or self.new_token()
         device = Device(
-            id=device_id or uuid.uuid4(), tenant_id=tenant_id, customer_id=None, name=name,
-            type=(draft.type or "default").strip() or "default", label=draft.label,
-            additional_info=dict(draft.additional_info or {}), created_time=self.clock(),
+            id=device_id or uuid.uuid4(),
+            tenant_id=tenant_id,
+            customer_id=None,
+            name=name,
+            type=(draft.type or "default").strip() or "default",
+            label=draft.label,
+            additional_info=dict(draft.additional_info or {}),
+            created_time=self.clock(),
         )
         await tx.repo.add_device(device, self.token_digest(token), self.sealer.seal(token))
         return device
@@ -94,7 +116,10 @@ class DeviceService:
             if current is None:
                 raise NotFound()
             device = replace(
-                current, name=name, type=(draft.type or current.type), label=draft.label,
+                current,
+                name=name,
+                type=(draft.type or current.type),
+                label=draft.label,
                 additional_info=dict(draft.additional_info or {}),
             )
             await tx.repo.update_device(device)
@@ -123,8 +148,13 @@ class DeviceService:
             return device
         token = self.new_token()
         child = Device(
-            id=uuid.uuid4(), tenant_id=gateway.tenant_id, customer_id=gateway.customer_id, name=name,
-            type="default", additional_info={"lastConnectedGateway": str(gateway.id)}, created_time=self.clock(),
+            id=uuid.uuid4(),
+            tenant_id=gateway.tenant_id,
+            customer_id=gateway.customer_id,
+            name=name,
+            type="default",
+            additional_info={"lastConnectedGateway": str(gateway.id)},
+            created_time=self.clock(),
         )
         try:
             async with self.uow(write=True) as tx:
@@ -155,9 +185,17 @@ class DeviceService:
             raise AuthenticationFailed("Invalid device access token")
         return device
 
-    async def list(self, principal: Principal, page: int, page_size: int, text: str | None = None,
-                   device_type: str | None = None, customer_id: uuid.UUID | None = None,
-                   sort: str | None = None, order: str | None = None) -> Page[Device]:
+    async def list(
+        self,
+        principal: Principal,
+        page: int,
+        page_size: int,
+        text: str | None = None,
+        device_type: str | None = None,
+        customer_id: uuid.UUID | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> Page[Device]:
         check_page(page, page_size)
         if principal.is_customer_user:
             if customer_id is None:
@@ -169,9 +207,17 @@ class DeviceService:
         async with self.uow() as tx:
             if customer_id is not None and await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
                 raise NotFound()
-            return await tx.repo.list_devices(principal.tenant_id, customer_id, page, page_size, text,
-                                              device_type, sort, order,
-                                              include_restricted=principal.can(DEVICE_READ_RESTRICTED))
+            return await tx.repo.list_devices(
+                principal.tenant_id,
+                customer_id,
+                page,
+                page_size,
+                text,
+                device_type,
+                sort,
+                order,
+                include_restricted=principal.can(DEVICE_READ_RESTRICTED),
+            )
 
     async def credentials(self, principal: Principal, device_id: uuid.UUID) -> tuple[Device, str]:
         require_tenant_admin(principal)
@@ -190,7 +236,9 @@ class DeviceService:
                 raise NotFound()
             await tx.windows.discard(device_id)
 
-    async def assign(self, principal: Principal, customer_id: uuid.UUID, device_id: uuid.UUID, origin: Origin) -> Device:
+    async def assign(
+        self, principal: Principal, customer_id: uuid.UUID, device_id: uuid.UUID, origin: Origin
+    ) -> Device:
         require_tenant_admin(principal)
         now = self.clock()
         async with self.uow(write=True) as tx:
@@ -214,14 +262,22 @@ class DeviceService:
                 raise InvalidArgument("Device isn't assigned to any customer!")
             await change_owner(tx, device, None, now)
             await tx.repo.add_audit(
-                audit_event(AuditAction.UNASSIGN, "UNASSIGNED", origin, device, principal, now,
-                            detail=f"from customer {device.customer_id}")
+                audit_event(
+                    AuditAction.UNASSIGN,
+                    "UNASSIGNED",
+                    origin,
+                    device,
+                    principal,
+                    now,
+                    detail=f"from customer {device.customer_id}",
+                )
             )
         return replace(device, customer_id=None)
 
     # attributes ------------------------------------------------------------------------------
-    async def _attribute_target(self, tx: Any, principal: Principal, entity_type: str, device_id: uuid.UUID,
-                                *, write: bool = False) -> Device:
+    async def _attribute_target(
+        self, tx: Any, principal: Principal, entity_type: str, device_id: uuid.UUID, *, write: bool = False
+    ) -> Device:
         if entity_type.upper() != "DEVICE":
             raise InvalidArgument(f"Entity type {entity_type} is not supported: claimd keeps attributes of devices")
         if principal.authority not in (Authority.TENANT_ADMIN, Authority.CUSTOMER_USER):
@@ -230,8 +286,9 @@ class DeviceService:
             require(principal, DEVICE_WRITE)
         return self._visible(principal, await tx.repo.get_device(principal.tenant_id, device_id))
 
-    async def save_attributes(self, principal: Principal, entity_type: str, device_id: uuid.UUID, scope: str,
-                              body: bytes | str) -> None:
+    async def save_attributes(
+        self, principal: Principal, entity_type: str, device_id: uuid.UUID, scope: str, body: bytes | str
+    ) -> None:
         target_scope = _scope(scope, writable=True)
         values = parse_attributes_body(body)
         items = [
@@ -244,15 +301,22 @@ class DeviceService:
             await self._attribute_target(tx, principal, entity_type, device_id, write=True)
             await tx.repo.save_attributes(device_id, target_scope, items, self.clock())
 
-    async def get_attributes(self, principal: Principal, entity_type: str, device_id: uuid.UUID,
-                             scope: str | None, keys: list[str] | None) -> list[tuple[str, StoredAttribute]]:
+    async def get_attributes(
+        self,
+        principal: Principal,
+        entity_type: str,
+        device_id: uuid.UUID,
+        scope: str | None,
+        keys: builtins.list[str] | None,
+    ) -> builtins.list[tuple[str, StoredAttribute]]:
         target_scope = _scope(scope, writable=False) if scope is not None else None
         async with self.uow() as tx:
             await self._attribute_target(tx, principal, entity_type, device_id)
             return await tx.repo.get_attributes(device_id, target_scope, keys)
 
-    async def delete_attributes(self, principal: Principal, entity_type: str, device_id: uuid.UUID, scope: str,
-                                keys: list[str]) -> None:
+    async def delete_attributes(
+        self, principal: Principal, entity_type: str, device_id: uuid.UUID, scope: str, keys: builtins.list[str]
+    ) -> None:
         target_scope = _scope(scope, writable=True)
         if not keys:
             raise InvalidArgument("Parameter 'keys' can't be empty!")

@@ -28,7 +28,9 @@ class GatewayService:
             raise PermissionDenied("Device is not a gateway")
         return await self.devices.child_of_gateway(gateway, name)
 
-    async def claim(self, gateway: Device, entries: dict[str, DeviceClaimMessage], origin: Origin) -> GatewayClaimOutcome:
+    async def claim(
+        self, gateway: Device, entries: dict[str, DeviceClaimMessage], origin: Origin
+    ) -> GatewayClaimOutcome:
         """Open a window for every child named in one gateway message (ThingsBoard's ``v1/gateway/claim``).
         A child that does not exist yet is created in the gateway's tenant, owned like the gateway."""
         if not gateway.is_gateway:

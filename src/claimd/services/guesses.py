@@ -57,8 +57,9 @@ class ClaimLockedOut(LockedOut):
 
 
 class Guesses:
-    def __init__(self, limiter: FailureLimiter, policy: GuessPolicy, clock: Clock,
-                 metrics: Metrics = NO_METRICS) -> None:
+    def __init__(
+        self, limiter: FailureLimiter, policy: GuessPolicy, clock: Clock, metrics: Metrics = NO_METRICS
+    ) -> None:
         self.limiter = limiter
         self.policy = policy
         self.clock = clock

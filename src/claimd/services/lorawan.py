@@ -50,15 +50,23 @@ def proof_from_qr(text: str | bytes) -> CodeProof:
     """The claim identifiers a device QR code carries (TTS's ``qr_code`` claim source)."""
     _, qr = parse_qr(text)
     if qr.join_eui is None or not qr.owner_token:
-        raise QRCodeWithoutCode("the QR code carries no JoinEUI and claim authentication code (owner token); "
-                                "a TR005 code with an O extension does")
+        raise QRCodeWithoutCode(
+            "the QR code carries no JoinEUI and claim authentication code (owner token); "
+            "a TR005 code with an O extension does"
+        )
     return CodeProof(qr.join_eui, qr.dev_eui, qr.owner_token)
 
 
 def qr_text(identity: LorawanIdentity, code: str) -> str:
     """The device's TR005 QR code text, with its code as owner token and its checksum."""
-    return format_tr005(identity.join_eui, identity.dev_eui, vendor_id=identity.vendor_id,
-                        profile_id=identity.profile_id, owner_token=code, serial=identity.serial or "")
+    return format_tr005(
+        identity.join_eui,
+        identity.dev_eui,
+        vendor_id=identity.vendor_id,
+        profile_id=identity.profile_id,
+        owner_token=code,
+        serial=identity.serial or "",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +88,15 @@ class ImportResult:
 
 
 class LorawanService:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: SecretHasher, devices: DeviceService, claims: ClaimService,
-                 clock: Clock, new_code: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: SecretHasher,
+        devices: DeviceService,
+        claims: ClaimService,
+        clock: Clock,
+        new_code: Callable[[], str],
+    ) -> None:
         self.uow = uow
         self.hasher = hasher
         self.devices = devices
@@ -98,11 +113,22 @@ class LorawanService:
             if await tx.repo.get_lorawan(principal.tenant_id, draft.dev_eui) is not None:  # before the name clash
                 raise DevEuiTaken(f"a device with DevEUI {draft.dev_eui} is already registered")
             device = await self.devices.add(
-                tx, principal.tenant_id, DeviceDraft(name=draft.name or f"eui-{draft.dev_eui.lower()}", type=DEVICE_TYPE))
+                tx,
+                principal.tenant_id,
+                DeviceDraft(name=draft.name or f"eui-{draft.dev_eui.lower()}", type=DEVICE_TYPE),
+            )
             identity = LorawanIdentity(
-                device_id=device.id, tenant_id=principal.tenant_id, dev_eui=draft.dev_eui, join_eui=draft.join_eui,
-                created_time=device.created_time, vendor_id=draft.vendor_id, profile_id=draft.profile_id,
-                serial=draft.serial, valid_from=draft.valid_from, valid_to=draft.valid_to)
+                device_id=device.id,
+                tenant_id=principal.tenant_id,
+                dev_eui=draft.dev_eui,
+                join_eui=draft.join_eui,
+                created_time=device.created_time,
+                vendor_id=draft.vendor_id,
+                profile_id=draft.profile_id,
+                serial=draft.serial,
+                valid_from=draft.valid_from,
+                valid_to=draft.valid_to,
+            )
             await tx.repo.add_lorawan(identity, code_digest(self.hasher, principal.tenant_id, draft.dev_eui, code))
             await record_row(tx, done, device.id)
         return Provisioned(device, identity, code)
@@ -111,8 +137,9 @@ class LorawanService:
         """Refuse a caller who may not import devices before the upload is read."""
         require_tenant_admin(principal)
 
-    async def import_devices(self, principal: Principal,
-                             rows: AsyncIterator[tuple[int, LorawanDraft | ClaimdError]]) -> AsyncIterator[ImportResult]:
+    async def import_devices(
+        self, principal: Principal, rows: AsyncIterator[tuple[int, LorawanDraft | ClaimdError]]
+    ) -> AsyncIterator[ImportResult]:
         """Register the devices of a file as they are read: each row on its own (a bad row fails
         alone), in write batches of up to 100 rows; a batch's results come once it has committed."""
         require_tenant_admin(principal)
@@ -158,8 +185,9 @@ class LorawanService:
             raise NotFound(f"No LoRaWAN device with DevEUI {dev_eui}")
         return found
 
-    async def set_code(self, principal: Principal, dev_eui: str, code: str | None, valid_from: int | None,
-                       valid_to: int | None) -> Provisioned:
+    async def set_code(
+        self, principal: Principal, dev_eui: str, code: str | None, valid_from: int | None, valid_to: int | None
+    ) -> Provisioned:
         """A new claim authentication code (given or generated) and window for a device: the old code
         stops claiming it, and a spent one is replaced (after an unclaim, the device is claimable
         again with the new code)."""
@@ -172,9 +200,12 @@ class LorawanService:
             if found is None:
                 raise NotFound(f"No LoRaWAN device with DevEUI {dev_eui}")
             device, identity = found
-            await tx.repo.set_code(device.id, code_digest(self.hasher, principal.tenant_id, dev_eui, code),
-                                   valid_from, valid_to)
-        return Provisioned(device, replace(identity, valid_from=valid_from, valid_to=valid_to, code_spent_at=None), code)
+            await tx.repo.set_code(
+                device.id, code_digest(self.hasher, principal.tenant_id, dev_eui, code), valid_from, valid_to
+            )
+        return Provisioned(
+            device, replace(identity, valid_from=valid_from, valid_to=valid_to, code_spent_at=None), code
+        )
 
     # customer --------------------------------------------------------------------------------
     async def supports_claiming(self, principal: Principal, join_euis: list[str]) -> dict[str, bool]:
@@ -196,8 +227,9 @@ class LorawanService:
         async with self.uow() as tx:
             return await tx.repo.list_applications(customer)
 
-    async def list_devices(self, principal: Principal, application_id: str, page: int,
-                           limit: int) -> tuple[list[tuple[Device, LorawanIdentity]], int]:
+    async def list_devices(
+        self, principal: Principal, application_id: str, page: int, limit: int
+    ) -> tuple[list[tuple[Device, LorawanIdentity]], int]:
         customer = self._customer(principal)
         check_tts_id(application_id, "application_id")
         if not 1 <= limit <= 1000 or not 1 <= page <= 2**31:
@@ -205,8 +237,9 @@ class LorawanService:
         async with self.uow() as tx:
             return await tx.repo.list_lorawan(customer, application_id, (page - 1) * limit, limit)
 
-    async def find(self, principal: Principal, application_id: str,
-                   device_ids: list[str]) -> dict[str, tuple[Device, LorawanIdentity]]:
+    async def find(
+        self, principal: Principal, application_id: str, device_ids: list[str]
+    ) -> dict[str, tuple[Device, LorawanIdentity]]:
         """The caller's customer's devices of an application, by their ids in it (unknown ids left out)."""
         customer = self._customer(principal)
         check_tts_id(application_id, "application_id")
@@ -219,8 +252,9 @@ class LorawanService:
             raise NotFound(f"end device `{device_id}` not found in application `{application_id}`")
         return found
 
-    async def unclaim(self, principal: Principal, application_id: str, device_ids: list[str],
-                      origin: Origin) -> dict[str, ClaimdError]:
+    async def unclaim(
+        self, principal: Principal, application_id: str, device_ids: list[str], origin: Origin
+    ) -> dict[str, ClaimdError]:
         """Release devices of an application, each on its own; the devices that could not be, with why.
         The codes stay spent: the tenant sets a new one to make a device claimable again."""
         found = await self.find(principal, application_id, device_ids)

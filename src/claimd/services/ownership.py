@@ -90,8 +90,9 @@ class OwnershipService:
             raise InvalidArgument("An IMEI is 15 digits")
         return public_key, imei
 
-    async def register_identity(self, principal: Principal, draft: IdentityDraft,
-                                done: RowDone | None = None) -> ClaimedDevice:
+    async def register_identity(
+        self, principal: Principal, draft: IdentityDraft, done: RowDone | None = None
+    ) -> ClaimedDevice:
         """A tenant registers a device that proves itself with claim tokens: the device (named by its
         UUID unless a name is given) and its identity public key, in one transaction."""
         require_tenant_admin(principal)
@@ -100,7 +101,8 @@ class OwnershipService:
         now = self.clock()
         async with self.uow(write=True) as tx:
             device = await self.devices.add(
-                tx, principal.tenant_id,
+                tx,
+                principal.tenant_id,
                 DeviceDraft(name=draft.name or str(draft.device_id), type=draft.device_type or "default"),
                 device_id=draft.device_id,
             )
@@ -143,8 +145,9 @@ class OwnershipService:
                 raise NotFound("No claimed device with this id")
             return (await self.view(tx, principal, [device]))[0]
 
-    async def list_claimed(self, principal: Principal, where: ClaimedFilter, page_limit: int | None,
-                           page_token: str | None) -> ClaimedPage:
+    async def list_claimed(
+        self, principal: Principal, where: ClaimedFilter, page_limit: int | None, page_token: str | None
+    ) -> ClaimedPage:
         require(principal, DEVICE_READ)
         limit = DEFAULT_PAGE_LIMIT if page_limit is None else page_limit
         if not 1 <= limit <= MAX_PAGE_LIMIT:
@@ -154,8 +157,13 @@ class OwnershipService:
             where = replace(where, tags=parse_tags(list(where.tags)))
         async with self.uow() as tx:
             found, total = await tx.repo.list_claimed(
-                principal.tenant_id, tag_scope(principal), principal.customer_id,
-                include_restricted=principal.can(DEVICE_READ_RESTRICTED), where=where, after=after, limit=limit + 1,
+                principal.tenant_id,
+                tag_scope(principal),
+                principal.customer_id,
+                include_restricted=principal.can(DEVICE_READ_RESTRICTED),
+                where=where,
+                after=after,
+                limit=limit + 1,
             )
             more = len(found) > limit
             found = found[:limit]
@@ -163,7 +171,9 @@ class OwnershipService:
         next_token = encode_page_token(found[-1].claimed_at or 0, str(found[-1].id)) if more and found else None
         return ClaimedPage(items, total, next_token)
 
-    async def set_blocked(self, principal: Principal, device_id: uuid.UUID, blocked: bool, origin: Origin) -> ClaimedDevice:
+    async def set_blocked(
+        self, principal: Principal, device_id: uuid.UUID, blocked: bool, origin: Origin
+    ) -> ClaimedDevice:
         """Block or unblock (idempotent). An owner's block goes with the claim; a tenant's block stays,
         refuses new claims, and only the tenant lifts it."""
         require(principal, DEVICE_BLOCK)
@@ -171,7 +181,11 @@ class OwnershipService:
         by = BlockedBy.TENANT if principal.is_tenant_admin else BlockedBy.OWNER
         async with self.uow(write=True) as tx:
             device = await tx.repo.get_device(principal.tenant_id, device_id)
-            if device is None or not visible_to(principal, device) or (by is BlockedBy.OWNER and not device.is_assigned):
+            if (
+                device is None
+                or not visible_to(principal, device)
+                or (by is BlockedBy.OWNER and not device.is_assigned)
+            ):
                 raise NotFound("No claimed device with this id")
             if blocked and not device.is_blocked:
                 device = replace(device, blocked_at=now, blocked_by=by.value)
@@ -230,13 +244,19 @@ class OwnershipService:
             if not await tx.repo.delete_tag(tag_scope(principal), name):
                 raise NotFound(f"No tag '{name}'")
 
-    async def tag_device(self, principal: Principal, device_id: uuid.UUID, values: object, *, replace_all: bool) -> ClaimedDevice:
+    async def tag_device(
+        self, principal: Principal, device_id: uuid.UUID, values: object, *, replace_all: bool
+    ) -> ClaimedDevice:
         require(principal, DEVICE_TAG)
         names = parse_tags(values)
         now = self.clock()
         async with self.uow(write=True) as tx:
             device = await tx.repo.get_device(principal.tenant_id, device_id)
-            if device is None or not visible_to(principal, device) or (principal.is_customer_user and not device.is_assigned):
+            if (
+                device is None
+                or not visible_to(principal, device)
+                or (principal.is_customer_user and not device.is_assigned)
+            ):
                 raise NotFound("No claimed device with this id")
             ids = await tx.repo.ensure_tags(principal.tenant_id, tag_scope(principal), names, now)
             await tx.repo.tag_device(device.id, ids, tag_scope(principal), replace=replace_all)

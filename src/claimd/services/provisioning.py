@@ -8,6 +8,7 @@ commands (they belong to the owner that queued them, and a release cancels the o
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from dataclasses import dataclass, replace
@@ -15,13 +16,12 @@ from typing import Any
 
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound
 from claimd.domain.model import Device, Principal
-from claimd.domain.ownership import visible_to
+from claimd.domain.ownership import DeviceBlocked, visible_to
 from claimd.domain.provisioning import (
     MAX_OPEN_COMMANDS,
     CommandClosed,
     CommandRequest,
     CommandStatus,
-    DeviceBlocked,
     DeviceNotClaimed,
     DeviceReport,
     DeviceStep,
@@ -84,8 +84,7 @@ class ProvisioningService:
             raise NotFound("No claimed device with this id")
         return device
 
-    async def create(self, principal: Principal, device_id: uuid.UUID, request: Any,
-                     description: Any) -> CommandView:
+    async def create(self, principal: Principal, device_id: uuid.UUID, request: Any, description: Any) -> CommandView:
         """Queue a command for a claimed device (its owner's users, or the tenant): at most 20 open."""
         require(principal, COMMAND_WRITE)
         checked = parse_request(request)
@@ -98,19 +97,37 @@ class ProvisioningService:
             device = await self._owned(tx, principal, device_id, lock=True)
             open_count, last = await tx.repo.command_queue(device.id, device.customer_id)
             if open_count >= MAX_OPEN_COMMANDS:
-                raise TooManyCommands(f"A device has at most {MAX_OPEN_COMMANDS} open commands; "
-                                      "wait for the device or cancel one")
+                raise TooManyCommands(
+                    f"A device has at most {MAX_OPEN_COMMANDS} open commands; wait for the device or cancel one"
+                )
             command = ProvisioningCommand(
-                id=uuid.uuid4(), tenant_id=device.tenant_id, device_id=device.id, customer_id=device.customer_id,
-                position=last + 1, kind=checked.kind, description=description, request_sealed=sealed,
-                steps=len(step_types(checked)), steps_done=0, status=CommandStatus.PENDING, response=None,
-                created_by=principal.user_id, created_time=now, updated_time=now,
+                id=uuid.uuid4(),
+                tenant_id=device.tenant_id,
+                device_id=device.id,
+                customer_id=device.customer_id,
+                position=last + 1,
+                kind=checked.kind,
+                description=description,
+                request_sealed=sealed,
+                steps=len(step_types(checked)),
+                steps_done=0,
+                status=CommandStatus.PENDING,
+                response=None,
+                created_by=principal.user_id,
+                created_time=now,
+                updated_time=now,
             )
             await tx.repo.add_command(command)
         return CommandView(command, checked)
 
-    async def list(self, principal: Principal, device_id: uuid.UUID, status: str | None = None,
-                   limit: int = 100, page_token: str | None = None) -> CommandPage:
+    async def list(
+        self,
+        principal: Principal,
+        device_id: uuid.UUID,
+        status: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> CommandPage:
         """The owner's commands of a device in queue order, a page at a time (``pageNextToken``)."""
         require(principal, COMMAND_READ)
         if status is not None and status not in CommandStatus.__members__:
@@ -121,8 +138,9 @@ class ProvisioningService:
             raise InvalidArgument("pageNextToken is not one this server gave out")
         async with self.uow() as tx:
             device = await self._owned(tx, principal, device_id)
-            found, total = await tx.repo.list_commands(device.id, device.customer_id, status,
-                                                       int(page_token or 0), limit + 1)
+            found, total = await tx.repo.list_commands(
+                device.id, device.customer_id, status, int(page_token or 0), limit + 1
+            )
         more = len(found) > limit
         found = found[:limit]
         return CommandPage([self._view(c) for c in found], total, str(found[-1].position) if more else None)
@@ -142,7 +160,9 @@ class ProvisioningService:
             command = await self._command(tx, device, command_id)
         return self._view(command)
 
-    async def _move(self, principal: Principal, device_id: uuid.UUID, command_id: uuid.UUID, *, reset: bool) -> CommandView:
+    async def _move(
+        self, principal: Principal, device_id: uuid.UUID, command_id: uuid.UUID, *, reset: bool
+    ) -> CommandView:
         require(principal, COMMAND_WRITE)
         now = self.clock()
         async with self.uow(write=True) as tx:
@@ -155,10 +175,18 @@ class ProvisioningService:
                 if open_count >= MAX_OPEN_COMMANDS:
                     raise TooManyCommands(f"A device has at most {MAX_OPEN_COMMANDS} open commands")
                 # to the end of the queue: a device that finished before asks for what came after
-                await tx.repo.update_command(command.id, (command.status,), now, status=CommandStatus.PENDING,
-                                             steps_done=0, clear_response=True, position=last + 1)
-            elif not await tx.repo.update_command(command.id, (CommandStatus.PENDING, CommandStatus.IN_PROGRESS), now,
-                                                  status=CommandStatus.CANCELLED):
+                await tx.repo.update_command(
+                    command.id,
+                    (command.status,),
+                    now,
+                    status=CommandStatus.PENDING,
+                    steps_done=0,
+                    clear_response=True,
+                    position=last + 1,
+                )
+            elif not await tx.repo.update_command(
+                command.id, (CommandStatus.PENDING, CommandStatus.IN_PROGRESS), now, status=CommandStatus.CANCELLED
+            ):
                 raise CommandClosed(f"The command is {command.status.value}; only an open command is cancelled")
             moved = await tx.repo.get_command(device.id, command.id)
         assert moved is not None
@@ -203,8 +231,14 @@ class ProvisioningService:
         """The device as it is now (blocked or released since it authenticated?), checked."""
         return self._check_device(await tx.repo.get_device(device.tenant_id, device.id))
 
-    async def fetch(self, device: Device, after: str | None = None, limit: int | None = None,
-                    max_bytes: int | None = None, cbor: bool = True) -> list[DeviceStep]:
+    async def fetch(
+        self,
+        device: Device,
+        after: str | None = None,
+        limit: int | None = None,
+        max_bytes: int | None = None,
+        cbor: bool = True,
+    ) -> builtins.list[DeviceStep]:
         """The device's open commands, in queue order, as the steps it has not answered; marks them
         IN_PROGRESS. ``after`` (the last correlation id the device finished) skips older commands;
         ``max_bytes`` (the device's receive buffer) sends fewer commands, never less than one."""
@@ -232,7 +266,7 @@ class ProvisioningService:
                 await tx.repo.mark_delivered(fresh_ids, self.clock())
         return steps
 
-    async def report(self, device: Device, reports: list[DeviceReport]) -> ReportOutcome:
+    async def report(self, device: Device, reports: builtins.list[DeviceReport]) -> ReportOutcome:
         """Apply the device's answers in order; answers to unknown, closed or other steps are ignored
         (and named), so a repeated report changes nothing."""
         now = self.clock()
@@ -248,9 +282,16 @@ class ProvisioningService:
                 if progress is None or command is None:
                     ignored.append(str(report.command_id) if report.step == 0 else f"{report.command_id}.{report.step}")
                     continue
-                if await tx.repo.update_command(command.id, (command.status,), now, status=progress.status,
-                                                steps_done=progress.steps_done, response=progress.response):
+                if await tx.repo.update_command(
+                    command.id,
+                    (command.status,),
+                    now,
+                    status=progress.status,
+                    steps_done=progress.steps_done,
+                    response=progress.response,
+                ):
                     applied += 1
-                    commands[command.id] = replace(command, status=progress.status, steps_done=progress.steps_done,
-                                                   response=progress.response)
+                    commands[command.id] = replace(
+                        command, status=progress.status, steps_done=progress.steps_done, response=progress.response
+                    )
         return ReportOutcome(applied, ignored)

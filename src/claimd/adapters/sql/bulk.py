@@ -20,19 +20,34 @@ _VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, Bu
 # dropped with it: nothing reads a done row's line again, and a secret not kept cannot leak.
 _FINISH_ROW = (
     update(bulk_rows)
-    .where(bulk_rows.c.op_id == bindparam("row_op_id"), bulk_rows.c.row_index == bindparam("index"),
-           bulk_rows.c.outcome.is_(None))
-    .values(outcome=bindparam("new_outcome"), device_id=bindparam("new_device_id"), message=bindparam("new_message"),
-            line="")
+    .where(
+        bulk_rows.c.op_id == bindparam("row_op_id"),
+        bulk_rows.c.row_index == bindparam("index"),
+        bulk_rows.c.outcome.is_(None),
+    )
+    .values(
+        outcome=bindparam("new_outcome"),
+        device_id=bindparam("new_device_id"),
+        message=bindparam("new_message"),
+        line="",
+    )
 )
 
 
 def _op(row: Any) -> BulkOp:
     return BulkOp(
-        id=row.id, tenant_id=uuid.UUID(row.tenant_id), customer_id=uuid.UUID(row.customer_id) if row.customer_id else None,
-        user_id=uuid.UUID(row.user_id), endpoint=BulkEndpoint(row.endpoint), status=BulkStatus(row.status),
-        requested_at=row.requested_at, completed_at=row.completed_at, total=row.total, succeeded=row.succeeded,
-        failed=row.failed, application_id=row.application_id,
+        id=row.id,
+        tenant_id=uuid.UUID(row.tenant_id),
+        customer_id=uuid.UUID(row.customer_id) if row.customer_id else None,
+        user_id=uuid.UUID(row.user_id),
+        endpoint=BulkEndpoint(row.endpoint),
+        status=BulkStatus(row.status),
+        requested_at=row.requested_at,
+        completed_at=row.completed_at,
+        total=row.total,
+        succeeded=row.succeeded,
+        failed=row.failed,
+        application_id=row.application_id,
     )
 
 
@@ -44,34 +59,56 @@ class BulkQueries:
         """Store a new job (UPLOADING); False when the user already used ``idempotency_key``."""
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(insert(bulk_ops).values(
-                    id=op.id, tenant_id=str(op.tenant_id), customer_id=str(op.customer_id) if op.customer_id else None,
-                    user_id=str(op.user_id), endpoint=op.endpoint.value, status=op.status.value,
-                    requested_at=op.requested_at, total=0, succeeded=0, failed=0, idempotency_key=idempotency_key,
-                    application_id=op.application_id))
+                await self.conn.execute(
+                    insert(bulk_ops).values(
+                        id=op.id,
+                        tenant_id=str(op.tenant_id),
+                        customer_id=str(op.customer_id) if op.customer_id else None,
+                        user_id=str(op.user_id),
+                        endpoint=op.endpoint.value,
+                        status=op.status.value,
+                        requested_at=op.requested_at,
+                        total=0,
+                        succeeded=0,
+                        failed=0,
+                        idempotency_key=idempotency_key,
+                        application_id=op.application_id,
+                    )
+                )
         except IntegrityError:
             return False
         return True
 
     async def find_op_by_key(self, user_id: uuid.UUID, key: str) -> tuple[BulkOp, bytes | None] | None:
-        row = (await self.conn.execute(
-            select(bulk_ops).where(bulk_ops.c.user_id == str(user_id), bulk_ops.c.idempotency_key == key))).first()
+        row = (
+            await self.conn.execute(
+                select(bulk_ops).where(bulk_ops.c.user_id == str(user_id), bulk_ops.c.idempotency_key == key)
+            )
+        ).first()
         return (_op(row), bytes(row.upload_digest) if row.upload_digest else None) if row else None
 
     async def add_rows(self, op_id: str, rows: list[BulkRow]) -> None:
         if rows:
-            await self.conn.execute(insert(bulk_rows), [{"op_id": op_id, "row_index": r.index, "line": r.line} for r in rows])
+            await self.conn.execute(
+                insert(bulk_rows), [{"op_id": op_id, "row_index": r.index, "line": r.line} for r in rows]
+            )
 
     async def finish_upload(self, op_id: str, total: int, digest: bytes) -> None:
-        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values(
-            status=BulkStatus.PENDING.value, total=total, upload_digest=digest))
+        await self.conn.execute(
+            update(bulk_ops)
+            .where(bulk_ops.c.id == op_id)
+            .values(status=BulkStatus.PENDING.value, total=total, upload_digest=digest)
+        )
 
     async def delete_op(self, op_id: str) -> None:
         await self.conn.execute(delete(bulk_ops).where(bulk_ops.c.id == op_id))
 
     async def get_op(self, op_id: str) -> BulkOp | None:
-        row = (await self.conn.execute(
-            select(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.status.in_([s.value for s in _VISIBLE])))).first()
+        row = (
+            await self.conn.execute(
+                select(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.status.in_([s.value for s in _VISIBLE]))
+            )
+        ).first()
         return _op(row) if row else None
 
     async def list_ops(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, limit: int) -> list[BulkOp]:
@@ -83,18 +120,29 @@ class BulkQueries:
 
     async def lease_next(self, owner: str, now_ms: int, lease_ms: int) -> BulkOp | None:
         """Take the oldest job that is waiting, or whose worker's lease ran out (it died)."""
-        candidates = (await self.conn.execute(
-            select(bulk_ops.c.id)
-            .where(bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]),
-                   or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms))
-            .order_by(bulk_ops.c.requested_at).limit(5)
-        )).scalars().all()
+        candidates = (
+            (
+                await self.conn.execute(
+                    select(bulk_ops.c.id)
+                    .where(
+                        bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]),
+                        or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms),
+                    )
+                    .order_by(bulk_ops.c.requested_at)
+                    .limit(5)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for op_id in candidates:
             taken = await self.conn.execute(
                 update(bulk_ops)
-                .where(bulk_ops.c.id == op_id,
-                       or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms),
-                       bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]))
+                .where(
+                    bulk_ops.c.id == op_id,
+                    or_(bulk_ops.c.lease_until.is_(None), bulk_ops.c.lease_until < now_ms),
+                    bulk_ops.c.status.in_([BulkStatus.PENDING.value, BulkStatus.IN_PROGRESS.value]),
+                )
                 .values(lease_owner=owner, lease_until=now_ms + lease_ms, status=BulkStatus.IN_PROGRESS.value)
             )
             if taken.rowcount == 1:
@@ -102,22 +150,34 @@ class BulkQueries:
         return None
 
     async def renew_lease(self, op_id: str, owner: str, until_ms: int) -> bool:
-        result = await self.conn.execute(update(bulk_ops).where(
-            bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner).values(lease_until=until_ms))
+        result = await self.conn.execute(
+            update(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner).values(lease_until=until_ms)
+        )
         return result.rowcount == 1
 
     async def open_rows(self, op_id: str, after_index: int, limit: int) -> list[BulkRow]:
         rows = await self.conn.execute(
             select(bulk_rows.c.row_index, bulk_rows.c.line)
             .where(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index > after_index, bulk_rows.c.outcome.is_(None))
-            .order_by(bulk_rows.c.row_index).limit(limit))
+            .order_by(bulk_rows.c.row_index)
+            .limit(limit)
+        )
         return [BulkRow(r.row_index, r.line) for r in rows]
 
-    async def finish_row(self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None) -> bool:
+    async def finish_row(
+        self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None
+    ) -> bool:
         """Record a row's outcome and count it, once: False if the row was already done."""
-        result = await self.conn.execute(_FINISH_ROW, {
-            "row_op_id": op_id, "index": index, "new_outcome": "OK" if ok else "ERROR",
-            "new_device_id": str(device_id) if device_id else None, "new_message": message})
+        result = await self.conn.execute(
+            _FINISH_ROW,
+            {
+                "row_op_id": op_id,
+                "index": index,
+                "new_outcome": "OK" if ok else "ERROR",
+                "new_device_id": str(device_id) if device_id else None,
+                "new_message": message,
+            },
+        )
         if result.rowcount != 1:
             return False
         if self.counts is not None:  # in a batch: added to the job's counters when the batch commits
@@ -129,22 +189,31 @@ class BulkQueries:
 
     async def count_rows(self, op_id: str, succeeded: int, failed: int) -> None:
         """Add a batch's row outcomes to the job's counters (in the batch's transaction)."""
-        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values(
-            succeeded=bulk_ops.c.succeeded + succeeded, failed=bulk_ops.c.failed + failed))
+        await self.conn.execute(
+            update(bulk_ops)
+            .where(bulk_ops.c.id == op_id)
+            .values(succeeded=bulk_ops.c.succeeded + succeeded, failed=bulk_ops.c.failed + failed)
+        )
 
     async def complete_op(self, op_id: str, owner: str, now_ms: int) -> None:
         row = (await self.conn.execute(select(bulk_ops.c.failed).where(bulk_ops.c.id == op_id))).first()
         status = BulkStatus.FAILED if row and row.failed else BulkStatus.SUCCEEDED
-        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner).values(
-            status=status.value, completed_at=now_ms, lease_owner=None, lease_until=None))
+        await self.conn.execute(
+            update(bulk_ops)
+            .where(bulk_ops.c.id == op_id, bulk_ops.c.lease_owner == owner)
+            .values(status=status.value, completed_at=now_ms, lease_owner=None, lease_until=None)
+        )
 
     async def result_rows(self, op_id: str, after_index: int, limit: int, errors_only: bool = False) -> list[Any]:
         where = and_(bulk_rows.c.op_id == op_id, bulk_rows.c.row_index > after_index)
         if errors_only:
             where = and_(where, bulk_rows.c.outcome == "ERROR")
         rows = await self.conn.execute(
-            select(bulk_rows.c.row_index, bulk_rows.c.outcome, bulk_rows.c.device_id,
-                   bulk_rows.c.message).where(where).order_by(bulk_rows.c.row_index).limit(limit))
+            select(bulk_rows.c.row_index, bulk_rows.c.outcome, bulk_rows.c.device_id, bulk_rows.c.message)
+            .where(where)
+            .order_by(bulk_rows.c.row_index)
+            .limit(limit)
+        )
         return list(rows)
 
     async def void_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None:
@@ -152,6 +221,8 @@ class BulkQueries:
         claim records it: a token carrying it is refused as replayed. Already recorded: nothing to do."""
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms))
+                await self.conn.execute(
+                    insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms)
+                )
         except IntegrityError:  # recorded already (or the device is gone): spent either way
             pass

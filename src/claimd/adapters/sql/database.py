@@ -91,7 +91,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     (open the cursor, execute, fetch the rows, close), and each trip is a thread hand-off both ways:
     on a claim, most of SQLite's cost. Server-side (streaming) cursors stay SQLAlchemy's."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:  # no cursor is opened here: see _execute_async
         self._adapt_connection = adapt_connection
@@ -113,7 +113,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def lastrowid(self) -> Any:
         return self._lastrowid
 
-    @property
+    @property  # type: ignore[misc]  # read-only here: every row comes in the one trip (no fetchmany batches)
     def arraysize(self) -> int:
         return 1
 
@@ -128,14 +128,19 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             cursor = connection.cursor()
             try:
                 run(cursor, operation, parameters)
-                return (cursor.fetchall() if cursor.description else [], cursor.description, cursor.rowcount,
-                        cursor.lastrowid)
+                return (
+                    cursor.fetchall() if cursor.description else [],
+                    cursor.description,
+                    cursor.rowcount,
+                    cursor.lastrowid,
+                )
             finally:
                 cursor.close()
 
         async with self._adapt_connection._execute_mutex:
             rows, self._description, self._rowcount, self._lastrowid = await self._connection._execute(
-                in_thread, self._connection._conn)
+                in_thread, self._connection._conn
+            )
         self._rows = collections.deque(rows)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
@@ -159,8 +164,14 @@ _ONE_TRIP_DBAPI = _OneTripDbapi(aiosqlite, sqlite3)
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=WRITE_WAIT_S,
-                                 module=_ONE_TRIP_DBAPI, hide_parameters=True)
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=WRITE_WAIT_S,
+        module=_ONE_TRIP_DBAPI,
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -184,6 +195,7 @@ def open_database(url: str, *, pool_size: int = 20) -> Database:
         writer = _sqlite_engine(url, immediate=True, pool_size=1)
         reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
         return Database(url, reader, writer, asyncio.Lock())
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
-                                 hide_parameters=True)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, hide_parameters=True
+    )
     return Database(url, engine.execution_options(isolation_level="AUTOCOMMIT"), engine)

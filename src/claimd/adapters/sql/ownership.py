@@ -44,8 +44,11 @@ from claimd.services.ports import ApiKeyRecord, ClaimedFilter, TokenTarget, User
 
 def _identity(row: Any) -> DeviceIdentity:
     return DeviceIdentity(
-        device_id=uuid.UUID(row.device_id), tenant_id=uuid.UUID(row.tenant_id), public_key=bytes(row.public_key),
-        created_time=row.created_time, firmware_id=uuid.UUID(row.firmware_id) if row.firmware_id else None,
+        device_id=uuid.UUID(row.device_id),
+        tenant_id=uuid.UUID(row.tenant_id),
+        public_key=bytes(row.public_key),
+        created_time=row.created_time,
+        firmware_id=uuid.UUID(row.firmware_id) if row.firmware_id else None,
         imei=row.imei,
     )
 
@@ -56,18 +59,25 @@ def _role(row: Any) -> Role:
 
 # The statements of a claim by token, built once: building and keying a statement costs more CPU
 # than SQLite takes to run it (~0.3 ms for the token target), and a bulk job runs them per row.
-_GET_IDENTITY = select(device_identities).where(device_identities.c.device_id == bindparam("device_id"),
-                                                device_identities.c.tenant_id == bindparam("tenant_id"))
+_GET_IDENTITY = select(device_identities).where(
+    device_identities.c.device_id == bindparam("device_id"), device_identities.c.tenant_id == bindparam("tenant_id")
+)
 _ADD_IDENTITY = insert(device_identities)
 _TOKEN_TARGET = (
     select(
-        devices, device_identities.c.public_key.label("public_key"),
-        exists().where(used_nonces.c.device_id == devices.c.id, used_nonces.c.nonce == bindparam("nonce"))
+        devices,
+        device_identities.c.public_key.label("public_key"),
+        exists()
+        .where(used_nonces.c.device_id == devices.c.id, used_nonces.c.nonce == bindparam("nonce"))
         .label("nonce_used"),
-        select(claim_challenges.c.user_id).where(claim_challenges.c.nonce == bindparam("nonce"))
-        .scalar_subquery().label("challenge_user"),
-        select(claim_challenges.c.expires_at).where(claim_challenges.c.nonce == bindparam("nonce"))
-        .scalar_subquery().label("challenge_expiry"),
+        select(claim_challenges.c.user_id)
+        .where(claim_challenges.c.nonce == bindparam("nonce"))
+        .scalar_subquery()
+        .label("challenge_user"),
+        select(claim_challenges.c.expires_at)
+        .where(claim_challenges.c.nonce == bindparam("nonce"))
+        .scalar_subquery()
+        .label("challenge_expiry"),
         exists().where(users.c.id == bindparam("actor")).label("actor_exists"),
     )
     .join(device_identities, device_identities.c.device_id == devices.c.id)
@@ -77,10 +87,12 @@ _TOKEN_TARGET = (
 
 
 _IDENTITIES = select(device_identities).where(device_identities.c.device_id.in_(bindparam("ids", expanding=True)))
-_TAG_NAMES = (select(device_tags.c.device_id, tags.c.name).join(tags, tags.c.id == device_tags.c.tag_id)
-              .where(device_tags.c.device_id.in_(bindparam("ids", expanding=True)),
-                     tags.c.scope_id == bindparam("scope_id"))
-              .order_by(tags.c.name))
+_TAG_NAMES = (
+    select(device_tags.c.device_id, tags.c.name)
+    .join(tags, tags.c.id == device_tags.c.tag_id)
+    .where(device_tags.c.device_id.in_(bindparam("ids", expanding=True)), tags.c.scope_id == bindparam("scope_id"))
+    .order_by(tags.c.name)
+)
 
 
 class OwnershipQueries:
@@ -88,14 +100,22 @@ class OwnershipQueries:
 
     # identities ------------------------------------------------------------------------------
     async def add_identity(self, identity: DeviceIdentity) -> None:
-        await self.conn.execute(_ADD_IDENTITY, {
-            "device_id": str(identity.device_id), "tenant_id": str(identity.tenant_id),
-            "public_key": identity.public_key, "created_time": identity.created_time,
-            "firmware_id": str(identity.firmware_id) if identity.firmware_id else None, "imei": identity.imei,
-        })
+        await self.conn.execute(
+            _ADD_IDENTITY,
+            {
+                "device_id": str(identity.device_id),
+                "tenant_id": str(identity.tenant_id),
+                "public_key": identity.public_key,
+                "created_time": identity.created_time,
+                "firmware_id": str(identity.firmware_id) if identity.firmware_id else None,
+                "imei": identity.imei,
+            },
+        )
 
     async def get_identity(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceIdentity | None:
-        row = (await self.conn.execute(_GET_IDENTITY, {"device_id": str(device_id), "tenant_id": str(tenant_id)})).first()
+        row = (
+            await self.conn.execute(_GET_IDENTITY, {"device_id": str(device_id), "tenant_id": str(tenant_id)})
+        ).first()
         return _identity(row) if row else None
 
     async def get_identities(self, device_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeviceIdentity]:
@@ -104,26 +124,36 @@ class OwnershipQueries:
         rows = await self.conn.execute(_IDENTITIES, {"ids": [str(d) for d in device_ids]})
         return {uuid.UUID(r.device_id): _identity(r) for r in rows}
 
-    async def lock_token_target(self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes,
-                                actor: uuid.UUID) -> TokenTarget | None:
+    async def lock_token_target(
+        self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes, actor: uuid.UUID
+    ) -> TokenTarget | None:
         """One statement: the device locked, its public key, whether the nonce was spent, the challenge
         that issued the nonce (if any), and whether the acting user still exists."""
-        row = (await self.conn.execute(_TOKEN_TARGET, {
-            "nonce": nonce, "actor": str(actor), "device_id": str(device_id), "tenant_id": str(tenant_id)})).first()
+        row = (
+            await self.conn.execute(
+                _TOKEN_TARGET,
+                {"nonce": nonce, "actor": str(actor), "device_id": str(device_id), "tenant_id": str(tenant_id)},
+            )
+        ).first()
         if row is None:
             return None
         return TokenTarget(
-            device=device_row(row), public_key=bytes(row.public_key), nonce_used=bool(row.nonce_used),
+            device=device_row(row),
+            public_key=bytes(row.public_key),
+            nonce_used=bool(row.nonce_used),
             challenge_user=uuid.UUID(row.challenge_user) if row.challenge_user else None,
-            challenge_expires_at=row.challenge_expiry, actor_exists=bool(row.actor_exists),
+            challenge_expires_at=row.challenge_expiry,
+            actor_exists=bool(row.actor_exists),
         )
 
-    async def add_challenge(self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int,
-                            purge_before: int) -> None:
+    async def add_challenge(
+        self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, purge_before: int
+    ) -> None:
         await self.conn.execute(delete(claim_challenges).where(claim_challenges.c.expires_at < purge_before))
         await self.conn.execute(
-            insert(claim_challenges).values(nonce=nonce, tenant_id=str(tenant_id), user_id=str(user_id),
-                                            expires_at=expires_at)
+            insert(claim_challenges).values(
+                nonce=nonce, tenant_id=str(tenant_id), user_id=str(user_id), expires_at=expires_at
+            )
         )
 
     async def set_blocked(self, device_id: uuid.UUID, blocked_at: int | None, blocked_by: str | None) -> None:
@@ -132,9 +162,16 @@ class OwnershipQueries:
         )
 
     # claimed devices -------------------------------------------------------------------------
-    async def list_claimed(self, tenant_id: uuid.UUID, scope_id: uuid.UUID, customer_id: uuid.UUID | None,
-                           include_restricted: bool, where: ClaimedFilter, after: tuple[int, str] | None,
-                           limit: int) -> tuple[list[Any], int]:
+    async def list_claimed(
+        self,
+        tenant_id: uuid.UUID,
+        scope_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        include_restricted: bool,
+        where: ClaimedFilter,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> tuple[list[Any], int]:
         """Owned devices of a tenant (or of one customer), sorted by claim time then id."""
         sort_ts = func.coalesce(devices.c.claimed_at, 0)
         clauses = [devices.c.tenant_id == str(tenant_id), devices.c.customer_id.is_not(None)]
@@ -172,7 +209,9 @@ class OwnershipQueries:
         ).all()
         return [device_row(r) for r in rows], total
 
-    async def device_tag_names(self, device_ids: Iterable[uuid.UUID], scope_id: uuid.UUID) -> dict[uuid.UUID, list[str]]:
+    async def device_tag_names(
+        self, device_ids: Iterable[uuid.UUID], scope_id: uuid.UUID
+    ) -> dict[uuid.UUID, list[str]]:
         ids = [str(d) for d in device_ids]
         if not ids:
             return {}
@@ -183,27 +222,37 @@ class OwnershipQueries:
         return result
 
     # tags ------------------------------------------------------------------------------------
-    async def ensure_tags(self, tenant_id: uuid.UUID, scope_id: uuid.UUID, names: Iterable[str], now_ms: int) -> list[str]:
+    async def ensure_tags(
+        self, tenant_id: uuid.UUID, scope_id: uuid.UUID, names: Iterable[str], now_ms: int
+    ) -> list[str]:
         """The ids of the named tags of a scope, creating the missing ones."""
         names = list(dict.fromkeys(names))
         if not names:
             return []
         found = dict(
-            (await self.conn.execute(
-                select(tags.c.name, tags.c.id).where(tags.c.scope_id == str(scope_id), tags.c.name.in_(names))
-            )).all()
+            (
+                await self.conn.execute(
+                    select(tags.c.name, tags.c.id).where(tags.c.scope_id == str(scope_id), tags.c.name.in_(names))
+                )
+            ).all()
         )
         missing = [n for n in names if n not in found]
         for name in missing:
             tag_id = str(uuid.uuid4())
             try:
                 async with self.conn.begin_nested():
-                    await self.conn.execute(insert(tags).values(id=tag_id, tenant_id=str(tenant_id),
-                                                                scope_id=str(scope_id), name=name, created_time=now_ms))
+                    await self.conn.execute(
+                        insert(tags).values(
+                            id=tag_id, tenant_id=str(tenant_id), scope_id=str(scope_id), name=name, created_time=now_ms
+                        )
+                    )
                 found[name] = tag_id
             except IntegrityError:  # created meanwhile by another transaction
-                found[name] = (await self.conn.execute(
-                    select(tags.c.id).where(tags.c.scope_id == str(scope_id), tags.c.name == name))).scalar_one()
+                found[name] = (
+                    await self.conn.execute(
+                        select(tags.c.id).where(tags.c.scope_id == str(scope_id), tags.c.name == name)
+                    )
+                ).scalar_one()
         return [found[n] for n in names]
 
     async def tag_device(self, device_id: uuid.UUID, tag_ids: list[str], scope_id: uuid.UUID, replace: bool) -> None:
@@ -217,10 +266,13 @@ class OwnershipQueries:
         if not tag_ids:
             return
         present = set(
-            (await self.conn.execute(
-                select(device_tags.c.tag_id).where(device_tags.c.device_id == str(device_id),
-                                                   device_tags.c.tag_id.in_(tag_ids))
-            )).scalars()
+            (
+                await self.conn.execute(
+                    select(device_tags.c.tag_id).where(
+                        device_tags.c.device_id == str(device_id), device_tags.c.tag_id.in_(tag_ids)
+                    )
+                )
+            ).scalars()
         )
         new = [t for t in tag_ids if t not in present]
         if new:
@@ -238,14 +290,22 @@ class OwnershipQueries:
     async def get_tag(self, scope_id: uuid.UUID, name: str) -> Tag | None:
         return next(iter(await self.list_tags(scope_id, [name])), None)
 
-    async def add_tag(self, tenant_id: uuid.UUID, scope_id: uuid.UUID, name: str, description: str | None,
-                      now_ms: int) -> bool:
+    async def add_tag(
+        self, tenant_id: uuid.UUID, scope_id: uuid.UUID, name: str, description: str | None, now_ms: int
+    ) -> bool:
         """Create a tag; False (and nothing changed) when it exists."""
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(insert(tags).values(id=str(uuid.uuid4()), tenant_id=str(tenant_id),
-                                                            scope_id=str(scope_id), name=name,
-                                                            description=description, created_time=now_ms))
+                await self.conn.execute(
+                    insert(tags).values(
+                        id=str(uuid.uuid4()),
+                        tenant_id=str(tenant_id),
+                        scope_id=str(scope_id),
+                        name=name,
+                        description=description,
+                        created_time=now_ms,
+                    )
+                )
         except IntegrityError:
             return False
         return True
@@ -253,7 +313,11 @@ class OwnershipQueries:
     async def update_tag(self, scope_id: uuid.UUID, name: str, new_name: str, description: str | None) -> bool:
         try:
             async with self.conn.begin_nested():
-                values = {"name": new_name} if description is None else {"name": new_name, "description": description or None}
+                values = (
+                    {"name": new_name}
+                    if description is None
+                    else {"name": new_name, "description": description or None}
+                )
                 result = await self.conn.execute(
                     update(tags).where(tags.c.scope_id == str(scope_id), tags.c.name == name).values(**values)
                 )
@@ -271,22 +335,31 @@ class OwnershipQueries:
     async def add_role(self, tenant_id: uuid.UUID, role: Role, now_ms: int) -> None:
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(insert(roles).values(
-                    id=str(uuid.uuid4()), tenant_id=str(tenant_id), name=role.name, description=role.description,
-                    permissions=json.dumps(sorted(str(p) for p in role.permissions)), created_time=now_ms))
+                await self.conn.execute(
+                    insert(roles).values(
+                        id=str(uuid.uuid4()),
+                        tenant_id=str(tenant_id),
+                        name=role.name,
+                        description=role.description,
+                        permissions=json.dumps(sorted(str(p) for p in role.permissions)),
+                        created_time=now_ms,
+                    )
+                )
         except IntegrityError as exc:
             raise Conflict(f"Role '{role.name}' already exists") from exc
 
     async def update_role(self, tenant_id: uuid.UUID, role: Role) -> bool:
         result = await self.conn.execute(
-            update(roles).where(roles.c.tenant_id == str(tenant_id), roles.c.name == role.name)
+            update(roles)
+            .where(roles.c.tenant_id == str(tenant_id), roles.c.name == role.name)
             .values(description=role.description, permissions=json.dumps(sorted(str(p) for p in role.permissions)))
         )
         return result.rowcount == 1
 
     async def get_role(self, tenant_id: uuid.UUID, name: str) -> Role | None:
-        row = (await self.conn.execute(
-            select(roles).where(roles.c.tenant_id == str(tenant_id), roles.c.name == name))).first()
+        row = (
+            await self.conn.execute(select(roles).where(roles.c.tenant_id == str(tenant_id), roles.c.name == name))
+        ).first()
         return _role(row) if row else None
 
     async def list_roles(self, tenant_id: uuid.UUID) -> list[Role]:
@@ -294,8 +367,9 @@ class OwnershipQueries:
         return [_role(r) for r in rows]
 
     async def delete_role(self, tenant_id: uuid.UUID, name: str) -> bool:
-        in_use = (await self.conn.execute(select(exists().where(users.c.tenant_id == str(tenant_id),
-                                                                 users.c.role == name)))).scalar_one()
+        in_use = (
+            await self.conn.execute(select(exists().where(users.c.tenant_id == str(tenant_id), users.c.role == name)))
+        ).scalar_one()
         if in_use:
             raise Conflict(f"Role '{name}' is given to users; give them another role first")
         result = await self.conn.execute(delete(roles).where(roles.c.tenant_id == str(tenant_id), roles.c.name == name))
@@ -316,9 +390,17 @@ class OwnershipQueries:
 
     # API keys --------------------------------------------------------------------------------
     async def add_api_key(self, record: ApiKeyRecord, digest: bytes) -> None:
-        await self.conn.execute(insert(api_keys).values(
-            id=str(record.id), tenant_id=str(record.tenant_id), user_id=str(record.user_id), name=record.name,
-            prefix=record.prefix, digest=digest, created_time=record.created_time))
+        await self.conn.execute(
+            insert(api_keys).values(
+                id=str(record.id),
+                tenant_id=str(record.tenant_id),
+                user_id=str(record.user_id),
+                name=record.name,
+                prefix=record.prefix,
+                digest=digest,
+                created_time=record.created_time,
+            )
+        )
 
     async def list_api_keys(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> list[ApiKeyRecord]:
         query = select(api_keys).where(api_keys.c.tenant_id == str(tenant_id))
@@ -335,8 +417,12 @@ class OwnershipQueries:
 
     async def get_api_key_access(self, digest: bytes) -> tuple[uuid.UUID, UserAccess] | None:
         stmt = (
-            select(users, api_keys.c.id.label("key_id"), roles.c.permissions.label("role_permissions"),
-                   roles.c.description.label("role_description"))
+            select(
+                users,
+                api_keys.c.id.label("key_id"),
+                roles.c.permissions.label("role_permissions"),
+                roles.c.description.label("role_description"),
+            )
             .join(users, users.c.id == api_keys.c.user_id)
             .outerjoin(roles, and_(roles.c.tenant_id == users.c.tenant_id, roles.c.name == users.c.role))
             .where(api_keys.c.digest == digest)
@@ -346,8 +432,9 @@ class OwnershipQueries:
 
 
 def _api_key(row: Any) -> ApiKeyRecord:
-    return ApiKeyRecord(uuid.UUID(row.id), uuid.UUID(row.tenant_id), uuid.UUID(row.user_id), row.name, row.prefix,
-                        row.created_time)
+    return ApiKeyRecord(
+        uuid.UUID(row.id), uuid.UUID(row.tenant_id), uuid.UUID(row.user_id), row.name, row.prefix, row.created_time
+    )
 
 
 def _access(row: Any) -> UserAccess:
@@ -355,4 +442,3 @@ def _access(row: Any) -> UserAccess:
     if row.role_permissions is not None:
         custom = Role(row.role, parse_permissions(json.loads(row.role_permissions)), row.role_description)
     return UserAccess(user_row(row), row.role, custom, row.credentials_changed_at)
-

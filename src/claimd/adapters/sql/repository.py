@@ -80,8 +80,15 @@ _SORTABLE = {
 
 
 #: Tables that hold a tenant's rows without a foreign key to it (deleted with the tenant by hand).
-_TENANT_OWNED = (audit_log, device_identities, claim_challenges, api_keys, provisioning_commands,
-                 lorawan_applications, lorawan_identities)
+_TENANT_OWNED = (
+    audit_log,
+    device_identities,
+    claim_challenges,
+    api_keys,
+    provisioning_commands,
+    lorawan_applications,
+    lorawan_identities,
+)
 
 
 def _has_nul(*values: str | None) -> bool:
@@ -97,6 +104,8 @@ def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
 # Statements a claim (and a bulk row) runs, built once: building and keying a statement costs more
 # CPU than SQLite takes to run it, and a bulk job runs them for every row.
 _ADD_DEVICE = insert(devices)
+
+
 def _claim_target(where: Any) -> Any:
     """The device ``where`` selects, locked, with its claimingData and whether the user ``actor`` exists.
     Built once: building a statement of this size per call cost ~0.7 ms of CPU (bench/, docs/performance.md)."""
@@ -122,36 +131,58 @@ def _claim_target(where: Any) -> Any:
     )
 
 
-_CLAIM_TARGET_BY_NAME = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name")))
-_CLAIM_TARGET_BY_ID = _claim_target(and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.id == bindparam("id")))
+_CLAIM_TARGET_BY_NAME = _claim_target(
+    and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name"))
+)
+_CLAIM_TARGET_BY_ID = _claim_target(
+    and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.id == bindparam("id"))
+)
 # Statements of the hot paths, built once (building one costs more than running it through the cache).
 _GET_DEVICE = select(devices).where(devices.c.id == bindparam("id"), devices.c.tenant_id == bindparam("tenant_id"))
-_DEVICE_BY_NAME = select(devices).where(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name"))
+_DEVICE_BY_NAME = select(devices).where(
+    devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name")
+)
 _DEVICE_BY_TOKEN = select(devices).where(devices.c.token_digest == bindparam("token_digest"))
-_GET_ATTRIBUTE = select(attributes).where(attributes.c.device_id == bindparam("device_id"),
-                                          attributes.c.scope == bindparam("scope"), attributes.c.key == bindparam("key"))
+_GET_ATTRIBUTE = select(attributes).where(
+    attributes.c.device_id == bindparam("device_id"),
+    attributes.c.scope == bindparam("scope"),
+    attributes.c.key == bindparam("key"),
+)
 
 # The owner, only if there is none; a token's first claim also teaches the device's type while it is
 # "default" (here, since one PostgreSQL statement may change a row only once).
 _SET_OWNER_IF_UNOWNED = (
-    update(devices).where(devices.c.id == bindparam("b_device_id"), devices.c.customer_id.is_(None))
-    .values(customer_id=bindparam("new_customer_id"), claimed_at=bindparam("new_claimed_at"),
-            claimed_by=bindparam("new_claimed_by"), claim_restricted=bindparam("new_claim_restricted"),
-            type=case((devices.c.type == "default", func.coalesce(bindparam("new_type", type_=String), devices.c.type)),
-                      else_=devices.c.type))
+    update(devices)
+    .where(devices.c.id == bindparam("b_device_id"), devices.c.customer_id.is_(None))
+    .values(
+        customer_id=bindparam("new_customer_id"),
+        claimed_at=bindparam("new_claimed_at"),
+        claimed_by=bindparam("new_claimed_by"),
+        claim_restricted=bindparam("new_claim_restricted"),
+        type=case(
+            (devices.c.type == "default", func.coalesce(bindparam("new_type", type_=String), devices.c.type)),
+            else_=devices.c.type,
+        ),
+    )
 )
 # Parameters named after no column: an UPDATE sharing them (claim_writes) would SET such a column.
 _DELETE_ATTRIBUTES = delete(attributes).where(
-    attributes.c.device_id == bindparam("b_device_id"), attributes.c.scope == bindparam("b_scope"),
-    attributes.c.key.in_(bindparam("keys", expanding=True)))
+    attributes.c.device_id == bindparam("b_device_id"),
+    attributes.c.scope == bindparam("b_scope"),
+    attributes.c.key.in_(bindparam("keys", expanding=True)),
+)
 _ADD_AUDIT = insert(audit_log)
 # The latest line of the same failed guess (bind names b_*: see _DELETE_ATTRIBUTES), one more on it.
 _SAME_FAILURE = (
     select(audit_log.c.id)
-    .where(audit_log.c.device_id == bindparam("b_device_id"), audit_log.c.action == bindparam("b_action"),
-           audit_log.c.outcome == bindparam("b_outcome"), audit_log.c.created_time >= bindparam("b_since"),
-           audit_log.c.user_id.is_not_distinct_from(bindparam("b_user_id")),
-           audit_log.c.source.is_not_distinct_from(bindparam("b_source")))
+    .where(
+        audit_log.c.device_id == bindparam("b_device_id"),
+        audit_log.c.action == bindparam("b_action"),
+        audit_log.c.outcome == bindparam("b_outcome"),
+        audit_log.c.created_time >= bindparam("b_since"),
+        audit_log.c.user_id.is_not_distinct_from(bindparam("b_user_id")),
+        audit_log.c.source.is_not_distinct_from(bindparam("b_source")),
+    )
     .order_by(audit_log.c.created_time.desc())
     .limit(1)
     .scalar_subquery()
@@ -165,33 +196,51 @@ _DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindp
 
 
 def _audit_values(event: AuditEvent) -> dict[str, Any]:
-    return {"id": str(event.id), "tenant_id": str(event.tenant_id), "created_time": event.created_time,
-            "action": event.action.value, "outcome": event.outcome, "door": event.door.value,
-            "user_id": str_or_none(event.user_id), "customer_id": str_or_none(event.customer_id),
-            "device_id": str_or_none(event.device_id), "device_name": event.device_name, "source": event.source,
-            "detail": event.detail, "repeat_count": event.repeats, "last_time": event.last_time}
+    return {
+        "id": str(event.id),
+        "tenant_id": str(event.tenant_id),
+        "created_time": event.created_time,
+        "action": event.action.value,
+        "outcome": event.outcome,
+        "door": event.door.value,
+        "user_id": str_or_none(event.user_id),
+        "customer_id": str_or_none(event.customer_id),
+        "device_id": str_or_none(event.device_id),
+        "device_name": event.device_name,
+        "source": event.source,
+        "detail": event.detail,
+        "repeat_count": event.repeats,
+        "last_time": event.last_time,
+    }
 
 
 def _spends(only_if: Any) -> dict[str, Any]:
     """The writes a claim makes once it has set the owner (see ClaimWrites), each guarded by ``only_if``."""
+
     def insert_values(table: Any, **binds: str) -> Any:  # INSERT … SELECT <bound values> WHERE only_if
         return insert(table).from_select(
-            list(binds), select(*[bindparam(name, type_=table.c[column].type) for column, name in binds.items()])
-            .where(only_if))
+            list(binds),
+            select(*[bindparam(name, type_=table.c[column].type) for column, name in binds.items()]).where(only_if),
+        )
 
     identities, challenges = device_identities.c, claim_challenges.c
     return {
         "audit": insert_values(audit_log, **{c.name: f"a_{c.name}" for c in audit_log.c}),
         "nonce": insert_values(used_nonces, device_id="b_device_id", nonce="spent_nonce", used_at="new_claimed_at"),
         # single-use: a spent challenge is expired (its row stays, so that a reuse hears why)
-        "challenge": update(claim_challenges).where(challenges.nonce == bindparam("spent_nonce"), only_if)
+        "challenge": update(claim_challenges)
+        .where(challenges.nonce == bindparam("spent_nonce"), only_if)
         .values(expires_at=bindparam("challenge_spent_at")),
         "firmware": update(device_identities)
         .where(identities.device_id == bindparam("b_device_id"), identities.firmware_id.is_(None), only_if)
         .values(firmware_id=bindparam("new_firmware_id")),
-        "filed": update(lorawan_identities).where(lorawan_identities.c.device_id == bindparam("b_device_id"), only_if)
-        .values(code_spent_at=bindparam("new_claimed_at"), application=bindparam("b_application"),
-                app_device_id=bindparam("b_app_device_id")),
+        "filed": update(lorawan_identities)
+        .where(lorawan_identities.c.device_id == bindparam("b_device_id"), only_if)
+        .values(
+            code_spent_at=bindparam("new_claimed_at"),
+            application=bindparam("b_application"),
+            app_device_id=bindparam("b_app_device_id"),
+        ),
     }
 
 
@@ -204,9 +253,14 @@ _SPENDS_WITH_OWNER = _spends(exists(select(_OWNER_TAKEN.c.id)))
 
 @functools.cache
 def _claim_writes_statement(parts: tuple[str, ...]) -> Any:
-    return select(func.count()).select_from(_OWNER_TAKEN).add_cte(
-        _DELETE_ATTRIBUTES.cte("claim_attributes_gone"),
-        *(_SPENDS_WITH_OWNER[part].cte(f"claim_{part}") for part in parts))
+    return (
+        select(func.count())
+        .select_from(_OWNER_TAKEN)
+        .add_cte(
+            _DELETE_ATTRIBUTES.cte("claim_attributes_gone"),
+            *(_SPENDS_WITH_OWNER[part].cte(f"claim_{part}") for part in parts),
+        )
+    )
 
 
 class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQueries):
@@ -216,10 +270,12 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         self.conn = conn
         self.counts = counts
 
-    async def _page(self, table: Any, where: Any, page: int, page_size: int, sort: str | None, order: str | None, mapper: Any) -> Page[Any]:
+    async def _page(
+        self, table: Any, where: Any, page: int, page_size: int, sort: str | None, order: str | None, mapper: Any
+    ) -> Page[Any]:
         total = (await self.conn.execute(select(func.count()).select_from(table).where(where))).scalar_one()
         name = _SORTABLE.get(sort or "", "created_time")
-        column = table.c[name] if name in table.c else table.c.created_time
+        column = table.c.get(name, table.c.created_time)
         ordering = column.desc() if (order or "").upper() == "DESC" else column.asc()
         rows = await self.conn.execute(
             select(table).where(where).order_by(ordering, table.c.id).limit(page_size).offset(page * page_size)
@@ -244,8 +300,12 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return (await self.conn.execute(query)).scalar_one()
 
     def _tenant_values(self, t: Tenant) -> dict[str, Any]:
-        return {"title": t.title, "email": t.email, "contact": json.dumps(t.contact),
-                "additional_info": json.dumps(t.additional_info)}
+        return {
+            "title": t.title,
+            "email": t.email,
+            "contact": json.dumps(t.contact),
+            "additional_info": json.dumps(t.additional_info),
+        }
 
     async def add_tenant(self, tenant: Tenant) -> None:
         await self._insert(
@@ -266,8 +326,9 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         row = (await self.conn.execute(select(tenants).where(tenants.c.id == str(tenant_id)))).first()
         return tenant_row(row) if row else None
 
-    async def list_tenants(self, page: int, page_size: int, text: str | None, sort: str | None = None,
-                           order: str | None = None) -> Page[Tenant]:
+    async def list_tenants(
+        self, page: int, page_size: int, text: str | None, sort: str | None = None, order: str | None = None
+    ) -> Page[Tenant]:
         if _has_nul(text):
             return Page([], 0, page_size)
         where = func.lower(tenants.c.title).contains(text.lower(), autoescape=True) if text else true()
@@ -289,7 +350,9 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def add_customer(self, customer: Customer) -> None:
         await self._insert(
             insert(customers).values(
-                id=str(customer.id), tenant_id=str(customer.tenant_id), created_time=customer.created_time,
+                id=str(customer.id),
+                tenant_id=str(customer.tenant_id),
+                created_time=customer.created_time,
                 **self._customer_values(customer),
             ),
             "Customer with such title already exists!",
@@ -316,8 +379,15 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         ).first()
         return customer_row(row) if row else None
 
-    async def list_customers(self, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None,
-                             sort: str | None = None, order: str | None = None) -> Page[Customer]:
+    async def list_customers(
+        self,
+        tenant_id: uuid.UUID,
+        page: int,
+        page_size: int,
+        text: str | None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> Page[Customer]:
         where = customers.c.tenant_id == str(tenant_id)
         if _has_nul(text):
             return Page([], 0, page_size)
@@ -336,10 +406,17 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def add_user(self, user: User, activation_digest: bytes | None, password_hash: str | None = None) -> None:
         await self._insert(
             insert(users).values(
-                id=str(user.id), tenant_id=user_tenant(user.tenant_id), customer_id=str_or_none(user.customer_id),
-                email=user.email, authority=user.authority.value, first_name=user.first_name,
-                last_name=user.last_name, additional_info=json.dumps(user.additional_info),
-                password_hash=password_hash, activation_digest=activation_digest, created_time=user.created_time,
+                id=str(user.id),
+                tenant_id=user_tenant(user.tenant_id),
+                customer_id=str_or_none(user.customer_id),
+                email=user.email,
+                authority=user.authority.value,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                additional_info=json.dumps(user.additional_info),
+                password_hash=password_hash,
+                activation_digest=activation_digest,
+                created_time=user.created_time,
             ),
             f"User with email '{user.email}' already present in database!",
         )
@@ -371,30 +448,46 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def set_password(self, user_id: uuid.UUID, password_hash: str, changed_at_ms: int) -> bool:
         """A new password; JWTs issued before ``changed_at_ms`` are refused from now on."""
         result = await self.conn.execute(
-            update(users).where(users.c.id == str(user_id))
+            update(users)
+            .where(users.c.id == str(user_id))
             .values(password_hash=password_hash, credentials_changed_at=changed_at_ms, activation_digest=None)
         )
         return result.rowcount > 0
 
     async def set_reset_digest(self, user_id: uuid.UUID, digest: bytes, expires_at: int) -> None:
         await self.conn.execute(
-            update(users).where(users.c.id == str(user_id)).values(reset_digest=digest, reset_expires_at=expires_at))
+            update(users).where(users.c.id == str(user_id)).values(reset_digest=digest, reset_expires_at=expires_at)
+        )
 
-    async def reset_password(self, reset_digest: bytes, now: int, password_hash: str, changed_at_ms: int) -> User | None:
+    async def reset_password(
+        self, reset_digest: bytes, now: int, password_hash: str, changed_at_ms: int
+    ) -> User | None:
         """Use a reset token once, before it expires: the new password, and earlier JWTs refused."""
         row = (
             await self.conn.execute(
                 update(users)
                 .where(users.c.reset_digest == reset_digest, users.c.reset_expires_at > now)
-                .values(password_hash=password_hash, reset_digest=None, reset_expires_at=None,
-                        credentials_changed_at=changed_at_ms)
+                .values(
+                    password_hash=password_hash,
+                    reset_digest=None,
+                    reset_expires_at=None,
+                    credentials_changed_at=changed_at_ms,
+                )
                 .returning(*users.c)
             )
         ).first()
         return user_row(row) if row else None
 
-    async def list_users(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
-                         text: str | None, sort: str | None = None, order: str | None = None) -> Page[User]:
+    async def list_users(
+        self,
+        tenant_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        page: int,
+        page_size: int,
+        text: str | None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> Page[User]:
         where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == str_or_none(customer_id))
         if _has_nul(text):
             return Page([], 0, page_size)
@@ -414,8 +507,12 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
 
     async def add_device(self, device: Device, token_digest: bytes, token_sealed: str) -> None:
         values = {
-            "id": str(device.id), "tenant_id": str(device.tenant_id), "customer_id": str_or_none(device.customer_id),
-            "token_digest": token_digest, "token_sealed": token_sealed, "created_time": device.created_time,
+            "id": str(device.id),
+            "tenant_id": str(device.tenant_id),
+            "customer_id": str_or_none(device.customer_id),
+            "token_digest": token_digest,
+            "token_sealed": token_sealed,
+            "created_time": device.created_time,
             **self._device_values(device),
         }
         try:
@@ -466,10 +563,18 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
             await self.conn.execute(select(devices.c.token_sealed).where(devices.c.id == str(device_id)))
         ).scalar_one_or_none()
 
-    async def list_devices(self, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int,
-                           text: str | None, device_type: str | None,
-                           sort: str | None = None, order: str | None = None,
-                           include_restricted: bool = True) -> Page[Device]:
+    async def list_devices(
+        self,
+        tenant_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        page: int,
+        page_size: int,
+        text: str | None,
+        device_type: str | None,
+        sort: str | None = None,
+        order: str | None = None,
+        include_restricted: bool = True,
+    ) -> Page[Device]:
         if _has_nul(text, device_type):
             return Page([], 0, page_size)
         where = devices.c.tenant_id == str(tenant_id)
@@ -496,8 +601,12 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
             return None
         return await self._lock_claim_target(_CLAIM_TARGET_BY_NAME, {"tenant_id": str(tenant_id), "name": name}, actor)
 
-    async def lock_claim_target_by_id(self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID) -> ClaimTarget | None:
-        return await self._lock_claim_target(_CLAIM_TARGET_BY_ID, {"tenant_id": str(tenant_id), "id": str(device_id)}, actor)
+    async def lock_claim_target_by_id(
+        self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID
+    ) -> ClaimTarget | None:
+        return await self._lock_claim_target(
+            _CLAIM_TARGET_BY_ID, {"tenant_id": str(tenant_id), "id": str(device_id)}, actor
+        )
 
     async def _lock_claim_target(self, stmt: Any, params: dict[str, str], actor: uuid.UUID) -> ClaimTarget | None:
         row = (await self.conn.execute(stmt, {**params, "actor": str(actor)})).first()
@@ -505,16 +614,22 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
             return None
         claiming = (
             StoredAttribute(row.attr_key, json.loads(row.attr_value), row.attr_ts, row.attr_digest)
-            if row.attr_key is not None else None
+            if row.attr_key is not None
+            else None
         )
         return ClaimTarget(device_row(row), claiming, bool(row.actor_exists))
 
     async def claim_writes(self, writes: ClaimWrites) -> bool:
         w = writes
         params: dict[str, Any] = {
-            "b_device_id": str(w.device_id), "new_customer_id": str(w.customer_id), "new_claimed_at": w.now_ms,
-            "new_claimed_by": str(w.claimed_by), "new_claim_restricted": w.restricted, "new_type": w.device_type,
-            "b_scope": AttributeScope.SERVER_SCOPE.value, "keys": list(w.clear),
+            "b_device_id": str(w.device_id),
+            "new_customer_id": str(w.customer_id),
+            "new_claimed_at": w.now_ms,
+            "new_claimed_by": str(w.claimed_by),
+            "new_claim_restricted": w.restricted,
+            "new_type": w.device_type,
+            "b_scope": AttributeScope.SERVER_SCOPE.value,
+            "keys": list(w.clear),
             **{f"a_{k}": v for k, v in _audit_values(w.audit).items()},
         }
         parts = ["audit"]
@@ -541,14 +656,19 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         except IntegrityError as exc:  # its transaction (or savepoint) is rolled back whole
             if w.filed is None:
                 raise
-            raise EndDeviceIdTaken(f"the application already has a device `{w.filed[1]}`; "
-                                   "choose another target_device_id") from exc
+            raise EndDeviceIdTaken(
+                f"the application already has a device `{w.filed[1]}`; choose another target_device_id"
+            ) from exc
 
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
         """Assign (a tenant's act, not a claim) or release. A release forgets the claim, the owner's
         block and the owner's tags: the next owner starts clean."""
-        values: dict[str, Any] = {"customer_id": str_or_none(customer_id), "claimed_at": None, "claimed_by": None,
-                                  "claim_restricted": False}
+        values: dict[str, Any] = {
+            "customer_id": str_or_none(customer_id),
+            "claimed_at": None,
+            "claimed_by": None,
+            "claim_restricted": False,
+        }
         if customer_id is None:
             owner_block = devices.c.blocked_by == "OWNER"
             values["blocked_at"] = case((owner_block, None), else_=devices.c.blocked_at)
@@ -557,8 +677,10 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
                 delete(device_tags).where(
                     device_tags.c.device_id == str(device_id),
                     device_tags.c.tag_id.in_(
-                        select(tags.c.id).where(tags.c.scope_id == select(devices.c.customer_id)
-                                                .where(devices.c.id == str(device_id)).scalar_subquery())
+                        select(tags.c.id).where(
+                            tags.c.scope_id
+                            == select(devices.c.customer_id).where(devices.c.id == str(device_id)).scalar_subquery()
+                        )
                     ),
                 )
             )
@@ -570,19 +692,30 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
             return
         stmt = _upsert(self.conn, attributes).values(
             [
-                {"device_id": str(device_id), "scope": scope, "key": a.key, "value": json.dumps(a.value),
-                 "secret_digest": a.secret_digest, "last_update_ts": now_ms}
+                {
+                    "device_id": str(device_id),
+                    "scope": scope,
+                    "key": a.key,
+                    "value": json.dumps(a.value),
+                    "secret_digest": a.secret_digest,
+                    "last_update_ts": now_ms,
+                }
                 for a in items
             ]
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[attributes.c.device_id, attributes.c.scope, attributes.c.key],
-            set_={"value": stmt.excluded.value, "secret_digest": stmt.excluded.secret_digest,
-                  "last_update_ts": stmt.excluded.last_update_ts},
+            set_={
+                "value": stmt.excluded.value,
+                "secret_digest": stmt.excluded.secret_digest,
+                "last_update_ts": stmt.excluded.last_update_ts,
+            },
         )
         await self.conn.execute(stmt)
 
-    async def get_attributes(self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None) -> list[tuple[str, StoredAttribute]]:
+    async def get_attributes(
+        self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None
+    ) -> list[tuple[str, StoredAttribute]]:
         if keys and _has_nul(*keys):
             keys = [k for k in keys if not _has_nul(k)]
             if not keys:
@@ -596,7 +729,9 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return [(r.scope, attribute_row(r)) for r in rows]
 
     async def get_attribute(self, device_id: uuid.UUID, scope: str, key: str) -> StoredAttribute | None:
-        row = (await self.conn.execute(_GET_ATTRIBUTE, {"device_id": str(device_id), "scope": scope, "key": key})).first()
+        row = (
+            await self.conn.execute(_GET_ATTRIBUTE, {"device_id": str(device_id), "scope": scope, "key": key})
+        ).first()
         return attribute_row(row) if row else None
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
@@ -616,7 +751,9 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         if result.rowcount == 0:
             await self.conn.execute(_ADD_AUDIT, values)
 
-    async def list_audit(self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int) -> Page[AuditEvent]:
+    async def list_audit(
+        self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int
+    ) -> Page[AuditEvent]:
         where = audit_log.c.tenant_id == str(tenant_id)
         if device_id is not None:
             where = and_(where, audit_log.c.device_id == str(device_id))

@@ -216,7 +216,9 @@ bulk_ops = Table(
     Column("customer_id", UUID),
     Column("user_id", UUID, nullable=False),
     Column("endpoint", String(40), nullable=False),
-    Column("status", String(16), nullable=False),  # UPLOADING (not yet visible), PENDING, IN_PROGRESS, SUCCEEDED, FAILED
+    Column(
+        "status", String(16), nullable=False
+    ),  # UPLOADING (not yet visible), PENDING, IN_PROGRESS, SUCCEEDED, FAILED
     Column("requested_at", BigInteger, nullable=False),
     Column("completed_at", BigInteger),
     Column("total", BigInteger, nullable=False, default=0),

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from claimd.domain.roles import Role
 from claimd.entrypoints.http.ownership import iso_ms
-from claimd.entrypoints.http.responses import ApiKeyList, NewApiKey, Role as RoleOut, RoleList, UserRoleSet, problem
+from claimd.entrypoints.http.responses import ApiKeyList, NewApiKey, RoleList, UserRoleSet, problem
+from claimd.entrypoints.http.responses import Role as RoleOut
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 from claimd.services.ports import ApiKeyRecord
 
@@ -18,13 +19,22 @@ router = APIRouter(tags=["roles and API keys"])
 
 
 def role_json(role: Role) -> dict[str, Any]:
-    return {"name": role.name, "description": role.description, "builtIn": role.built_in,
-            "permissions": sorted(str(p) for p in role.permissions)}
+    return {
+        "name": role.name,
+        "description": role.description,
+        "builtIn": role.built_in,
+        "permissions": sorted(str(p) for p in role.permissions),
+    }
 
 
 def key_json(record: ApiKeyRecord) -> dict[str, Any]:
-    return {"id": str(record.id), "name": record.name, "prefix": record.prefix, "userId": str(record.user_id),
-            "createdAt": iso_ms(record.created_time)}
+    return {
+        "id": str(record.id),
+        "name": record.name,
+        "prefix": record.prefix,
+        "userId": str(record.user_id),
+        "createdAt": iso_ms(record.created_time),
+    }
 
 
 class RoleBody(BaseModel):
@@ -56,8 +66,12 @@ async def list_roles(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]
     return {"items": [role_json(r) for r in found], "total": len(found)}
 
 
-@router.post("/v1/roles", status_code=201, responses=problem({201: {"model": RoleOut}}),
-             summary="Define a tenant role (tenant admins)")
+@router.post(
+    "/v1/roles",
+    status_code=201,
+    responses=problem({201: {"model": RoleOut}}),
+    summary="Define a tenant role (tenant admins)",
+)
 async def create_role(body: RoleBody, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return role_json(await c.access.save_role(principal, body.name, body.permissions, body.description, create=True))
 
@@ -67,46 +81,66 @@ async def get_role(name: str, principal: PrincipalDep, c: ContainerDep) -> dict[
     return role_json(await c.access.get_role(principal, name))
 
 
-@router.put("/v1/roles/{name}", responses=problem({200: {"model": RoleOut}}),
-            summary="Change a tenant role's permissions (tenant admins)")
+@router.put(
+    "/v1/roles/{name}",
+    responses=problem({200: {"model": RoleOut}}),
+    summary="Change a tenant role's permissions (tenant admins)",
+)
 async def update_role(name: str, body: RoleUpdate, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return role_json(await c.access.save_role(principal, name, body.permissions, body.description, create=False))
 
 
-@router.delete("/v1/roles/{name}", status_code=204, responses=problem({}),
-               summary="Delete a tenant role no user holds (tenant admins)")
+@router.delete(
+    "/v1/roles/{name}",
+    status_code=204,
+    responses=problem({}),
+    summary="Delete a tenant role no user holds (tenant admins)",
+)
 async def delete_role(name: str, principal: PrincipalDep, c: ContainerDep) -> Response:
     await c.access.delete_role(principal, name)
     return Response(status_code=204)
 
 
-@router.put("/v1/users/{userId}/role", responses=problem({200: {"model": UserRoleSet}}),
-            summary="Give a customer user a role")
-async def set_user_role(userId: uuid.UUID, body: UserRole, principal: PrincipalDep,  # noqa: N803
-                        c: ContainerDep) -> dict[str, Any]:
+@router.put(
+    "/v1/users/{userId}/role", responses=problem({200: {"model": UserRoleSet}}), summary="Give a customer user a role"
+)
+async def set_user_role(userId: uuid.UUID, body: UserRole, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     role = await c.access.set_user_role(principal, userId, body.role)
     return {"userId": str(userId), "role": role.name}
 
 
-@router.get("/v1/api-keys", responses=problem({200: {"model": ApiKeyList}}),
-            summary="Your API keys (never the keys themselves); tenant admins: any user's")
-async def list_keys(principal: PrincipalDep, c: ContainerDep,
-                    userId: Annotated[uuid.UUID | None, Query(description="Tenant admins: this user's keys")] = None,  # noqa: N803
-                    allUsers: Annotated[bool, Query(description="Tenant admins: every key of the tenant")] = False,  # noqa: N803
-                    ) -> dict[str, Any]:
+@router.get(
+    "/v1/api-keys",
+    responses=problem({200: {"model": ApiKeyList}}),
+    summary="Your API keys (never the keys themselves); tenant admins: any user's",
+)
+async def list_keys(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    userId: Annotated[uuid.UUID | None, Query(description="Tenant admins: this user's keys")] = None,
+    allUsers: Annotated[bool, Query(description="Tenant admins: every key of the tenant")] = False,
+) -> dict[str, Any]:
     found = await c.access.list_keys(principal, userId, allUsers)
     return {"items": [key_json(k) for k in found], "total": len(found)}
 
 
-@router.post("/v1/api-keys", status_code=201, responses=problem({201: {"model": NewApiKey}}),
-             summary="Create an API key: shown once; use it as Authorization: Bearer <key>")
+@router.post(
+    "/v1/api-keys",
+    status_code=201,
+    responses=problem({201: {"model": NewApiKey}}),
+    summary="Create an API key: shown once; use it as Authorization: Bearer <key>",
+)
 async def create_key(body: KeyBody, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     created = await c.access.create_key(principal, body.name)
     return {**key_json(created.record), "key": created.key}
 
 
-@router.delete("/v1/api-keys/{keyId}", status_code=204, responses=problem({}),
-               summary="Revoke an API key (yours; tenant admins: any of the tenant)")
-async def revoke_key(keyId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+@router.delete(
+    "/v1/api-keys/{keyId}",
+    status_code=204,
+    responses=problem({}),
+    summary="Revoke an API key (yours; tenant admins: any of the tenant)",
+)
+async def revoke_key(keyId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:
     await c.access.revoke_key(principal, keyId)
     return Response(status_code=204)

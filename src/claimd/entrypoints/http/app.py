@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -32,7 +33,8 @@ from claimd.entrypoints.http import (
     tenants,
 )
 from claimd.entrypoints.http.edge import InputRule
-from claimd.entrypoints.http.metrics import RequestTimer, router as metrics_router
+from claimd.entrypoints.http.metrics import RequestTimer
+from claimd.entrypoints.http.metrics import router as metrics_router
 from claimd.entrypoints.http.requests import RequestLog
 from claimd.entrypoints.http.security import ContainerDep
 
@@ -41,15 +43,16 @@ READY_TIMEOUT_S = 2.0
 
 
 async def _probe(check: Awaitable[object]) -> str:
-    """"ok", or "failed: <error class>" when ``check`` fails or hangs past READY_TIMEOUT_S: a database
+    """ "ok", or "failed: <error class>" when ``check`` fails or hangs past READY_TIMEOUT_S: a database
     or Redis that hangs (a dead connection, a lost network) is an answer of not ready within seconds,
     not a probe that waits with it."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await check
         return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; its class says which
+    except Exception as exc:
         return f"failed: {type(exc).__name__}"
+
 
 DESCRIPTION = """\
 claimd hands IoT devices from the company that makes them to the people who buy them.
@@ -69,23 +72,33 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             app.state.container = container
             yield
             return
-        built = await build(settings)
+        built = await build(app_settings)
         app.state.container = built
         try:
             yield
         finally:
             await built.close()
 
-    settings = container.settings if container is not None else (settings or Settings())
-    app = FastAPI(title="claimd", version=claimd.__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # /docs is served from the package: docs_ui.py
+    app_settings = container.settings if container is not None else (settings or Settings())
+    app = FastAPI(
+        title="claimd",
+        version=claimd.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )  # /docs is served from the package: docs_ui.py
     if container is not None:
         app.state.container = container
     errors.install(app)
     app.add_middleware(InputRule)  # one input rule for every route (entrypoints/http/edge.py)
     # Added last, so outermost: an oversized body is refused before anything else looks at it.
-    app.add_middleware(limits.BodyLimit, max_body=settings.http_max_body_bytes,
-                       max_upload=settings.http_max_upload_bytes, openapi=app.openapi)
+    app.add_middleware(
+        limits.BodyLimit,
+        max_body=app_settings.http_max_body_bytes,
+        max_upload=app_settings.http_max_upload_bytes,
+        openapi=app.openapi,
+    )
     app.add_middleware(RequestTimer)  # times every answer, a 413 included, by route template (metrics.py)
     # Request ids and the access log wrap the whole stack, the server-error handler included, so that
     # every answer (a 413, a 500) carries its id and has its access line (entrypoints/http/requests.py).
@@ -93,16 +106,28 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.build_middleware_stack = lambda: RequestLog(inner_stack())  # type: ignore[method-assign]
     # Claim routes first: a device named "device" must not be taken for a customer id.
     # Tenants after devices: /api/tenant/{tenantId} must not take /api/tenant/devices for a tenant id.
-    for module in (claims, device_api, auth, customers, devices, telemetry, bulk, ownership, provisioning, access, lorawan,
-                   tenants):
+    for module in (
+        claims,
+        device_api,
+        auth,
+        customers,
+        devices,
+        telemetry,
+        bulk,
+        ownership,
+        provisioning,
+        access,
+        lorawan,
+        tenants,
+    ):
         app.include_router(module.router)
-    if settings.bench:
+    if app_settings.bench:
         app.include_router(bench.router)
     docs_ui.install(app, title=app.title)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI schema
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, Any]:
         # Liveness only: a database or Redis outage must not make a supervisor restart every node
         # (a restart cures neither); that is what /readyz tells a load balancer.
         return {"status": "ok", "version": claimd.__version__}
@@ -119,7 +144,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         results = await asyncio.gather(*map(_probe, probes.values()))
         checks = dict(zip(probes, results, strict=True))
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
 
     return app

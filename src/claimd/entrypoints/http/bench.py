@@ -3,6 +3,8 @@ only when ``CLAIMD_BENCH=true``, through the same app, authentication and server
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from claimd.entrypoints.http.security import PrincipalDep
@@ -11,5 +13,5 @@ router = APIRouter(tags=["bench"])
 
 
 @router.get("/v1/bench/ping", summary="Who you are, and nothing else (bench mode only)")
-async def ping(principal: PrincipalDep) -> dict:
+async def ping(principal: PrincipalDep) -> dict[str, Any]:
     return {"userId": str(principal.user_id)}

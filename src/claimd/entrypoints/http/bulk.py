@@ -23,7 +23,15 @@ from claimd.domain.model import Principal
 from claimd.entrypoints.http.limits import UPLOAD
 from claimd.entrypoints.http.ownership import iso_ms
 from claimd.entrypoints.http.responses import (
-    BULK_ACCEPTED, PROBLEM_BODY, BulkErrors, BulkOp as BulkOpOut, BulkOpList, BulkRowResult, problem,
+    BULK_ACCEPTED,
+    PROBLEM_BODY,
+    BulkErrors,
+    BulkOpList,
+    BulkRowResult,
+    problem,
+)
+from claimd.entrypoints.http.responses import (
+    BulkOp as BulkOpOut,
 )
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 
@@ -62,62 +70,103 @@ def _base_url(request: Request) -> str:
     return (public or str(request.base_url)).rstrip("/")
 
 
-async def submit(request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint,
-                 application_id: str | None = None) -> Response:
+async def submit(
+    request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint, application_id: str | None = None
+) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in _REFUSED_TYPES:
         raise InvalidArgument("A bulk upload is a CSV file (Content-Type: text/csv)")
     c.bulk.check_submitter(principal, endpoint)  # before reading a large body
-    op, _ = await c.bulk.submit(principal, endpoint, request.stream(), request.headers.get("idempotency-key"),
-                                application_id)
-    return JSONResponse({"bulkOpsRequestId": op.id}, status_code=202,
-                        headers={"Location": f"/v1/bulk-ops-requests/{op.id}"})
+    op, _ = await c.bulk.submit(
+        principal, endpoint, request.stream(), request.headers.get("idempotency-key"), application_id
+    )
+    return JSONResponse(
+        {"bulkOpsRequestId": op.id}, status_code=202, headers={"Location": f"/v1/bulk-ops-requests/{op.id}"}
+    )
 
 
 async def submit_claims(request: Request, principal: Principal, c: Any) -> Response:
     return await submit(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
 
 
-@router.post("/v1/claimed-devices/bulk", openapi_extra=_CSV_BODY, status_code=202, responses=_ACCEPTED,
-             summary="Claim many devices: CSV rows `token[,\"tag1,tag2\"]`, no header; answers a bulk operation id")
+@router.post(
+    "/v1/claimed-devices/bulk",
+    openapi_extra=_CSV_BODY,
+    status_code=202,
+    responses=_ACCEPTED,
+    summary='Claim many devices: CSV rows `token[,"tag1,tag2"]`, no header; answers a bulk operation id',
+)
 async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
     return await submit_claims(request, principal, c)
 
 
-@router.post("/v1/device-identities/bulk", openapi_extra=_CSV_BODY, status_code=202, responses=_ACCEPTED,
-             summary="Register many device identities: CSV rows `id,publicKey[,deviceType,firmwareId,imei,\"tags\",name]`")
+@router.post(
+    "/v1/device-identities/bulk",
+    openapi_extra=_CSV_BODY,
+    status_code=202,
+    responses=_ACCEPTED,
+    summary='Register many device identities: CSV rows `id,publicKey[,deviceType,firmwareId,imei,"tags",name]`',
+)
 async def bulk_register(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
     return await submit(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
 
 
-@router.get("/v1/bulk-ops-requests", responses=problem({200: {"model": BulkOpList}}),
-            summary="Your recent bulk operations (newest first)")
+@router.get(
+    "/v1/bulk-ops-requests",
+    responses=problem({200: {"model": BulkOpList}}),
+    summary="Your recent bulk operations (newest first)",
+)
 async def list_ops(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.bulk.list(principal)
     return {"items": [op_json(op, _base_url(request)) for op in found], "total": len(found)}
 
 
-@router.get("/v1/bulk-ops-requests/{opId}", responses=problem({200: {"model": BulkOpOut}}),
-            summary="A bulk operation: status, counters and file URLs")
-async def get_op(opId: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+@router.get(
+    "/v1/bulk-ops-requests/{opId}",
+    responses=problem({200: {"model": BulkOpOut}}),
+    summary="A bulk operation: status, counters and file URLs",
+)
+async def get_op(opId: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return op_json(await c.bulk.get(principal, opId), _base_url(request))
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/upload.csv", status_code=410, response_class=Response,
-            responses=problem({410: PROBLEM_BODY}),
-            summary="Gone: an upload is never served back (its rows hold claim tokens and codes)")
-async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+@router.get(
+    "/v1/bulk-ops-requests/{opId}/upload.csv",
+    status_code=410,
+    response_class=Response,
+    responses=problem({410: PROBLEM_BODY}),
+    summary="Gone: an upload is never served back (its rows hold claim tokens and codes)",
+)
+async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:
     await c.bulk.get(principal, opId)  # 404 for a job the caller cannot see
-    raise HTTPException(410, "Uploads are not served back: their rows hold claim tokens and codes, kept sealed "
-                             "and dropped once worked. See results.json and errors.json for each row's outcome")
+    raise HTTPException(
+        410,
+        "Uploads are not served back: their rows hold claim tokens and codes, kept sealed "
+        "and dropped once worked. See results.json and errors.json for each row's outcome",
+    )
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/results.json", responses=problem({200: {
-                "model": list[BulkRowResult], "content": {"text/csv": {"schema": {
-                    "type": "string", "description": "?format=csv: a header row `row,status,deviceId,message`, "
-                                                     "then one row per row"}}}}}),
-            summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, message")
-async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:  # noqa: N803
+@router.get(
+    "/v1/bulk-ops-requests/{opId}/results.json",
+    responses=problem(
+        {
+            200: {
+                "model": list[BulkRowResult],
+                "content": {
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": "?format=csv: a header row `row,status,deviceId,message`, "
+                            "then one row per row",
+                        }
+                    }
+                },
+            }
+        }
+    ),
+    summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, message",
+)
+async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:
     op = await c.bulk.get(principal, opId)
     if format not in ("json", "csv"):
         raise InvalidArgument("format is json or csv")
@@ -129,8 +178,12 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
         else:
             yield b"["
         async for row in c.bulk.rows(op):
-            item = {"row": row.row_index, "status": row.outcome or "PENDING", "deviceId": row.device_id,
-                    "message": row.message}
+            item = {
+                "row": row.row_index,
+                "status": row.outcome or "PENDING",
+                "deviceId": row.device_id,
+                "message": row.message,
+            }
             if format == "csv":
                 out = io.StringIO()
                 csv.writer(out, lineterminator="\n").writerow(item.values())
@@ -144,9 +197,12 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
     return StreamingResponse(body(), media_type="text/csv" if format == "csv" else "application/json")
 
 
-@router.get("/v1/bulk-ops-requests/{opId}/errors.json", responses=problem({200: {"model": BulkErrors}}),
-            summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]}, rows counted from 1')
-async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:  # noqa: N803
+@router.get(
+    "/v1/bulk-ops-requests/{opId}/errors.json",
+    responses=problem({200: {"model": BulkErrors}}),
+    summary='nRF Cloud\'s error summary: {"errors": ["[row]: message", ...]}, rows counted from 1',
+)
+async def errors(opId: str, principal: PrincipalDep, c: ContainerDep) -> Response:
     op = await c.bulk.get(principal, opId)
 
     async def body() -> AsyncIterator[bytes]:

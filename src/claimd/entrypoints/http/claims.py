@@ -15,8 +15,12 @@ router = APIRouter(tags=["claiming"])
 _CLAIM_BODY = {
     "requestBody": {
         "required": False,
-        "content": {"application/json": {"schema": {"type": "object", "properties": {SECRET_KEY_FIELD: {"type": "string"}}},
-                                         "example": {SECRET_KEY_FIELD: "secret"}}},
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {SECRET_KEY_FIELD: {"type": "string"}}},
+                "example": {SECRET_KEY_FIELD: "secret"},
+            }
+        },
     },
     "responses": {
         "200": {"description": '{"device": {…}, "response": "SUCCESS"}'},
@@ -25,11 +29,15 @@ _CLAIM_BODY = {
 }
 
 
-@router.post("/api/customer/device/{deviceName:path}/claim", openapi_extra=_CLAIM_BODY,
-             responses=thingsboard({200: {"model": ClaimResult}, 400: {"model": ClaimRefused | ThingsBoardError}}),
-             summary="Claim a device by name with its secret key (customer users)")
-async def claim_device(deviceName: str, request: Request, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
-                       origin: OriginDep) -> Response:
+@router.post(
+    "/api/customer/device/{deviceName:path}/claim",
+    openapi_extra=_CLAIM_BODY,
+    responses=thingsboard({200: {"model": ClaimResult}, 400: {"model": ClaimRefused | ThingsBoardError}}),
+    summary="Claim a device by name with its secret key (customer users)",
+)
+async def claim_device(
+    deviceName: str, request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep
+) -> Response:
     secret = parse_claim_request(await request.body())  # InvalidPayload → 400 with the reason
     result = await c.claims.claim(principal, deviceName, secret, origin)
     if result.response is ClaimResponse.SUCCESS:
@@ -37,10 +45,12 @@ async def claim_device(deviceName: str, request: Request, principal: PrincipalDe
     return JSONResponse(result.response.value, status_code=400)
 
 
-@router.delete("/api/customer/device/{deviceName:path}/claim", response_class=Response,
-               responses=thingsboard({200: EMPTY}),
-               summary="Reclaim (release) a device: its owner's users, or any tenant admin")
-async def reclaim_device(deviceName: str, principal: PrincipalDep, c: ContainerDep,  # noqa: N803
-                         origin: OriginDep) -> Response:
+@router.delete(
+    "/api/customer/device/{deviceName:path}/claim",
+    response_class=Response,
+    responses=thingsboard({200: EMPTY}),
+    summary="Reclaim (release) a device: its owner's users, or any tenant admin",
+)
+async def reclaim_device(deviceName: str, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> Response:
     await c.claims.reclaim(principal, deviceName, origin)
     return Response(status_code=200)

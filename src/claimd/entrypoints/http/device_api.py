@@ -19,9 +19,15 @@ WINDOW_HEADER = "X-Claimd-Claim-Window"
 _DEVICE_CLAIM_BODY = {
     "requestBody": {
         "required": False,
-        "content": {"application/json": {"schema": {"type": "object", "properties": {
-            "secretKey": {"type": "string"}, "durationMs": {"type": "integer"}}},
-            "example": {"secretKey": "secret", "durationMs": 60000}}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"secretKey": {"type": "string"}, "durationMs": {"type": "integer"}},
+                },
+                "example": {"secretKey": "secret", "durationMs": 60000},
+            }
+        },
     },
     "responses": {
         "200": {"description": f"accepted (empty body); the {WINDOW_HEADER} header says what became of the window"},
@@ -31,12 +37,27 @@ _DEVICE_CLAIM_BODY = {
 }
 
 
-@router.post("/api/v1/{accessToken}/claim", openapi_extra=_DEVICE_CLAIM_BODY, response_class=Response,
-             responses=thingsboard({200: {"headers": {WINDOW_HEADER: {"required": True, "schema": {
-                 "type": "string", "enum": [r.value for r in WindowResult]}}}},
-                 400: {"model": ThingsBoardError}, 401: {"description": "Empty body"}}),
-             summary="A device opens its claim window with its secret key and a duration")
-async def device_claim(accessToken: str, request: Request, c: ContainerDep) -> Response:  # noqa: N803
+@router.post(
+    "/api/v1/{accessToken}/claim",
+    openapi_extra=_DEVICE_CLAIM_BODY,
+    response_class=Response,
+    responses=thingsboard(
+        {
+            200: {
+                "headers": {
+                    WINDOW_HEADER: {
+                        "required": True,
+                        "schema": {"type": "string", "enum": [r.value for r in WindowResult]},
+                    }
+                }
+            },
+            400: {"model": ThingsBoardError},
+            401: {"description": "Empty body"},
+        }
+    ),
+    summary="A device opens its claim window with its secret key and a duration",
+)
+async def device_claim(accessToken: str, request: Request, c: ContainerDep) -> Response:
     try:
         device = await c.devices.by_access_token(accessToken)
     except AuthenticationFailed:

@@ -16,8 +16,11 @@ from fastapi.responses import FileResponse, HTMLResponse
 ASSETS = Path(__file__).with_name("static") / "swagger-ui"
 VERSION = (ASSETS / "VERSION").read_text().strip()
 #: The files the page loads, and their media types; nothing else in the folder is served.
-MEDIA = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
-         "favicon-32x32.png": "image/png"}
+MEDIA = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
 PREFIX = "/docs/assets"
 #: The URLs carry the Swagger UI version, so the files can be cached for good: an upgrade changes them.
 CACHE = "public, max-age=31536000, immutable"
@@ -33,11 +36,14 @@ def install(app: FastAPI, *, title: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{title} - Swagger UI",
-                                   swagger_js_url=asset("swagger-ui-bundle.js"),
-                                   swagger_css_url=asset("swagger-ui.css"),
-                                   swagger_favicon_url=asset("favicon-32x32.png"),
-                                   oauth2_redirect_url=redirect_url)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{title} - Swagger UI",
+            swagger_js_url=asset("swagger-ui-bundle.js"),
+            swagger_css_url=asset("swagger-ui.css"),
+            swagger_favicon_url=asset("favicon-32x32.png"),
+            oauth2_redirect_url=redirect_url,
+        )
 
     @app.get(redirect_url, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:

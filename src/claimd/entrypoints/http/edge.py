@@ -21,8 +21,14 @@ from claimd.entrypoints.http.errors import respond
 #: Bodies of these media types are not JSON and are not scanned: binary CBOR holds zero bytes and
 #: brackets as data, and bulk CSV cells are checked row by row. Any other body may be read as JSON
 #: (some routes parse JSON whatever the header says), so it is scanned.
-NOT_JSON = ("application/cbor", "text/csv", "application/csv", "multipart/form-data",
-            "application/x-www-form-urlencoded", "application/octet-stream")
+NOT_JSON = (
+    "application/cbor",
+    "text/csv",
+    "application/csv",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+)
 
 
 def url_problem(scope: Scope) -> str | None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,16 +30,37 @@ log = logging.getLogger("claimd.http")
 
 # ThingsBoard's ThingsboardErrorCode values.
 GENERAL, AUTHENTICATION, JWT_EXPIRED, PERMISSION_DENIED, BAD_REQUEST_PARAMS, ITEM_NOT_FOUND, TOO_MANY_REQUESTS = (
-    2, 10, 11, 20, 31, 32, 33,
+    2,
+    10,
+    11,
+    20,
+    31,
+    32,
+    33,
 )
-_BY_STATUS = {400: BAD_REQUEST_PARAMS, 401: AUTHENTICATION, 403: PERMISSION_DENIED, 404: ITEM_NOT_FOUND,
-              429: TOO_MANY_REQUESTS}
+_BY_STATUS = {
+    400: BAD_REQUEST_PARAMS,
+    401: AUTHENTICATION,
+    403: PERMISSION_DENIED,
+    404: ITEM_NOT_FOUND,
+    429: TOO_MANY_REQUESTS,
+}
 
 
 PROBLEM_PATHS = ("/v1/",)
-_PROBLEM_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                  409: "CONFLICT", 410: "GONE", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
-                  500: "INTERNAL_ERROR"}
+_PROBLEM_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    410: "GONE",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+}
 
 
 def wants_problem(request: Request) -> bool:
@@ -47,40 +70,73 @@ def wants_problem(request: Request) -> bool:
 TTS_PATHS = ("/api/v3/",)
 # HTTP status -> gRPC code, as TTS's pkg/errors/http.go maps them back.
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 10, 413: 3, 415: 3, 429: 8, 500: 13, 501: 12, 503: 14}
-_GRPC_NAMES = {3: "invalid_argument", 16: "unauthenticated", 7: "permission_denied", 5: "not_found",
-               12: "unimplemented", 10: "aborted", 8: "resource_exhausted", 13: "internal", 14: "unavailable"}
+_GRPC_NAMES = {
+    3: "invalid_argument",
+    16: "unauthenticated",
+    7: "permission_denied",
+    5: "not_found",
+    12: "unimplemented",
+    10: "aborted",
+    8: "resource_exhausted",
+    13: "internal",
+    14: "unavailable",
+}
 TTS_NAMESPACE = "pkg/claimd"
 
 
-def tts_error_details(status: int, message: str, code: str | None) -> dict:
+def tts_error_details(status: int, message: str, code: str | None) -> dict[str, Any]:
     """TTS's ``ErrorDetails``: the item of an error's ``details`` and of a batch's ``failed`` map."""
     grpc = _GRPC_CODES.get(status, 2)
     name = code.lower() if code else _GRPC_NAMES.get(grpc, "unknown")
-    return {"@type": "type.googleapis.com/ttn.lorawan.v3.ErrorDetails", "namespace": TTS_NAMESPACE, "name": name,
-            "message_format": message, "correlation_id": uuid.uuid4().hex, "code": grpc}
+    return {
+        "@type": "type.googleapis.com/ttn.lorawan.v3.ErrorDetails",
+        "namespace": TTS_NAMESPACE,
+        "name": name,
+        "message_format": message,
+        "correlation_id": uuid.uuid4().hex,
+        "code": grpc,
+    }
 
 
-def tts_response(status: int, message: str, code: str | None, headers: dict[str, str] | None) -> JSONResponse:
+def tts_response(status: int, message: str, code: str | None, headers: Mapping[str, str] | None) -> JSONResponse:
     details = tts_error_details(status, message, code)
-    body = {"code": details["code"], "message": f"error:{TTS_NAMESPACE}:{details['name']} ({message})",
-            "details": [details]}
+    body = {
+        "code": details["code"],
+        "message": f"error:{TTS_NAMESPACE}:{details['name']} ({message})",
+        "details": [details],
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def problem_response(request: Request, status: int, message: str, code: str | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    request: Request, status: int, message: str, code: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     code = code or _PROBLEM_CODES.get(status, "ERROR")
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    body = {"type": f"urn:claimd:problem:{code}", "title": title, "status": status, "detail": message,
-            "instance": request.url.path, "code": code, "message": message}
+    body = {
+        "type": f"urn:claimd:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": message,
+        "instance": request.url.path,
+        "code": code,
+        "message": message,
+    }
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
-def respond(request: Request, status: int, message: str, *, tb_code: int | None = None, code: str | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+def respond(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    tb_code: int | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     if wants_problem(request):
         return problem_response(request, status, message, code, headers)
     if request.url.path.startswith(TTS_PATHS):
@@ -88,9 +144,15 @@ def respond(request: Request, status: int, message: str, *, tb_code: int | None 
     return error_response(status, message, tb_code, headers)
 
 
-def error_response(status: int, message: str, code: int | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"status": status, "message": message, "errorCode": code if code is not None else _BY_STATUS.get(status, GENERAL),
-            "timestamp": time.time_ns() // 1_000_000}
+def error_response(
+    status: int, message: str, code: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {
+        "status": status,
+        "message": message,
+        "errorCode": code if code is not None else _BY_STATUS.get(status, GENERAL),
+        "timestamp": time.time_ns() // 1_000_000,
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -43,8 +43,9 @@ class BodyTooLarge(HTTPException):
     it in the route's dialect."""
 
     def __init__(self, limit: int, setting: str) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes ({setting})",
-                         headers={"Connection": "close"})
+        super().__init__(
+            413, f"The request body is larger than {limit} bytes ({setting})", headers={"Connection": "close"}
+        )
 
 
 class BodyLimit:
@@ -57,10 +58,12 @@ class BodyLimit:
 
     def _find_uploads(self) -> list[tuple[str, re.Pattern[str]]]:
         if self._uploads is None:
-            self._uploads = [(method.upper(), compile_path(path)[0])
-                             for path, item in self._openapi().get("paths", {}).items()
-                             for method, operation in item.items() if isinstance(operation, dict)
-                             and operation.get(UPLOAD_KEY)]
+            self._uploads = [
+                (method.upper(), compile_path(path)[0])
+                for path, item in self._openapi().get("paths", {}).items()
+                for method, operation in item.items()
+                if isinstance(operation, dict) and operation.get(UPLOAD_KEY)
+            ]
         return self._uploads
 
     def limit_of(self, scope: Scope) -> tuple[int, str]:
@@ -77,7 +80,7 @@ class BodyLimit:
             return
         headers = Headers(scope=scope)
         length = headers.get("content-length")
-        if length is None and "transfer-encoding" not in headers or length == "0":
+        if (length is None and "transfer-encoding" not in headers) or length == "0":
             await self.app(scope, receive, send)  # no body
             return
         limit, setting = self.limit_of(scope)

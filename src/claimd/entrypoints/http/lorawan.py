@@ -78,6 +78,7 @@ class NoDevicesFound(InvalidArgument):
 
 # --- JSON shapes ------------------------------------------------------------------------------
 
+
 def _object(body: dict[str, Any], key: str, *, required: bool = False) -> dict[str, Any]:
     value = body.get(key)
     if value is None and not required:
@@ -95,8 +96,12 @@ def _string(body: dict[str, Any], key: str, what: str | None = None) -> str:
 
 
 def end_device_ids(application_id: str | None, device_id: str | None, identity: LorawanIdentity) -> dict[str, Any]:
-    return {"device_id": device_id, "application_ids": {"application_id": application_id},
-            "dev_eui": identity.dev_eui, "join_eui": identity.join_eui}
+    return {
+        "device_id": device_id,
+        "application_ids": {"application_id": application_id},
+        "dev_eui": identity.dev_eui,
+        "join_eui": identity.join_eui,
+    }
 
 
 def _claimed_ids(identity: LorawanIdentity) -> dict[str, Any]:
@@ -110,10 +115,14 @@ def _profile_json(identity: LorawanIdentity | Any) -> dict[str, int]:
 def identity_json(device: Device, identity: LorawanIdentity) -> dict[str, Any]:
     """A tenant's view of a LoRaWAN device: never its code."""
     return {
-        "id": str(device.id), "name": device.name,
+        "id": str(device.id),
+        "name": device.name,
         "ids": {"dev_eui": identity.dev_eui, "join_eui": identity.join_eui},
-        "claim_authentication_code": {"valid_from": iso_ms(identity.valid_from), "valid_to": iso_ms(identity.valid_to),
-                                      "spent_at": iso_ms(identity.code_spent_at)},
+        "claim_authentication_code": {
+            "valid_from": iso_ms(identity.valid_from),
+            "valid_to": iso_ms(identity.valid_to),
+            "spent_at": iso_ms(identity.code_spent_at),
+        },
         "lora_alliance_profile_ids": _profile_json(identity),
         "serial_number": identity.serial,
         "owner_id": str(device.customer_id) if device.customer_id else None,
@@ -139,9 +148,11 @@ def _claim_request(body: Any) -> tuple[CodeProof, str, str | None]:
         raise InvalidArgument("give one of authenticated_identifiers or qr_code (no_join_eui)")
     if identifiers is not None:
         identifiers = _object(body, "authenticated_identifiers")
-        proof = CodeProof(_string(identifiers, "join_eui", "authenticated_identifiers.join_eui"),
-                          _string(identifiers, "dev_eui", "authenticated_identifiers.dev_eui"),
-                          _string(identifiers, "authentication_code", "authenticated_identifiers.authentication_code"))
+        proof = CodeProof(
+            _string(identifiers, "join_eui", "authenticated_identifiers.join_eui"),
+            _string(identifiers, "dev_eui", "authenticated_identifiers.dev_eui"),
+            _string(identifiers, "authentication_code", "authenticated_identifiers.authentication_code"),
+        )
     else:
         proof = proof_from_qr(_qr_bytes(qr))
     application = _object(body, "target_application_ids", required=True)
@@ -219,17 +230,24 @@ def _join_eui_list(body: Any) -> list[str]:
 
 # --- The Things Stack: claiming ---------------------------------------------------------------
 
-@router.post("/api/v3/edcs/claim", responses=tts({200: {"model": EndDeviceIds}}),
-             summary="Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication code, or by its QR code "
-                     "(base64), into an application of yours")
+
+@router.post(
+    "/api/v3/edcs/claim",
+    responses=tts({200: {"model": EndDeviceIds}}),
+    summary="Claim a LoRaWAN device by JoinEUI, DevEUI and claim authentication code, or by its QR code "
+    "(base64), into an application of yours",
+)
 async def claim(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
     proof, application_id, device_id = _claim_request(await _tts_body(request))
     result = await c.claims.claim_with_code(principal, proof, application_id, device_id, origin)
     return _claimed_ids(result.identity)
 
 
-@router.post("/api/v3/edcs/claim/batch", responses=tts({200: {"model": ClaimBatch}}),
-             summary=f"claimd: claim up to {MAX_BATCH_CLAIMS} devices, each on its own, with a result per request")
+@router.post(
+    "/api/v3/edcs/claim/batch",
+    responses=tts({200: {"model": ClaimBatch}}),
+    summary=f"claimd: claim up to {MAX_BATCH_CLAIMS} devices, each on its own, with a result per request",
+)
 async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginDep, c: ContainerDep) -> dict[str, Any]:
     requests = json_object(await _tts_body(request)).get("requests")
     if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_CLAIMS:
@@ -245,92 +263,155 @@ async def claim_batch(request: Request, principal: PrincipalDep, origin: OriginD
     return {"results": results}
 
 
-@router.post("/api/v3/edcs/claim/info", responses=tts({200: {"model": ClaimInfo}}),
-             summary="Whether devices of this JoinEUI can be claimed here")
+@router.post(
+    "/api/v3/edcs/claim/info",
+    responses=tts({200: {"model": ClaimInfo}}),
+    summary="Whether devices of this JoinEUI can be claimed here",
+)
 async def claim_info(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     join_eui = _string(json_object(await _tts_body(request)), "join_eui")
-    (eui, supported), = (await c.lorawan.supports_claiming(principal, [join_eui])).items()
+    ((eui, supported),) = (await c.lorawan.supports_claiming(principal, [join_eui])).items()
     return {"join_eui": eui, "supports_claiming": supported}
 
 
-@router.post("/api/v3/edcs/claim/info/batch", responses=tts({200: {"model": ClaimInfoBatch}}),
-             summary=f"GetInfoByJoinEUI for up to {MAX_BATCH} JoinEUIs")
+@router.post(
+    "/api/v3/edcs/claim/info/batch",
+    responses=tts({200: {"model": ClaimInfoBatch}}),
+    summary=f"GetInfoByJoinEUI for up to {MAX_BATCH} JoinEUIs",
+)
 async def claim_info_batch(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.lorawan.supports_claiming(principal, _join_eui_list(await _tts_body(request)))
     return {"infos": [{"join_eui": eui, "supports_claiming": ok} for eui, ok in found.items()]}
 
 
-@router.delete("/api/v3/edcs/claim/{application_id}/devices/batch", responses=tts({200: {"model": UnclaimBatch}}),
-               summary=f"Unclaim up to {MAX_BATCH} devices of an application (device_ids repeated); "
-                       "the ones that could not be are in `failed`")
-async def unclaim_batch(application_id: str, request: Request, principal: PrincipalDep, origin: OriginDep,
-                        c: ContainerDep, device_ids: list[str] = Query(default=[])) -> dict[str, Any]:
+@router.delete(
+    "/api/v3/edcs/claim/{application_id}/devices/batch",
+    responses=tts({200: {"model": UnclaimBatch}}),
+    summary=f"Unclaim up to {MAX_BATCH} devices of an application (device_ids repeated); "
+    "the ones that could not be are in `failed`",
+)
+async def unclaim_batch(
+    application_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    origin: OriginDep,
+    c: ContainerDep,
+    device_ids: list[str] = Query(default=[]),
+) -> dict[str, Any]:
     device_ids = [*device_ids, *request.query_params.getlist("deviceIds")]  # grpc-gateway reads the JSON name too
     if not 1 <= len(device_ids) <= MAX_BATCH:
         raise InvalidArgument(f"give 1 to {MAX_BATCH} device_ids")
     failed = await c.lorawan.unclaim(principal, application_id, device_ids, origin)
     if len(failed) == len(device_ids) and all(isinstance(exc, NotFound) for exc in failed.values()):
         raise NoDevicesFound("none of the devices was found in the application (no_devices_found)")
-    return {"application_ids": {"application_id": application_id},
-            "failed": {device_id: _error_details(exc) for device_id, exc in failed.items()}}
+    return {
+        "application_ids": {"application_id": application_id},
+        "failed": {device_id: _error_details(exc) for device_id, exc in failed.items()},
+    }
 
 
-
-@router.get("/api/v3/edcs/claim/{application_id}/devices/{device_id}", responses=tts({200: {"model": ClaimStatus}}),
-            summary="A claimed device's claim status")
+@router.get(
+    "/api/v3/edcs/claim/{application_id}/devices/{device_id}",
+    responses=tts({200: {"model": ClaimStatus}}),
+    summary="A claimed device's claim status",
+)
 async def claim_status(application_id: str, device_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     device, identity = await c.lorawan.status(principal, application_id, device_id)
     return {"end_device_ids": _claimed_ids(identity), "locked": True, "claimed_at": iso_ms(device.claimed_at)}
 
 
-@router.delete("/api/v3/edcs/claim/{application_id}/devices/{device_id}", responses=tts({200: {"model": TtsEmpty}}),
-               summary="Unclaim a device: it leaves you and your application; its code stays spent")
-async def unclaim(application_id: str, device_id: str, principal: PrincipalDep, origin: OriginDep,
-                  c: ContainerDep) -> dict[str, Any]:
+@router.delete(
+    "/api/v3/edcs/claim/{application_id}/devices/{device_id}",
+    responses=tts({200: {"model": TtsEmpty}}),
+    summary="Unclaim a device: it leaves you and your application; its code stays spent",
+)
+async def unclaim(
+    application_id: str, device_id: str, principal: PrincipalDep, origin: OriginDep, c: ContainerDep
+) -> dict[str, Any]:
     failed = await c.lorawan.unclaim(principal, application_id, [device_id], origin)
     if device_id in failed:
         raise failed[device_id]
     return {}
 
 
-@router.get("/api/v3/applications", responses=tts({200: {"model": Applications}}),
-            summary="Your applications (groups of your claimed LoRaWAN devices)")
+@router.get(
+    "/api/v3/applications",
+    responses=tts({200: {"model": Applications}}),
+    summary="Your applications (groups of your claimed LoRaWAN devices)",
+)
 async def applications(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     found = await c.lorawan.applications(principal)
-    return {"applications": [{"ids": {"application_id": app}, "created_at": iso_ms(created), "end_device_count": count}
-                             for app, created, count in found]}
+    return {
+        "applications": [
+            {"ids": {"application_id": app}, "created_at": iso_ms(created), "end_device_count": count}
+            for app, created, count in found
+        ]
+    }
 
 
-@router.get("/api/v3/applications/{application_id}/devices", responses=tts({200: {"model": EndDevices, "headers": {
-                "X-Total-Count": {"required": True, "description": "How many devices the application has",
-                                  "schema": {"type": "integer"}}}}}),
-            summary="The devices of one of your applications")
-async def application_devices(application_id: str, principal: PrincipalDep, c: ContainerDep, response: Response,
-                              limit: int = 100, page: int = 1) -> dict[str, Any]:
+@router.get(
+    "/api/v3/applications/{application_id}/devices",
+    responses=tts(
+        {
+            200: {
+                "model": EndDevices,
+                "headers": {
+                    "X-Total-Count": {
+                        "required": True,
+                        "description": "How many devices the application has",
+                        "schema": {"type": "integer"},
+                    }
+                },
+            }
+        }
+    ),
+    summary="The devices of one of your applications",
+)
+async def application_devices(
+    application_id: str, principal: PrincipalDep, c: ContainerDep, response: Response, limit: int = 100, page: int = 1
+) -> dict[str, Any]:
     found, total = await c.lorawan.list_devices(principal, application_id, page, limit)
     response.headers["X-Total-Count"] = str(total)
-    return {"end_devices": [
-        {"ids": _claimed_ids(identity), "name": device.name, "created_at": iso_ms(device.claimed_at),
-         "lora_alliance_profile_ids": _profile_json(identity), "serial_number": identity.serial}
-        for device, identity in found]}
+    return {
+        "end_devices": [
+            {
+                "ids": _claimed_ids(identity),
+                "name": device.name,
+                "created_at": iso_ms(device.claimed_at),
+                "lora_alliance_profile_ids": _profile_json(identity),
+                "serial_number": identity.serial,
+            }
+            for device, identity in found
+        ]
+    }
 
 
 # --- The Things Stack: QR codes ---------------------------------------------------------------
 
-@router.get("/api/v3/qr-codes/end-devices/formats", responses=tts({200: {"model": QrFormats}}),
-            summary="The end-device QR code formats claimd reads")
+
+@router.get(
+    "/api/v3/qr-codes/end-devices/formats",
+    responses=tts({200: {"model": QrFormats}}),
+    summary="The end-device QR code formats claimd reads",
+)
 async def qr_formats(principal: PrincipalDep) -> dict[str, Any]:
     return {"formats": {fid: f.as_json() for fid, f in QR_FORMATS.items()}}
 
 
-@router.get("/api/v3/qr-codes/end-devices/formats/{format_id}", responses=tts({200: {"model": QrFormat}}),
-            summary="One QR code format")
+@router.get(
+    "/api/v3/qr-codes/end-devices/formats/{format_id}",
+    responses=tts({200: {"model": QrFormat}}),
+    summary="One QR code format",
+)
 async def get_qr_format(format_id: str, principal: PrincipalDep) -> dict[str, Any]:
     return qr_format(format_id).as_json()
 
 
-@router.post("/api/v3/qr-codes/end-devices", responses=tts({200: {"model": QrCode}}),
-             summary="A TR005 QR code (text, and PNG or SVG) for a device")
+@router.post(
+    "/api/v3/qr-codes/end-devices",
+    responses=tts({200: {"model": QrCode}}),
+    summary="A TR005 QR code (text, and PNG or SVG) for a device",
+)
 async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     body = json_object(await _tts_body(request))
     format_id = body.get("format_id") or FORMAT_TR005
@@ -344,11 +425,25 @@ async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, An
     profile = _object(device, "lora_alliance_profile_ids")
     join_eui, dev_eui = ids.get("join_eui"), ids.get("dev_eui")
     if not isinstance(join_eui, str) or not isinstance(dev_eui, str):
-        raise InvalidArgument("end_device.ids.join_eui and end_device.ids.dev_eui are required (no_join_eui, no_dev_eui)")
-    draft = draft_from_json({"ids": {"dev_eui": dev_eui, "join_eui": join_eui}, "claim_authentication_code": code,
-                             "lora_alliance_profile_ids": profile, "serial_number": device.get("serial_number")})
-    text = format_tr005(draft.join_eui, draft.dev_eui, vendor_id=draft.vendor_id, profile_id=draft.profile_id,
-                        owner_token=draft.code or "", serial=draft.serial or "")
+        raise InvalidArgument(
+            "end_device.ids.join_eui and end_device.ids.dev_eui are required (no_join_eui, no_dev_eui)"
+        )
+    draft = draft_from_json(
+        {
+            "ids": {"dev_eui": dev_eui, "join_eui": join_eui},
+            "claim_authentication_code": code,
+            "lora_alliance_profile_ids": profile,
+            "serial_number": device.get("serial_number"),
+        }
+    )
+    text = format_tr005(
+        draft.join_eui,
+        draft.dev_eui,
+        vendor_id=draft.vendor_id,
+        profile_id=draft.profile_id,
+        owner_token=draft.code or "",
+        serial=draft.serial or "",
+    )
     answer: dict[str, Any] = {"text": text}
     image = body.get("image")
     if image is not None:
@@ -356,11 +451,16 @@ async def generate_qr(request: Request, principal: PrincipalDep) -> dict[str, An
             raise InvalidArgument("image must be a JSON object {image_size}")
         size = image.get("image_size", DEFAULT_IMAGE_SIZE)
         if image.get("format", "png") == "svg":  # claimd's: an SVG instead of TTS's PNG
-            answer["image"] = {"embedded": {"mime_type": "image/svg+xml",
-                                            "data": base64.b64encode(render_svg(text, size).encode()).decode()}}
+            answer["image"] = {
+                "embedded": {
+                    "mime_type": "image/svg+xml",
+                    "data": base64.b64encode(render_svg(text, size).encode()).decode(),
+                }
+            }
         else:
-            answer["image"] = {"embedded": {"mime_type": "image/png",
-                                            "data": base64.b64encode(render_png(text, size)).decode()}}
+            answer["image"] = {
+                "embedded": {"mime_type": "image/png", "data": base64.b64encode(render_png(text, size)).decode()}
+            }
     return answer
 
 
@@ -380,53 +480,95 @@ async def _parse(request: Request, format_id: str | None) -> dict[str, Any]:
         device["lora_alliance_profile_ids"] = _profile_json(qr)
     if qr.serial:
         device["serial_number"] = qr.serial
-    return {"format_id": found_format,
-            "end_device_template": {"end_device": device, "field_mask": {"paths": list(QR_FORMATS[found_format].field_mask)}}}
+    return {
+        "format_id": found_format,
+        "end_device_template": {
+            "end_device": device,
+            "field_mask": {"paths": list(QR_FORMATS[found_format].field_mask)},
+        },
+    }
 
 
-@router.post("/api/v3/qr-codes/end-devices/parse", responses=tts({200: {"model": ParsedQr}}),
-             summary="Read a device QR code (base64 text), any known format")
+@router.post(
+    "/api/v3/qr-codes/end-devices/parse",
+    responses=tts({200: {"model": ParsedQr}}),
+    summary="Read a device QR code (base64 text), any known format",
+)
 async def parse_any(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     return await _parse(request, None)
 
 
-@router.post("/api/v3/qr-codes/end-devices/{format_id}/parse", responses=tts({200: {"model": ParsedQr}}),
-             summary="Read a device QR code in one format")
+@router.post(
+    "/api/v3/qr-codes/end-devices/{format_id}/parse",
+    responses=tts({200: {"model": ParsedQr}}),
+    summary="Read a device QR code in one format",
+)
 async def parse_format(format_id: str, request: Request, principal: PrincipalDep) -> dict[str, Any]:
     return await _parse(request, format_id)
 
 
 # --- claimd: the tenant's LoRaWAN devices -----------------------------------------------------
 
-@router.post("/v1/lorawan-devices", status_code=201, responses=problem({201: {"model": LorawanDeviceWithCode}}),
-             summary="Register a LoRaWAN device (TTS EndDevice JSON); the answer shows its code and QR text once")
+
+@router.post(
+    "/v1/lorawan-devices",
+    status_code=201,
+    responses=problem({201: {"model": LorawanDeviceWithCode}}),
+    summary="Register a LoRaWAN device (TTS EndDevice JSON); the answer shows its code and QR text once",
+)
 async def provision(request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     draft = draft_from_json(await _tts_body(request))
     return provisioned_json(await c.lorawan.provision(principal, draft))
 
 
-@router.get("/v1/lorawan-devices/{dev_eui}", responses=problem({200: {"model": LorawanDevice}}),
-            summary="A LoRaWAN device of yours (never its code)")
+@router.get(
+    "/v1/lorawan-devices/{dev_eui}",
+    responses=problem({200: {"model": LorawanDevice}}),
+    summary="A LoRaWAN device of yours (never its code)",
+)
 async def get_device(dev_eui: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return identity_json(*await c.lorawan.get(principal, dev_eui))
 
 
-@router.post("/v1/lorawan-devices/{dev_eui}/claim-code", responses=problem({200: {"model": LorawanDeviceWithCode}}),
-             summary="Set a new claim authentication code {value?, valid_from?, valid_to?} (generated when absent)")
+@router.post(
+    "/v1/lorawan-devices/{dev_eui}/claim-code",
+    responses=problem({200: {"model": LorawanDeviceWithCode}}),
+    summary="Set a new claim authentication code {value?, valid_from?, valid_to?} (generated when absent)",
+)
 async def set_code(dev_eui: str, request: Request, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     body = json_object(await _tts_body(request, required=False) or {})
     value = body.get("value")
     if value is not None and not isinstance(value, str):
         raise InvalidArgument("value must be a string")
-    found = await c.lorawan.set_code(principal, dev_eui, value or None, parse_timestamp(body.get("valid_from"), "valid_from"),
-                                     parse_timestamp(body.get("valid_to"), "valid_to"))
+    found = await c.lorawan.set_code(
+        principal,
+        dev_eui,
+        value or None,
+        parse_timestamp(body.get("valid_from"), "valid_from"),
+        parse_timestamp(body.get("valid_to"), "valid_to"),
+    )
     return provisioned_json(found)
 
 
-_IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}}, **UPLOAD}
-_IMPORT_CSV = ("row", "status", "id", "name", "dev_eui", "join_eui", "claim_authentication_code", "qr_code", "code",
-               "message")
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}},
+    },
+    **UPLOAD,
+}
+_IMPORT_CSV = (
+    "row",
+    "status",
+    "id",
+    "name",
+    "dev_eui",
+    "join_eui",
+    "claim_authentication_code",
+    "qr_code",
+    "code",
+    "message",
+)
 
 
 async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, LorawanDraft | ClaimdError]]:
@@ -472,8 +614,10 @@ async def _import_rows(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, L
             except json.JSONDecodeError:
                 if not final and len(text) <= MAX_RECORD_LENGTH:
                     return out  # more text may complete it
-                raise InvalidArgument(f"device {number + 1}: not a JSON object (or longer than {MAX_RECORD_LENGTH} "
-                                      "characters); no device of the file was registered") from None
+                raise InvalidArgument(
+                    f"device {number + 1}: not a JSON object (or longer than {MAX_RECORD_LENGTH} "
+                    "characters); no device of the file was registered"
+                ) from None
             text = text[end:]
             for item in value if isinstance(value, list) else [value]:  # a JSON array of devices is read too
                 number += 1
@@ -522,26 +666,56 @@ def _import_line(row: dict[str, Any], format: str) -> bytes:
 def _import_result(item: ImportResult) -> dict[str, Any]:
     if item.provisioned is not None:
         p = item.provisioned
-        return {"row": item.index, "status": "OK", "id": str(p.device.id), "name": p.device.name,
-                "dev_eui": p.identity.dev_eui, "join_eui": p.identity.join_eui,
-                "claim_authentication_code": p.code, "qr_code": p.qr_text}
+        return {
+            "row": item.index,
+            "status": "OK",
+            "id": str(p.device.id),
+            "name": p.device.name,
+            "dev_eui": p.identity.dev_eui,
+            "join_eui": p.identity.join_eui,
+            "claim_authentication_code": p.code,
+            "qr_code": p.qr_text,
+        }
     assert item.error is not None
     return {"row": item.index, "status": "ERROR", "code": problem_code(item.error), "message": item.error.message}
 
 
-@router.post("/v1/lorawan-devices/import", openapi_extra=_IMPORT_BODY, response_class=Response,
-             responses=problem({200: {"description": "One result per device, streamed", "content": {
-                 "application/x-ndjson": {"schema": {"type": "string", "description": (
-                     'One JSON object per line: {"row", "status": "OK", "id", "name", "dev_eui", "join_eui", '
-                     '"claim_authentication_code", "qr_code"} or {"row", "status": "ERROR", "code", "message"}; '
-                     'the last line {"total", "succeeded", "failed"}')}},
-                 "text/csv": {"schema": {"type": "string", "description": "?format=csv: a header row, then one "
-                                                                          "row per device"}}}}}),
-             summary="Register the LoRaWAN devices of a CSV (TTS columns + claim_authentication_code, valid_from, "
-                     "valid_to, serial_number) or JSON-lines file; answers one result per device (rows counted "
-                     "from 1), with each generated code and QR text shown this once")
-async def import_devices(request: Request, principal: PrincipalDep, c: ContainerDep,
-                         format: str = "ndjson") -> Response:
+@router.post(
+    "/v1/lorawan-devices/import",
+    openapi_extra=_IMPORT_BODY,
+    response_class=Response,
+    responses=problem(
+        {
+            200: {
+                "description": "One result per device, streamed",
+                "content": {
+                    "application/x-ndjson": {
+                        "schema": {
+                            "type": "string",
+                            "description": (
+                                'One JSON object per line: {"row", "status": "OK", "id", "name", "dev_eui", "join_eui", '
+                                '"claim_authentication_code", "qr_code"} or {"row", "status": "ERROR", "code", "message"}; '
+                                'the last line {"total", "succeeded", "failed"}'
+                            ),
+                        }
+                    },
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": "?format=csv: a header row, then one row per device",
+                        }
+                    },
+                },
+            }
+        }
+    ),
+    summary="Register the LoRaWAN devices of a CSV (TTS columns + claim_authentication_code, valid_from, "
+    "valid_to, serial_number) or JSON-lines file; answers one result per device (rows counted "
+    "from 1), with each generated code and QR text shown this once",
+)
+async def import_devices(
+    request: Request, principal: PrincipalDep, c: ContainerDep, format: str = "ndjson"
+) -> Response:
     if format not in ("ndjson", "csv"):
         raise InvalidArgument("format is ndjson or csv")
     c.lorawan.check_importer(principal)  # before a large body is read
@@ -568,17 +742,28 @@ async def import_devices(request: Request, principal: PrincipalDep, c: Container
         finally:
             upload.close()
         if format == "ndjson":
-            yield (json.dumps({"total": counts["OK"] + counts["ERROR"], "succeeded": counts["OK"],
-                               "failed": counts["ERROR"]}) + "\n").encode()
+            yield (
+                json.dumps(
+                    {"total": counts["OK"] + counts["ERROR"], "succeeded": counts["OK"], "failed": counts["ERROR"]}
+                )
+                + "\n"
+            ).encode()
 
     return StreamingResponse(lines(), media_type="text/csv" if format == "csv" else "application/x-ndjson")
 
 
-@router.post("/v1/lorawan-claims/bulk", openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}, status_code=202,
-             responses=problem({202: BULK_ACCEPTED}),
-             summary="Claim many LoRaWAN devices as a bulk job: rows `join_eui,dev_eui,authentication_code"
-                     "[,application_id[,device_id]]` or a scanned QR text `qr_code[,application_id[,device_id]]`")
-async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep,
-                     application_id: str | None = None) -> Response:
+@router.post(
+    "/v1/lorawan-claims/bulk",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+        **UPLOAD,
+    },
+    status_code=202,
+    responses=problem({202: BULK_ACCEPTED}),
+    summary="Claim many LoRaWAN devices as a bulk job: rows `join_eui,dev_eui,authentication_code"
+    "[,application_id[,device_id]]` or a scanned QR text `qr_code[,application_id[,device_id]]`",
+)
+async def bulk_claim(
+    request: Request, principal: PrincipalDep, c: ContainerDep, application_id: str | None = None
+) -> Response:
     return await submit_bulk(request, principal, c, BulkEndpoint.CLAIM_LORAWAN_DEVICES, application_id)

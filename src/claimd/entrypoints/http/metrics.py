@@ -36,8 +36,12 @@ async def metrics(request: Request, c: ContainerDep) -> Response:
         presented_digest = hashlib.sha256(presented.strip().encode()).digest()
         expected_digest = hashlib.sha256(token.get_secret_value().encode()).digest()
         if not (hmac.compare_digest(presented_digest, expected_digest) and scheme.lower() == "bearer"):
-            return errors.respond(request, 401, "GET /metrics needs Authorization: Bearer <CLAIMD_METRICS_TOKEN>",
-                                  headers={"WWW-Authenticate": 'Bearer realm="claimd metrics"'})
+            return errors.respond(
+                request,
+                401,
+                "GET /metrics needs Authorization: Bearer <CLAIMD_METRICS_TOKEN>",
+                headers={"WWW-Authenticate": 'Bearer realm="claimd metrics"'},
+            )
     return Response(c.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
@@ -68,6 +72,9 @@ class RequestTimer:
             if container is not None:
                 route = scope.get("route")  # set by the router on the same scope, once it matched
                 method = scope["method"]
-                container.metrics.http_request(method if method in METHODS else "other",
-                                               getattr(route, "path", None) or UNMATCHED, status,
-                                               time.perf_counter() - start)
+                container.metrics.http_request(
+                    method if method in METHODS else "other",
+                    getattr(route, "path", None) or UNMATCHED,
+                    status,
+                    time.perf_counter() - start,
+                )

@@ -22,7 +22,19 @@ from claimd.domain.errors import InvalidArgument
 from claimd.domain.inputs import json_problem
 from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, Tag
 from claimd.entrypoints.http.responses import (
-    BulkSubmitted, Challenge, ClaimCheck, ClaimedDevice as ClaimedDeviceOut, ClaimedDeviceList, DeviceIdentity, Tag as TagOut, TagList, problem,
+    BulkSubmitted,
+    Challenge,
+    ClaimCheck,
+    ClaimedDeviceList,
+    DeviceIdentity,
+    TagList,
+    problem,
+)
+from claimd.entrypoints.http.responses import (
+    ClaimedDevice as ClaimedDeviceOut,
+)
+from claimd.entrypoints.http.responses import (
+    Tag as TagOut,
 )
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
 from claimd.services.ownership import IdentityDraft
@@ -89,8 +101,12 @@ def identity_json(item: ClaimedDevice) -> dict[str, Any]:
 
 
 def tag_json(tag: Tag) -> dict[str, Any]:
-    return {"tag": tag.name, "description": tag.description, "deviceCount": tag.device_count,
-            "createdAt": iso_ms(tag.created_time)}
+    return {
+        "tag": tag.name,
+        "description": tag.description,
+        "deviceCount": tag.device_count,
+        "createdAt": iso_ms(tag.created_time),
+    }
 
 
 async def limited_body(request: Request, limit: int) -> bytes:
@@ -142,8 +158,9 @@ def is_csv(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv")
 
 
-async def _claim(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
-                 dryrun: bool) -> Response:
+async def _claim(
+    request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep, dryrun: bool
+) -> Response:
     if is_csv(request):
         from claimd.entrypoints.http.bulk import submit_claims  # the same path takes CSV (newer nRF docs)
 
@@ -159,39 +176,69 @@ async def _claim(request: Request, principal: PrincipalDep, c: ContainerDep, ori
 
 DryRun = Annotated[bool, Query(description="Only check that the token would claim the device (202)")]
 _CLAIM_DOC = {
-    "requestBody": {"content": {
-        "application/json": {"schema": {"type": "object", "required": ["claimToken"], "properties": {
-            "claimToken": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}},
-        "text/csv": {"schema": {"type": "string"}, "example": 'token,"location=Oslo,color=white"'},
-    }},
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["claimToken"],
+                    "properties": {
+                        "claimToken": {"type": "string"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": 'token,"location=Oslo,color=white"'},
+        }
+    },
 }
-_CLAIM_ANSWERS = problem({
-    201: {"model": ClaimedDeviceOut, "description": "Claimed"},
-    200: {"model": ClaimedDeviceOut, "description": "Already yours: the token's device, as it is"},
-    202: {"model": ClaimCheck | BulkSubmitted,
-          "description": "?dryrun=true: the token would claim the device; or a CSV body: its bulk operation"},
-})
+_CLAIM_ANSWERS = problem(
+    {
+        201: {"model": ClaimedDeviceOut, "description": "Claimed"},
+        200: {"model": ClaimedDeviceOut, "description": "Already yours: the token's device, as it is"},
+        202: {
+            "model": ClaimCheck | BulkSubmitted,
+            "description": "?dryrun=true: the token would claim the device; or a CSV body: its bulk operation",
+        },
+    }
+)
 
 
-@router.post("/v1/claimed-devices", openapi_extra=_CLAIM_DOC, status_code=201, responses=_CLAIM_ANSWERS,
-             summary="Claim a device with its claim token (JSON), or many (text/csv: a bulk operation)")
-async def claim_device(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
-                       dryrun: DryRun = False) -> Response:
+@router.post(
+    "/v1/claimed-devices",
+    openapi_extra=_CLAIM_DOC,
+    status_code=201,
+    responses=_CLAIM_ANSWERS,
+    summary="Claim a device with its claim token (JSON), or many (text/csv: a bulk operation)",
+)
+async def claim_device(
+    request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep, dryrun: DryRun = False
+) -> Response:
     return await _claim(request, principal, c, origin, dryrun)
 
 
-@router.post("/v1/identities/claimed-devices", openapi_extra=_CLAIM_DOC, status_code=201, responses=_CLAIM_ANSWERS,
-             summary="Claim a device with its claim token (the path of older nRF Cloud docs)")
-async def claim_device_alias(request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep,
-                             dryrun: DryRun = False) -> Response:
+@router.post(
+    "/v1/identities/claimed-devices",
+    openapi_extra=_CLAIM_DOC,
+    status_code=201,
+    responses=_CLAIM_ANSWERS,
+    summary="Claim a device with its claim token (the path of older nRF Cloud docs)",
+)
+async def claim_device_alias(
+    request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep, dryrun: DryRun = False
+) -> Response:
     return await _claim(request, principal, c, origin, dryrun)
 
 
-@router.post("/v1/claim-challenges", status_code=201, responses=problem({201: {"model": Challenge}}),
-             summary="A single-use challenge: give it to the device as AT%ATTESTTOKEN=<challenge>")
+@router.post(
+    "/v1/claim-challenges",
+    status_code=201,
+    responses=problem({201: {"model": Challenge}}),
+    summary="A single-use challenge: give it to the device as AT%ATTESTTOKEN=<challenge>",
+)
 async def create_challenge(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     nonce, expires = await c.claims.create_challenge(principal)
-    return {"challenge": nonce.hex(), "expiresAt": iso_ms(expires), "atCommand": f"AT%ATTESTTOKEN=\"{nonce.hex()}\""}
+    return {"challenge": nonce.hex(), "expiresAt": iso_ms(expires), "atCommand": f'AT%ATTESTTOKEN="{nonce.hex()}"'}
 
 
 # tags (before /{deviceId}: "tags" is not a device id) -----------------------------------------
@@ -208,33 +255,52 @@ class TagUpdate(BaseModel):
 
 
 def _tag_routes(prefix: str, include_in_schema: bool) -> None:
-    @router.get(f"{prefix}/tags", include_in_schema=include_in_schema, responses=problem({200: {"model": TagList}}),
-                summary="List tags")
+    @router.get(
+        f"{prefix}/tags",
+        include_in_schema=include_in_schema,
+        responses=problem({200: {"model": TagList}}),
+        summary="List tags",
+    )
     async def list_tags(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
         found = await c.ownership.list_tags(principal)
         return {"items": [tag_json(t) for t in found], "total": len(found)}
 
-    @router.post(f"{prefix}/tags", include_in_schema=include_in_schema, status_code=201,
-                 responses=problem({201: {"model": TagOut}, 200: {"model": TagOut, "description": "The tag existed"}}),
-                 summary="Create a tag (creating an existing tag changes nothing: 200)")
+    @router.post(
+        f"{prefix}/tags",
+        include_in_schema=include_in_schema,
+        status_code=201,
+        responses=problem({201: {"model": TagOut}, 200: {"model": TagOut, "description": "The tag existed"}}),
+        summary="Create a tag (creating an existing tag changes nothing: 200)",
+    )
     async def create_tag(body: TagBody, principal: PrincipalDep, c: ContainerDep) -> Response:
         tag, created = await c.ownership.create_tag(principal, body.tag, body.description)
         return JSONResponse(tag_json(tag), status_code=201 if created else 200)
 
-    @router.get(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema,
-                responses=problem({200: {"model": TagOut}}), summary="Get a tag")
+    @router.get(
+        f"{prefix}/tags/{{tag:path}}",
+        include_in_schema=include_in_schema,
+        responses=problem({200: {"model": TagOut}}),
+        summary="Get a tag",
+    )
     async def get_tag(tag: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
         return tag_json(await c.ownership.get_tag(principal, tag))
 
-    @router.put(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema,
-                responses=problem({200: {"model": TagOut}}),
-                summary="Rename a tag or change its description, on every device that has it")
+    @router.put(
+        f"{prefix}/tags/{{tag:path}}",
+        include_in_schema=include_in_schema,
+        responses=problem({200: {"model": TagOut}}),
+        summary="Rename a tag or change its description, on every device that has it",
+    )
     async def update_tag(tag: str, body: TagUpdate, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
         return tag_json(await c.ownership.update_tag(principal, tag, body.tag, body.description))
 
-    @router.delete(f"{prefix}/tags/{{tag:path}}", include_in_schema=include_in_schema, status_code=204,
-                   responses=problem({}),
-                   summary="Delete a tag: it leaves every device")
+    @router.delete(
+        f"{prefix}/tags/{{tag:path}}",
+        include_in_schema=include_in_schema,
+        status_code=204,
+        responses=problem({}),
+        summary="Delete a tag: it leaves every device",
+    )
     async def delete_tag(tag: str, principal: PrincipalDep, c: ContainerDep) -> Response:
         await c.ownership.delete_tag(principal, tag)
         return Response(status_code=204)
@@ -245,22 +311,29 @@ _tag_routes("/v1/provisioning", include_in_schema=False)
 
 
 # claimed devices ------------------------------------------------------------------------------
-@router.get("/v1/claimed-devices", responses=problem({200: {"model": ClaimedDeviceList}}),
-            summary="List claimed devices (pageLimit/pageNextToken paging, filters)")
+@router.get(
+    "/v1/claimed-devices",
+    responses=problem({200: {"model": ClaimedDeviceList}}),
+    summary="List claimed devices (pageLimit/pageNextToken paging, filters)",
+)
 async def list_claimed(
-    principal: PrincipalDep, c: ContainerDep,
-    pageLimit: Annotated[int | None, Query(ge=1, le=1000)] = None,  # noqa: N803
-    pageNextToken: str | None = None,  # noqa: N803
+    principal: PrincipalDep,
+    c: ContainerDep,
+    pageLimit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    pageNextToken: str | None = None,
     tags: Annotated[str | None, Query(description="Comma-separated tags")] = None,
-    tagsMatch: Annotated[str, Query(pattern="^(any|all)$")] = "any",  # noqa: N803
+    tagsMatch: Annotated[str, Query(pattern="^(any|all)$")] = "any",
     status: Annotated[str | None, Query(pattern="^(READY|BLOCKED)$")] = None,
-    deviceType: str | None = None,  # noqa: N803
-    claimedAfter: str | None = None,  # noqa: N803
-    claimedBefore: str | None = None,  # noqa: N803
+    deviceType: str | None = None,
+    claimedAfter: str | None = None,
+    claimedBefore: str | None = None,
 ) -> dict[str, Any]:
     where = ClaimedFilter(
-        tags=tuple(t for t in (tags or "").split(",") if t.strip()), all_tags=tagsMatch == "all", status=status,
-        device_type=deviceType, claimed_after=parse_time(claimedAfter, "claimedAfter"),
+        tags=tuple(t for t in (tags or "").split(",") if t.strip()),
+        all_tags=tagsMatch == "all",
+        status=status,
+        device_type=deviceType,
+        claimed_after=parse_time(claimedAfter, "claimedAfter"),
         claimed_before=parse_time(claimedBefore, "claimedBefore"),
     )
     page = await c.ownership.list_claimed(principal, where, pageLimit, pageNextToken)
@@ -270,28 +343,41 @@ async def list_claimed(
     return body
 
 
-@router.get("/v1/claimed-devices/{deviceId}", responses=problem({200: {"model": ClaimedDeviceOut}}),
-            summary="Get a claimed device")
-async def get_claimed(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+@router.get(
+    "/v1/claimed-devices/{deviceId}",
+    responses=problem({200: {"model": ClaimedDeviceOut}}),
+    summary="Get a claimed device",
+)
+async def get_claimed(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return claimed_json(await c.ownership.get_claimed(principal, deviceId))
 
 
-@router.delete("/v1/claimed-devices/{deviceId}", status_code=204, responses=problem({}),
-               summary="Unclaim: the device is released and may be claimed by another customer")
-async def unclaim(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> Response:  # noqa: N803
+@router.delete(
+    "/v1/claimed-devices/{deviceId}",
+    status_code=204,
+    responses=problem({}),
+    summary="Unclaim: the device is released and may be claimed by another customer",
+)
+async def unclaim(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> Response:
     await c.claims.unclaim(principal, deviceId, origin)
     return Response(status_code=204)
 
 
-@router.post("/v1/claimed-devices/{deviceId}/block", responses=problem({200: {"model": ClaimedDeviceOut}}),
-             summary="Block a device (idempotent)")
-async def block(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:  # noqa: N803
+@router.post(
+    "/v1/claimed-devices/{deviceId}/block",
+    responses=problem({200: {"model": ClaimedDeviceOut}}),
+    summary="Block a device (idempotent)",
+)
+async def block(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:
     return claimed_json(await c.ownership.set_blocked(principal, deviceId, True, origin))
 
 
-@router.post("/v1/claimed-devices/{deviceId}/unblock", responses=problem({200: {"model": ClaimedDeviceOut}}),
-             summary="Unblock a device (idempotent)")
-async def unblock(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:  # noqa: N803
+@router.post(
+    "/v1/claimed-devices/{deviceId}/unblock",
+    responses=problem({200: {"model": ClaimedDeviceOut}}),
+    summary="Unblock a device (idempotent)",
+)
+async def unblock(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep, origin: OriginDep) -> dict[str, Any]:
     return claimed_json(await c.ownership.set_blocked(principal, deviceId, False, origin))
 
 
@@ -300,17 +386,25 @@ class DeviceTags(BaseModel):
     tags: list[str]
 
 
-@router.put("/v1/claimed-devices/{deviceId}/tags", responses=problem({200: {"model": ClaimedDeviceOut}}),
-            summary="Set a device's tags (replaces your tags on it)")
-async def set_device_tags(deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep,  # noqa: N803
-                          c: ContainerDep) -> dict[str, Any]:
+@router.put(
+    "/v1/claimed-devices/{deviceId}/tags",
+    responses=problem({200: {"model": ClaimedDeviceOut}}),
+    summary="Set a device's tags (replaces your tags on it)",
+)
+async def set_device_tags(
+    deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
     return claimed_json(await c.ownership.tag_device(principal, deviceId, body.tags, replace_all=True))
 
 
-@router.post("/v1/claimed-devices/{deviceId}/tags", responses=problem({200: {"model": ClaimedDeviceOut}}),
-             summary="Add tags to a device")
-async def add_device_tags(deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep,  # noqa: N803
-                          c: ContainerDep) -> dict[str, Any]:
+@router.post(
+    "/v1/claimed-devices/{deviceId}/tags",
+    responses=problem({200: {"model": ClaimedDeviceOut}}),
+    summary="Add tags to a device",
+)
+async def add_device_tags(
+    deviceId: uuid.UUID, body: DeviceTags, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
     return claimed_json(await c.ownership.tag_device(principal, deviceId, body.tags, replace_all=False))
 
 
@@ -326,15 +420,26 @@ class IdentityBody(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
 
-@router.post("/v1/device-identities", status_code=201, responses=problem({201: {"model": DeviceIdentity}}),
-             summary="Register a device that claims with tokens: its UUID and identity public key")
+@router.post(
+    "/v1/device-identities",
+    status_code=201,
+    responses=problem({201: {"model": DeviceIdentity}}),
+    summary="Register a device that claims with tokens: its UUID and identity public key",
+)
 async def register_identity(body: IdentityBody, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    created = await c.ownership.register_identity(principal, IdentityDraft(
-        body.id, body.publicKey, body.name, body.deviceType, body.firmwareId, body.imei, tuple(body.tags)))
+    created = await c.ownership.register_identity(
+        principal,
+        IdentityDraft(
+            body.id, body.publicKey, body.name, body.deviceType, body.firmwareId, body.imei, tuple(body.tags)
+        ),
+    )
     return identity_json(created)
 
 
-@router.get("/v1/device-identities/{deviceId}", responses=problem({200: {"model": DeviceIdentity}}),
-            summary="A registered device identity")
-async def get_identity(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:  # noqa: N803
+@router.get(
+    "/v1/device-identities/{deviceId}",
+    responses=problem({200: {"model": DeviceIdentity}}),
+    summary="A registered device identity",
+)
+async def get_identity(deviceId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return identity_json(await c.ownership.get_identity(principal, deviceId))

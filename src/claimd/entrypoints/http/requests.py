@@ -60,7 +60,7 @@ def logged_path(scope: Scope) -> str:
 def redacted_path(path: str) -> str:
     at = path.lower().find(_DEVICE_API)
     if at >= 0:
-        path = path[:at + len(_DEVICE_API)] + "***"
+        path = path[: at + len(_DEVICE_API)] + "***"
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 
 
@@ -114,11 +114,19 @@ def _log_access(scope: Scope, status: int, started: float, body_bytes: int, rid:
     method, path = scope["method"], logged_path(scope)
     client = scope.get("client")
     fields: dict[str, Any] = {
-        "method": method, "path": path, "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2), "bytes": body_bytes,
-        "client": client[0] if client else None, "request_id": rid,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "bytes": body_bytes,
+        "client": client[0] if client else None,
+        "request_id": rid,
         "user_agent": agent[:MAX_LOGGED_AGENT].decode("latin-1") if agent is not None else None,
-        "_in_message": _IN_MESSAGE}
+        "_in_message": _IN_MESSAGE,
+    }
     # The record made directly: logger.info would also look up its caller's frame, always this line.
-    access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, "%s %s %d",
-                                            (method, path, status), None, extra=fields))
+    access_log.handle(
+        access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "%s %s %d", (method, path, status), None, extra=fields
+        )
+    )

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from claimd.domain.bulk import BulkEndpoint, BulkStatus
-from claimd.domain.model import Authority, AuditAction, Door
+from claimd.domain.model import AuditAction, Authority, Door
 from claimd.domain.ownership import ClaimedStatus
 from claimd.domain.provisioning import CommandStatus
 
@@ -53,14 +53,16 @@ class _Wire(BaseModel):
 
 # --- errors -------------------------------------------------------------------------------------
 
+
 class ThingsBoardError(_Wire):
     """ThingsBoard's error body (``/api/…``)."""
 
     status: int = Field(description="The HTTP status")
     message: str
-    errorCode: int = Field(  # noqa: N815
+    errorCode: int = Field(
         description="ThingsBoard's ThingsboardErrorCode: 2 general, 10 authentication, 11 JWT expired, "
-                    "20 permission denied, 31 bad request, 32 not found, 33 too many requests")
+        "20 permission denied, 31 bad request, 32 not found, 33 too many requests"
+    )
     timestamp: int = Field(description="Epoch milliseconds")
 
 
@@ -105,8 +107,10 @@ _TTS_ERRORS: dict[str, Any] = {"model": TtsError, "description": "The Things Sta
 
 
 #: For a route whose success is not JSON (a model would be filed under the route's media type).
-_TB_ERRORS_AS_JSON: dict[str, Any] = {"description": "ThingsBoard's error body", "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/ThingsBoardError"}}}}
+_TB_ERRORS_AS_JSON: dict[str, Any] = {
+    "description": "ThingsBoard's error body",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingsBoardError"}}},
+}
 
 
 def thingsboard(answers: Responses, *, text_route: bool = False) -> Responses:
@@ -127,8 +131,9 @@ def tts(answers: Responses) -> Responses:
 
 # --- ThingsBoard --------------------------------------------------------------------------------
 
+
 class EntityId(_Wire):
-    entityType: str  # noqa: N815
+    entityType: str
     id: uuid.UUID
 
 
@@ -142,39 +147,39 @@ class _TypeOnly(_Wire):
 
 class DeviceData(_Wire):
     configuration: _TypeOnly
-    transportConfiguration: _TypeOnly  # noqa: N815
+    transportConfiguration: _TypeOnly
 
 
 class Device(_Wire):
     """ThingsBoard's Device."""
 
     id: EntityId
-    createdTime: int  # noqa: N815
-    tenantId: EntityId  # noqa: N815
-    customerId: EntityId = Field(description="The NULL_UUID id when unassigned")  # noqa: N815
-    ownerId: EntityId  # noqa: N815
+    createdTime: int
+    tenantId: EntityId
+    customerId: EntityId = Field(description="The NULL_UUID id when unassigned")
+    ownerId: EntityId
     name: str
     type: str
     label: str | None
-    deviceProfileId: EntityId  # noqa: N815
-    deviceData: DeviceData  # noqa: N815
-    firmwareId: None  # noqa: N815
-    softwareId: None  # noqa: N815
-    externalId: None  # noqa: N815
+    deviceProfileId: EntityId
+    deviceData: DeviceData
+    firmwareId: None
+    softwareId: None
+    externalId: None
     version: int
-    additionalInfo: dict[str, Any]  # noqa: N815
+    additionalInfo: dict[str, Any]
 
 
 class Customer(_Wire):
     """ThingsBoard's Customer."""
 
     id: EntityId
-    createdTime: int  # noqa: N815
-    tenantId: EntityId  # noqa: N815
+    createdTime: int
+    tenantId: EntityId
     title: str
     name: str
     email: str | None
-    additionalInfo: dict[str, Any]  # noqa: N815
+    additionalInfo: dict[str, Any]
     version: int
 
 
@@ -182,17 +187,16 @@ class User(_Wire):
     """ThingsBoard's User."""
 
     id: EntityId
-    createdTime: int  # noqa: N815
-    tenantId: EntityId  # noqa: N815
-    customerId: EntityId  # noqa: N815
+    createdTime: int
+    tenantId: EntityId
+    customerId: EntityId
     email: str
     name: str
     authority: Authority
-    firstName: str | None  # noqa: N815
-    lastName: str | None  # noqa: N815
+    firstName: str | None
+    lastName: str | None
     phone: None
-    additionalInfo: dict[str, Any] = Field(  # noqa: N815
-        description="With userCredentialsEnabled (whether the user is active)")
+    additionalInfo: dict[str, Any] = Field(description="With userCredentialsEnabled (whether the user is active)")
     version: int
 
 
@@ -200,11 +204,11 @@ class Tenant(_Wire):
     """ThingsBoard's Tenant (for tenants.py: ``schemas.tenant_json``)."""
 
     id: EntityId
-    createdTime: int  # noqa: N815
+    createdTime: int
     title: str
     name: str
     region: str
-    tenantProfileId: None  # noqa: N815
+    tenantProfileId: None
     country: str | None
     state: str | None
     city: str | None
@@ -213,20 +217,20 @@ class Tenant(_Wire):
     zip: str | None
     phone: str | None
     email: str | None
-    additionalInfo: dict[str, Any]  # noqa: N815
+    additionalInfo: dict[str, Any]
     version: int
 
 
 class TenantInfo(Tenant):
     """ThingsBoard's TenantInfo: a Tenant with its profile's name (claimd has no tenant profiles)."""
 
-    tenantProfileName: None  # noqa: N815
+    tenantProfileName: None
 
 
 class _PageData(_Wire):
-    totalPages: int  # noqa: N815
-    totalElements: int  # noqa: N815
-    hasNext: bool  # noqa: N815
+    totalPages: int
+    totalElements: int
+    hasNext: bool
 
 
 class DevicePageData(_PageData):
@@ -251,33 +255,33 @@ class TenantInfoPageData(_PageData):
 
 class DeviceCredentials(_Wire):
     id: IdOnly
-    createdTime: int  # noqa: N815
-    deviceId: EntityId  # noqa: N815
-    credentialsType: Literal["ACCESS_TOKEN"]  # noqa: N815
-    credentialsId: str = Field(description="The access token")  # noqa: N815
-    credentialsValue: None  # noqa: N815
+    createdTime: int
+    deviceId: EntityId
+    credentialsType: Literal["ACCESS_TOKEN"]
+    credentialsId: str = Field(description="The access token")
+    credentialsValue: None
     version: int
 
 
 class AuditActionData(_Wire):
     detail: str = absent("What happened, when there is more to say")
     count: int = absent("Failed guesses kept as one line: how many")
-    lastTime: int = absent("Failed guesses kept as one line: when the last was (epoch ms)")  # noqa: N815
+    lastTime: int = absent("Failed guesses kept as one line: when the last was (epoch ms)")
 
 
 class AuditLog(_Wire):
     id: IdOnly
-    createdTime: int  # noqa: N815
-    tenantId: EntityId  # noqa: N815
-    customerId: EntityId  # noqa: N815
-    userId: EntityId | None  # noqa: N815
-    entityId: EntityId | None  # noqa: N815
-    entityName: str | None  # noqa: N815
-    actionType: AuditAction  # noqa: N815
-    actionStatus: str  # noqa: N815
+    createdTime: int
+    tenantId: EntityId
+    customerId: EntityId
+    userId: EntityId | None
+    entityId: EntityId | None
+    entityName: str | None
+    actionType: AuditAction
+    actionStatus: str
     door: Door
     source: str | None
-    actionData: AuditActionData  # noqa: N815
+    actionData: AuditActionData
 
 
 class AuditLogPageData(_PageData):
@@ -285,7 +289,7 @@ class AuditLogPageData(_PageData):
 
 
 class AttributeValue(_Wire):
-    lastUpdateTs: int  # noqa: N815
+    lastUpdateTs: int
     key: str
     value: Any
 
@@ -303,31 +307,35 @@ ClaimRefused = Literal["FAILURE", "CLAIMED"]
 
 # --- bulk operations ----------------------------------------------------------------------------
 
+
 class BulkSubmitted(_Wire):
-    bulkOpsRequestId: str  # noqa: N815
+    bulkOpsRequestId: str
 
 
 #: The 202 answer to a bulk upload.
-BULK_ACCEPTED: dict[str, Any] = {"model": BulkSubmitted, "description": "Accepted: the bulk operation's id",
-                                 "headers": {"Location": {"required": True, "description": "The bulk operation's path",
-                                                          "schema": {"type": "string"}}}}
+BULK_ACCEPTED: dict[str, Any] = {
+    "model": BulkSubmitted,
+    "description": "Accepted: the bulk operation's id",
+    "headers": {
+        "Location": {"required": True, "description": "The bulk operation's path", "schema": {"type": "string"}}
+    },
+}
 
 
 class BulkOp(_Wire):
-    bulkOpsRequestId: str  # noqa: N815
+    bulkOpsRequestId: str
     status: BulkStatus
     outcome: Literal["SUCCEEDED", "PARTIAL", "FAILED"] | None
     endpoint: BulkEndpoint
-    requestedAt: datetime  # noqa: N815
-    completedAt: datetime | None  # noqa: N815
+    requestedAt: datetime
+    completedAt: datetime | None
     total: int
     succeeded: int
     failed: int
-    uploadedDataUrl: str = absent("Answers 410 Gone (uploads are never served back); "  # noqa: N815
-                                  "absent for CLAIM_LORAWAN_DEVICES")
-    resultDataUrl: str  # noqa: N815
-    applicationId: str | None = absent("CLAIM_LORAWAN_DEVICES only: the rows' default application")  # noqa: N815
-    errorSummaryUrl: str = absent("Present when a row failed")  # noqa: N815
+    uploadedDataUrl: str = absent("Answers 410 Gone (uploads are never served back); absent for CLAIM_LORAWAN_DEVICES")
+    resultDataUrl: str
+    applicationId: str | None = absent("CLAIM_LORAWAN_DEVICES only: the rows' default application")
+    errorSummaryUrl: str = absent("Present when a row failed")
 
 
 class BulkOpList(_Wire):
@@ -338,7 +346,7 @@ class BulkOpList(_Wire):
 class BulkRowResult(_Wire):
     row: int = Field(description="From 1, the first data row")
     status: Literal["OK", "ERROR", "PENDING"]
-    deviceId: str | None  # noqa: N815
+    deviceId: str | None
     message: str | None
 
 
@@ -348,26 +356,27 @@ class BulkErrors(_Wire):
 
 # --- ownership (nRF Cloud) ----------------------------------------------------------------------
 
+
 class ClaimedDevice(_Wire):
     id: uuid.UUID
     name: str
-    deviceType: str  # noqa: N815
-    firmwareId: uuid.UUID | None  # noqa: N815
+    deviceType: str
+    firmwareId: uuid.UUID | None
     imei: str | None
-    ownerId: uuid.UUID | None  # noqa: N815
-    ownershipStatus: Literal["IDENTIFIED", "ASSIGNED"]  # noqa: N815
+    ownerId: uuid.UUID | None
+    ownershipStatus: Literal["IDENTIFIED", "ASSIGNED"]
     tags: list[str]
     status: ClaimedStatus
-    claimedAt: datetime | None  # noqa: N815
-    claimedBy: uuid.UUID | None  # noqa: N815
-    blockedAt: datetime | None  # noqa: N815
-    blockedBy: Literal["OWNER", "TENANT"] | None  # noqa: N815
+    claimedAt: datetime | None
+    claimedBy: uuid.UUID | None
+    blockedAt: datetime | None
+    blockedBy: Literal["OWNER", "TENANT"] | None
 
 
 class ClaimedDeviceList(_Wire):
     items: list[ClaimedDevice]
     total: int
-    pageNextToken: str = absent("Present when there are more")  # noqa: N815
+    pageNextToken: str = absent("Present when there are more")
 
 
 class ClaimCheck(_Wire):
@@ -379,15 +388,15 @@ class ClaimCheck(_Wire):
 
 class Challenge(_Wire):
     challenge: str = Field(description="Hex")
-    expiresAt: datetime  # noqa: N815
-    atCommand: str  # noqa: N815
+    expiresAt: datetime
+    atCommand: str
 
 
 class Tag(_Wire):
     tag: str
     description: str | None
-    deviceCount: int  # noqa: N815
-    createdAt: datetime  # noqa: N815
+    deviceCount: int
+    createdAt: datetime
 
 
 class TagList(_Wire):
@@ -398,44 +407,46 @@ class TagList(_Wire):
 class DeviceIdentity(_Wire):
     id: uuid.UUID
     name: str
-    deviceType: str  # noqa: N815
-    publicKey: str = Field(description="PEM")  # noqa: N815
-    firmwareId: uuid.UUID | None  # noqa: N815
+    deviceType: str
+    publicKey: str = Field(description="PEM")
+    firmwareId: uuid.UUID | None
     imei: str | None
     tags: list[str]
-    createdAt: datetime  # noqa: N815
+    createdAt: datetime
 
 
 # --- provisioning commands ----------------------------------------------------------------------
 
+
 class Command(_Wire):
     id: uuid.UUID
-    deviceId: uuid.UUID  # noqa: N815
+    deviceId: uuid.UUID
     description: str | None
     request: dict[str, dict[str, Any]] = Field(
-        description="{kind: parameters}; keys and passwords shown as a placeholder")
+        description="{kind: parameters}; keys and passwords shown as a placeholder"
+    )
     status: CommandStatus
     response: dict[str, Any] | None
-    createdAt: datetime  # noqa: N815
-    updatedAt: datetime  # noqa: N815
-    deliveredAt: datetime | None  # noqa: N815
-    createdBy: uuid.UUID | None  # noqa: N815
+    createdAt: datetime
+    updatedAt: datetime
+    deliveredAt: datetime | None
+    createdBy: uuid.UUID | None
 
 
 class CommandList(_Wire):
     items: list[Command]
     total: int
-    pageNextToken: str = absent("Present when there are more")  # noqa: N815
+    pageNextToken: str = absent("Present when there are more")
 
 
 class DeviceStep(_Wire):
     """One item of a device's command list (the JSON form of the CDDL's)."""
 
-    correlationId: str  # noqa: N815
+    correlationId: str
     type: Literal["AT", "CONFIG", "FINISHED"]
-    setCommand: str = absent("AT steps")  # noqa: N815
+    setCommand: str = absent("AT steps")
     parameters: str = absent("AT steps")
-    ignoreCmeErrors: list[int] = absent("AT steps")  # noqa: N815
+    ignoreCmeErrors: list[int] = absent("AT steps")
     properties: dict[str, str] = absent("CONFIG steps")
 
 
@@ -446,10 +457,11 @@ class ReportOutcome(_Wire):
 
 # --- roles and API keys -------------------------------------------------------------------------
 
+
 class Role(_Wire):
     name: str
     description: str | None
-    builtIn: bool  # noqa: N815
+    builtIn: bool
     permissions: list[str]
 
 
@@ -459,7 +471,7 @@ class RoleList(_Wire):
 
 
 class UserRoleSet(_Wire):
-    userId: uuid.UUID  # noqa: N815
+    userId: uuid.UUID
     role: str
 
 
@@ -467,8 +479,8 @@ class ApiKey(_Wire):
     id: uuid.UUID
     name: str
     prefix: str
-    userId: uuid.UUID  # noqa: N815
-    createdAt: datetime  # noqa: N815
+    userId: uuid.UUID
+    createdAt: datetime
 
 
 class ApiKeyList(_Wire):
@@ -481,6 +493,7 @@ class NewApiKey(ApiKey):
 
 
 # --- The Things Stack ---------------------------------------------------------------------------
+
 
 class ApplicationIds(_Wire):
     application_id: str | None
@@ -616,6 +629,7 @@ class ParsedQr(_Wire):
 
 
 # --- claimd's LoRaWAN devices -------------------------------------------------------------------
+
 
 class _Euis(_Wire):
     dev_eui: str

@@ -17,16 +17,21 @@ from claimd.domain.model import Door, Principal
 from claimd.services.access import looks_like_api_key
 from claimd.services.common import Origin
 
-_x_authorization = APIKeyHeader(name="X-Authorization", auto_error=False,
-                                description="`Bearer <JWT>` from /api/auth/login, or `ApiKey <key>` "
-                                            "(Authorization: Bearer works for both)")
+_x_authorization = APIKeyHeader(
+    name="X-Authorization",
+    auto_error=False,
+    description="`Bearer <JWT>` from /api/auth/login, or `ApiKey <key>` (Authorization: Bearer works for both)",
+)
 
 
 async def get_container(request: Request) -> Container:
-    return request.app.state.container
+    container: Container = request.app.state.container  # Starlette's state is untyped; app.py sets it
+    return container
 
 
-async def get_principal(request: Request, x_authorization: Annotated[str | None, Depends(_x_authorization)]) -> Principal:
+async def get_principal(
+    request: Request, x_authorization: Annotated[str | None, Depends(_x_authorization)]
+) -> Principal:
     header = x_authorization or request.headers.get("authorization")
     if not header:
         raise AuthenticationFailed("Authentication failed")
@@ -34,7 +39,7 @@ async def get_principal(request: Request, x_authorization: Annotated[str | None,
     scheme, token = scheme.lower(), token.strip()
     if scheme not in ("bearer", "apikey") or not token:
         raise AuthenticationFailed("Authentication failed")
-    container = request.app.state.container
+    container: Container = request.app.state.container
     if scheme == "apikey" or looks_like_api_key(token):
         return await container.access.principal_for_key(token, client_address(request))
     return await container.accounts.ensure_active(container.tokens.principal(token))

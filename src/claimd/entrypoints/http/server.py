@@ -100,9 +100,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._head_bytes > self.max_header_bytes:
             self._stop_head_timer()
             message = f"The request head is larger than {self.max_header_bytes} bytes".encode()
-            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                 b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
-                                 b"content-length: %d\r\n\r\n%s" % (len(message), message))
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(message), message)
+            )
             self.transport.close()
 
     def on_message_begin(self) -> None:
@@ -155,21 +157,39 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 
 def protocol_class(settings: Settings, max_connections: int) -> type[BoundedHttpProtocol]:
-    return type("BoundedHttpProtocol", (BoundedHttpProtocol,), {
-        "header_timeout_s": settings.http_header_timeout_s, "body_timeout_s": settings.http_body_timeout_s,
-        "max_header_bytes": settings.http_max_header_bytes, "max_connections": max_connections})
+    return type(
+        "BoundedHttpProtocol",
+        (BoundedHttpProtocol,),
+        {
+            "header_timeout_s": settings.http_header_timeout_s,
+            "body_timeout_s": settings.http_body_timeout_s,
+            "max_header_bytes": settings.http_max_header_bytes,
+            "max_connections": max_connections,
+        },
+    )
 
 
 def build_server(app: Any, settings: Settings) -> uvicorn.Server:
     """The uvicorn server of the HTTP door, with claimd's limits (see the module's invariants)."""
     cap = connection_cap(settings.http_max_connections, raise_file_limit())
     if cap < settings.http_max_connections:
-        log.warning("CLAIMD_HTTP_MAX_CONNECTIONS=%d lowered to %d: the open-file limit is too low for more",
-                    settings.http_max_connections, cap)
+        log.warning(
+            "CLAIMD_HTTP_MAX_CONNECTIONS=%d lowered to %d: the open-file limit is too low for more",
+            settings.http_max_connections,
+            cap,
+        )
     protocol = protocol_class(settings, cap)
     idle_s: Any = settings.http_idle_timeout_s  # uvicorn types it int; its timer takes a float
     # log_config=None: uvicorn's records go to claimd's one handler and format (claimd.logs); its access
     # log is off, claimd.access replaces it (entrypoints/http/requests.py: no secret in a path).
-    config = uvicorn.Config(app, http=protocol, timeout_keep_alive=idle_s, log_config=None,
-                            log_level=settings.log_level.lower(), access_log=False, lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        app,
+        http=protocol,
+        timeout_keep_alive=idle_s,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
     return uvicorn.Server(config)

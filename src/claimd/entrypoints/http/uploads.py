@@ -33,7 +33,7 @@ async def read_upload(request: Request) -> IO[bytes]:
     except BaseException:
         spool.close()
         raise
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 async def chunks(upload: IO[bytes]) -> AsyncIterator[bytes]:

@@ -49,7 +49,7 @@ class Reader:
         n = self.u16()
         self.need(n)
         self.pos += n
-        return bytes(self.data[self.pos - n:self.pos])
+        return bytes(self.data[self.pos - n : self.pos])
 
     def string(self) -> str:
         raw = self.binary()
@@ -62,7 +62,7 @@ class Reader:
         return text
 
     def rest(self) -> bytes:
-        out = bytes(self.data[self.pos:])
+        out = bytes(self.data[self.pos :])
         self.pos = len(self.data)
         return out
 

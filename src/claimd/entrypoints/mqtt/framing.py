@@ -42,13 +42,13 @@ def connect_protocol_level(packet: bytes) -> int:
     header_end = 1
     while packet[header_end] & 0x80:
         header_end += 1
-    body = packet[header_end + 1:]
+    body = packet[header_end + 1 :]
     if len(body) < 2:
         raise MalformedPacket("CONNECT too short")
     name_len = int.from_bytes(body[0:2], "big")
     if len(body) < 3 + name_len:
         raise MalformedPacket("CONNECT too short")
-    name, level = bytes(body[2:2 + name_len]), body[2 + name_len]
+    name, level = bytes(body[2 : 2 + name_len]), body[2 + name_len]
     if (name, level) in ((b"MQTT", MQTT_311), (b"MQTT", MQTT_5), (b"MQIsdp", 3)):
         return level
     if name in (b"MQTT", b"MQIsdp"):

@@ -14,8 +14,10 @@ import collections
 import json
 import logging
 import secrets
+import socket
 import ssl
 from dataclasses import dataclass
+from typing import Any, cast
 
 from claimd.domain.claiming import EmptyGatewayClaim, parse_device_claim, parse_gateway_claim
 from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidPayload
@@ -56,23 +58,40 @@ GATEWAY_DISCONNECT_TOPIC = "v1/gateway/disconnect"
 RPC_REQUEST_PREFIX = "v1/devices/me/rpc/request/"
 RPC_RESPONSE_PREFIX = "v1/devices/me/rpc/response/"
 #: Topic filters a ThingsBoard device or gateway subscribes to; others are refused in the SUBACK.
-KNOWN_FILTERS = frozenset({
-    "v1/devices/me/attributes", "v1/devices/me/attributes/response/+", "v1/devices/me/rpc/request/+",
-    "v1/devices/me/rpc/response/+", "v1/gateway/attributes", "v1/gateway/attributes/response", "v1/gateway/rpc",
-    "v2/fw/response/+",
-})
+KNOWN_FILTERS = frozenset(
+    {
+        "v1/devices/me/attributes",
+        "v1/devices/me/attributes/response/+",
+        "v1/devices/me/rpc/request/+",
+        "v1/devices/me/rpc/response/+",
+        "v1/gateway/attributes",
+        "v1/gateway/attributes/response",
+        "v1/gateway/rpc",
+        "v2/fw/response/+",
+    }
+)
 
 # MQTT 5 reason codes used here
 SUCCESS, UNSPECIFIED_ERROR, MALFORMED, PROTOCOL_ERROR, IMPLEMENTATION_ERROR = 0x00, 0x80, 0x81, 0x82, 0x83
 CLIENT_ID_NOT_VALID, BAD_CREDENTIALS, NOT_AUTHORIZED, SERVER_UNAVAILABLE, SERVER_BUSY = 0x85, 0x86, 0x87, 0x88, 0x89
-KEEP_ALIVE_TIMEOUT, TOPIC_FILTER_INVALID, TOPIC_NAME_INVALID, PACKET_TOO_LARGE, PAYLOAD_INVALID = 0x8D, 0x8F, 0x90, 0x95, 0x99
+KEEP_ALIVE_TIMEOUT, TOPIC_FILTER_INVALID, TOPIC_NAME_INVALID, PACKET_TOO_LARGE, PAYLOAD_INVALID = (
+    0x8D,
+    0x8F,
+    0x90,
+    0x95,
+    0x99,
+)
 UNSUPPORTED_PROTOCOL = 0x84
 #: the errors a refusing MQTT 5 CONNACK can name when the CONNECT itself is at fault (§3.2.2.2)
 _CONNACK_ERRORS = frozenset({MALFORMED, PROTOCOL_ERROR, IMPLEMENTATION_ERROR, PACKET_TOO_LARGE})
 #: the ``protocol`` label of the MQTT metrics, by CONNECT protocol level
 PROTOCOLS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
-_V311_CONNACK = {BAD_CREDENTIALS: v311.NOT_AUTHORIZED, NOT_AUTHORIZED: v311.NOT_AUTHORIZED,
-                 CLIENT_ID_NOT_VALID: v311.IDENTIFIER_REJECTED, SERVER_UNAVAILABLE: v311.SERVER_UNAVAILABLE}
+_V311_CONNACK = {
+    BAD_CREDENTIALS: v311.NOT_AUTHORIZED,
+    NOT_AUTHORIZED: v311.NOT_AUTHORIZED,
+    CLIENT_ID_NOT_VALID: v311.IDENTIFIER_REJECTED,
+    SERVER_UNAVAILABLE: v311.SERVER_UNAVAILABLE,
+}
 
 
 @dataclass(frozen=True)
@@ -94,8 +113,22 @@ def refusal_reason(c: Connect) -> int:
 
 
 class MqttSession(asyncio.Protocol):
-    __slots__ = ("server", "transport", "buffer", "version", "device", "keep_alive", "last_seen", "queue",
-                 "worker", "awaiting_release", "peer", "closed", "client_max", "counted")
+    __slots__ = (
+        "awaiting_release",
+        "buffer",
+        "client_max",
+        "closed",
+        "counted",
+        "device",
+        "keep_alive",
+        "last_seen",
+        "peer",
+        "queue",
+        "server",
+        "transport",
+        "version",
+        "worker",
+    )
 
     def __init__(self, server: MqttServer) -> None:
         self.server = server
@@ -115,7 +148,7 @@ class MqttSession(asyncio.Protocol):
 
     # asyncio.Protocol ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's connections are Transports
         self.last_seen = self.server.loop.time()
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else None
@@ -223,14 +256,23 @@ class MqttSession(asyncio.Protocol):
             elif packet.kind == DISCONNECT:
                 self.close()
         elif isinstance(packet, Subscribe):
-            granted = [min(qos, 1) if topic in KNOWN_FILTERS else
-                       (TOPIC_FILTER_INVALID if self.version == MQTT_5 else v311.SUBACK_FAILURE)
-                       for topic, qos in packet.filters]
-            self._send(v5.suback(packet.packet_id, granted) if self.version == MQTT_5
-                       else v311.suback(packet.packet_id, granted))
+            granted = [
+                min(qos, 1)
+                if topic in KNOWN_FILTERS
+                else (TOPIC_FILTER_INVALID if self.version == MQTT_5 else v311.SUBACK_FAILURE)
+                for topic, qos in packet.filters
+            ]
+            self._send(
+                v5.suback(packet.packet_id, granted)
+                if self.version == MQTT_5
+                else v311.suback(packet.packet_id, granted)
+            )
         elif isinstance(packet, Unsubscribe):
-            self._send(v5.unsuback(packet.packet_id, len(packet.filters)) if self.version == MQTT_5
-                       else v311.unsuback(packet.packet_id))
+            self._send(
+                v5.unsuback(packet.packet_id, len(packet.filters))
+                if self.version == MQTT_5
+                else v311.unsuback(packet.packet_id)
+            )
         elif isinstance(packet, PacketId) and packet.kind == PUBREL:
             self.awaiting_release.discard(packet.packet_id)
             self._send(self._ack(PUBCOMP, packet.packet_id, SUCCESS))
@@ -258,7 +300,9 @@ class MqttSession(asyncio.Protocol):
             self._refuse(SERVER_UNAVAILABLE)
             return
         if self.version == MQTT_5:
-            self._send(v5.connack(SUCCESS, assigned, self.server.limits.max_packet_size, self.server.limits.receive_max))
+            self._send(
+                v5.connack(SUCCESS, assigned, self.server.limits.max_packet_size, self.server.limits.receive_max)
+            )
             self.client_max = c.max_packet_size  # from now on: the CONNACK itself goes whatever its size
         else:
             self._send(v311.connack(v311.ACCEPTED))
@@ -268,7 +312,9 @@ class MqttSession(asyncio.Protocol):
             self.server.metrics.mqtt_session(1)
 
     def _refuse(self, reason: int) -> None:
-        self.server.metrics.mqtt_connection(PROTOCOLS[self.version], "error" if reason == SERVER_UNAVAILABLE else "refused")
+        self.server.metrics.mqtt_connection(
+            PROTOCOLS[self.version], "error" if reason == SERVER_UNAVAILABLE else "refused"
+        )
         if self.version == MQTT_5:
             self._send(v5.connack(reason))
         else:
@@ -306,7 +352,7 @@ class MqttSession(asyncio.Protocol):
                 result = await self.server.claims.open_window(device, parse_device_claim(p.payload), origin)
                 return (SUCCESS if result in (WindowResult.OPENED, WindowResult.KEPT) else NOT_AUTHORIZED), False
             if p.topic.startswith(RPC_REQUEST_PREFIX):
-                self._answer_rpc(p.topic[len(RPC_REQUEST_PREFIX):], p.payload)
+                self._answer_rpc(p.topic[len(RPC_REQUEST_PREFIX) :], p.payload)
                 return SUCCESS, False
             if p.topic in (GATEWAY_CLAIM_TOPIC, GATEWAY_CONNECT_TOPIC, GATEWAY_DISCONNECT_TOPIC):
                 return await self._gateway(p)
@@ -325,8 +371,11 @@ class MqttSession(asyncio.Protocol):
         origin = Origin(Door.MQTT_GATEWAY, self.peer)
         if p.topic == GATEWAY_CLAIM_TOPIC:
             outcome = await self.server.gateways.claim(device, parse_gateway_claim(p.payload), origin)
-            return {GatewayClaimOutcome.ACCEPTED: SUCCESS, GatewayClaimOutcome.REFUSED: NOT_AUTHORIZED,
-                    GatewayClaimOutcome.DEVICE_FAILED: UNSPECIFIED_ERROR}[outcome], False
+            return {
+                GatewayClaimOutcome.ACCEPTED: SUCCESS,
+                GatewayClaimOutcome.REFUSED: NOT_AUTHORIZED,
+                GatewayClaimOutcome.DEVICE_FAILED: UNSPECIFIED_ERROR,
+            }[outcome], False
         if p.topic == GATEWAY_CONNECT_TOPIC:
             try:
                 message = json.loads(p.payload)
@@ -349,8 +398,11 @@ class MqttSession(asyncio.Protocol):
         if method == "getSessionLimits":
             limits = self.server.limits
             rate = {"messages": None, "telemetryMessages": None, "telemetryDataPoints": None}
-            answer: dict = {"maxPayloadSize": limits.max_packet_size, "maxInflightMessages": limits.receive_max,
-                            "rateLimits": rate}
+            answer: dict[str, Any] = {
+                "maxPayloadSize": limits.max_packet_size,
+                "maxInflightMessages": limits.receive_max,
+                "rateLimits": rate,
+            }
             if self.device is not None and self.device.is_gateway:
                 answer["gatewayRateLimits"] = dict(rate)
         else:
@@ -367,8 +419,9 @@ class MqttSession(asyncio.Protocol):
         """Write ``data``, unless it is larger than the client's Maximum Packet Size: then it is dropped
         (MQTT-3.1.2-24/25; only an RPC answer or a long SUBACK can be that large)."""
         if self.client_max is not None and len(data) > self.client_max:
-            log.info("MQTT client %s: a %d-byte packet over its maximum of %d dropped", self.peer, len(data),
-                     self.client_max)
+            log.info(
+                "MQTT client %s: a %d-byte packet over its maximum of %d dropped", self.peer, len(data), self.client_max
+            )
             return
         if self.transport is not None and not self.closed:
             self.transport.write(data)
@@ -401,8 +454,14 @@ class MqttSession(asyncio.Protocol):
 class MqttServer:
     """All MQTT listeners of one process and the sweeper that enforces their timeouts."""
 
-    def __init__(self, devices: DeviceService, claims: ClaimService, gateways: GatewayService,
-                 limits: MqttLimits | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        devices: DeviceService,
+        claims: ClaimService,
+        gateways: GatewayService,
+        limits: MqttLimits | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.devices = devices
         self.claims = claims
         self.metrics: Metrics = metrics or claims.metrics  # the container's, through the claim core
@@ -413,8 +472,8 @@ class MqttServer:
         self._sweeper: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
 
-    async def listen(self, sock: object, ssl_context: ssl.SSLContext | None = None) -> None:
-        server = await self.loop.create_server(lambda: MqttSession(self), sock=sock, ssl=ssl_context)  # type: ignore[arg-type]
+    async def listen(self, sock: socket.socket, ssl_context: ssl.SSLContext | None = None) -> None:
+        server = await self.loop.create_server(lambda: MqttSession(self), sock=sock, ssl=ssl_context)
         self.servers.append(server)
         if self._sweeper is None:
             self._sweeper = self.loop.create_task(self._sweep())

@@ -149,8 +149,14 @@ def publish(topic: str, payload: bytes) -> bytes:
     return _fixed(PUBLISH << 4, struct.pack(">H", len(encoded)) + encoded + payload)
 
 
-def encode_connect(client_id: str, username: str | None = None, password: bytes | None = None,
-                   keep_alive: int = 60, clean: bool = True, level: int = 4) -> bytes:
+def encode_connect(
+    client_id: str,
+    username: str | None = None,
+    password: bytes | None = None,
+    keep_alive: int = 60,
+    clean: bool = True,
+    level: int = 4,
+) -> bytes:
     """A client's CONNECT: for tests and benchmarks."""
     flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
     name = b"MQTT" if level == 4 else b"MQIsdp"

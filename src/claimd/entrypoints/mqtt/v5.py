@@ -63,16 +63,20 @@ _PROPERTIES: dict[int, tuple[int, frozenset[int]]] = {
 }
 _BOOLEANS = frozenset({0x01, 0x17, 0x19})  # 0 or 1 only
 _NOT_ZERO = frozenset({0x0B, 0x21, 0x27})  # 0 is a protocol error
-_ACK_REASONS = {PUBACK: frozenset({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}),
-                PUBREC: frozenset({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}),
-                PUBREL: frozenset({0x00, 0x92}), PUBCOMP: frozenset({0x00, 0x92})}
+_ACK_REASONS = {
+    PUBACK: frozenset({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}),
+    PUBREC: frozenset({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}),
+    PUBREL: frozenset({0x00, 0x92}),
+    PUBCOMP: frozenset({0x00, 0x92}),
+}
 
 
 def _properties(r: Reader, where: int) -> dict[int, object]:
     """The property list at ``r``: each value checked; only a User Property may repeat (§2.2.2.2)."""
     length = r.varint()
     r.need(length)
-    end, found = r.pos + length, {}
+    end = r.pos + length
+    found: dict[int, object] = {}
     while r.pos < end:
         ident = r.varint()
         kind, allowed = _PROPERTIES.get(ident, (None, frozenset()))
@@ -183,8 +187,15 @@ def _connect(r: Reader) -> Connect:
     if not r.done():
         raise MalformedPacket("trailing bytes in CONNECT")
     max_packet_size = properties.get(0x27)
-    return Connect(level, client_id, username, password, keep_alive, bool(connect_flags & 0x02),
-                   max_packet_size if isinstance(max_packet_size, int) else None)
+    return Connect(
+        level,
+        client_id,
+        username,
+        password,
+        keep_alive,
+        bool(connect_flags & 0x02),
+        max_packet_size if isinstance(max_packet_size, int) else None,
+    )
 
 
 def _publish(r: Reader, flags: int) -> Publish:
@@ -223,13 +234,22 @@ def _subscribe(r: Reader, kind: int) -> Subscribe | Unsubscribe:
     return subscribe
 
 
-def connack(reason: int, assigned_client_id: str | None = None, max_packet_size: int | None = None,
-            receive_max: int | None = None) -> bytes:
-    properties = {"assigned_client_id": assigned_client_id, "max_packet_size": max_packet_size,
-                  "receive_max": receive_max}
-    return mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode(reason), topic_alias_max=0, retain_available=False,
-                               wildcard_subscription_available=True,
-                               **{k: v for k, v in properties.items() if v is not None}).write()
+def connack(
+    reason: int,
+    assigned_client_id: str | None = None,
+    max_packet_size: int | None = None,
+    receive_max: int | None = None,
+) -> bytes:
+    # None leaves a property out: mqtt5's defaults are None for the first two, 65535 for Receive Maximum.
+    return mqtt5.ConnAckPacket(
+        reason_code=mqtt5.ConnAckReasonCode(reason),
+        topic_alias_max=0,
+        retain_available=False,
+        wildcard_subscription_available=True,
+        assigned_client_id=assigned_client_id,
+        max_packet_size=max_packet_size,
+        receive_max=65535 if receive_max is None else receive_max,
+    ).write()
 
 
 def ack(kind: int, packet_id: int, reason: int = 0) -> bytes:
@@ -247,8 +267,7 @@ def suback(packet_id: int, codes: list[int]) -> bytes:
 
 
 def unsuback(packet_id: int, count: int) -> bytes:
-    return mqtt5.UnsubAckPacket(packet_id=packet_id,
-                                reason_codes=[mqtt5.UnsubAckReasonCode.SUCCESS] * count).write()
+    return mqtt5.UnsubAckPacket(packet_id=packet_id, reason_codes=[mqtt5.UnsubAckReasonCode.SUCCESS] * count).write()
 
 
 PINGRESP_BYTES = mqtt5.PingRespPacket().write()

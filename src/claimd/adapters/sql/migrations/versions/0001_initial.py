@@ -28,7 +28,12 @@ def upgrade() -> None:
     op.create_table(
         "customers",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_customers_tenant_id_tenants"), nullable=False),
+        sa.Column(
+            "tenant_id",
+            UUID,
+            sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_customers_tenant_id_tenants"),
+            nullable=False,
+        ),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("email", sa.String(255)),
         sa.Column("additional_info", sa.Text, nullable=False),
@@ -38,8 +43,17 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_users_tenant_id_tenants"), nullable=False),
-        sa.Column("customer_id", UUID, sa.ForeignKey("customers.id", ondelete="CASCADE", name="fk_users_customer_id_customers")),
+        sa.Column(
+            "tenant_id",
+            UUID,
+            sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_users_tenant_id_tenants"),
+            nullable=False,
+        ),
+        sa.Column(
+            "customer_id",
+            UUID,
+            sa.ForeignKey("customers.id", ondelete="CASCADE", name="fk_users_customer_id_customers"),
+        ),
         sa.Column("email", sa.String(255), nullable=False),
         sa.Column("authority", sa.String(32), nullable=False),
         sa.Column("first_name", sa.String(255)),
@@ -54,8 +68,17 @@ def upgrade() -> None:
     op.create_table(
         "devices",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_devices_tenant_id_tenants"), nullable=False),
-        sa.Column("customer_id", UUID, sa.ForeignKey("customers.id", ondelete="SET NULL", name="fk_devices_customer_id_customers")),
+        sa.Column(
+            "tenant_id",
+            UUID,
+            sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_devices_tenant_id_tenants"),
+            nullable=False,
+        ),
+        sa.Column(
+            "customer_id",
+            UUID,
+            sa.ForeignKey("customers.id", ondelete="SET NULL", name="fk_devices_customer_id_customers"),
+        ),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("type", sa.String(255), nullable=False),
         sa.Column("label", sa.String(255)),
@@ -69,7 +92,12 @@ def upgrade() -> None:
     op.create_index("ix_devices_tenant_customer", "devices", ["tenant_id", "customer_id"])
     op.create_table(
         "attributes",
-        sa.Column("device_id", UUID, sa.ForeignKey("devices.id", ondelete="CASCADE", name="fk_attributes_device_id_devices"), primary_key=True),
+        sa.Column(
+            "device_id",
+            UUID,
+            sa.ForeignKey("devices.id", ondelete="CASCADE", name="fk_attributes_device_id_devices"),
+            primary_key=True,
+        ),
         sa.Column("scope", sa.String(16), primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
@@ -78,7 +106,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "claim_windows",
-        sa.Column("device_id", UUID, sa.ForeignKey("devices.id", ondelete="CASCADE", name="fk_claim_windows_device_id_devices"), primary_key=True),
+        sa.Column(
+            "device_id",
+            UUID,
+            sa.ForeignKey("devices.id", ondelete="CASCADE", name="fk_claim_windows_device_id_devices"),
+            primary_key=True,
+        ),
         sa.Column("secret_digest", DIGEST, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )

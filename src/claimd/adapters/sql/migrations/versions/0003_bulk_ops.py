@@ -20,8 +20,12 @@ def upgrade() -> None:
     op.create_table(
         "bulk_ops",
         sa.Column("id", sa.String(26), primary_key=True),
-        sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_bulk_ops_tenant_id_tenants"),
-                  nullable=False),
+        sa.Column(
+            "tenant_id",
+            UUID,
+            sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_bulk_ops_tenant_id_tenants"),
+            nullable=False,
+        ),
         sa.Column("customer_id", UUID),
         sa.Column("user_id", UUID, nullable=False),
         sa.Column("endpoint", sa.String(40), nullable=False),
@@ -40,8 +44,12 @@ def upgrade() -> None:
     op.create_index("ix_bulk_ops_status", "bulk_ops", ["status", "requested_at"])
     op.create_table(
         "bulk_rows",
-        sa.Column("op_id", sa.String(26), sa.ForeignKey("bulk_ops.id", ondelete="CASCADE", name="fk_bulk_rows_op_id_bulk_ops"),
-                  primary_key=True),
+        sa.Column(
+            "op_id",
+            sa.String(26),
+            sa.ForeignKey("bulk_ops.id", ondelete="CASCADE", name="fk_bulk_rows_op_id_bulk_ops"),
+            primary_key=True,
+        ),
         sa.Column("row_index", sa.BigInteger, primary_key=True),
         sa.Column("line", sa.Text, nullable=False),
         sa.Column("outcome", sa.String(8)),

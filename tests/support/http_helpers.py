@@ -1,10 +1,14 @@
-"""Helpers of the HTTP end-to-end tests (plain ``httpx`` against ``live_server.base_url``).
+"""The HTTP helpers of the tests that drive a real ``claimd serve`` (e2e/, transports/): plain ``httpx``
+against ``live_server.base_url``.
 
-``Api``          a logged-in (or anonymous) client: ``api.get/post/delete(path, ...)`` send the JWT in
-                 ``X-Authorization: Bearer``.
+``Api``          a logged-in (or anonymous) client: ``api.get/post/put/delete(path, ...)`` and
+                 ``api.request(method, path, ...)`` send the JWT in ``X-Authorization: Bearer``;
+                 ``api.ok(method, path, ...)`` requires 200.
+``Device``       a provisioned device with its access token.
 ``World``        the tenant admin, customers C1 and C2 each with one activated customer user (``u1``,
                  ``u2``), and ``world.device()`` to provision devices (see the ``world`` fixture).
 ``assert_error`` checks ThingsBoard's error body ``{"status", "message", "errorCode", "timestamp"}``.
+``problem``      checks claimd's RFC 9457 problem+json body (the nRF Cloud and LoRaWAN surfaces).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ PERMISSION_DENIED = "You don't have permission to perform this operation!"
 NOT_FOUND = "Requested item wasn't found!"
 
 
-def uid(prefix: str = "e2e") -> str:
+def uid(prefix: str = "t") -> str:
     """A name no other test uses (the server is shared within a module)."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -34,8 +38,9 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def assert_error(r: httpx.Response, status: int, code: int | None = None, message: str | None = None,
-                 contains: str | None = None) -> dict[str, Any]:
+def assert_error(
+    r: httpx.Response, status: int, code: int | None = None, message: str | None = None, contains: str | None = None
+) -> dict[str, Any]:
     """``r`` is ThingsBoard's error body with ``status``; ``message`` exact or ``contains`` a part."""
     assert r.status_code == status, f"{r.request.method} {r.request.url} → {r.status_code} {r.text}"
     assert r.headers.get("content-type", "").startswith("application/json"), r.headers
@@ -49,6 +54,27 @@ def assert_error(r: httpx.Response, status: int, code: int | None = None, messag
         assert body["message"] == message, body
     if contains is not None:
         assert contains in body["message"], body
+    return body
+
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "message"}
+
+
+def problem(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem+json body with ``status``, claimd's ``code`` (``type`` is
+    ``urn:claimd:problem:{code}``), nRF Cloud's ``message`` (= ``detail``) and the request path as
+    ``instance``."""
+    assert r.status_code == status, f"{r.request.method} {r.request.url} → {r.status_code} {r.text}"
+    assert r.headers.get("content-type", "").startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert isinstance(body, dict) and set(body) >= PROBLEM_FIELDS, body
+    assert body["status"] == status, body
+    assert isinstance(body["detail"], str) and body["detail"].strip() and body["message"] == body["detail"], body
+    assert isinstance(body["title"], str) and body["title"], body
+    assert isinstance(body["code"], str) and body["code"] and body["type"] == f"urn:claimd:problem:{body['code']}", body
+    assert body["instance"] == r.request.url.path, body
+    if code is not None:
+        assert body["code"] == code, body
     return body
 
 
@@ -77,21 +103,24 @@ class Api:
         out.update(headers or {})
         return out
 
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return self.http.request(method.upper(), path, headers=self._headers(headers), **kw)
+
     def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return self.http.get(path, headers=self._headers(headers), **kw)
+        return self.request("GET", path, headers, **kw)
 
     def post(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return self.http.post(path, headers=self._headers(headers), **kw)
+        return self.request("POST", path, headers, **kw)
 
     def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return self.http.delete(path, headers=self._headers(headers), **kw)
+        return self.request("DELETE", path, headers, **kw)
 
     def put(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return self.http.put(path, headers=self._headers(headers), **kw)
+        return self.request("PUT", path, headers, **kw)
 
     def ok(self, method: str, path: str, **kw: Any) -> Any:
         """Send and require 200; returns the JSON body (None when empty)."""
-        r = getattr(self, method)(path, **kw)
+        r = self.request(method, path, **kw)
         assert r.status_code == 200, f"{method.upper()} {path} → {r.status_code} {r.text}"
         return r.json() if r.content else None
 
@@ -119,8 +148,9 @@ class Device:
     json: dict[str, Any]
 
 
-def device_message(base_url: str, token: str, payload: Any = ..., raw: bytes | None = None,
-                   content_type: str = "application/json") -> httpx.Response:
+def device_message(
+    base_url: str, token: str, payload: Any = ..., raw: bytes | None = None, content_type: str = "application/json"
+) -> httpx.Response:
     """The HTTP device API: ``POST /api/v1/{token}/claim``; ``payload`` ... = empty body."""
     url = f"{base_url}/api/v1/{quote(token, safe='')}/claim"
     if raw is not None:
@@ -176,8 +206,9 @@ class World:
 
     def server_attributes(self, device: Device, keys: str | None = None) -> dict[str, Any]:
         params = {"keys": keys} if keys else None
-        rows = self.admin.ok("get", f"/api/plugins/telemetry/DEVICE/{device.id}/values/attributes/SERVER_SCOPE",
-                             params=params)
+        rows = self.admin.ok(
+            "get", f"/api/plugins/telemetry/DEVICE/{device.id}/values/attributes/SERVER_SCOPE", params=params
+        )
         return {row["key"]: row["value"] for row in rows}
 
     def save_server_attributes(self, device: Device, values: dict[str, Any]) -> None:
@@ -189,14 +220,24 @@ class World:
 
 
 def new_customer_user(admin: Api, customer_id: str, email: str | None = None) -> Api:
+    """Create and activate a customer user of ``customer_id`` (as ``admin``); returns it logged in."""
     email = email or f"{uid('user')}@example.com"
-    user = admin.ok("post", "/api/user", params={"sendActivationMail": "false"},
-                    json={"email": email, "authority": "CUSTOMER_USER",
-                          "customerId": {"entityType": "CUSTOMER", "id": customer_id}})
+    user = admin.ok(
+        "post",
+        "/api/user",
+        params={"sendActivationMail": "false"},
+        json={
+            "email": email,
+            "authority": "CUSTOMER_USER",
+            "customerId": {"entityType": "CUSTOMER", "id": customer_id},
+        },
+    )
     link = admin.get(f"/api/user/{user['id']['id']}/activationLink")
     assert link.status_code == 200, link.text
-    token = link.text.split("activateToken=")[1]
-    r = httpx.post(admin.base_url + "/api/noauth/activate", json={"activateToken": token, "password": USER_PASSWORD})
+    token = link.text.split("activateToken=")[1].strip()
+    r = httpx.post(
+        admin.base_url + "/api/noauth/activate", json={"activateToken": token, "password": USER_PASSWORD}, timeout=30
+    )
     assert r.status_code == 200, r.text
     return Api(admin.base_url, r.json()["token"], r.json()["refreshToken"])
 
