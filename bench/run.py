@@ -518,8 +518,8 @@ def per_call(report: Report, loops: int) -> None:
     from claimd.adapters.crypto import HmacSecretHasher
     from claimd.domain.attestation import parse_claim_token
     from claimd.domain.claiming import ClaimData, check_proof, decide_claim
-    from claimd.domain.lorawan import format_tr005, parse_qr
-    from claimd.services.claims import claim_digest
+    from claimd.domain.lorawan_qr import format_tr005, parse_qr
+    from claimd.services.claiming import claim_digest
 
     def cost(fn) -> float:
         fn()

@@ -10,7 +10,6 @@ import os
 import secrets
 import socket
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,23 +27,20 @@ from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 from claimd.adapters.sql.server_secret import record_fingerprint, recorded_fingerprint
 from claimd.config import SettingError, Settings
-from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, claim_row, identity_row, lorawan_claim_row
-from claimd.domain.errors import InvalidArgument
-from claimd.domain.lorawan import Lockout
-from claimd.domain.model import Principal
-from claimd.domain.ownership import parse_tags
+from claimd.domain.lockout import Lockout
 from claimd.services.access import AccessService
 from claimd.services.accounts import AccountService
-from claimd.services.bulk import BULK, BulkService, RefusalHandler, RowHandler
-from claimd.services.claims import ClaimPolicy, ClaimService, CodeProof
-from claimd.services.common import RowDone
+from claimd.services.bulk import BulkService
+from claimd.services.bulk_rows import row_handlers
+from claimd.services.claiming import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayService
 from claimd.services.guesses import Guesses, GuessPolicy
-from claimd.services.lorawan import LorawanService, proof_from_qr
-from claimd.services.ownership import IdentityDraft, OwnershipService
-from claimd.services.ports import ClaimWindows, Clock, FailureLimiter
+from claimd.services.lorawan import LorawanService
+from claimd.services.ownership import OwnershipService
+from claimd.services.ports import Clock, FailureLimiter
 from claimd.services.provisioning import ProvisioningService
+from claimd.services.uow import ClaimWindows
 
 log = logging.getLogger("claimd")
 
@@ -195,60 +191,6 @@ def _cause(exc: Exception, url: URL) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def bulk_handlers(claims: ClaimService, ownership: OwnershipService) -> dict[BulkEndpoint, RowHandler]:
-    """What one row of each kind of bulk upload does: the same service calls as a single request."""
-
-    async def claim(principal: Principal, op: BulkOp, row: BulkRow, done: RowDone) -> uuid.UUID:
-        token, tags = claim_row(row.line)
-        return (await claims.claim_with_token(principal, token, tags, BULK, done=done)).device.id
-
-    async def register(principal: Principal, op: BulkOp, row: BulkRow, done: RowDone) -> uuid.UUID:
-        cells = identity_row(row.line)
-        try:
-            device_id = uuid.UUID(cells["id"])
-            firmware = uuid.UUID(cells["firmwareId"]) if "firmwareId" in cells else None
-        except ValueError:
-            raise InvalidArgument("id and firmwareId must be UUIDs") from None
-        draft = IdentityDraft(
-            device_id,
-            cells["publicKey"],
-            cells.get("name"),
-            cells.get("deviceType"),
-            firmware,
-            cells.get("imei"),
-            parse_tags(cells.get("tags")),
-        )
-        return (await ownership.register_identity(principal, draft, done=done)).device.id
-
-    async def claim_lorawan(principal: Principal, op: BulkOp, row: BulkRow, done: RowDone) -> uuid.UUID:
-        proof_cells, application_id, device_id = lorawan_claim_row(row.line)
-        proof = proof_from_qr(proof_cells[0]) if len(proof_cells) == 1 else CodeProof(*proof_cells)
-        application_id = application_id or op.application_id
-        if not application_id:
-            raise InvalidArgument("the row names no application_id and the upload gave none (?application_id=)")
-        return (await claims.claim_with_code(principal, proof, application_id, device_id, BULK, done=done)).device.id
-
-    return {
-        BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: claim,
-        BulkEndpoint.REGISTER_PUBLIC_KEYS: register,
-        BulkEndpoint.CLAIM_LORAWAN_DEVICES: claim_lorawan,
-    }
-
-
-def bulk_refusals(claims: ClaimService) -> dict[BulkEndpoint, RefusalHandler]:
-    """What a refused row's secret becomes: a claim token is spent (it was uploaded, so it may have
-    been seen). A LoRaWAN code is not: it is the device's own, and its guesses have their lockouts."""
-
-    async def void_token(op: BulkOp, row: BulkRow) -> None:
-        try:
-            token, _tags = claim_row(row.line)
-        except InvalidArgument:  # no token in the row
-            return
-        await claims.void_token(op.tenant_id, token)
-
-    return {BulkEndpoint.CLAIM_DEVICE_OWNERSHIP: void_token}
-
-
 @dataclass
 class Container:
     settings: Settings
@@ -323,15 +265,16 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     devices = DeviceService(uow, hasher, sealer, clock, new_token)
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
+    rows = row_handlers(claims, ownership)
     bulk = BulkService(
         uow,
         accounts,
         clock,
-        bulk_handlers(claims, ownership),
+        rows.work,
         sealer,
         hasher,
         settings.bulk_lease_s * 1000,
-        bulk_refusals(claims),
+        rows.refusals,
         metrics,
     )
     return Container(

@@ -81,7 +81,7 @@ async def test_each_row_commits_once_with_its_outcome_even_when_a_batch_fails(co
                 raise InvalidArgument("refused")
             if kind == "boom":
                 raise RuntimeError("unexpected")
-            await record_row(tx, done, uuid.UUID(device_id))
+            await record_row(tx.repo, done, uuid.UUID(device_id))
         return uuid.UUID(device_id)
 
     service = BulkService(

@@ -12,14 +12,34 @@ from claimd.domain.claiming import CLAIMING_ALLOWED, CLAIMING_DATA
 from claimd.domain.lorawan import EndDeviceIdTaken, LorawanIdentity
 from claimd.domain.model import AttributeScope, AuditAction, Door
 from claimd.domain.ownership import DeviceIdentity
+from claimd.services.claiming.lorawan_code import CodeSpend
+from claimd.services.claiming.ports import ClaimWrites
+from claimd.services.claiming.token import NonceSpend
 from claimd.services.common import Origin, audit_event
-from claimd.services.ports import ClaimWrites, NewAttribute
+from claimd.services.ports import NewAttribute
 
 SERVER = AttributeScope.SERVER_SCOPE.value
 REST = Origin(Door.REST, "192.0.2.7")
 
 
-def _writes(device, world, clock, event, *, restricted=False, **spends):
+def _writes(
+    device,
+    world,
+    clock,
+    event,
+    *,
+    restricted=False,
+    nonce=None,
+    challenge_answered=False,
+    device_type=None,
+    firmware_id=None,
+    filed=None,
+):
+    spends = []
+    if nonce is not None:
+        spends.append(NonceSpend(nonce, challenge_answered, firmware_id))
+    if filed is not None:
+        spends.append(CodeSpend(*filed))
     return ClaimWrites(
         device.id,
         world.c1.id,
@@ -28,7 +48,8 @@ def _writes(device, world, clock, event, *, restricted=False, **spends):
         restricted,
         event,
         clear=(CLAIMING_ALLOWED, CLAIMING_DATA),
-        **spends,
+        learned_type=device_type,
+        spends=tuple(spends),
     )
 
 

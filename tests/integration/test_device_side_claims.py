@@ -11,7 +11,7 @@ import pytest
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage, parse_device_claim
 from claimd.domain.errors import NotFound
 from claimd.domain.model import AuditAction, Door
-from claimd.services.claims import WindowResult
+from claimd.services.claiming import WindowResult
 from claimd.services.common import Origin
 
 DEVICE = Origin(Door.HTTP_DEVICE)

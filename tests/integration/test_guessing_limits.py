@@ -18,14 +18,15 @@ import pytest
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import AuthenticationFailed, PermissionDenied
-from claimd.domain.lorawan import DeviceAccessDenied, Lockout, LorawanDraft
+from claimd.domain.lockout import Lockout
+from claimd.domain.lorawan import DeviceAccessDenied, LorawanDraft
 from claimd.domain.model import Door
 from claimd.domain.ownership import BadSignature, OwnedByAnother
 from claimd.services.access import API_KEY_PREFIX
 from claimd.services.accounts import LoginLockedOut
-from claimd.services.claims import ClaimLockedOut, CodeProof, NotClaimed
+from claimd.services.claiming import CodeProof, NotClaimed
 from claimd.services.common import Origin
-from claimd.services.guesses import AUDIT_AGGREGATE_MS, GuessPolicy, LockedOut
+from claimd.services.guesses import AUDIT_AGGREGATE_MS, ClaimLockedOut, GuessPolicy, LockedOut
 from claimd.services.ownership import IdentityDraft
 
 GUESSER = Origin(Door.REST, "203.0.113.66")

@@ -1,5 +1,5 @@
 """Claims of LoRaWAN devices by JoinEUI, DevEUI and claim authentication code, through the services,
-on every backend (services/claims.py ``claim_with_code``, services/lorawan.py, adapters/sql/lorawan.py):
+on every backend (services/claiming/ ``claim_with_code``, services/lorawan.py, adapters/sql/lorawan.py):
 the stored code digest, spending and renewing codes, validity windows, applications, races,
 lockouts, the Redis failure limiter and sealed bulk LoRaWAN claim jobs.
 """
@@ -17,19 +17,20 @@ from sqlalchemy import text
 
 from claimd.adapters.limits import RedisFailureLimiter
 from claimd.domain.bulk import BulkEndpoint, BulkStatus
+from claimd.domain.lockout import Lockout
 from claimd.domain.lorawan import (
     ClaimCodeNotValid,
     ClaimCodeSpent,
     DevEuiTaken,
     DeviceAccessDenied,
     EndDeviceIdTaken,
-    Lockout,
     LorawanDraft,
 )
 from claimd.domain.model import AuditAction, Door
 from claimd.domain.ownership import OwnedByAnother
-from claimd.services.claims import ClaimLockedOut, CodeProof, code_digest
+from claimd.services.claiming import CodeProof, code_digest
 from claimd.services.common import Origin
+from claimd.services.guesses import ClaimLockedOut
 
 JOIN = "70B3D57ED0000000"
 OTHER_JOIN = "70B3D57ED00000FF"
@@ -133,7 +134,7 @@ async def test_a_right_code_claims_files_the_device_and_spends_the_code(containe
     assert len(rows) == 1
     stored = bytes(rows[0][0])
     assert len(stored) == 32
-    assert stored == code_digest(container.claims.hasher, world.admin.tenant_id, dev, code)
+    assert stored == code_digest(container.devices.hasher, world.admin.tenant_id, dev, code)
     for table, row in await store_probe.sql_rows(container):
         for column, value in row.items():
             assert not store_probe.contains(value, code), f"{table}.{column} holds the claim code"

@@ -2,7 +2,7 @@
 
 A limiter's ``locked`` only reads and its ``fail`` counts a wrong guess; between the two the service
 looks at the secret, so the limiter alone does not serialize a burst of parallel guesses. A claim by
-code checks and counts inside the transaction that holds the device's row lock (services/claims.py
+code checks and counts inside the transaction that holds the device's row lock (services/claiming/
 ``claim_with_code``): the attempts on one device are served one at a time, so a burst of parallel
 wrong codes is heard exactly ``free + 1`` times, on every backend and across nodes.
 
@@ -22,10 +22,12 @@ from redis.asyncio import Redis
 from servers import REDIS_URL, require_server
 
 from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
-from claimd.domain.lorawan import DeviceAccessDenied, Lockout, LorawanDraft
+from claimd.domain.lockout import Lockout
+from claimd.domain.lorawan import DeviceAccessDenied, LorawanDraft
 from claimd.domain.model import AuditAction, Door
-from claimd.services.claims import ClaimLockedOut, CodeProof
+from claimd.services.claiming import CodeProof
 from claimd.services.common import Origin
+from claimd.services.guesses import ClaimLockedOut
 
 FREE = 3
 LOCK_MS = 60_000

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import InvalidArgument, PermissionDenied
 from claimd.domain.model import Door
-from claimd.services.claims import NotClaimed, WindowResult
+from claimd.services.claiming import NotClaimed, WindowResult
 from claimd.services.common import Origin
 
 DEVICE = Origin(Door.HTTP_DEVICE)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
-from claimd.domain.lorawan import Lockout
+from claimd.domain.lockout import Lockout
 from claimd.services.accounts import RESET_TTL_MS, LoginLockedOut
 from claimd.services.guesses import GuessPolicy
 

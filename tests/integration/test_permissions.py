@@ -9,7 +9,7 @@ import pytest
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import Authority, Customer, Door, Principal
-from claimd.services.claims import NotClaimed, WindowResult
+from claimd.services.claiming import NotClaimed, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceDraft
 

@@ -10,7 +10,7 @@ from claimd.domain.attributes import REDACTED
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.model import Door
-from claimd.services.claims import WindowResult
+from claimd.services.claiming import WindowResult
 from claimd.services.common import Origin
 
 DEVICE = Origin(Door.HTTP_DEVICE)

@@ -7,7 +7,7 @@ import json
 from claimd.adapters.sql.migrations import current_revision, upgrade
 from claimd.domain.claiming import ClaimResponse, DeviceClaimMessage
 from claimd.domain.model import Door
-from claimd.services.claims import WindowResult
+from claimd.services.claiming import WindowResult
 from claimd.services.common import Origin
 
 DEVICE = Origin(Door.HTTP_DEVICE)

@@ -130,7 +130,7 @@ def test_the_bulk_upload_routes_carry_the_upload_mark() -> None:
 async def test_a_route_s_own_smaller_body_cap_is_also_a_413() -> None:
     from starlette.exceptions import HTTPException
 
-    from claimd.entrypoints.http.ownership import limited_body
+    from claimd.entrypoints.http.wire import limited_body
 
     async def receive() -> dict:
         return {"type": "http.request", "body": b"x" * 600, "more_body": True}

@@ -172,7 +172,7 @@ def test_gateway_claim_messages_follow_the_text_rule(payload):
 @pytest.mark.parametrize("name", ["a\ud800", "a\x00"])
 def test_lorawan_device_texts_follow_the_text_rule(name):
     """LoRaWAN names and serials arrive in CSV and JSON imports, not only through the HTTP edge."""
-    from claimd.domain.lorawan import draft_from_json
+    from claimd.domain.lorawan_import import draft_from_json
 
     with pytest.raises(InvalidArgument):
         draft_from_json(

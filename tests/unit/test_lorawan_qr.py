@@ -1,6 +1,6 @@
-"""LoRaWAN rules (domain/lorawan.py): EUI-64 text, claim authentication codes and their windows, the
-CRC-16/MODBUS checksum, and the device QR code texts TTS reads (TR005, its drafts 2 and 3, a bare
-DevEUI) with the test vectors of the reference (tts_lorawan.md §1.1, §5.1-§5.3, §6).
+"""LoRaWAN device QR codes (domain/lorawan_qr.py): the CRC-16/MODBUS checksum and the device QR code
+texts TTS reads (TR005, its drafts 2 and 3, a bare DevEUI) with the test vectors of the reference
+(tts_lorawan.md §5.1-§5.3, §6).
 
 Pure unit tests: no database, no network.
 """
@@ -15,17 +15,21 @@ from hypothesis import strategies as st
 
 from claimd.domain.errors import ClaimdError, InvalidArgument, NotFound
 from claimd.domain.lorawan import (
+    ZERO_EUI,
+    InvalidClaimCode,
+    InvalidClaimCodeWindow,
+    InvalidEUI,
+    format_eui,
+    normalize_code,
+)
+from claimd.domain.lorawan_qr import (
     FORMAT_DEV_EUI,
     FORMAT_TR005,
     FORMAT_TR005_DRAFT2,
     FORMAT_TR005_DRAFT3,
     MAX_QR_TEXT_BYTES,
     QR_FORMATS,
-    ZERO_EUI,
     DeviceQRCode,
-    InvalidClaimCode,
-    InvalidClaimCodeWindow,
-    InvalidEUI,
     QRBadChecksum,
     QRCodeError,
     QRFormatNotFound,
@@ -35,19 +39,10 @@ from claimd.domain.lorawan import (
     QRInvalidProfileID,
     QRTooLong,
     QRUnknownFormat,
-    check_code,
-    check_code_window,
-    code_usable,
     crc16_modbus,
-    eui_bytes,
-    format_eui,
     format_tr005,
-    is_zero_eui,
-    normalize_code,
-    parse_eui,
     parse_qr,
     qr_format,
-    same_code,
 )
 
 SPEC_EXAMPLE = "LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:PFOOBAR:CAF2C"
@@ -561,109 +556,3 @@ def test_any_one_character_change_is_caught(dev_eui: str, token: str, data: st.D
     new = data.draw(st.sampled_from(EXT_ALPHABET).filter(lambda c: c != text[i]))
     with pytest.raises(QRCodeError):
         parse_qr(text[:i] + new + text[i + 1 :], FORMAT_TR005)
-
-
-# ----------------------------------------------------------------------------------------------------
-# EUI-64 text
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["70B3D57ED0000000", "70b3d57ed0000000", "70-B3-D5-7E-D0-00-00-00", "70:b3:d5:7e:d0:00:00:00"],
-)
-def test_parse_eui_forms(text: str) -> None:
-    assert parse_eui(text) == "70B3D57ED0000000"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "70B3D57ED000000",
-        "70B3D57ED00000000",
-        "0x70B3D57ED00000",
-        "70-B3-D5-7E-D0-00-00:00",
-        "70 B3 D5 7E D0 00 00 00",
-        "70B3D57ED000000G",
-        "70B3D57ED0000000\n",
-        "７0B3D57ED0000000",
-        "70B3-D57E-D000-0000",
-    ],
-)
-def test_parse_eui_refuses(text: str) -> None:
-    with pytest.raises(InvalidEUI) as err:
-        parse_eui(text, what="DevEUI")
-    assert err.value.code == "INVALID_EUI" and "DevEUI" in err.value.message
-
-
-def test_eui_conversions() -> None:
-    assert format_eui(0x70B3D57ED0000000) == "70B3D57ED0000000"
-    assert format_eui(bytes.fromhex("0004a310001aaed6")) == "0004A310001AAED6"
-    assert format_eui(0) == ZERO_EUI
-    assert eui_bytes("70-b3-d5-7e-d0-00-00-00") == bytes.fromhex("70B3D57ED0000000")
-    assert is_zero_eui("00-00-00-00-00-00-00-00") and not is_zero_eui(D42)
-    for bad in (-1, 1 << 64, b"\x00" * 7, b"\x00" * 9):
-        with pytest.raises(InvalidEUI):
-            format_eui(bad)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Claim authentication codes (§1.1)
-
-
-@pytest.mark.parametrize("code", ["A", "C05EA29C", "c05ea29c", "Pin7", "0" * 32, "abcXYZ012"])
-def test_valid_codes(code: str) -> None:
-    assert check_code(code) == code
-
-
-@pytest.mark.parametrize("code", ["", "0" * 33, "AB-CD", "AB CD", " ABCD", "ABCD\n", "ÄBCD", "١٢٣", "AB_CD", "AB:CD"])
-def test_invalid_codes(code: str) -> None:
-    with pytest.raises(InvalidClaimCode) as err:
-        check_code(code)
-    assert err.value.code == "INVALID_CLAIM_CODE"
-    with pytest.raises(InvalidClaimCode):
-        normalize_code(code)
-
-
-def test_hex_codes_are_case_insensitive_others_case_sensitive() -> None:
-    assert normalize_code("c05ea29c") == "C05EA29C"
-    assert normalize_code("C05EA29C") == "C05EA29C"
-    assert normalize_code("Pin7") == "Pin7"
-    assert normalize_code("abcg") == "abcg"
-    assert same_code("c05ea29c", "C05EA29C")
-    assert same_code("C05Ea29c", "c05eA29C")
-    assert not same_code("pin7", "PIN7")
-    assert same_code("Pin7", "Pin7")
-    assert not same_code("C05EA29D", "C05EA29C")
-    assert not same_code("C05EA29C-", "C05EA29C")  # an invalid presented code is not the code
-    assert not same_code("", "C05EA29C")
-
-
-@given(st.text(CODE_ALPHABET, min_size=1, max_size=32))
-def test_normalisation_is_idempotent_and_decides_equality(code: str) -> None:
-    n = normalize_code(code)
-    assert normalize_code(n) == n
-    assert same_code(code, n)
-    is_hex = all(c in string.hexdigits for c in code)
-    assert same_code(code.swapcase(), code) == (is_hex or code.swapcase() == code)
-
-
-def test_code_window_shape() -> None:
-    check_code_window(None, None)
-    check_code_window(1000, None)
-    check_code_window(None, 1000)
-    check_code_window(1000, 1000)
-    check_code_window(1000, 2000)
-    for bad in ((2000, 1000), (-1, None), (None, -5), (True, None), (1.5, None), ("1", None)):
-        with pytest.raises(InvalidClaimCodeWindow) as err:
-            check_code_window(*bad)  # type: ignore[arg-type]
-        assert err.value.code == "INVALID_CLAIM_CODE_WINDOW"
-
-
-def test_code_usable_window_ends_are_inclusive() -> None:
-    assert code_usable(None, None, 5)
-    assert code_usable(10, 20, 10) and code_usable(10, 20, 15) and code_usable(10, 20, 20)
-    assert not code_usable(10, 20, 9) and not code_usable(10, 20, 21)
-    assert code_usable(10, None, 10**15) and not code_usable(10, None, 9)
-    assert code_usable(None, 20, 0) and not code_usable(None, 20, 21)
-    assert code_usable(10, 10, 10) and not code_usable(10, 10, 11)

@@ -12,10 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from claimd.adapters.limits import MemoryFailureLimiter
 from claimd.adapters.metrics import PrometheusMetrics
 from claimd.domain.errors import InvalidArgument, NotFound
-from claimd.domain.lorawan import ClaimCodeSpent, DeviceAccessDenied, Lockout
+from claimd.domain.lockout import Lockout
+from claimd.domain.lorawan import ClaimCodeSpent, DeviceAccessDenied
 from claimd.domain.model import Authority, Door, Principal
 from claimd.domain.ownership import BadSignature, DeviceBlocked, OwnedByAnother, ReplayedToken, UnknownDevice
-from claimd.services.claims import CLAIM_OUTCOMES, refusal_outcome
+from claimd.services.claiming import CLAIM_OUTCOMES, refusal_outcome
 from claimd.services.guesses import ClaimLockedOut, Guesses, GuessPolicy, guess_kind
 from claimd.services.ports import Metrics, NoMetrics
 

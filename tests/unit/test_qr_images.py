@@ -25,7 +25,8 @@ from claimd.adapters.qrimage import (
     scale_for,
 )
 from claimd.domain.errors import InvalidArgument
-from claimd.domain.lorawan import format_tr005, normalize_code, parse_qr
+from claimd.domain.lorawan import normalize_code
+from claimd.domain.lorawan_qr import format_tr005, parse_qr
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SPEC_EXAMPLE = "LW:D0:1122334455667788:AABBCCDDEEFF0011:AABB1122:OAABBCCDDEEFF:SYYWWNNNNNN:PFOOBAR:CAF2C"

@@ -23,12 +23,13 @@ from claimd.domain.ownership import (
     ClaimedStatus,
     DeviceBlocked,
     OwnedByAnother,
+    Ownership,
     ReplayedToken,
-    TokenClaimOutcome,
     UnknownDevice,
     check_tag,
-    decide_token_claim,
+    decide_ownership,
     parse_tags,
+    require_claimable,
     visible_to,
 )
 from claimd.domain.roles import (
@@ -295,56 +296,57 @@ def test_sys_admin_can_nothing_on_the_ownership_api(role):
     assert not any(sys_admin.can(p) for p in ALL_PERMISSIONS)
 
 
-# --- decide_token_claim --------------------------------------------------------------------------
+# --- the ownership decision (every proof) ----------------------------------------------------------
 
 CALLER = uuid.UUID("00000000-0000-4000-8000-00000000ca11")
 SOMEONE_ELSE = uuid.UUID("00000000-0000-4000-8000-0000000000e1")
 FLAGS = list(itertools.product([False, True], repeat=2))
 
 
-@pytest.mark.parametrize(("blocked", "nonce_used"), FLAGS)
-def test_owner_claiming_again_gets_already_yours_whatever_the_flags(blocked, nonce_used):
-    outcome = decide_token_claim(owner=CALLER, caller=CALLER, blocked=blocked, nonce_used=nonce_used)
-    assert outcome is TokenClaimOutcome.ALREADY_YOURS
+def _decide(owner, *, blocked=False, visible=True):
+    return decide_ownership(owner=owner, caller=CALLER, blocked=blocked, visible=visible)
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_owner_claiming_again_gets_already_yours_whatever_the_block(blocked):
+    assert _decide(CALLER, blocked=blocked) is Ownership.YOURS
+    assert require_claimable(Ownership.YOURS, "x") is False  # not an error: the record comes back
 
 
 def test_owner_is_compared_by_value_not_identity():
-    assert (
-        decide_token_claim(owner=uuid.UUID(str(CALLER)), caller=CALLER, blocked=False, nonce_used=False)
-        is TokenClaimOutcome.ALREADY_YOURS
-    )
+    assert _decide(uuid.UUID(str(CALLER))) is Ownership.YOURS
 
 
-@pytest.mark.parametrize(("blocked", "nonce_used"), FLAGS)
-def test_device_of_another_owner_is_a_conflict_whatever_the_flags(blocked, nonce_used):
+def test_a_device_of_the_callers_customer_it_may_not_see_is_anothers():
+    assert _decide(CALLER, visible=False) is Ownership.ANOTHERS
+
+
+@pytest.mark.parametrize(("blocked", "visible"), FLAGS)
+def test_device_of_another_owner_is_a_conflict_whatever_the_flags(blocked, visible):
+    assert _decide(SOMEONE_ELSE, blocked=blocked, visible=visible) is Ownership.ANOTHERS
     with pytest.raises(OwnedByAnother) as info:
-        decide_token_claim(owner=SOMEONE_ELSE, caller=CALLER, blocked=blocked, nonce_used=nonce_used)
+        require_claimable(Ownership.ANOTHERS, "claimed by another")
     assert info.value.code == "DEVICE_OWNED_BY_ANOTHER"
+    assert str(info.value) == "claimed by another"
     assert isinstance(info.value, Conflict)  # 409 on the wire
 
 
-@pytest.mark.parametrize("nonce_used", [False, True])
-def test_unowned_blocked_device_is_refused_as_blocked(nonce_used):
+def test_unowned_blocked_device_is_refused_as_blocked():
+    assert _decide(None, blocked=True) is Ownership.BLOCKED
     with pytest.raises(DeviceBlocked) as info:
-        decide_token_claim(owner=None, caller=CALLER, blocked=True, nonce_used=nonce_used)
+        require_claimable(Ownership.BLOCKED, "x")
     assert info.value.code == "DEVICE_BLOCKED"
     assert isinstance(info.value, PermissionDenied)
 
 
-def test_unowned_device_with_a_used_nonce_is_a_replay():
-    with pytest.raises(ReplayedToken) as info:
-        decide_token_claim(owner=None, caller=CALLER, blocked=False, nonce_used=True)
-    assert info.value.code == "CLAIM_TOKEN_REPLAYED"
-    assert isinstance(info.value, PermissionDenied)
+def test_unowned_unblocked_device_is_free_to_claim():
+    assert _decide(None) is Ownership.FREE
+    assert require_claimable(Ownership.FREE, "x") is True
 
 
-def test_unowned_unblocked_fresh_token_claims():
-    assert decide_token_claim(owner=None, caller=CALLER, blocked=False, nonce_used=False) is TokenClaimOutcome.CLAIM
-
-
-def test_decide_token_claim_takes_keyword_arguments_only():
+def test_decide_ownership_takes_keyword_arguments_only():
     with pytest.raises(TypeError):
-        decide_token_claim(None, CALLER, False, False)  # type: ignore[misc]
+        decide_ownership(None, CALLER, False, True)  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ default (one process), in Redis when it is configured (every node counts togethe
 
 A key (a device, a user, a source address, a login account) counts its failures until it has had
 none for ``forget_ms``; past ``free`` failures each one locks the key for a growing time (see
-:class:`claimd.domain.lorawan.Lockout`). ``locked`` only reads; ``fail`` counts one failure on every
+:class:`claimd.domain.lockout.Lockout`). ``locked`` only reads; ``fail`` counts one failure on every
 key and sets their locks, in one atomic step. Right answers cost nothing: the services check before
 they look at a secret and count only wrong guesses, so legitimate traffic, however concurrent, never
 meets a lock that no wrong guess set.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from claimd.domain.lorawan import Lockout
+from claimd.domain.lockout import Lockout
 
 MAX_MEMORY_KEYS = 100_000  # past this, keys with no recent failure and no lock are dropped
 

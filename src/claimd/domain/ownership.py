@@ -1,4 +1,4 @@
-"""The ownership view of a device (nRF Cloud's ClaimedDevice), tags, and the token-claim decision."""
+"""The ownership view of a device (nRF Cloud's ClaimedDevice), tags, and the ownership decision of a claim."""
 
 from __future__ import annotations
 
@@ -105,25 +105,32 @@ class OwnedByAnother(Conflict):
     code = "DEVICE_OWNED_BY_ANOTHER"
 
 
-class TokenClaimOutcome(enum.Enum):
-    CLAIM = "claim"
-    ALREADY_YOURS = "already_yours"
+class Ownership(enum.Enum):
+    """Whose a device is, as a claimer sees it: the one ownership decision of every proof."""
+
+    FREE = "free"
+    YOURS = "yours"  # owned by the claimer's customer, and the claimer may see it
+    ANOTHERS = "anothers"
+    BLOCKED = "blocked"  # free, but its tenant (or last owner) blocked it
 
 
-def decide_token_claim(
-    *, owner: uuid.UUID | None, caller: uuid.UUID, blocked: bool, nonce_used: bool
-) -> TokenClaimOutcome:
-    """What a verified token does to a device. Ownership is looked at first: the owner claiming
-    again gets its record back (never a duplicate), anyone else a conflict, whatever the nonce."""
+def decide_ownership(*, owner: uuid.UUID | None, caller: uuid.UUID, blocked: bool, visible: bool) -> Ownership:
+    """Ownership comes before the block: an owned device is its owner's whatever its block. A device
+    of the caller's own customer that the caller may not see (claimed by a restricted role) is
+    another's to it."""
     if owner is not None:
-        if owner == caller:
-            return TokenClaimOutcome.ALREADY_YOURS
-        raise OwnedByAnother("The device is claimed by another customer; it must be unclaimed there first")
-    if blocked:
+        return Ownership.YOURS if owner == caller and visible else Ownership.ANOTHERS
+    return Ownership.BLOCKED if blocked else Ownership.FREE
+
+
+def require_claimable(ownership: Ownership, another: str) -> bool:
+    """True: the device is free to claim; False: it is already the caller's (not an error: its record
+    comes back). OwnedByAnother (with ``another``) or DeviceBlocked otherwise."""
+    if ownership is Ownership.ANOTHERS:
+        raise OwnedByAnother(another)
+    if ownership is Ownership.BLOCKED:
         raise DeviceBlocked("The device is blocked by its tenant")
-    if nonce_used:
-        raise ReplayedToken("This claim token was used before; ask the device for a new one")
-    return TokenClaimOutcome.CLAIM
+    return ownership is Ownership.FREE
 
 
 def check_tag(value: object) -> str:

@@ -33,7 +33,7 @@ from claimd.domain.errors import (
 )
 from claimd.domain.model import Device, Door
 from claimd.domain.provisioning import decode_reports, encode_steps
-from claimd.services.claims import ClaimService, WindowResult
+from claimd.services.claiming import ClaimService, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService
 from claimd.services.provisioning import ProvisioningService

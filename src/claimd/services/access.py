@@ -24,7 +24,8 @@ from claimd.services.accounts import AccountService, resolve_role
 from claimd.services.common import check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.guesses import Guesses
-from claimd.services.ports import ApiKeyRecord, Clock, SecretHasher, UnitOfWorkFactory
+from claimd.services.ports import ApiKeyRecord, Clock, Repository, SecretHasher
+from claimd.services.uow import UnitOfWorkFactory
 
 API_KEY = "api-key"
 API_KEY_PREFIX = "claimd_"
@@ -44,7 +45,12 @@ def looks_like_api_key(token: str) -> bool:
 
 class AccessService:
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: SecretHasher, accounts: AccountService, clock: Clock, guesses: Guesses
+        self,
+        uow: UnitOfWorkFactory[Repository],
+        hasher: SecretHasher,
+        accounts: AccountService,
+        clock: Clock,
+        guesses: Guesses,
     ) -> None:
         self.uow = uow
         self.guesses = guesses

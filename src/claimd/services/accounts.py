@@ -15,15 +15,8 @@ from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
 from claimd.services.common import check_page, check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.guesses import Guesses, LockedOut
-from claimd.services.ports import (
-    Clock,
-    PasswordHasher,
-    SecretHasher,
-    TokenCodec,
-    UnitOfWork,
-    UnitOfWorkFactory,
-    UserAccess,
-)
+from claimd.services.ports import Clock, PasswordHasher, Repository, SecretHasher, TokenCodec, UserAccess
+from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 ACTIVATION = "activation"
 PASSWORD_RESET = "password-reset"
@@ -78,7 +71,7 @@ def manages(principal: Principal, user: User) -> bool:
     return principal.is_system_admin and user.authority is Authority.TENANT_ADMIN
 
 
-async def _managed_user(tx: UnitOfWork, principal: Principal, user_id: uuid.UUID) -> User:
+async def _managed_user(tx: UnitOfWork[Repository], principal: Principal, user_id: uuid.UUID) -> User:
     """A user that ``principal`` administers (for its activation and reset links, and deletion)."""
     if not (principal.is_tenant_admin or principal.is_system_admin):
         raise PermissionDenied()
@@ -104,7 +97,7 @@ class LoginLockedOut(LockedOut):
 class AccountService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Repository],
         hasher: SecretHasher,
         passwords: PasswordHasher,
         tokens: TokenCodec,

@@ -43,7 +43,8 @@ from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
-from claimd.services.ports import NO_METRICS, Clock, Metrics, ResultRow, Sealer, SecretHasher, UnitOfWorkFactory
+from claimd.services.ports import NO_METRICS, Clock, Metrics, Repository, ResultRow, Sealer, SecretHasher
+from claimd.services.uow import UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")
 
@@ -86,7 +87,7 @@ def _row_error(exc: ClaimdError) -> str:
 class BulkService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Repository],
         accounts: AccountService,
         clock: Clock,
         handlers: dict[BulkEndpoint, RowHandler],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from claimd.domain import inputs
 from claimd.domain.errors import ClaimdError, InvalidArgument, PermissionDenied
 from claimd.domain.model import AuditAction, AuditEvent, Device, Door, Principal
 from claimd.domain.roles import Permission
-from claimd.services.ports import UnitOfWork
 
 MAX_PAGE_SIZE = 1000
 
@@ -54,14 +54,24 @@ def require(principal: Principal, *permissions: Permission) -> None:
             raise PermissionDenied(f"Your role does not allow this ({permission})")
 
 
-async def change_owner(tx: UnitOfWork, device: Device, customer_id: uuid.UUID | None, now_ms: int) -> None:
+class OwnerStore(Protocol):
+    """What changing a device's owner writes."""
+
+    async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
+    async def cancel_open_commands(
+        self, now_ms: int, *, device_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None
+    ) -> None: ...
+    async def leave_application(self, device_id: uuid.UUID) -> None: ...
+
+
+async def change_owner(repo: OwnerStore, device: Device, customer_id: uuid.UUID | None, now_ms: int) -> None:
     """Give a device to another owner (or none): the old owner's open provisioning commands are
     cancelled, so the device is never sent a command its new owner did not queue, and the device
     leaves the old owner's LoRaWAN application."""
-    await tx.repo.set_owner(device.id, customer_id)
+    await repo.set_owner(device.id, customer_id)
     if device.customer_id is not None and device.customer_id != customer_id:
-        await tx.repo.cancel_open_commands(now_ms, device_id=device.id)
-        await tx.repo.leave_application(device.id)
+        await repo.cancel_open_commands(now_ms, device_id=device.id)
+        await repo.leave_application(device.id)
 
 
 MAX_PAGE_INDEX = 2**31 - 1  # ThingsBoard's page index is a Java int; page × size still fits SQL's OFFSET
@@ -94,8 +104,14 @@ class RowAlreadyDone(ClaimdError):
         super().__init__("row already done")
 
 
-async def record_row(tx: UnitOfWork, done: RowDone | None, device_id: uuid.UUID | None) -> None:
+class RowStore(Protocol):
+    async def finish_row(
+        self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None
+    ) -> bool: ...
+
+
+async def record_row(repo: RowStore, done: RowDone | None, device_id: uuid.UUID | None) -> None:
     """Inside a row's own transaction: mark the row OK. A row already done (a second worker raced
     past a lost lease) rolls the whole transaction back, so its effect is not applied twice."""
-    if done is not None and not await tx.repo.finish_row(done.op_id, done.index, True, device_id, None):
+    if done is not None and not await repo.finish_row(done.op_id, done.index, True, device_id, None):
         raise RowAlreadyDone()

@@ -15,17 +15,10 @@ from claimd.domain.inputs import check_name
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Page, Principal
 from claimd.domain.ownership import visible_to
 from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_WRITE
-from claimd.services.claims import server_side_claim_data
+from claimd.services.claiming import server_side_claim_data
 from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text, require
-from claimd.services.ports import (
-    Clock,
-    NewAttribute,
-    Sealer,
-    SecretHasher,
-    StoredAttribute,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from claimd.services.ports import Clock, NewAttribute, Repository, Sealer, SecretHasher, StoredAttribute
+from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"
 _TOKEN = re.compile(r"[^\s/?#%]{1,128}")
@@ -57,7 +50,7 @@ class DeviceDraft:
 
 class DeviceService:
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: SecretHasher, sealer: Sealer, clock: Clock, new_token: Any
+        self, uow: UnitOfWorkFactory[Repository], hasher: SecretHasher, sealer: Sealer, clock: Clock, new_token: Any
     ) -> None:
         self.uow = uow
         self.hasher = hasher
@@ -83,7 +76,7 @@ class DeviceService:
 
     async def add(
         self,
-        tx: UnitOfWork,
+        tx: UnitOfWork[Repository],
         tenant_id: uuid.UUID,
         draft: DeviceDraft,
         *,
@@ -246,7 +239,7 @@ class DeviceService:
             customer = await tx.repo.get_customer(principal.tenant_id, customer_id)
             if device is None or customer is None:
                 raise NotFound()
-            await change_owner(tx, device, customer.id, now)
+            await change_owner(tx.repo, device, customer.id, now)
             device = replace(device, customer_id=customer.id)
             await tx.repo.add_audit(audit_event(AuditAction.ASSIGN, "ASSIGNED", origin, device, principal, now))
         return device
@@ -260,7 +253,7 @@ class DeviceService:
                 raise NotFound()
             if not device.is_assigned:
                 raise InvalidArgument("Device isn't assigned to any customer!")
-            await change_owner(tx, device, None, now)
+            await change_owner(tx.repo, device, None, now)
             await tx.repo.add_audit(
                 audit_event(
                     AuditAction.UNASSIGN,

@@ -7,7 +7,7 @@ import enum
 from claimd.domain.claiming import DeviceClaimMessage
 from claimd.domain.errors import ClaimdError, PermissionDenied
 from claimd.domain.model import Device
-from claimd.services.claims import ClaimService, WindowResult
+from claimd.services.claiming import ClaimService, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService
 

@@ -6,7 +6,7 @@ An attempt is checked against its keys — the device, the acting user, the sour
 login the account — before the secret is looked at; while any of them is locked, the attempt is
 refused with :class:`LockedOut` (429 and ``Retry-After``), a right secret included, else a guesser
 would learn which of its guesses was right. A wrong guess counts on every key; past a key's free
-failures each one locks it for twice as long as the last (:class:`claimd.domain.lorawan.Lockout`).
+failures each one locks it for twice as long as the last (:class:`claimd.domain.lockout.Lockout`).
 Right answers count nothing, so no amount of concurrent legitimate traffic meets a lock.
 
 Claims check inside the transaction that holds the device's row lock: attempts on one device are
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claimd.domain.errors import TooManyRequests
-from claimd.domain.lorawan import Lockout
+from claimd.domain.lockout import Lockout
 from claimd.domain.model import Principal
 from claimd.services.ports import NO_METRICS, Clock, FailureLimiter, Metrics
 

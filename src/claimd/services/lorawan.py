@@ -1,7 +1,7 @@
 """LoRaWAN use cases around the claim core: a tenant registers devices with claim authentication
 codes (one by one or by file) and renews codes; a customer reads a QR code, files its devices in
 applications, looks at their claim status and unclaims them. The claim itself is
-:meth:`claimd.services.claims.ClaimService.claim_with_code`, the one claim core.
+:meth:`claimd.services.claiming.ClaimService.claim_with_code`, the one claim core.
 
 The Things Stack's applications are groups of one customer's devices: an application id names a
 group of the claiming customer, made on its first use; the device's id in it defaults to
@@ -22,17 +22,17 @@ from claimd.domain.lorawan import (
     LorawanIdentity,
     check_code_window,
     check_tts_id,
-    format_tr005,
     normalize_code,
     parse_eui,
-    parse_qr,
 )
+from claimd.domain.lorawan_qr import format_tr005, parse_qr
 from claimd.domain.model import Device, Principal
 from claimd.domain.roles import DEVICE_READ
-from claimd.services.claims import ClaimService, CodeProof, code_digest
+from claimd.services.claiming import ClaimService, CodeProof, code_digest
 from claimd.services.common import Origin, RowDone, record_row, require
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
-from claimd.services.ports import Clock, SecretHasher, UnitOfWorkFactory
+from claimd.services.ports import Clock, Repository, SecretHasher
+from claimd.services.uow import UnitOfWorkFactory
 
 log = logging.getLogger("claimd.lorawan")
 
@@ -55,6 +55,12 @@ def proof_from_qr(text: str | bytes) -> CodeProof:
             "a TR005 code with an O extension does"
         )
     return CodeProof(qr.join_eui, qr.dev_eui, qr.owner_token)
+
+
+def proof_from_cells(cells: list[str]) -> CodeProof:
+    """A claim row's proof (:func:`claimd.domain.bulk.lorawan_claim_row`): one cell is a device QR
+    code, three are the JoinEUI, the DevEUI and the claim authentication code."""
+    return proof_from_qr(cells[0]) if len(cells) == 1 else CodeProof(*cells)
 
 
 def qr_text(identity: LorawanIdentity, code: str) -> str:
@@ -90,7 +96,7 @@ class ImportResult:
 class LorawanService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Repository],
         hasher: SecretHasher,
         devices: DeviceService,
         claims: ClaimService,
@@ -130,7 +136,7 @@ class LorawanService:
                 valid_to=draft.valid_to,
             )
             await tx.repo.add_lorawan(identity, code_digest(self.hasher, principal.tenant_id, draft.dev_eui, code))
-            await record_row(tx, done, device.id)
+            await record_row(tx.repo, done, device.id)
         return Provisioned(device, identity, code)
 
     def check_importer(self, principal: Principal) -> None:

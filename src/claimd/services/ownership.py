@@ -1,5 +1,5 @@
 """The ownership API's use cases beside the claim itself: device identities, the claimed-device list,
-block and unblock, and tags. Claims and unclaims go through :mod:`claimd.services.claims`.
+block and unblock, and tags. Claims and unclaims go through :mod:`claimd.services.claiming`.
 
 Tags belong to whoever sets them: a customer's tags (its team's) or the tenant's own. A customer user
 works with its customer's tags, a tenant admin with the tenant's; releasing a device drops its
@@ -29,7 +29,8 @@ from claimd.domain.ownership import (
 from claimd.domain.roles import DEVICE_BLOCK, DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_TAG, TAG_READ, TAG_WRITE
 from claimd.services.common import Origin, RowDone, audit_event, check_text, record_row, require
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
-from claimd.services.ports import ClaimedFilter, Clock, IdentityKeys, UnitOfWork, UnitOfWorkFactory
+from claimd.services.ports import ClaimedFilter, Clock, IdentityKeys, Repository
+from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_PAGE_LIMIT = 1000
 DEFAULT_PAGE_LIMIT = 100
@@ -75,7 +76,9 @@ def decode_page_token(token: str) -> tuple[int, str]:
 
 
 class OwnershipService:
-    def __init__(self, uow: UnitOfWorkFactory, devices: DeviceService, keys: IdentityKeys, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[Repository], devices: DeviceService, keys: IdentityKeys, clock: Clock
+    ) -> None:
         self.uow = uow
         self.devices = devices
         self.keys = keys
@@ -111,7 +114,7 @@ class OwnershipService:
             if tags:
                 ids = await tx.repo.ensure_tags(principal.tenant_id, principal.tenant_id, tags, now)
                 await tx.repo.tag_device(device.id, ids, principal.tenant_id, replace=False)
-            await record_row(tx, done, device.id)
+            await record_row(tx.repo, done, device.id)
         return ClaimedDevice(device, identity, tags)
 
     async def get_identity(self, principal: Principal, device_id: uuid.UUID) -> ClaimedDevice:
@@ -126,7 +129,9 @@ class OwnershipService:
             return (await self.view(tx, principal, [device]))[0]
 
     # claimed devices -------------------------------------------------------------------------
-    async def view(self, tx: UnitOfWork, principal: Principal, devices: list[Device]) -> list[ClaimedDevice]:
+    async def view(
+        self, tx: UnitOfWork[Repository], principal: Principal, devices: list[Device]
+    ) -> list[ClaimedDevice]:
         """Identities and tags of a page of devices: two queries, whatever the page size."""
         ids = [d.id for d in devices]
         identities = await tx.repo.get_identities(ids)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from claimd.domain.attestation import ClaimToken
 from claimd.domain.bulk import BulkOp, BulkRow
-from claimd.domain.claiming import ClaimData
-from claimd.domain.lorawan import Lockout, LorawanIdentity
+from claimd.domain.lockout import Lockout
+from claimd.domain.lorawan import LorawanIdentity
 from claimd.domain.model import AuditEvent, Authority, Customer, Device, Page, Principal, Tenant, User
 from claimd.domain.ownership import DeviceIdentity, Tag
 from claimd.domain.provisioning import CommandStatus, ProvisioningCommand
@@ -55,20 +54,6 @@ class TokenCodec(Protocol):
         ...
 
 
-class ClaimWindows(Protocol):
-    """Device-side claim windows, one per device, kept until their own expiry."""
-
-    async def open(self, device_id: uuid.UUID, data: ClaimData, now_ms: int) -> bool:
-        """Store ``data`` unless a live window exists; an expired one is replaced. True if stored."""
-        ...
-
-    async def take(self, device_id: uuid.UUID) -> ClaimData | None:
-        """Remove and return the device's window (every claim attempt spends it)."""
-        ...
-
-    async def discard(self, device_id: uuid.UUID) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class StoredAttribute:
     key: str
@@ -84,16 +69,6 @@ class NewAttribute:
     secret_digest: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimTarget:
-    """What a claim reads in its first statement: the device, locked, its claimingData, and whether the
-    acting user (and so its customer) still exists."""
-
-    device: Device
-    claiming_data: StoredAttribute | None
-    actor_exists: bool
-
-
 class IdentityKeys(Protocol):
     """Device identity public keys: read what a tenant uploads, and check claim-token signatures."""
 
@@ -107,41 +82,6 @@ class IdentityKeys(Protocol):
         """The claims of an ES256 JWT. With ``public_key``: None unless its signature verifies with
         it. Without: read unverified (to learn whose key to check); None if it is not a JWT."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class TokenTarget:
-    """What a token claim reads in its first statement (see ``lock_token_target``)."""
-
-    device: Device
-    public_key: bytes
-    nonce_used: bool
-    challenge_user: uuid.UUID | None
-    challenge_expires_at: int | None
-    actor_exists: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimWrites:
-    """What a claim writes once it is decided: the owner, set only if the device has none; the server
-    attributes ``clear`` deleted (either way); and, only if the owner was set, the audit row and what
-    the proof spends: a claim token's nonce (and the challenge it answered), what the token teaches
-    (the device's type while it is "default", the identity's firmware while unknown), or a LoRaWAN
-    code (spent, the device filed in the owner's application as ``filed``: EndDeviceIdTaken if that
-    application has a device of that id)."""
-
-    device_id: uuid.UUID
-    customer_id: uuid.UUID
-    claimed_by: uuid.UUID
-    now_ms: int
-    restricted: bool
-    audit: AuditEvent
-    clear: tuple[str, ...] = ()
-    nonce: bytes | None = None
-    challenge_answered: bool = False
-    device_type: str | None = None
-    firmware_id: uuid.UUID | None = None
-    filed: tuple[uuid.UUID, str] | None = None  # (application, device id in it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +116,6 @@ class OwnershipRepository(Protocol):
     async def add_identity(self, identity: DeviceIdentity) -> None: ...
     async def get_identity(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceIdentity | None: ...
     async def get_identities(self, device_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeviceIdentity]: ...
-    async def lock_token_target(
-        self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes, actor: uuid.UUID
-    ) -> TokenTarget | None: ...
-    async def add_challenge(
-        self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, purge_before: int
-    ) -> None: ...
     async def set_blocked(self, device_id: uuid.UUID, blocked_at: int | None, blocked_by: str | None) -> None: ...
     async def list_claimed(
         self,
@@ -218,38 +152,16 @@ class OwnershipRepository(Protocol):
     async def get_api_key_access(self, digest: bytes) -> tuple[uuid.UUID, UserAccess] | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LorawanTarget:
-    """What a claim by code reads in its first statement: the device (locked), its LoRaWAN identity
-    with its code digest, and whether the acting user still exists."""
-
-    device: Device
-    identity: LorawanIdentity
-    code_digest: bytes
-    actor_exists: bool
-
-
 class LorawanRepository(Protocol):
     async def add_lorawan(self, identity: LorawanIdentity, code_digest: bytes) -> None:
         """DevEuiTaken if the tenant has a device with this DevEUI."""
         ...
 
     async def get_lorawan(self, tenant_id: uuid.UUID, dev_eui: str) -> tuple[Device, LorawanIdentity] | None: ...
-    async def lock_lorawan_target(
-        self, tenant_id: uuid.UUID, dev_eui: str, actor: uuid.UUID
-    ) -> LorawanTarget | None: ...
     async def set_code(
         self, device_id: uuid.UUID, code_digest: bytes, valid_from: int | None, valid_to: int | None
     ) -> None:
         """A new code (and window) for a device: unspent."""
-        ...
-
-    async def ensure_application(
-        self, tenant_id: uuid.UUID, customer_id: uuid.UUID, application_id: str, now_ms: int
-    ) -> uuid.UUID: ...
-    async def spend_code(self, device_id: uuid.UUID, now_ms: int, application: uuid.UUID, app_device_id: str) -> None:
-        """Mark the code used and file the device in its owner's application; EndDeviceIdTaken if the
-        application has a device with this id."""
         ...
 
     async def leave_application(self, device_id: uuid.UUID) -> None: ...
@@ -268,7 +180,7 @@ class LorawanRepository(Protocol):
 
 class FailureLimiter(Protocol):
     """Counts failed attempts per key and locks a key out for a growing time (see
-    :class:`claimd.domain.lorawan.Lockout`). In memory for one process, in Redis across nodes."""
+    :class:`claimd.domain.lockout.Lockout`). In memory for one process, in Redis across nodes."""
 
     async def locked(self, keys: list[tuple[str, Lockout]], now_ms: int) -> int:
         """How long the most locked of ``keys`` stays locked (ms), or 0. Reads only."""
@@ -298,7 +210,6 @@ class BulkRepository(Protocol):
     async def result_rows(
         self, op_id: str, after_index: int, limit: int, errors_only: bool = False
     ) -> list[ResultRow]: ...
-    async def void_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None: ...
 
 
 class ProvisioningRepository(Protocol):
@@ -396,15 +307,6 @@ class Repository(OwnershipRepository, BulkRepository, ProvisioningRepository, Lo
         include_restricted: bool = True,
     ) -> Page[Device]: ...
     async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool: ...
-    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None: ...
-    async def lock_claim_target_by_id(
-        self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID
-    ) -> ClaimTarget | None: ...
-    async def claim_writes(self, writes: ClaimWrites) -> bool:
-        """All of a claim's writes (see :class:`ClaimWrites`): one round trip where the database allows.
-        False: the device had an owner, and only the claim attributes were cleared."""
-        ...
-
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
 
     # attributes
@@ -443,38 +345,6 @@ class ResultRow(Protocol):
 
     @property
     def message(self) -> str | None: ...
-
-
-class UnitOfWork(Protocol):
-    """One transaction: committed when the block ends normally, rolled back on an exception."""
-
-    # Read-only members: an adapter may narrow them (SqlUnitOfWork.repo is a SqlRepository).
-    @property
-    def repo(self) -> Repository: ...
-
-    @property
-    def windows(self) -> ClaimWindows: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None: ...
-
-
-class UnitOfWorkFactory(Protocol):
-    #: True when claim windows live in the SQL store: opening one then needs a write transaction
-    #: (with Redis, a unit of work that only reads SQL and opens a window is a read).
-    @property
-    def windows_need_write(self) -> bool: ...
-
-    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
-
-    def batch(self) -> AbstractAsyncContextManager[None]:
-        """An async context manager: one write transaction shared by many units of work (a bulk job's
-        rows), committed when the block ends normally and rolled back, whole, on an exception. Inside
-        it, the units of work the same task opens are savepoints of that transaction: one that ends
-        with an exception undoes its own changes only. Batches do not nest; they hold the writer
-        while they run, so keep them short."""
-        ...
 
 
 class Metrics(Protocol):

@@ -38,7 +38,8 @@ from claimd.domain.provisioning import (
 )
 from claimd.domain.roles import COMMAND_READ, COMMAND_WRITE
 from claimd.services.common import check_text, require
-from claimd.services.ports import Clock, IdentityKeys, Sealer, UnitOfWork, UnitOfWorkFactory
+from claimd.services.ports import Clock, IdentityKeys, Repository, Sealer
+from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_FETCH_LIMIT = 20
 
@@ -63,7 +64,7 @@ class ReportOutcome:
 
 
 class ProvisioningService:
-    def __init__(self, uow: UnitOfWorkFactory, sealer: Sealer, keys: IdentityKeys, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[Repository], sealer: Sealer, keys: IdentityKeys, clock: Clock) -> None:
         self.uow = uow
         self.sealer = sealer
         self.keys = keys
@@ -77,7 +78,9 @@ class ProvisioningService:
         return CommandView(command, self._request(command))
 
     # the owner's side -----------------------------------------------------------------------------
-    async def _owned(self, tx: UnitOfWork, principal: Principal, device_id: uuid.UUID, *, lock: bool = False) -> Device:
+    async def _owned(
+        self, tx: UnitOfWork[Repository], principal: Principal, device_id: uuid.UUID, *, lock: bool = False
+    ) -> Device:
         repo = tx.repo
         device = await (repo.lock_device if lock else repo.get_device)(principal.tenant_id, device_id)
         if device is None or not device.is_assigned or not visible_to(principal, device):
@@ -146,7 +149,7 @@ class ProvisioningService:
         return CommandPage([self._view(c) for c in found], total, str(found[-1].position) if more else None)
 
     @staticmethod
-    async def _command(tx: UnitOfWork, device: Device, command_id: uuid.UUID) -> ProvisioningCommand:
+    async def _command(tx: UnitOfWork[Repository], device: Device, command_id: uuid.UUID) -> ProvisioningCommand:
         """One of the current owner's commands of ``device`` (another owner's are not found)."""
         command = await tx.repo.get_command(device.id, command_id)
         if command is None or command.customer_id != device.customer_id:
@@ -227,7 +230,7 @@ class ProvisioningService:
             raise DeviceNotClaimed("The device is not claimed; claim it with its claim token first")
         return device
 
-    async def _fresh(self, tx: UnitOfWork, device: Device) -> Device:
+    async def _fresh(self, tx: UnitOfWork[Repository], device: Device) -> Device:
         """The device as it is now (blocked or released since it authenticated?), checked."""
         return self._check_device(await tx.repo.get_device(device.tenant_id, device.id))
 

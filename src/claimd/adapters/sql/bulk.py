@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claimd.adapters.sql.tables import bulk_ops, bulk_rows, used_nonces
+from claimd.adapters.sql.tables import bulk_ops, bulk_rows
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, BulkStatus
 
 _VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, BulkStatus.FAILED)
@@ -215,14 +215,3 @@ class BulkQueries:
             .limit(limit)
         )
         return list(rows)
-
-    async def void_nonce(self, device_id: uuid.UUID, nonce: bytes, now_ms: int) -> None:
-        """Record a claim token's nonce as used without a claim (the token of a refused bulk row), as a
-        claim records it: a token carrying it is refused as replayed. Already recorded: nothing to do."""
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(
-                    insert(used_nonces).values(device_id=str(device_id), nonce=nonce, used_at=now_ms)
-                )
-        except IntegrityError:  # recorded already (or the device is gone): spent either way
-            pass

@@ -89,7 +89,11 @@ def normalize_url(url: str) -> str:
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A statement in one trip to aiosqlite's thread. SQLAlchemy's own cursor takes three or four
     (open the cursor, execute, fetch the rows, close), and each trip is a thread hand-off both ways:
-    on a claim, most of SQLite's cost. Server-side (streaming) cursors stay SQLAlchemy's."""
+    on a claim, most of SQLite's cost. Server-side (streaming) cursors stay SQLAlchemy's.
+
+    Neither library has a public way to do this: the adapter classes are SQLAlchemy's internals and
+    ``Connection._execute``/``_conn`` aiosqlite's. Hence one minor series of each in pyproject.toml,
+    and tests/unit/test_sqlite_driver_internals.py, which fails when a name used here changes."""
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 

@@ -1,4 +1,5 @@
-"""SQL of LoRaWAN claiming: identities with their code digests, and the customers' applications.
+"""SQL of LoRaWAN devices: identities with their code digests, and the customers' applications
+(the claim by code is in code_claims.py).
 
 A mixin of :class:`claimd.adapters.sql.repository.SqlRepository` (same connection, same transaction).
 """
@@ -8,20 +9,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claimd.adapters.sql.rows import device_row
-from claimd.adapters.sql.tables import devices, lorawan_applications, lorawan_identities, users
-from claimd.domain.lorawan import DevEuiTaken, EndDeviceIdTaken, LorawanIdentity
+from claimd.adapters.sql.tables import devices, lorawan_applications, lorawan_identities
+from claimd.domain.lorawan import DevEuiTaken, LorawanIdentity
 from claimd.domain.model import Device
-from claimd.services.ports import LorawanTarget
 
 _L = lorawan_identities.c
 _A = lorawan_applications.c
 # The identity's columns under names that do not collide with the device's.
-_IDENTITY_COLUMNS = [
+IDENTITY_COLUMNS = [
     _L.dev_eui,
     _L.join_eui,
     _L.vendor_id,
@@ -34,36 +34,12 @@ _IDENTITY_COLUMNS = [
     _L.created_time.label("lw_created_time"),
     _A.application_id.label("lw_application_id"),
 ]
-_WITH_APPLICATION = lorawan_identities.join(devices, devices.c.id == _L.device_id).outerjoin(
+WITH_APPLICATION = lorawan_identities.join(devices, devices.c.id == _L.device_id).outerjoin(
     lorawan_applications, _A.id == _L.application
 )
 
-_TARGET = (
-    select(
-        devices,
-        *_IDENTITY_COLUMNS,
-        _L.code_digest,
-        exists().where(users.c.id == bindparam("actor")).label("actor_exists"),
-    )
-    .select_from(_WITH_APPLICATION)
-    .where(_L.tenant_id == bindparam("tenant_id"), _L.dev_eui == bindparam("dev_eui"))
-    .with_for_update(of=devices)
-)
-_SPEND = (
-    update(lorawan_identities)
-    .where(_L.device_id == bindparam("b_device_id"))
-    .values(
-        code_spent_at=bindparam("spent_at"),
-        application=bindparam("b_application"),
-        app_device_id=bindparam("b_app_device_id"),
-    )
-)
-_FIND_APPLICATION = select(_A.id).where(
-    _A.customer_id == bindparam("customer_id"), _A.application_id == bindparam("application_id")
-)
 
-
-def _identity(row: Any) -> LorawanIdentity:
+def lorawan_identity(row: Any) -> LorawanIdentity:
     return LorawanIdentity(
         device_id=uuid.UUID(row.id),
         tenant_id=uuid.UUID(row.tenant_id),
@@ -108,20 +84,12 @@ class LorawanQueries:
     async def get_lorawan(self, tenant_id: uuid.UUID, dev_eui: str) -> tuple[Device, LorawanIdentity] | None:
         row = (
             await self.conn.execute(
-                select(devices, *_IDENTITY_COLUMNS)
-                .select_from(_WITH_APPLICATION)
+                select(devices, *IDENTITY_COLUMNS)
+                .select_from(WITH_APPLICATION)
                 .where(_L.tenant_id == str(tenant_id), _L.dev_eui == dev_eui)
             )
         ).first()
-        return (device_row(row), _identity(row)) if row else None
-
-    async def lock_lorawan_target(self, tenant_id: uuid.UUID, dev_eui: str, actor: uuid.UUID) -> LorawanTarget | None:
-        row = (
-            await self.conn.execute(_TARGET, {"tenant_id": str(tenant_id), "dev_eui": dev_eui, "actor": str(actor)})
-        ).first()
-        if row is None:
-            return None
-        return LorawanTarget(device_row(row), _identity(row), bytes(row.code_digest), bool(row.actor_exists))
+        return (device_row(row), lorawan_identity(row)) if row else None
 
     async def set_code(
         self, device_id: uuid.UUID, code_digest: bytes, valid_from: int | None, valid_to: int | None
@@ -132,42 +100,6 @@ class LorawanQueries:
             .values(code_digest=code_digest, valid_from=valid_from, valid_to=valid_to, code_spent_at=None)
         )
 
-    async def ensure_application(
-        self, tenant_id: uuid.UUID, customer_id: uuid.UUID, application_id: str, now_ms: int
-    ) -> uuid.UUID:
-        params = {"customer_id": str(customer_id), "application_id": application_id}
-        found = (await self.conn.execute(_FIND_APPLICATION, params)).scalar()
-        if found is not None:
-            return uuid.UUID(found)
-        new_id = uuid.uuid4()
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(
-                    insert(lorawan_applications).values(
-                        id=str(new_id), tenant_id=str(tenant_id), created_time=now_ms, **params
-                    )
-                )
-        except IntegrityError:  # another claim made it first (PostgreSQL, READ COMMITTED)
-            return uuid.UUID((await self.conn.execute(_FIND_APPLICATION, params)).scalar_one())
-        return new_id
-
-    async def spend_code(self, device_id: uuid.UUID, now_ms: int, application: uuid.UUID, app_device_id: str) -> None:
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(
-                    _SPEND,
-                    {
-                        "b_device_id": str(device_id),
-                        "spent_at": now_ms,
-                        "b_application": str(application),
-                        "b_app_device_id": app_device_id,
-                    },
-                )
-        except IntegrityError as exc:
-            raise EndDeviceIdTaken(
-                f"the application already has a device `{app_device_id}`; choose another target_device_id"
-            ) from exc
-
     async def leave_application(self, device_id: uuid.UUID) -> None:
         await self.conn.execute(
             update(lorawan_identities)
@@ -177,8 +109,8 @@ class LorawanQueries:
 
     def _in_application(self, customer_id: uuid.UUID, application_id: str) -> Any:
         return (
-            select(devices, *_IDENTITY_COLUMNS)
-            .select_from(_WITH_APPLICATION)
+            select(devices, *IDENTITY_COLUMNS)
+            .select_from(WITH_APPLICATION)
             .where(
                 _A.customer_id == str(customer_id),
                 _A.application_id == application_id,
@@ -194,7 +126,7 @@ class LorawanQueries:
         rows = await self.conn.execute(
             self._in_application(customer_id, application_id).where(_L.app_device_id.in_(app_device_ids))
         )
-        return {r.app_device_id: (device_row(r), _identity(r)) for r in rows}
+        return {r.app_device_id: (device_row(r), lorawan_identity(r)) for r in rows}
 
     async def list_lorawan(
         self, customer_id: uuid.UUID, application_id: str, offset: int, limit: int
@@ -202,7 +134,7 @@ class LorawanQueries:
         query = self._in_application(customer_id, application_id)
         total = (await self.conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
         rows = await self.conn.execute(query.order_by(_L.app_device_id).offset(offset).limit(limit))
-        return [(device_row(r), _identity(r)) for r in rows], total
+        return [(device_row(r), lorawan_identity(r)) for r in rows], total
 
     async def list_applications(self, customer_id: uuid.UUID) -> list[tuple[str, int, int]]:
         rows = await self.conn.execute(

@@ -27,19 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from claimd.adapters.sql.rows import device_row, user_row
 from claimd.adapters.sql.tables import (
     api_keys,
-    claim_challenges,
     device_identities,
     device_tags,
     devices,
     roles,
     tags,
-    used_nonces,
     users,
 )
 from claimd.domain.errors import Conflict
 from claimd.domain.ownership import DeviceIdentity, Tag
 from claimd.domain.roles import Role, parse_permissions
-from claimd.services.ports import ApiKeyRecord, ClaimedFilter, TokenTarget, UserAccess
+from claimd.services.ports import ApiKeyRecord, ClaimedFilter, UserAccess
 
 
 def _identity(row: Any) -> DeviceIdentity:
@@ -63,29 +61,6 @@ _GET_IDENTITY = select(device_identities).where(
     device_identities.c.device_id == bindparam("device_id"), device_identities.c.tenant_id == bindparam("tenant_id")
 )
 _ADD_IDENTITY = insert(device_identities)
-_TOKEN_TARGET = (
-    select(
-        devices,
-        device_identities.c.public_key.label("public_key"),
-        exists()
-        .where(used_nonces.c.device_id == devices.c.id, used_nonces.c.nonce == bindparam("nonce"))
-        .label("nonce_used"),
-        select(claim_challenges.c.user_id)
-        .where(claim_challenges.c.nonce == bindparam("nonce"))
-        .scalar_subquery()
-        .label("challenge_user"),
-        select(claim_challenges.c.expires_at)
-        .where(claim_challenges.c.nonce == bindparam("nonce"))
-        .scalar_subquery()
-        .label("challenge_expiry"),
-        exists().where(users.c.id == bindparam("actor")).label("actor_exists"),
-    )
-    .join(device_identities, device_identities.c.device_id == devices.c.id)
-    .where(devices.c.id == bindparam("device_id"), devices.c.tenant_id == bindparam("tenant_id"))
-    .with_for_update(of=devices)
-)
-
-
 _IDENTITIES = select(device_identities).where(device_identities.c.device_id.in_(bindparam("ids", expanding=True)))
 _TAG_NAMES = (
     select(device_tags.c.device_id, tags.c.name)
@@ -123,38 +98,6 @@ class OwnershipQueries:
             return {}
         rows = await self.conn.execute(_IDENTITIES, {"ids": [str(d) for d in device_ids]})
         return {uuid.UUID(r.device_id): _identity(r) for r in rows}
-
-    async def lock_token_target(
-        self, tenant_id: uuid.UUID, device_id: uuid.UUID, nonce: bytes, actor: uuid.UUID
-    ) -> TokenTarget | None:
-        """One statement: the device locked, its public key, whether the nonce was spent, the challenge
-        that issued the nonce (if any), and whether the acting user still exists."""
-        row = (
-            await self.conn.execute(
-                _TOKEN_TARGET,
-                {"nonce": nonce, "actor": str(actor), "device_id": str(device_id), "tenant_id": str(tenant_id)},
-            )
-        ).first()
-        if row is None:
-            return None
-        return TokenTarget(
-            device=device_row(row),
-            public_key=bytes(row.public_key),
-            nonce_used=bool(row.nonce_used),
-            challenge_user=uuid.UUID(row.challenge_user) if row.challenge_user else None,
-            challenge_expires_at=row.challenge_expiry,
-            actor_exists=bool(row.actor_exists),
-        )
-
-    async def add_challenge(
-        self, nonce: bytes, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, purge_before: int
-    ) -> None:
-        await self.conn.execute(delete(claim_challenges).where(claim_challenges.c.expires_at < purge_before))
-        await self.conn.execute(
-            insert(claim_challenges).values(
-                nonce=nonce, tenant_id=str(tenant_id), user_id=str(user_id), expires_at=expires_at
-            )
-        )
 
     async def set_blocked(self, device_id: uuid.UUID, blocked_at: int | None, blocked_by: str | None) -> None:
         await self.conn.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from sqlalchemy import (
-    String,
     and_,
     bindparam,
     case,
@@ -25,11 +23,12 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claimd.adapters.sql.bulk import BulkQueries
+from claimd.adapters.sql.claims import DELETE_ATTRIBUTES, ClaimQueries, SqlClaimWindows
+from claimd.adapters.sql.code_claims import CodeClaimQueries
 from claimd.adapters.sql.database import Database
 from claimd.adapters.sql.lorawan import LorawanQueries
 from claimd.adapters.sql.ownership import OwnershipQueries
@@ -41,6 +40,8 @@ from claimd.adapters.sql.rows import (
     device_row,
     str_or_none,
     tenant_row,
+    unstorable,
+    upsert,
     user_row,
     user_tenant,
 )
@@ -49,7 +50,6 @@ from claimd.adapters.sql.tables import (
     attributes,
     audit_log,
     claim_challenges,
-    claim_windows,
     customers,
     device_identities,
     device_tags,
@@ -59,15 +59,13 @@ from claimd.adapters.sql.tables import (
     provisioning_commands,
     tags,
     tenants,
-    used_nonces,
     users,
 )
-from claimd.domain.claiming import CLAIMING_DATA, ClaimData
+from claimd.adapters.sql.token_claims import TokenClaimQueries
 from claimd.domain.errors import Conflict
-from claimd.domain.inputs import text_problem
-from claimd.domain.lorawan import EndDeviceIdTaken
-from claimd.domain.model import AttributeScope, AuditEvent, Authority, Customer, Device, Page, Tenant, User
-from claimd.services.ports import ClaimTarget, ClaimWindows, ClaimWrites, NewAttribute, StoredAttribute
+from claimd.domain.model import AuditEvent, Authority, Customer, Device, Page, Tenant, User
+from claimd.services.ports import NewAttribute, StoredAttribute
+from claimd.services.uow import ClaimWindows
 
 _SORTABLE = {
     "createdTime": "created_time",
@@ -91,52 +89,11 @@ _TENANT_OWNED = (
 )
 
 
-def _has_nul(*values: str | None) -> bool:
-    """Whether a value is text no row can hold (PostgreSQL refuses NUL, no driver encodes a lone
-    surrogate; claimd.domain.inputs): a look-up for such a value finds nothing, without asking."""
-    return any(v is not None and text_problem(v) is not None for v in values)
-
-
-def _upsert(conn: AsyncConnection, table: Any):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 # Statements a claim (and a bulk row) runs, built once: building and keying a statement costs more
 # CPU than SQLite takes to run it, and a bulk job runs them for every row.
 _ADD_DEVICE = insert(devices)
 
 
-def _claim_target(where: Any) -> Any:
-    """The device ``where`` selects, locked, with its claimingData and whether the user ``actor`` exists.
-    Built once: building a statement of this size per call cost ~0.7 ms of CPU (bench/, docs/performance.md)."""
-    return (
-        select(
-            devices,
-            attributes.c.key.label("attr_key"),
-            attributes.c.value.label("attr_value"),
-            attributes.c.secret_digest.label("attr_digest"),
-            attributes.c.last_update_ts.label("attr_ts"),
-            exists().where(users.c.id == bindparam("actor")).label("actor_exists"),
-        )
-        .outerjoin(
-            attributes,
-            and_(
-                attributes.c.device_id == devices.c.id,
-                attributes.c.scope == AttributeScope.SERVER_SCOPE.value,
-                attributes.c.key == CLAIMING_DATA,
-            ),
-        )
-        .where(where)
-        .with_for_update(of=devices)
-    )
-
-
-_CLAIM_TARGET_BY_NAME = _claim_target(
-    and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.name == bindparam("name"))
-)
-_CLAIM_TARGET_BY_ID = _claim_target(
-    and_(devices.c.tenant_id == bindparam("tenant_id"), devices.c.id == bindparam("id"))
-)
 # Statements of the hot paths, built once (building one costs more than running it through the cache).
 _GET_DEVICE = select(devices).where(devices.c.id == bindparam("id"), devices.c.tenant_id == bindparam("tenant_id"))
 _DEVICE_BY_NAME = select(devices).where(
@@ -149,121 +106,16 @@ _GET_ATTRIBUTE = select(attributes).where(
     attributes.c.key == bindparam("key"),
 )
 
-# The owner, only if there is none; a token's first claim also teaches the device's type while it is
-# "default" (here, since one PostgreSQL statement may change a row only once).
-_SET_OWNER_IF_UNOWNED = (
-    update(devices)
-    .where(devices.c.id == bindparam("b_device_id"), devices.c.customer_id.is_(None))
-    .values(
-        customer_id=bindparam("new_customer_id"),
-        claimed_at=bindparam("new_claimed_at"),
-        claimed_by=bindparam("new_claimed_by"),
-        claim_restricted=bindparam("new_claim_restricted"),
-        type=case(
-            (devices.c.type == "default", func.coalesce(bindparam("new_type", type_=String), devices.c.type)),
-            else_=devices.c.type,
-        ),
-    )
-)
-# Parameters named after no column: an UPDATE sharing them (claim_writes) would SET such a column.
-_DELETE_ATTRIBUTES = delete(attributes).where(
-    attributes.c.device_id == bindparam("b_device_id"),
-    attributes.c.scope == bindparam("b_scope"),
-    attributes.c.key.in_(bindparam("keys", expanding=True)),
-)
-_ADD_AUDIT = insert(audit_log)
-# The latest line of the same failed guess (bind names b_*: see _DELETE_ATTRIBUTES), one more on it.
-_SAME_FAILURE = (
-    select(audit_log.c.id)
-    .where(
-        audit_log.c.device_id == bindparam("b_device_id"),
-        audit_log.c.action == bindparam("b_action"),
-        audit_log.c.outcome == bindparam("b_outcome"),
-        audit_log.c.created_time >= bindparam("b_since"),
-        audit_log.c.user_id.is_not_distinct_from(bindparam("b_user_id")),
-        audit_log.c.source.is_not_distinct_from(bindparam("b_source")),
-    )
-    .order_by(audit_log.c.created_time.desc())
-    .limit(1)
-    .scalar_subquery()
-)
-_REPEAT_AUDIT = (
-    update(audit_log)
-    .where(audit_log.c.id == _SAME_FAILURE)
-    .values(repeat_count=audit_log.c.repeat_count + 1, last_time=bindparam("b_created_time"))
-)
-_DISCARD_WINDOW = delete(claim_windows).where(claim_windows.c.device_id == bindparam("device_id"))
 
-
-def _audit_values(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": str(event.id),
-        "tenant_id": str(event.tenant_id),
-        "created_time": event.created_time,
-        "action": event.action.value,
-        "outcome": event.outcome,
-        "door": event.door.value,
-        "user_id": str_or_none(event.user_id),
-        "customer_id": str_or_none(event.customer_id),
-        "device_id": str_or_none(event.device_id),
-        "device_name": event.device_name,
-        "source": event.source,
-        "detail": event.detail,
-        "repeat_count": event.repeats,
-        "last_time": event.last_time,
-    }
-
-
-def _spends(only_if: Any) -> dict[str, Any]:
-    """The writes a claim makes once it has set the owner (see ClaimWrites), each guarded by ``only_if``."""
-
-    def insert_values(table: Any, **binds: str) -> Any:  # INSERT … SELECT <bound values> WHERE only_if
-        return insert(table).from_select(
-            list(binds),
-            select(*[bindparam(name, type_=table.c[column].type) for column, name in binds.items()]).where(only_if),
-        )
-
-    identities, challenges = device_identities.c, claim_challenges.c
-    return {
-        "audit": insert_values(audit_log, **{c.name: f"a_{c.name}" for c in audit_log.c}),
-        "nonce": insert_values(used_nonces, device_id="b_device_id", nonce="spent_nonce", used_at="new_claimed_at"),
-        # single-use: a spent challenge is expired (its row stays, so that a reuse hears why)
-        "challenge": update(claim_challenges)
-        .where(challenges.nonce == bindparam("spent_nonce"), only_if)
-        .values(expires_at=bindparam("challenge_spent_at")),
-        "firmware": update(device_identities)
-        .where(identities.device_id == bindparam("b_device_id"), identities.firmware_id.is_(None), only_if)
-        .values(firmware_id=bindparam("new_firmware_id")),
-        "filed": update(lorawan_identities)
-        .where(lorawan_identities.c.device_id == bindparam("b_device_id"), only_if)
-        .values(
-            code_spent_at=bindparam("new_claimed_at"),
-            application=bindparam("b_application"),
-            app_device_id=bindparam("b_app_device_id"),
-        ),
-    }
-
-
-_SPENDS = _spends(true())  # run one by one after the owner was set
-# On PostgreSQL, all of them in one round trip: data-modifying CTEs all run, in one snapshot, so the
-# writes after the owner's are guarded by its RETURNING.
-_OWNER_TAKEN = _SET_OWNER_IF_UNOWNED.returning(devices.c.id).cte("owner_taken")
-_SPENDS_WITH_OWNER = _spends(exists(select(_OWNER_TAKEN.c.id)))
-
-
-@functools.cache
-def _claim_writes_statement(parts: tuple[str, ...]) -> Any:
-    return (
-        select(func.count())
-        .select_from(_OWNER_TAKEN)
-        .add_cte(
-            _DELETE_ATTRIBUTES.cte("claim_attributes_gone"),
-            *(_SPENDS_WITH_OWNER[part].cte(f"claim_{part}") for part in parts),
-        )
-    )
-
-
-class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQueries):
+class SqlRepository(
+    ClaimQueries,
+    TokenClaimQueries,
+    CodeClaimQueries,
+    OwnershipQueries,
+    BulkQueries,
+    ProvisioningQueries,
+    LorawanQueries,
+):
     """Implements :class:`claimd.services.ports.Repository` on one connection."""
 
     def __init__(self, conn: AsyncConnection, counts: dict[str, list[int]] | None = None) -> None:
@@ -329,7 +181,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def list_tenants(
         self, page: int, page_size: int, text: str | None, sort: str | None = None, order: str | None = None
     ) -> Page[Tenant]:
-        if _has_nul(text):
+        if unstorable(text):
             return Page([], 0, page_size)
         where = func.lower(tenants.c.title).contains(text.lower(), autoescape=True) if text else true()
         return await self._page(tenants, where, page, page_size, sort, order, tenant_row)
@@ -389,7 +241,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         order: str | None = None,
     ) -> Page[Customer]:
         where = customers.c.tenant_id == str(tenant_id)
-        if _has_nul(text):
+        if unstorable(text):
             return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(customers.c.title).contains(text.lower(), autoescape=True))
@@ -426,7 +278,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return user_row(row) if row else None
 
     async def get_login(self, email: str) -> tuple[User, str | None] | None:
-        if _has_nul(email):
+        if unstorable(email):
             return None
         row = (await self.conn.execute(select(users).where(func.lower(users.c.email) == email.lower()))).first()
         return (user_row(row), row.password_hash) if row else None
@@ -489,7 +341,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         order: str | None = None,
     ) -> Page[User]:
         where = and_(users.c.tenant_id == str(tenant_id), users.c.customer_id == str_or_none(customer_id))
-        if _has_nul(text):
+        if unstorable(text):
             return Page([], 0, page_size)
         if text:
             where = and_(where, func.lower(users.c.email).contains(text.lower(), autoescape=True))
@@ -549,7 +401,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return device_row(row) if row else None
 
     async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
-        if _has_nul(name):
+        if unstorable(name):
             return None
         row = (await self.conn.execute(_DEVICE_BY_NAME, {"tenant_id": str(tenant_id), "name": name})).first()
         return device_row(row) if row else None
@@ -575,7 +427,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         order: str | None = None,
         include_restricted: bool = True,
     ) -> Page[Device]:
-        if _has_nul(text, device_type):
+        if unstorable(text, device_type):
             return Page([], 0, page_size)
         where = devices.c.tenant_id == str(tenant_id)
         if customer_id is not None:
@@ -593,72 +445,6 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
             delete(devices).where(devices.c.id == str(device_id), devices.c.tenant_id == str(tenant_id))
         )
         return result.rowcount == 1
-
-    async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None:
-        """One statement: the device by name, locked for this transaction, with its claimingData and
-        whether the acting user still exists (a user goes with its customer)."""
-        if _has_nul(name):
-            return None
-        return await self._lock_claim_target(_CLAIM_TARGET_BY_NAME, {"tenant_id": str(tenant_id), "name": name}, actor)
-
-    async def lock_claim_target_by_id(
-        self, tenant_id: uuid.UUID, device_id: uuid.UUID, actor: uuid.UUID
-    ) -> ClaimTarget | None:
-        return await self._lock_claim_target(
-            _CLAIM_TARGET_BY_ID, {"tenant_id": str(tenant_id), "id": str(device_id)}, actor
-        )
-
-    async def _lock_claim_target(self, stmt: Any, params: dict[str, str], actor: uuid.UUID) -> ClaimTarget | None:
-        row = (await self.conn.execute(stmt, {**params, "actor": str(actor)})).first()
-        if row is None:
-            return None
-        claiming = (
-            StoredAttribute(row.attr_key, json.loads(row.attr_value), row.attr_ts, row.attr_digest)
-            if row.attr_key is not None
-            else None
-        )
-        return ClaimTarget(device_row(row), claiming, bool(row.actor_exists))
-
-    async def claim_writes(self, writes: ClaimWrites) -> bool:
-        w = writes
-        params: dict[str, Any] = {
-            "b_device_id": str(w.device_id),
-            "new_customer_id": str(w.customer_id),
-            "new_claimed_at": w.now_ms,
-            "new_claimed_by": str(w.claimed_by),
-            "new_claim_restricted": w.restricted,
-            "new_type": w.device_type,
-            "b_scope": AttributeScope.SERVER_SCOPE.value,
-            "keys": list(w.clear),
-            **{f"a_{k}": v for k, v in _audit_values(w.audit).items()},
-        }
-        parts = ["audit"]
-        if w.nonce is not None:
-            parts.append("nonce")
-            params["spent_nonce"] = w.nonce
-            if w.challenge_answered:
-                parts.append("challenge")
-                params["challenge_spent_at"] = w.now_ms - 1
-        if w.firmware_id is not None:
-            parts.append("firmware")
-            params["new_firmware_id"] = str(w.firmware_id)
-        if w.filed is not None:
-            parts.append("filed")
-            params["b_application"], params["b_app_device_id"] = str(w.filed[0]), w.filed[1]
-        try:
-            if self.conn.dialect.name == "postgresql":
-                return bool((await self.conn.execute(_claim_writes_statement(tuple(parts)), params)).scalar_one())
-            taken = (await self.conn.execute(_SET_OWNER_IF_UNOWNED, params)).rowcount == 1
-            await self.conn.execute(_DELETE_ATTRIBUTES, params)
-            for part in parts if taken else ():
-                await self.conn.execute(_SPENDS[part], params)
-            return taken
-        except IntegrityError as exc:  # its transaction (or savepoint) is rolled back whole
-            if w.filed is None:
-                raise
-            raise EndDeviceIdTaken(
-                f"the application already has a device `{w.filed[1]}`; choose another target_device_id"
-            ) from exc
 
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None:
         """Assign (a tenant's act, not a claim) or release. A release forgets the claim, the owner's
@@ -690,7 +476,7 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def save_attributes(self, device_id: uuid.UUID, scope: str, items: list[NewAttribute], now_ms: int) -> None:
         if not items:
             return
-        stmt = _upsert(self.conn, attributes).values(
+        stmt = upsert(self.conn, attributes).values(
             [
                 {
                     "device_id": str(device_id),
@@ -716,8 +502,8 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
     async def get_attributes(
         self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None
     ) -> list[tuple[str, StoredAttribute]]:
-        if keys and _has_nul(*keys):
-            keys = [k for k in keys if not _has_nul(k)]
+        if keys and unstorable(*keys):
+            keys = [k for k in keys if not unstorable(k)]
             if not keys:
                 return []
         stmt = select(attributes).where(attributes.c.device_id == str(device_id))
@@ -735,22 +521,12 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         return attribute_row(row) if row else None
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None:
-        keys = [k for k in keys if not _has_nul(k)]
+        keys = [k for k in keys if not unstorable(k)]
         if not keys:
             return
-        await self.conn.execute(_DELETE_ATTRIBUTES, {"b_device_id": str(device_id), "b_scope": scope, "keys": keys})
+        await self.conn.execute(DELETE_ATTRIBUTES, {"b_device_id": str(device_id), "b_scope": scope, "keys": keys})
 
     # audit -----------------------------------------------------------------------------------
-    async def add_audit(self, event: AuditEvent) -> None:
-        await self.conn.execute(_ADD_AUDIT, _audit_values(event))
-
-    async def add_failed_attempt(self, event: AuditEvent, since_ms: int) -> None:
-        values = _audit_values(event)
-        same = ("device_id", "action", "outcome", "user_id", "source", "created_time")
-        result = await self.conn.execute(_REPEAT_AUDIT, {"b_since": since_ms, **{f"b_{k}": values[k] for k in same}})
-        if result.rowcount == 0:
-            await self.conn.execute(_ADD_AUDIT, values)
-
     async def list_audit(
         self, tenant_id: uuid.UUID, device_id: uuid.UUID | None, page: int, page_size: int
     ) -> Page[AuditEvent]:
@@ -758,37 +534,6 @@ class SqlRepository(OwnershipQueries, BulkQueries, ProvisioningQueries, LorawanQ
         if device_id is not None:
             where = and_(where, audit_log.c.device_id == str(device_id))
         return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", audit_row)
-
-
-class SqlClaimWindows:
-    """Claim windows as rows of ``claim_windows``, in the caller's transaction."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def open(self, device_id: uuid.UUID, data: ClaimData, now_ms: int) -> bool:
-        stmt = _upsert(self.conn, claim_windows).values(
-            device_id=str(device_id), secret_digest=data.secret_digest, expires_at=data.expiration_time
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[claim_windows.c.device_id],
-            set_={"secret_digest": stmt.excluded.secret_digest, "expires_at": stmt.excluded.expires_at},
-            where=claim_windows.c.expires_at < now_ms,  # only an expired window gives way
-        ).returning(claim_windows.c.device_id)
-        return (await self.conn.execute(stmt)).first() is not None
-
-    async def take(self, device_id: uuid.UUID) -> ClaimData | None:
-        row = (
-            await self.conn.execute(
-                delete(claim_windows)
-                .where(claim_windows.c.device_id == str(device_id))
-                .returning(claim_windows.c.secret_digest, claim_windows.c.expires_at)
-            )
-        ).first()
-        return ClaimData(bytes(row.secret_digest), row.expires_at) if row else None
-
-    async def discard(self, device_id: uuid.UUID) -> None:
-        await self.conn.execute(_DISCARD_WINDOW, {"device_id": str(device_id)})
 
 
 class SqlUnitOfWork:

@@ -1,4 +1,5 @@
-"""Rows to domain objects: one mapper per table, shared by the repository and its mixins."""
+"""Rows to domain objects: one mapper per table, shared by the repository and its mixins; and the two
+small helpers every mixin uses (``unstorable``, ``upsert``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,24 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claimd.domain.inputs import text_problem
 from claimd.domain.model import NULL_UUID, AuditAction, AuditEvent, Authority, Customer, Device, Door, Tenant, User
 from claimd.services.ports import StoredAttribute
+
+
+def unstorable(*values: str | None) -> bool:
+    """Whether a value is text no row can hold (PostgreSQL refuses NUL, no driver encodes a lone
+    surrogate; claimd.domain.inputs): a look-up for such a value finds nothing, without asking."""
+    return any(v is not None and text_problem(v) is not None for v in values)
+
+
+def upsert(conn: AsyncConnection, table: Any) -> Any:
+    """INSERT … ON CONFLICT in the connection's dialect."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def uuid_or_none(value: str | None) -> uuid.UUID | None:

@@ -26,11 +26,13 @@ from claimd.entrypoints.http import (
     docs_ui,
     errors,
     limits,
-    lorawan,
+    lorawan_devices,
     ownership,
     provisioning,
+    qr_codes,
     telemetry,
     tenants,
+    tts_claims,
 )
 from claimd.entrypoints.http.edge import InputRule
 from claimd.entrypoints.http.metrics import RequestTimer
@@ -117,7 +119,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ownership,
         provisioning,
         access,
-        lorawan,
+        tts_claims,  # LoRaWAN: The Things Stack's claiming API and applications,
+        qr_codes,  # its QR code API,
+        lorawan_devices,  # and claimd's own tenant API for LoRaWAN identities
         tenants,
     ):
         app.include_router(module.router)

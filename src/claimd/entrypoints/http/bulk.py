@@ -14,14 +14,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 from claimd.domain.bulk import BulkEndpoint, BulkOp
 from claimd.domain.errors import InvalidArgument
-from claimd.domain.model import Principal
 from claimd.entrypoints.http.limits import UPLOAD
-from claimd.entrypoints.http.ownership import iso_ms
 from claimd.entrypoints.http.responses import (
     BULK_ACCEPTED,
     PROBLEM_BODY,
@@ -34,11 +32,11 @@ from claimd.entrypoints.http.responses import (
     BulkOp as BulkOpOut,
 )
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+from claimd.entrypoints.http.uploads import submit_bulk
+from claimd.entrypoints.http.wire import iso_ms
 
 router = APIRouter(tags=["bulk operations"])
 _CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}
-# Nordic's own script sends its CSV with no usable Content-Type; JSON is the only thing refused.
-_REFUSED_TYPES = ("application/json",)
 _ACCEPTED = problem({202: BULK_ACCEPTED})
 
 
@@ -70,25 +68,6 @@ def _base_url(request: Request) -> str:
     return (public or str(request.base_url)).rstrip("/")
 
 
-async def submit(
-    request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint, application_id: str | None = None
-) -> Response:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in _REFUSED_TYPES:
-        raise InvalidArgument("A bulk upload is a CSV file (Content-Type: text/csv)")
-    c.bulk.check_submitter(principal, endpoint)  # before reading a large body
-    op, _ = await c.bulk.submit(
-        principal, endpoint, request.stream(), request.headers.get("idempotency-key"), application_id
-    )
-    return JSONResponse(
-        {"bulkOpsRequestId": op.id}, status_code=202, headers={"Location": f"/v1/bulk-ops-requests/{op.id}"}
-    )
-
-
-async def submit_claims(request: Request, principal: Principal, c: Any) -> Response:
-    return await submit(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
-
-
 @router.post(
     "/v1/claimed-devices/bulk",
     openapi_extra=_CSV_BODY,
@@ -97,7 +76,7 @@ async def submit_claims(request: Request, principal: Principal, c: Any) -> Respo
     summary='Claim many devices: CSV rows `token[,"tag1,tag2"]`, no header; answers a bulk operation id',
 )
 async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
-    return await submit_claims(request, principal, c)
+    return await submit_bulk(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
 
 
 @router.post(
@@ -108,7 +87,7 @@ async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep)
     summary='Register many device identities: CSV rows `id,publicKey[,deviceType,firmwareId,imei,"tags",name]`',
 )
 async def bulk_register(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
-    return await submit(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
+    return await submit_bulk(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Door
 from claimd.entrypoints.http.responses import ThingsBoardError, thingsboard
 from claimd.entrypoints.http.security import ContainerDep, client_address
-from claimd.services.claims import WindowResult
+from claimd.services.claiming import WindowResult
 from claimd.services.common import Origin
 
 router = APIRouter(tags=["device API"])

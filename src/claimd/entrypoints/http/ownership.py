@@ -8,19 +8,16 @@ claimed-devices`` and ``/v1/claimed-devices``; tags under ``/v1/claimed-devices/
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException
 
-from claimd.domain.errors import InvalidArgument
-from claimd.domain.inputs import json_problem
+from claimd.domain.bulk import BulkEndpoint
 from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, Tag
+from claimd.entrypoints.http.bodies import read_token_claim
 from claimd.entrypoints.http.responses import (
     BulkSubmitted,
     Challenge,
@@ -37,30 +34,12 @@ from claimd.entrypoints.http.responses import (
     Tag as TagOut,
 )
 from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalDep
+from claimd.entrypoints.http.uploads import submit_bulk
+from claimd.entrypoints.http.wire import is_csv, iso_ms, parse_time
 from claimd.services.ownership import IdentityDraft
 from claimd.services.ports import ClaimedFilter
 
 router = APIRouter(tags=["ownership (nRF Cloud compatible)"])
-MAX_JSON_BODY = 64 * 1024
-
-
-def iso_ms(ms: int | None) -> str | None:
-    """ISO 8601 UTC with milliseconds, as nRF Cloud writes times (``2023-06-13T14:17:14.352Z``)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def parse_time(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidArgument(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def claimed_json(item: ClaimedDevice) -> dict[str, Any]:
@@ -109,65 +88,14 @@ def tag_json(tag: Tag) -> dict[str, Any]:
     }
 
 
-async def limited_body(request: Request, limit: int) -> bytes:
-    """The request body, read whole up to ``limit`` bytes (a larger one is a 413 that says so, in the
-    route's dialect, as the door's own body limit answers)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"The request body is larger than {limit} bytes")
-    return body
-
-
-async def json_body(request: Request, *, required: bool = True) -> Any:
-    """A JSON body, read whole up to 64 KiB; a missing (when ``required``; else None), oversized or
-    broken one is a 400 that says so."""
-    body = await limited_body(request, MAX_JSON_BODY)
-    if not body.strip():
-        if not required:
-            return None
-        raise InvalidArgument("The request needs a JSON body")
-    # The edge scans JSON-typed bodies; this route reads any non-CSV body as JSON, so check here too.
-    problem = json_problem(body)
-    if problem is not None:
-        raise InvalidArgument(f"The JSON body {problem}")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("The request body is not valid JSON") from None
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidArgument("The request body must be a JSON object")
-    return value
-
-
-def _string(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidArgument(f"'{key}' must be a non-empty string")
-    return value
-
-
 # claims ----------------------------------------------------------------------------------------
-def is_csv(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv")
-
-
 async def _claim(
     request: Request, principal: PrincipalDep, c: ContainerDep, origin: OriginDep, dryrun: bool
 ) -> Response:
-    if is_csv(request):
-        from claimd.entrypoints.http.bulk import submit_claims  # the same path takes CSV (newer nRF docs)
-
-        return await submit_claims(request, principal, c)
-    body = json_object(await json_body(request))
-    token = _string(body, "claimToken")
-    result = await c.claims.claim_with_token(principal, token or "", body.get("tags"), origin, dry_run=dryrun)
+    if is_csv(request):  # the same path takes CSV (newer nRF docs): a bulk operation
+        return await submit_bulk(request, principal, c, BulkEndpoint.CLAIM_DEVICE_OWNERSHIP)
+    token, tags = await read_token_claim(request)
+    result = await c.claims.claim_with_token(principal, token, tags, origin, dry_run=dryrun)
     if dryrun and not result.device.is_assigned:
         return JSONResponse({"claimable": True, "id": str(result.device.id)}, status_code=202)
     view = await c.ownership.describe(principal, result.device)

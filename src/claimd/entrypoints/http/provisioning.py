@@ -19,7 +19,7 @@ from claimd.bootstrap import Container
 from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Device
 from claimd.domain.provisioning import MAX_REPORT_BYTES, decode_reports, encode_steps, redacted
-from claimd.entrypoints.http.ownership import iso_ms, json_body, json_object, limited_body
+from claimd.entrypoints.http.bodies import read_command
 from claimd.entrypoints.http.responses import (
     Command,
     CommandList,
@@ -30,6 +30,7 @@ from claimd.entrypoints.http.responses import (
     thingsboard,
 )
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
+from claimd.entrypoints.http.wire import iso_ms, limited_body
 from claimd.services.provisioning import CommandView
 
 router = APIRouter(tags=["provisioning commands"])
@@ -80,8 +81,8 @@ _CREATE_DOC = {
 async def create_command(
     deviceId: uuid.UUID, request: Request, principal: PrincipalDep, c: ContainerDep
 ) -> JSONResponse:
-    body = json_object(await json_body(request))
-    view = await c.provisioning.create(principal, deviceId, body.get("request"), body.get("description"))
+    command, description = await read_command(request)
+    view = await c.provisioning.create(principal, deviceId, command, description)
     return JSONResponse(command_json(view), status_code=201)
 
 

@@ -1,4 +1,5 @@
-"""A bounded upload, read whole before anything is answered.
+"""Uploads: a bulk CSV handed to the bulk service as it arrives (:func:`submit_bulk`), and a bounded
+upload read whole before anything is answered (:func:`read_upload`).
 
 Why whole: a route that streams its answer while it still reads the request body can hang for good.
 Starlette's ``StreamingResponse`` listens for the client's disconnect by calling ``receive()``, and
@@ -15,12 +16,35 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import IO, Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from claimd.domain.bulk import BulkEndpoint
+from claimd.domain.errors import InvalidArgument
+from claimd.domain.model import Principal
 
 SPOOL_MEMORY_BYTES = 1 << 20
 READ_CHUNK_BYTES = 64 * 1024
+# Nordic's own script sends its CSV with no usable Content-Type; JSON is the only thing refused.
+_REFUSED_TYPES = ("application/json",)
+
+
+async def submit_bulk(
+    request: Request, principal: Principal, c: Any, endpoint: BulkEndpoint, application_id: str | None = None
+) -> Response:
+    """A CSV upload (streamed, not read whole) as a bulk job: ``202 {"bulkOpsRequestId"}``."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _REFUSED_TYPES:
+        raise InvalidArgument("A bulk upload is a CSV file (Content-Type: text/csv)")
+    c.bulk.check_submitter(principal, endpoint)  # before reading a large body
+    op, _ = await c.bulk.submit(
+        principal, endpoint, request.stream(), request.headers.get("idempotency-key"), application_id
+    )
+    return JSONResponse(
+        {"bulkOpsRequestId": op.id}, status_code=202, headers={"Location": f"/v1/bulk-ops-requests/{op.id}"}
+    )
 
 
 async def read_upload(request: Request) -> IO[bytes]:

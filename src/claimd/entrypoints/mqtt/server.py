@@ -43,7 +43,7 @@ from claimd.entrypoints.mqtt.packets import (
     Subscribe,
     Unsubscribe,
 )
-from claimd.services.claims import ClaimService, WindowResult
+from claimd.services.claiming import ClaimService, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService
 from claimd.services.gateways import GatewayClaimOutcome, GatewayService
