@@ -272,7 +272,7 @@ async def activated_customer_user(
     container: Container, admin: Principal, customer: Customer, email: str, password: str = USER_PASSWORD
 ) -> Principal:
     """create_user → new_activation_token → activate → the user's principal."""
-    user = await container.accounts.create_user(admin, email, Authority.CUSTOMER_USER, customer.id)
+    user = await container.directory.create_user(admin, email, Authority.CUSTOMER_USER, customer.id)
     token = await container.accounts.new_activation_token(admin, user.id)
     access, _refresh = await container.accounts.activate(token, password)
     return container.tokens.principal(access)
@@ -281,11 +281,12 @@ async def activated_customer_user(
 async def make_world(container: Container) -> World:
     """Populate an empty store through the services (see :class:`World`)."""
     accounts = container.accounts
+    directory = container.directory
     await accounts.ensure_first_tenant(ADMIN_EMAIL, ADMIN_PASSWORD)
     access, _refresh = await accounts.login(ADMIN_EMAIL, ADMIN_PASSWORD)
     admin = container.tokens.principal(access)
-    c1 = await accounts.save_customer(admin, "Customer C1")
-    c2 = await accounts.save_customer(admin, "Customer C2")
+    c1 = await directory.save_customer(admin, "Customer C1")
+    c2 = await directory.save_customer(admin, "Customer C2")
     u1, u2 = await asyncio.gather(
         activated_customer_user(container, admin, c1, "user@c1.test"),
         activated_customer_user(container, admin, c2, "user@c2.test"),

@@ -24,8 +24,8 @@ from claimd.adapters.metrics import PrometheusMetrics
 from claimd.adapters.qrimage import new_claim_code
 from claimd.adapters.sql.database import Database, normalize_url, open_database
 from claimd.adapters.sql.migrations import upgrade
-from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
 from claimd.adapters.sql.server_secret import record_fingerprint, recorded_fingerprint
+from claimd.adapters.sql.uow import SqlUnitOfWorkFactory
 from claimd.config import SettingError, Settings
 from claimd.domain.lockout import Lockout
 from claimd.services.access import AccessService
@@ -34,6 +34,7 @@ from claimd.services.bulk import BulkService
 from claimd.services.bulk_rows import row_handlers
 from claimd.services.claiming import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
+from claimd.services.directory import DirectoryService
 from claimd.services.gateways import GatewayService
 from claimd.services.guesses import Guesses, GuessPolicy
 from claimd.services.lorawan import LorawanService
@@ -198,6 +199,7 @@ class Container:
     claims: ClaimService
     devices: DeviceService
     accounts: AccountService
+    directory: DirectoryService
     gateways: GatewayService
     ownership: OwnershipService
     bulk: BulkService
@@ -283,6 +285,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         claims=claims,
         devices=devices,
         accounts=accounts,
+        directory=DirectoryService(uow, accounts, clock),
         gateways=GatewayService(devices, claims),
         ownership=ownership,
         bulk=bulk,

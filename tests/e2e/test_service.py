@@ -21,7 +21,7 @@ import pytest
 from servers import free_port, start_server
 
 from claimd.config import Settings
-from claimd.entrypoints.http import create_app
+from claimd.entrypoints.http.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "claimd.service"

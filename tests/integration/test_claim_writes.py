@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from claimd.domain.attributes import NewAttribute
 from claimd.domain.claiming import CLAIMING_ALLOWED, CLAIMING_DATA
 from claimd.domain.lorawan import EndDeviceIdTaken, LorawanIdentity
 from claimd.domain.model import AttributeScope, AuditAction, Door
@@ -16,7 +17,6 @@ from claimd.services.claiming.lorawan_code import CodeSpend
 from claimd.services.claiming.ports import ClaimWrites
 from claimd.services.claiming.token import NonceSpend
 from claimd.services.common import Origin, audit_event
-from claimd.services.ports import NewAttribute
 
 SERVER = AttributeScope.SERVER_SCOPE.value
 REST = Origin(Door.REST, "192.0.2.7")

@@ -296,7 +296,7 @@ async def test_deleting_a_customer_leaves_no_application_rows(container, world):
     kept = await provision(container, world)
     await claim(container, world.u2, kept.identity.dev_eui, kept.code)
 
-    await container.accounts.delete_customer(world.admin, world.c1.id)
+    await container.directory.delete_customer(world.admin, world.c1.id)
 
     assert await sql(container, "SELECT id FROM lorawan_applications WHERE customer_id = :c", c=str(world.c1.id)) == []
     dangling = await sql(
@@ -320,7 +320,7 @@ async def test_deleting_a_customer_leaves_no_application_rows(container, world):
 async def test_deleting_a_customer_clears_the_device_ids_in_its_applications(container, world):
     made = await provision(container, world)
     await claim(container, world.u1, made.identity.dev_eui, made.code)
-    await container.accounts.delete_customer(world.admin, world.c1.id)
+    await container.directory.delete_customer(world.admin, world.c1.id)
     _, identity = await container.lorawan.get(world.admin, made.identity.dev_eui)
     assert (identity.application_id, identity.app_device_id) == (None, None)
 

@@ -101,16 +101,17 @@ class OtherTenant:
 async def make_other_tenant(container, clock, make_customer_user) -> OtherTenant:
     """A second tenant, as a system administrator makes one: the tenant, then its admin, activated."""
     accounts = container.accounts
+    directory = container.directory
     await accounts.ensure_system_admin("sysadmin@other.test", "sysadmin-password")
     sysadmin = container.tokens.principal((await accounts.login("sysadmin@other.test", "sysadmin-password"))[0])
     assert sysadmin.authority is Authority.SYS_ADMIN
-    tenant = await accounts.save_tenant(sysadmin, "Other tenant")
-    made = await accounts.create_user(sysadmin, "admin@other.test", Authority.TENANT_ADMIN, None, tenant_id=tenant.id)
+    tenant = await directory.save_tenant(sysadmin, "Other tenant")
+    made = await directory.create_user(sysadmin, "admin@other.test", Authority.TENANT_ADMIN, None, tenant_id=tenant.id)
     await accounts.activate(await accounts.new_activation_token(sysadmin, made.id), "other-password")
     access, _ = await accounts.login("admin@other.test", "other-password")
     principal = container.tokens.principal(access)
     assert principal.tenant_id == tenant.id and principal.authority is Authority.TENANT_ADMIN
-    customer = await accounts.save_customer(principal, "Customer C1")  # same title: per tenant
+    customer = await directory.save_customer(principal, "Customer C1")  # same title: per tenant
     user = await make_customer_user(principal, customer, "user@other.test")
     return OtherTenant(principal, customer, user)
 
@@ -182,18 +183,18 @@ async def test_other_tenant_cannot_claim_or_reclaim(world, container, other):
 
 
 async def test_other_tenant_cannot_see_customers_users_or_audit(world, container, other):
-    accounts = container.accounts
+    directory = container.directory
     with pytest.raises(NotFound):
-        await accounts.get_customer(other.admin, world.c1.id)
+        await directory.get_customer(other.admin, world.c1.id)
     with pytest.raises(NotFound):
-        await accounts.get_user(other.admin, world.u1.user_id)
+        await directory.get_user(other.admin, world.u1.user_id)
     with pytest.raises(NotFound):
-        await accounts.create_user(other.admin, "intruder@other.test", Authority.CUSTOMER_USER, world.c1.id)
+        await directory.create_user(other.admin, "intruder@other.test", Authority.CUSTOMER_USER, world.c1.id)
     with pytest.raises(NotFound):
-        await accounts.list_customer_users(other.admin, world.c1.id, 0, 10)
+        await directory.list_customer_users(other.admin, world.c1.id, 0, 10)
     with pytest.raises(NotFound):
-        await accounts.delete_customer(other.admin, world.c1.id)
-    assert [c.id for c in (await accounts.list_customers(other.admin, 0, 100)).data] == [other.customer.id]
+        await directory.delete_customer(other.admin, world.c1.id)
+    assert [c.id for c in (await directory.list_customers(other.admin, 0, 100)).data] == [other.customer.id]
 
     device = await world.device()
     await container.devices.assign(world.admin, world.c1.id, device.id, REST)
@@ -205,7 +206,7 @@ async def test_deleting_a_customer_releases_its_devices_and_its_users_cannot_cla
     claims = container.claims
     owned = await world.device()
     await container.devices.assign(world.admin, world.c1.id, owned.id, REST)
-    await container.accounts.delete_customer(world.admin, world.c1.id)
+    await container.directory.delete_customer(world.admin, world.c1.id)
     assert (await container.devices.get(world.admin, owned.id)).customer_id is None
 
     device = await world.device()

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from claimd.adapters.sql.database import open_database
-from claimd.adapters.sql.repository import SqlUnitOfWorkFactory
+from claimd.adapters.sql.uow import SqlUnitOfWorkFactory
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_the_soft_file_limit_is_raised_to_the_hard_one() -> None:
 
 def test_the_bulk_upload_routes_carry_the_upload_mark() -> None:
     from claimd.config import Settings
-    from claimd.entrypoints.http import create_app
+    from claimd.entrypoints.http.app import create_app
     from claimd.entrypoints.http.limits import UPLOAD_KEY
 
     paths = create_app(Settings()).openapi()["paths"]

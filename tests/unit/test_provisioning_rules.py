@@ -1,4 +1,4 @@
-"""Provisioning commands, the pure rules (domain/provisioning.py): what an owner may queue
+"""Provisioning commands, the pure rules (domain/provisioning.py, provisioning_wire.py, device_jwt.py): what an owner may queue
 (parse_request), what is shown again (redacted), what the device is sent (device_steps, encode_steps,
 the CDDL's CBOR and its JSON form), what it answers (decode_reports / parse_reports), what an answer
 does to a command (apply_report), and the device JWT's issuer and time rules.
@@ -18,34 +18,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claimd.domain.device_jwt import CLOCK_SKEW_S, MAX_JWT_LIFETIME_S, jwt_device_id, jwt_times_ok
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.provisioning import (
-    CLOCK_SKEW_S,
     KINDS,
     MAX_CONFIG_PROPERTIES,
-    MAX_JWT_LIFETIME_S,
-    MAX_REPORT_BYTES,
-    MAX_REPORTS,
     MAX_SEC_TAG,
     SECRET_PLACEHOLDER,
     CommandRequest,
     CommandStatus,
-    DeviceReport,
-    DeviceStep,
     ProvisioningCommand,
-    ResponseType,
-    StepType,
     apply_report,
-    decode_reports,
     device_steps,
-    encode_steps,
-    jwt_device_id,
-    jwt_times_ok,
-    parse_correlation,
-    parse_reports,
     parse_request,
     redacted,
     step_types,
+)
+from claimd.domain.provisioning_wire import (
+    MAX_REPORT_BYTES,
+    MAX_REPORTS,
+    DeviceReport,
+    DeviceStep,
+    ResponseType,
+    StepType,
+    decode_reports,
+    encode_steps,
+    parse_correlation,
+    parse_reports,
 )
 
 CMD = uuid.UUID("0b7e6a3c-5d1f-4e2a-9c8b-1a2b3c4d5e6f")

@@ -17,6 +17,25 @@ _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
 MAX_KEY_LENGTH = 255
 
 
+@dataclass(frozen=True, slots=True)
+class StoredAttribute:
+    """An attribute as the store keeps it: a secret's value is kept only as its digest."""
+
+    key: str
+    value: Any
+    last_update_ts: int
+    secret_digest: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttribute:
+    """An attribute to save (``secret_digest`` for a secret value that is stored digested)."""
+
+    key: str
+    value: Any
+    secret_digest: bytes | None = None
+
+
 def cast_attribute_value(value: Any) -> Any:
     """ThingsBoard casts numeric strings to numbers; ``"true"`` stays a string."""
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):

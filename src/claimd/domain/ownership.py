@@ -30,6 +30,18 @@ IDENTIFIED = "IDENTIFIED"  # ownershipStatus of a device whose claim was proven 
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedFilter:
+    """Which claimed devices a listing shows (nRF Cloud's ListClaimedDevices query)."""
+
+    tags: tuple[str, ...] = ()
+    all_tags: bool = False
+    status: str | None = None
+    device_type: str | None = None
+    claimed_after: int | None = None
+    claimed_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceIdentity:
     """The public key a tenant registered for a device, and what the device told about itself."""
 

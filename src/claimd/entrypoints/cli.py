@@ -133,7 +133,7 @@ async def _first_users(accounts: AccountService, settings: Settings) -> None:
 async def _serve(settings: Settings, explicit: set[str]) -> None:
     from claimd.bootstrap import build
     from claimd.entrypoints.coap import start_coap
-    from claimd.entrypoints.http import create_app
+    from claimd.entrypoints.http.app import create_app
     from claimd.entrypoints.http.server import build_server
     from claimd.entrypoints.mqtt.server import MqttLimits, MqttServer
 

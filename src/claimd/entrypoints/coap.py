@@ -32,7 +32,7 @@ from claimd.domain.errors import (
     TooManyRequests,
 )
 from claimd.domain.model import Device, Door
-from claimd.domain.provisioning import decode_reports, encode_steps
+from claimd.domain.provisioning_wire import decode_reports, encode_steps
 from claimd.services.claiming import ClaimService, WindowResult
 from claimd.services.common import Origin
 from claimd.services.devices import DeviceService

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from claimd.domain.access import ApiKeyRecord
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import Authority, Principal
 from claimd.domain.roles import (
@@ -24,7 +25,8 @@ from claimd.services.accounts import AccountService, resolve_role
 from claimd.services.common import check_text
 from claimd.services.devices import require_tenant_admin
 from claimd.services.guesses import Guesses
-from claimd.services.ports import ApiKeyRecord, Clock, Repository, SecretHasher
+from claimd.services.ports import Clock, SecretHasher
+from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWorkFactory
 
 API_KEY = "api-key"

@@ -1,29 +1,30 @@
-"""Tenants, customers and users: login, activation, and the first tenant admin on first start."""
+"""Who you are: login and sessions (JWTs, the per-process check that a user still exists), passwords
+(change, activation and reset links, the operator's reset), and the first users on first start.
+
+Tenants, customers and users as an administrator manages them are in services/directory.py."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
 
+from claimd.domain.access import UserAccess
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
-from claimd.domain.model import NULL_UUID, TENANT_CONTACT_FIELDS, Authority, Customer, Page, Principal, Tenant, User
+from claimd.domain.model import NULL_UUID, Authority, Principal, Tenant, User
 from claimd.domain.roles import BUILT_IN_ROLES, DEFAULT_ROLE, Role
-from claimd.services.common import check_page, check_text
-from claimd.services.devices import require_tenant_admin
+from claimd.services.administration import check_email, managed_user
 from claimd.services.guesses import Guesses, LockedOut
-from claimd.services.ports import Clock, PasswordHasher, Repository, SecretHasher, TokenCodec, UserAccess
-from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
+from claimd.services.ports import Clock, PasswordHasher, SecretHasher, TokenCodec
+from claimd.services.stores import Repository
+from claimd.services.uow import UnitOfWorkFactory
 
 ACTIVATION = "activation"
 PASSWORD_RESET = "password-reset"
 RESET_TTL_MS = 24 * 3_600_000  # a password-reset link works once, for a day
 MIN_PASSWORD_LENGTH = 6
 ACTIVE_CACHE_S = 5.0
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 # A real argon2id hash of a random password, verified when the e-mail is unknown so that a login's
 # timing does not tell whether an account exists.
 _DUMMY_PASSWORD = secrets.token_urlsafe(16)
@@ -40,14 +41,6 @@ def _check_password(password: str) -> None:
         raise InvalidArgument(f"Password must be at least {MIN_PASSWORD_LENGTH} characters long")
 
 
-def _check_email(email: str) -> str:
-    email = (email or "").strip()
-    check_text("Email", email)
-    if not _EMAIL.fullmatch(email):
-        raise InvalidArgument(f"Invalid email address format '{email}'!")
-    return email
-
-
 def resolve_role(access: UserAccess) -> Role:
     """A user's role: its tenant role, a built-in one, or OWNER when none is set. A role name that
     matches nothing (it cannot be deleted while given) falls to the least: VIEWER."""
@@ -58,43 +51,13 @@ def resolve_role(access: UserAccess) -> Role:
     return BUILT_IN_ROLES.get(access.role_name, BUILT_IN_ROLES["VIEWER"])
 
 
-def require_system_admin(principal: Principal) -> None:
-    if not principal.is_system_admin:
-        raise PermissionDenied()
-
-
-def manages(principal: Principal, user: User) -> bool:
-    """Whether ``principal`` administers ``user``: a tenant admin the users of its tenant, the system
-    administrator the tenant admins of every tenant (as in ThingsBoard)."""
-    if principal.is_tenant_admin:
-        return user.tenant_id == principal.tenant_id and user.authority is not Authority.SYS_ADMIN
-    return principal.is_system_admin and user.authority is Authority.TENANT_ADMIN
-
-
-async def _managed_user(tx: UnitOfWork[Repository], principal: Principal, user_id: uuid.UUID) -> User:
-    """A user that ``principal`` administers (for its activation and reset links, and deletion)."""
-    if not (principal.is_tenant_admin or principal.is_system_admin):
-        raise PermissionDenied()
-    user = await tx.repo.get_user(user_id)
-    if user is None or not manages(principal, user):
-        raise NotFound()
-    return user
-
-
-def _tenant_contact(contact: dict[str, Any] | None) -> dict[str, str]:
-    contact = {k: v for k, v in (contact or {}).items() if k in TENANT_CONTACT_FIELDS and v is not None}
-    for key, value in contact.items():
-        if not isinstance(value, str):
-            raise InvalidArgument(f"Tenant {key} must be text")
-        check_text(f"Tenant {key}", value)
-    return contact
-
-
 class LoginLockedOut(LockedOut):
     code = "LOGIN_LOCKED_OUT"
 
 
 class AccountService:
+    """Logins and sessions, passwords, activation and reset links, and the first users."""
+
     def __init__(
         self,
         uow: UnitOfWorkFactory[Repository],
@@ -234,241 +197,15 @@ class AccountService:
             raise AuthenticationFailed("User not found")
         return user
 
-    # tenants (the system administrator's) --------------------------------------------------
-    async def save_tenant(
-        self,
-        principal: Principal,
-        title: str,
-        email: str | None = None,
-        contact: dict[str, Any] | None = None,
-        additional_info: dict[str, Any] | None = None,
-        tenant_id: uuid.UUID | None = None,
-    ) -> Tenant:
-        require_system_admin(principal)
-        title = (title or "").strip()
-        if not title:
-            raise InvalidArgument("Tenant title should be specified!")
-        check_text("Tenant title", title)
-        check_text("Tenant email", email)
-        tenant = Tenant(
-            id=tenant_id or uuid.uuid4(),
-            title=title,
-            created_time=self.clock(),
-            email=email,
-            contact=_tenant_contact(contact),
-            additional_info=dict(additional_info or {}),
-        )
-        async with self.uow(write=True) as tx:
-            if tenant_id is None:
-                await tx.repo.add_tenant(tenant)
-                return tenant
-            current = await tx.repo.get_tenant(tenant_id)
-            if current is None:
-                raise NotFound("Tenant wasn't found!")
-            tenant = replace(tenant, created_time=current.created_time)
-            await tx.repo.update_tenant(tenant)
-        return tenant
-
-    async def get_tenant(self, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
-        """The system administrator reads every tenant; a tenant admin its own."""
-        if not (principal.is_system_admin or (principal.is_tenant_admin and principal.tenant_id == tenant_id)):
-            raise PermissionDenied()
-        async with self.uow() as tx:
-            tenant = await tx.repo.get_tenant(tenant_id)
-        if tenant is None:
-            raise NotFound("Tenant wasn't found!")
-        return tenant
-
-    async def list_tenants(
-        self,
-        principal: Principal,
-        page: int,
-        page_size: int,
-        text: str | None = None,
-        sort: str | None = None,
-        order: str | None = None,
-    ) -> Page[Tenant]:
-        require_system_admin(principal)
-        check_page(page, page_size)
-        async with self.uow() as tx:
-            return await tx.repo.list_tenants(page, page_size, text, sort, order)
-
-    async def delete_tenant(self, principal: Principal, tenant_id: uuid.UUID) -> None:
-        """The tenant and everything in it: customers, users, devices, their claims and audit log."""
-        require_system_admin(principal)
-        async with self.uow(write=True) as tx:
-            if not await tx.repo.delete_tenant(tenant_id):
-                raise NotFound("Tenant wasn't found!")
-        self.forget()  # its users are gone with it
-
-    async def list_tenant_admins(
-        self, principal: Principal, tenant_id: uuid.UUID, page: int, page_size: int, text: str | None = None
-    ) -> Page[User]:
-        require_system_admin(principal)
-        check_page(page, page_size)
-        async with self.uow() as tx:
-            if await tx.repo.get_tenant(tenant_id) is None:
-                raise NotFound("Tenant wasn't found!")
-            return await tx.repo.list_users(tenant_id, None, page, page_size, text)
-
-    # customers -------------------------------------------------------------------------------
-    async def save_customer(
-        self,
-        principal: Principal,
-        title: str,
-        email: str | None = None,
-        additional_info: dict[str, Any] | None = None,
-        customer_id: uuid.UUID | None = None,
-    ) -> Customer:
-        require_tenant_admin(principal)
-        title = (title or "").strip()
-        if not title:
-            raise InvalidArgument("Customer title should be specified!")
-        check_text("Customer title", title)
-        check_text("Customer email", email)
-        async with self.uow(write=True) as tx:
-            if customer_id is not None:
-                current = await tx.repo.get_customer(principal.tenant_id, customer_id)
-                if current is None:
-                    raise NotFound()
-                customer = replace(current, title=title, email=email, additional_info=dict(additional_info or {}))
-                await tx.repo.update_customer(customer)
-                return customer
-            customer = Customer(
-                id=uuid.uuid4(),
-                tenant_id=principal.tenant_id,
-                title=title,
-                email=email,
-                additional_info=dict(additional_info or {}),
-                created_time=self.clock(),
-            )
-            await tx.repo.add_customer(customer)
-        return customer
-
-    async def get_customer(self, principal: Principal, customer_id: uuid.UUID) -> Customer:
-        if principal.is_customer_user and principal.customer_id != customer_id:
-            raise PermissionDenied()
-        async with self.uow() as tx:
-            customer = await tx.repo.get_customer(principal.tenant_id, customer_id)
-        if customer is None:
-            raise NotFound()
-        return customer
-
-    async def list_customers(
-        self,
-        principal: Principal,
-        page: int,
-        page_size: int,
-        text: str | None = None,
-        sort: str | None = None,
-        order: str | None = None,
-    ) -> Page[Customer]:
-        require_tenant_admin(principal)
-        check_page(page, page_size)
-        async with self.uow() as tx:
-            return await tx.repo.list_customers(principal.tenant_id, page, page_size, text, sort, order)
-
-    async def delete_customer(self, principal: Principal, customer_id: uuid.UUID) -> None:
-        require_tenant_admin(principal)
-        async with self.uow(write=True) as tx:
-            if not await tx.repo.delete_customer(principal.tenant_id, customer_id):
-                raise NotFound()
-            # its devices become unassigned (ON DELETE SET NULL): close what it had queued for them
-            await tx.repo.cancel_open_commands(self.clock(), customer_id=customer_id)
-        self.forget()  # its users are gone with it
-
-    # users -----------------------------------------------------------------------------------
+    # activation and password-reset links ------------------------------------------------------
     def _activation_digest(self, token: str) -> bytes:
         return self.hasher.digest(ACTIVATION, "", token)
-
-    async def create_user(
-        self,
-        principal: Principal,
-        email: str,
-        authority: Authority,
-        customer_id: uuid.UUID | None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        additional_info: dict[str, Any] | None = None,
-        tenant_id: uuid.UUID | None = None,
-    ) -> User:
-        """A tenant admin makes customer users and tenant admins of its tenant; the system administrator
-        makes the tenant admins of any tenant (``tenant_id``), as in ThingsBoard."""
-        if principal.is_system_admin:
-            if authority is not Authority.TENANT_ADMIN:
-                raise PermissionDenied("The system administrator creates tenant admins (authority TENANT_ADMIN)")
-            if tenant_id is None or tenant_id == NULL_UUID:
-                raise InvalidArgument("Tenant admin should be assigned to a tenant: give its tenantId")
-        else:
-            require_tenant_admin(principal)
-            if tenant_id is not None and tenant_id != principal.tenant_id:
-                raise PermissionDenied()
-            tenant_id = principal.tenant_id
-        email = _check_email(email)
-        check_text("First name", first_name)
-        check_text("Last name", last_name)
-        if authority is Authority.CUSTOMER_USER:
-            if customer_id is None:
-                raise InvalidArgument("Customer user should be assigned to a customer!")
-        elif authority is Authority.TENANT_ADMIN:
-            customer_id = None
-        else:
-            raise PermissionDenied()
-        user = User(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            email=email,
-            authority=authority,
-            first_name=first_name,
-            last_name=last_name,
-            additional_info=dict(additional_info or {}),
-            created_time=self.clock(),
-        )
-        async with self.uow(write=True) as tx:
-            if principal.is_system_admin and await tx.repo.get_tenant(tenant_id) is None:
-                raise NotFound("Tenant wasn't found!")
-            if customer_id is not None and await tx.repo.get_customer(tenant_id, customer_id) is None:
-                raise NotFound("Customer wasn't found!")
-            await tx.repo.add_user(user, None)
-        return user
-
-    async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
-        async with self.uow() as tx:
-            user = await tx.repo.get_user(user_id)
-        if user is None:
-            raise NotFound()
-        if user.id == principal.user_id:
-            return user
-        if principal.is_customer_user and user.tenant_id == principal.tenant_id:
-            raise PermissionDenied()
-        if not manages(principal, user):
-            raise NotFound()
-        return user
-
-    async def list_customer_users(
-        self, principal: Principal, customer_id: uuid.UUID, page: int, page_size: int, text: str | None = None
-    ) -> Page[User]:
-        require_tenant_admin(principal)
-        check_page(page, page_size)
-        async with self.uow() as tx:
-            if await tx.repo.get_customer(principal.tenant_id, customer_id) is None:
-                raise NotFound()
-            return await tx.repo.list_users(principal.tenant_id, customer_id, page, page_size, text)
-
-    async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
-        if user_id == principal.user_id:
-            raise InvalidArgument("You can't delete your own account")
-        async with self.uow(write=True) as tx:
-            user = await _managed_user(tx, principal, user_id)
-            await tx.repo.delete_user(user.tenant_id, user_id)
-        self.forget(user_id)
 
     async def new_activation_token(self, principal: Principal, user_id: uuid.UUID) -> str:
         """A fresh one-time activation token; only its digest is kept, so each call replaces the last."""
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            if (await _managed_user(tx, principal, user_id)).enabled:
+            if (await managed_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is already activated!")
             await tx.repo.set_activation_digest(user_id, self._activation_digest(token))
         return token
@@ -487,7 +224,7 @@ class AccountService:
         its digest is kept, so each call replaces the last."""
         token = secrets.token_urlsafe(24)
         async with self.uow(write=True) as tx:
-            if not (await _managed_user(tx, principal, user_id)).enabled:
+            if not (await managed_user(tx, principal, user_id)).enabled:
                 raise InvalidArgument("User is not active: use its activation link")
             await tx.repo.set_reset_digest(
                 user_id, self.hasher.digest(PASSWORD_RESET, "", token), self.clock() + RESET_TTL_MS
@@ -527,7 +264,7 @@ class AccountService:
                 return None
         now = self.clock()
         tenant = Tenant(uuid.uuid4(), "Default", now)
-        email = _check_email(email or "admin@claimd.local")
+        email = check_email(email or "admin@claimd.local")
         admin = User(
             id=uuid.uuid4(),
             tenant_id=tenant.id,
@@ -545,7 +282,7 @@ class AccountService:
         async with self.uow() as tx:
             if await tx.repo.count_users(Authority.SYS_ADMIN):
                 return None
-        email = _check_email(email or "sysadmin@claimd.local")
+        email = check_email(email or "sysadmin@claimd.local")
         admin = User(
             id=uuid.uuid4(),
             tenant_id=NULL_UUID,

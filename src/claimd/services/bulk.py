@@ -43,7 +43,8 @@ from claimd.domain.model import Door, Principal
 from claimd.domain.roles import BULK_READ, BULK_WRITE, DEVICE_CLAIM
 from claimd.services.accounts import AccountService
 from claimd.services.common import Origin, RowDone
-from claimd.services.ports import NO_METRICS, Clock, Metrics, Repository, ResultRow, Sealer, SecretHasher
+from claimd.services.ports import NO_METRICS, Clock, Metrics, Sealer, SecretHasher
+from claimd.services.stores import Repository, ResultRow
 from claimd.services.uow import UnitOfWorkFactory
 
 log = logging.getLogger("claimd.bulk")

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from claimd.domain.attributes import parse_attributes_body
+from claimd.domain.attributes import NewAttribute, StoredAttribute, parse_attributes_body
 from claimd.domain.claiming import CLAIMING_DATA
 from claimd.domain.errors import AuthenticationFailed, Conflict, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.inputs import check_name
@@ -17,7 +17,8 @@ from claimd.domain.ownership import visible_to
 from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_WRITE
 from claimd.services.claiming import server_side_claim_data
 from claimd.services.common import Origin, audit_event, change_owner, check_page, check_text, require
-from claimd.services.ports import Clock, NewAttribute, Repository, Sealer, SecretHasher, StoredAttribute
+from claimd.services.ports import Clock, Sealer, SecretHasher
+from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 ACCESS_TOKEN = "access-token"

@@ -31,7 +31,8 @@ from claimd.domain.roles import DEVICE_READ
 from claimd.services.claiming import ClaimService, CodeProof, code_digest
 from claimd.services.common import Origin, RowDone, record_row, require
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
-from claimd.services.ports import Clock, Repository, SecretHasher
+from claimd.services.ports import Clock, SecretHasher
+from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWorkFactory
 
 log = logging.getLogger("claimd.lorawan")

@@ -20,6 +20,7 @@ from claimd.domain.model import AuditAction, Device, Principal
 from claimd.domain.ownership import (
     BlockedBy,
     ClaimedDevice,
+    ClaimedFilter,
     DeviceIdentity,
     Tag,
     check_tag,
@@ -29,7 +30,8 @@ from claimd.domain.ownership import (
 from claimd.domain.roles import DEVICE_BLOCK, DEVICE_READ, DEVICE_READ_RESTRICTED, DEVICE_TAG, TAG_READ, TAG_WRITE
 from claimd.services.common import Origin, RowDone, audit_event, check_text, record_row, require
 from claimd.services.devices import DeviceDraft, DeviceService, require_tenant_admin
-from claimd.services.ports import ClaimedFilter, Clock, IdentityKeys, Repository
+from claimd.services.ports import Clock, IdentityKeys
+from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_PAGE_LIMIT = 1000

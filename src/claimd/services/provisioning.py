@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from claimd.domain.device_jwt import jwt_device_id, jwt_times_ok
 from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound
 from claimd.domain.model import Device, Principal
 from claimd.domain.ownership import DeviceBlocked, visible_to
@@ -23,22 +24,18 @@ from claimd.domain.provisioning import (
     CommandRequest,
     CommandStatus,
     DeviceNotClaimed,
-    DeviceReport,
-    DeviceStep,
     ProvisioningCommand,
     TooManyCommands,
     apply_report,
     device_steps,
-    encode_steps,
-    jwt_device_id,
-    jwt_times_ok,
-    parse_correlation,
     parse_request,
     step_types,
 )
+from claimd.domain.provisioning_wire import DeviceReport, DeviceStep, encode_steps, parse_correlation
 from claimd.domain.roles import COMMAND_READ, COMMAND_WRITE
 from claimd.services.common import check_text, require
-from claimd.services.ports import Clock, IdentityKeys, Repository, Sealer
+from claimd.services.ports import Clock, IdentityKeys, Sealer
+from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_FETCH_LIMIT = 20

@@ -2,7 +2,7 @@
 
 Generic in the repository they expose, so that a use case can ask for no more than it needs: the
 claim proofs type their units of work with their own narrow store Protocols (services/claiming/), the
-other services with the whole :class:`claimd.services.ports.Repository`. The SQL adapter's units of
+other services with the whole :class:`claimd.services.stores.Repository`. The SQL adapter's units of
 work satisfy all of them; the in-memory fakes (adapters/memory/) only the claim stores.
 """
 

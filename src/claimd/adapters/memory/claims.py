@@ -10,10 +10,10 @@ from dataclasses import replace
 from typing import Any
 
 from claimd.adapters.memory.store import MemoryState
+from claimd.domain.attributes import NewAttribute, StoredAttribute
 from claimd.domain.claiming import CLAIMING_DATA
 from claimd.domain.model import AttributeScope, AuditEvent, Device
 from claimd.services.claiming.ports import ClaimTarget, ClaimWrites
-from claimd.services.ports import NewAttribute, StoredAttribute
 
 _SPENDS: dict[type, Callable[[MemoryState, Any, ClaimWrites], None]] = {}
 

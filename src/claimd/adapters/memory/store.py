@@ -16,11 +16,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from claimd.domain.attributes import StoredAttribute
 from claimd.domain.claiming import ClaimData
 from claimd.domain.lorawan import LorawanIdentity
 from claimd.domain.model import AuditEvent, Device
 from claimd.domain.ownership import DeviceIdentity
-from claimd.services.ports import StoredAttribute
 
 
 @dataclass

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claimd.adapters.sql.rows import device_row, str_or_none, unstorable, upsert
 from claimd.adapters.sql.tables import attributes, audit_log, claim_windows, devices, users
+from claimd.domain.attributes import StoredAttribute
 from claimd.domain.claiming import CLAIMING_DATA, ClaimData
 from claimd.domain.model import AttributeScope, AuditEvent
 from claimd.services.claiming.ports import ClaimTarget, ClaimWrites
-from claimd.services.ports import StoredAttribute
 
 
 @dataclass(frozen=True, slots=True)

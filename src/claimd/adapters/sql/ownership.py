@@ -34,10 +34,10 @@ from claimd.adapters.sql.tables import (
     tags,
     users,
 )
+from claimd.domain.access import ApiKeyRecord, UserAccess
 from claimd.domain.errors import Conflict
-from claimd.domain.ownership import DeviceIdentity, Tag
+from claimd.domain.ownership import ClaimedFilter, DeviceIdentity, Tag
 from claimd.domain.roles import Role, parse_permissions
-from claimd.services.ports import ApiKeyRecord, ClaimedFilter, UserAccess
 
 
 def _identity(row: Any) -> DeviceIdentity:

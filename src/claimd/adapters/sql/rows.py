@@ -11,9 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claimd.domain.attributes import StoredAttribute
 from claimd.domain.inputs import text_problem
 from claimd.domain.model import NULL_UUID, AuditAction, AuditEvent, Authority, Customer, Device, Door, Tenant, User
-from claimd.services.ports import StoredAttribute
 
 
 def unstorable(*values: str | None) -> bool:

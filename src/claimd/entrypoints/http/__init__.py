@@ -1,5 +1,6 @@
-"""The HTTP door: ThingsBoard-compatible REST API, the HTTP device API, health and OpenAPI."""
+"""The HTTP door: ThingsBoard-compatible REST API, the HTTP device API, health and OpenAPI.
 
-from claimd.entrypoints.http.app import create_app
-
-__all__ = ["create_app"]
+The application is built by :func:`claimd.entrypoints.http.app.create_app`. This package module imports
+none of its modules, so that they may import each other (``from claimd.entrypoints.http import errors``)
+without an import cycle through it.
+"""

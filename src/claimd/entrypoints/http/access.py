@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from claimd.domain.access import ApiKeyRecord
 from claimd.domain.roles import Role
 from claimd.entrypoints.http.responses import ApiKeyList, NewApiKey, RoleList, UserRoleSet, problem
 from claimd.entrypoints.http.responses import Role as RoleOut
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 from claimd.entrypoints.http.wire import iso_ms
-from claimd.services.ports import ApiKeyRecord
 
 router = APIRouter(tags=["roles and API keys"])
 

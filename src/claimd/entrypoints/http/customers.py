@@ -26,7 +26,7 @@ router = APIRouter(tags=["customers and users"])
 
 @router.post("/api/customer", responses=thingsboard({200: {"model": Customer}}), summary="Create or update a customer")
 async def save_customer(body: CustomerIn, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    customer = await c.accounts.save_customer(
+    customer = await c.directory.save_customer(
         principal, body.title, body.email, body.additional_info, body.id.id if body.id else None
     )
     return customer_json(customer)
@@ -34,7 +34,7 @@ async def save_customer(body: CustomerIn, principal: PrincipalDep, c: ContainerD
 
 @router.get("/api/customer/{customerId}", responses=thingsboard({200: {"model": Customer}}), summary="Get a customer")
 async def get_customer(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    return customer_json(await c.accounts.get_customer(principal, customerId))
+    return customer_json(await c.directory.get_customer(principal, customerId))
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def list_customers(
     sortProperty: str | None = None,
     sortOrder: str | None = None,
 ) -> dict[str, Any]:
-    result = await c.accounts.list_customers(principal, page, pageSize, textSearch, sortProperty, sortOrder)
+    result = await c.directory.list_customers(principal, page, pageSize, textSearch, sortProperty, sortOrder)
     return page_json(result, page, customer_json)
 
 
@@ -60,7 +60,7 @@ async def list_customers(
     summary="Delete a customer; its devices become unassigned",
 )
 async def delete_customer(customerId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:
-    await c.accounts.delete_customer(principal, customerId)
+    await c.directory.delete_customer(principal, customerId)
     return Response(status_code=200)
 
 
@@ -82,7 +82,7 @@ async def save_user(
 ) -> dict[str, Any]:
     if sendActivationMail:  # refused before anything is stored: a user silently left without a link helps no one
         raise InvalidArgument(NO_MAIL)
-    user = await c.accounts.create_user(
+    user = await c.directory.create_user(
         principal,
         body.email,
         body.authority,
@@ -107,14 +107,14 @@ async def send_activation_mail(principal: PrincipalDep, email: str | None = None
 
 @router.get("/api/user/{userId}", responses=thingsboard({200: {"model": User}}), summary="Get a user")
 async def get_user(userId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    return user_json(await c.accounts.get_user(principal, userId))
+    return user_json(await c.directory.get_user(principal, userId))
 
 
 @router.delete(
     "/api/user/{userId}", response_class=Response, responses=thingsboard({200: EMPTY}), summary="Delete a user"
 )
 async def delete_user(userId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:
-    await c.accounts.delete_user(principal, userId)
+    await c.directory.delete_user(principal, userId)
     return Response(status_code=200)
 
 
@@ -131,7 +131,7 @@ async def list_customer_users(
     page: int = 0,
     textSearch: str | None = None,
 ) -> dict[str, Any]:
-    result = await c.accounts.list_customer_users(principal, customerId, page, pageSize, textSearch)
+    result = await c.directory.list_customer_users(principal, customerId, page, pageSize, textSearch)
     return page_json(result, page, user_json)
 
 

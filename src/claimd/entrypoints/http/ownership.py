@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from claimd.domain.bulk import BulkEndpoint
-from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, Tag
+from claimd.domain.ownership import IDENTIFIED, ClaimedDevice, ClaimedFilter, Tag
 from claimd.entrypoints.http.bodies import read_token_claim
 from claimd.entrypoints.http.responses import (
     BulkSubmitted,
@@ -37,7 +37,6 @@ from claimd.entrypoints.http.security import ContainerDep, OriginDep, PrincipalD
 from claimd.entrypoints.http.uploads import submit_bulk
 from claimd.entrypoints.http.wire import is_csv, iso_ms, parse_time
 from claimd.services.ownership import IdentityDraft
-from claimd.services.ports import ClaimedFilter
 
 router = APIRouter(tags=["ownership (nRF Cloud compatible)"])
 

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from claimd.bootstrap import Container
 from claimd.domain.errors import AuthenticationFailed
 from claimd.domain.model import Device
-from claimd.domain.provisioning import MAX_REPORT_BYTES, decode_reports, encode_steps, redacted
+from claimd.domain.provisioning import redacted
+from claimd.domain.provisioning_wire import MAX_REPORT_BYTES, decode_reports, encode_steps
 from claimd.entrypoints.http.bodies import read_command
 from claimd.entrypoints.http.responses import (
     Command,

@@ -34,7 +34,7 @@ router = APIRouter(tags=["tenants"])
     "`tenantId`).",
 )
 async def save_tenant(body: TenantIn, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    tenant = await c.accounts.save_tenant(
+    tenant = await c.directory.save_tenant(
         principal, body.title, body.email, body.contact(), body.additional_info, body.id.id if body.id else None
     )
     return tenant_json(tenant)
@@ -54,7 +54,7 @@ async def list_tenants(
     sortProperty: str | None = None,
     sortOrder: str | None = None,
 ) -> dict[str, Any]:
-    result = await c.accounts.list_tenants(principal, page, pageSize, textSearch, sortProperty, sortOrder)
+    result = await c.directory.list_tenants(principal, page, pageSize, textSearch, sortProperty, sortOrder)
     return page_json(result, page, tenant_json)
 
 
@@ -64,7 +64,7 @@ async def list_tenants(
     summary="Get a tenant (the system administrator, or the tenant's own admin)",
 )
 async def get_tenant(tenantId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    return tenant_json(await c.accounts.get_tenant(principal, tenantId))
+    return tenant_json(await c.directory.get_tenant(principal, tenantId))
 
 
 @router.delete(
@@ -74,7 +74,7 @@ async def get_tenant(tenantId: uuid.UUID, principal: PrincipalDep, c: ContainerD
     summary="Delete a tenant with its customers, users, devices and audit log (system administrator)",
 )
 async def delete_tenant(tenantId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> Response:
-    await c.accounts.delete_tenant(principal, tenantId)
+    await c.directory.delete_tenant(principal, tenantId)
     return Response(status_code=200)
 
 
@@ -91,7 +91,7 @@ async def list_tenant_admins(
     page: int = 0,
     textSearch: str | None = None,
 ) -> dict[str, Any]:
-    result = await c.accounts.list_tenant_admins(principal, tenantId, page, pageSize, textSearch)
+    result = await c.directory.list_tenant_admins(principal, tenantId, page, pageSize, textSearch)
     return page_json(result, page, user_json)
 
 
@@ -105,7 +105,7 @@ def tenant_info_json(tenant: Tenant) -> dict[str, Any]:
     summary="Get a tenant with its profile name (ThingsBoard's TenantInfo)",
 )
 async def get_tenant_info(tenantId: uuid.UUID, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
-    return tenant_info_json(await c.accounts.get_tenant(principal, tenantId))
+    return tenant_info_json(await c.directory.get_tenant(principal, tenantId))
 
 
 @router.get(
@@ -122,5 +122,5 @@ async def list_tenant_infos(
     sortProperty: str | None = None,
     sortOrder: str | None = None,
 ) -> dict[str, Any]:
-    result = await c.accounts.list_tenants(principal, page, pageSize, textSearch, sortProperty, sortOrder)
+    result = await c.directory.list_tenants(principal, page, pageSize, textSearch, sortProperty, sortOrder)
     return page_json(result, page, tenant_info_json)

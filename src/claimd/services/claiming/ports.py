@@ -8,8 +8,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from claimd.domain.attributes import StoredAttribute
 from claimd.domain.model import AuditEvent, Device
-from claimd.services.ports import StoredAttribute
+from claimd.services.stores.audit import AuditWrites
 
 #: What a proof spends when its claim is granted (a token's nonce, a LoRaWAN code), as a frozen data
 #: class of the proof's own; a store writes it beside the owner, only if the owner was set.
@@ -43,8 +44,8 @@ class ClaimWrites:
     spends: tuple[Spend, ...] = ()
 
 
-class ClaimStore(Protocol):
-    """The claim core's reads and writes, inside one unit of work."""
+class ClaimStore(AuditWrites, Protocol):
+    """The claim core's reads and writes, inside one unit of work (and the audit writes, see AuditWrites)."""
 
     async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None:
         """One statement: the device by name, locked for the transaction, with its claimingData and
@@ -61,12 +62,6 @@ class ClaimStore(Protocol):
         ...
 
     async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None: ...
-    async def add_audit(self, event: AuditEvent) -> None: ...
-    async def add_failed_attempt(self, event: AuditEvent, since_ms: int) -> None:
-        """Audit a failed guess: one more on the latest line of the same device, action, outcome, user
-        and source written since ``since_ms``, or a new line."""
-        ...
-
     async def finish_row(
         self, op_id: str, index: int, ok: bool, device_id: uuid.UUID | None, message: str | None
     ) -> bool: ...

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import replace
 from typing import Protocol
 
+from claimd.domain.attributes import NewAttribute
 from claimd.domain.claiming import CLAIMING_ALLOWED, CLAIMING_DATA, reclaim_restores_claiming_allowed
 from claimd.domain.errors import InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import AttributeScope, AuditAction, Authority, Device, Principal
@@ -14,7 +15,6 @@ from claimd.domain.roles import DEVICE_UNCLAIM
 from claimd.services.claiming.core import ClaimCore
 from claimd.services.claiming.ports import ClaimStore
 from claimd.services.common import Origin, OwnerStore, audit_event, change_owner
-from claimd.services.ports import NewAttribute
 from claimd.services.uow import UnitOfWorkFactory
 
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from claimd.domain.attributes import parse_claiming_data
+from claimd.domain.attributes import NewAttribute, StoredAttribute, parse_claiming_data
 from claimd.domain.claiming import (
     CLAIMING_ALLOWED,
     CLAIMING_DATA,
@@ -34,7 +34,7 @@ from claimd.domain.ownership import DeviceBlocked, Ownership
 from claimd.services.claiming.core import CLAIM_ATTRIBUTES, SECRET_KEY, ClaimCore, refusal_outcome
 from claimd.services.claiming.ports import ClaimStore
 from claimd.services.common import Origin, audit_event
-from claimd.services.ports import NewAttribute, SecretHasher, StoredAttribute
+from claimd.services.ports import SecretHasher
 from claimd.services.uow import UnitOfWorkFactory
 
 CLAIM_SECRET = "claim-secret"  # the purpose a claim key's digest is bound to

@@ -1,0 +1,43 @@
+"""The store's devices and their attributes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from claimd.domain.attributes import NewAttribute, StoredAttribute
+from claimd.domain.model import Device, Page
+
+
+class DeviceStore(Protocol):
+    async def add_device(self, device: Device, token_digest: bytes, token_sealed: str) -> None: ...
+    async def update_device(self, device: Device) -> bool: ...
+    async def get_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Device | None: ...
+    async def get_device_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None: ...
+    async def get_device_by_token(self, token_digest: bytes) -> Device | None: ...
+    async def get_device_token(self, device_id: uuid.UUID) -> str | None: ...
+    async def list_devices(
+        self,
+        tenant_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        page: int,
+        page_size: int,
+        text: str | None,
+        device_type: str | None,
+        sort: str | None = None,
+        order: str | None = None,
+        include_restricted: bool = True,
+    ) -> Page[Device]: ...
+    async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool: ...
+    async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
+
+
+class AttributeStore(Protocol):
+    async def save_attributes(
+        self, device_id: uuid.UUID, scope: str, items: list[NewAttribute], now_ms: int
+    ) -> None: ...
+    async def get_attributes(
+        self, device_id: uuid.UUID, scope: str | None, keys: list[str] | None
+    ) -> list[tuple[str, StoredAttribute]]: ...
+    async def get_attribute(self, device_id: uuid.UUID, scope: str, key: str) -> StoredAttribute | None: ...
+    async def delete_attributes(self, device_id: uuid.UUID, scope: str, keys: list[str]) -> None: ...
