@@ -116,7 +116,7 @@ def test_docs_token_parses_to_its_device_type_and_firmware():
     assert token.device_type == 3
     assert token.device_type_name == "nrf9160_SICA"
     assert token.firmware_id == DOCS_FIRMWARE
-    assert token.nonce_hex == DOCS_NONCE_HEX
+    assert token.nonce.hex() == DOCS_NONCE_HEX
     assert len(token.nonce) == 16
     assert len(token.signature) == 64
     assert token.protected == b"\xa1\x01\x26"  # {1: -7}

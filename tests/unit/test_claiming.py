@@ -21,7 +21,6 @@ from claimd.domain.claiming import (
     parse_device_claim,
     reclaim_restores_claiming_allowed,
     window_expiry,
-    window_replaceable,
 )
 from claimd.domain.errors import InvalidArgument, InvalidPayload
 
@@ -172,13 +171,6 @@ def test_window_expiry_non_positive_duration_uses_default(duration):
 def test_window_expiry_is_capped_to_fit_64_bits():
     assert window_expiry(NOW, 10**30, 86_400_000) == MAX_EXPIRATION_MS
     assert window_expiry(NOW, 2**63 - 1, 86_400_000) < 2**63 - NOW
-
-
-def test_window_replaceable():
-    assert window_replaceable(None, NOW)
-    assert not window_replaceable(ClaimData(DIGEST, NOW + 1), NOW)
-    assert not window_replaceable(ClaimData(DIGEST, NOW), NOW)  # still live at its expiry instant
-    assert window_replaceable(ClaimData(DIGEST, NOW - 1), NOW)
 
 
 @pytest.mark.parametrize(

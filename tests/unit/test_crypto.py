@@ -215,7 +215,7 @@ def test_expired_refresh_token_rejected_as_expired():
     codec = JwtCodec(SECRET, refresh_ttl_s=-10)
     _, refresh = codec.issue(_user())
     with pytest.raises(AuthenticationFailed) as info:
-        codec.refresh_subject(refresh)
+        codec.refresh_claims(refresh)
     assert info.value.expired is True
 
 
@@ -239,11 +239,11 @@ def test_refresh_token_is_not_an_access_token():
         codec.principal(refresh)
 
 
-def test_refresh_subject_round_trip():
+def test_refresh_claims_round_trip():
     codec = JwtCodec(SECRET)
     user = _user()
     _, refresh = codec.issue(user)
-    assert codec.refresh_subject(refresh) == user.id
+    assert codec.refresh_claims(refresh)[0] == user.id
 
 
 def test_access_token_is_not_a_refresh_token():
@@ -251,13 +251,13 @@ def test_access_token_is_not_a_refresh_token():
     access, _ = codec.issue(_user())
     codec.principal(access)  # even once cached as an access token
     with pytest.raises(AuthenticationFailed):
-        codec.refresh_subject(access)
+        codec.refresh_claims(access)
 
 
 def test_refresh_token_of_another_server_rejected():
     _, refresh = JwtCodec(OTHER_SECRET).issue(_user())
     with pytest.raises(AuthenticationFailed):
-        JwtCodec(SECRET).refresh_subject(refresh)
+        JwtCodec(SECRET).refresh_claims(refresh)
 
 
 def test_tokens_are_unique():

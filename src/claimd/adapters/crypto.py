@@ -160,9 +160,6 @@ class JwtCodec:
             self._cache.popitem(last=False)
         return principal
 
-    def refresh_subject(self, refresh_token: str) -> uuid.UUID:
-        return self.refresh_claims(refresh_token)[0]
-
     def refresh_claims(self, refresh_token: str) -> tuple[uuid.UUID, int]:
         claims = self._decode(refresh_token)
         if claims["scopes"] != ["REFRESH_TOKEN"]:

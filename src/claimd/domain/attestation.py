@@ -89,10 +89,6 @@ class ClaimToken:
     def device_type_name(self) -> str:
         return device_type_name(self.device_type)
 
-    @property
-    def nonce_hex(self) -> str:
-        return self.nonce.hex()
-
 
 def signed_bytes(protected: bytes, message: bytes) -> bytes:
     """The COSE ToBeSigned of a claim token (RFC 9052 §4.4, Signature1, no external AAD)."""

@@ -115,11 +115,6 @@ def window_expiry(now_ms: int, duration_ms: int, default_duration_ms: int) -> in
     return min(now_ms + (duration_ms if duration_ms > 0 else default_duration_ms), MAX_EXPIRATION_MS)
 
 
-def window_replaceable(existing: ClaimData | None, now_ms: int) -> bool:
-    """A live window is kept (ThingsBoard's put-if-absent); an expired one gives way to the next."""
-    return existing is None or existing.is_expired(now_ms)
-
-
 def reclaim_restores_claiming_allowed(*, allow_by_default: bool, was_assigned: bool) -> bool:
     """After a reclaim, a device needs ``claimingAllowed = true`` again when claiming is not on by default."""
     return was_assigned and not allow_by_default

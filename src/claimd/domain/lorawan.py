@@ -15,7 +15,7 @@ Claim authentication code (CAC, TR005's owner token)
     compares case-insensitively and is kept in upper case (``c05ea29c`` is ``C05EA29C``: the usual
     code is 4 random bytes printed as hex, and TTS's claim request only takes upper case); any other
     code is case-sensitive (``Pin7`` is not ``PIN7``). :func:`normalize_code` gives the form to
-    store and to compare; :func:`same_code` compares two codes in constant time. A code has an
+    store and to compare (as a keyed digest, in constant time). A code has an
     optional validity window in epoch milliseconds, both ends inclusive (as claim windows, see
     ``domain/claiming.py``): :func:`check_code_window` checks its shape, :func:`code_usable` whether
     it can be used now. The generator lives in ``adapters/qrimage.py`` (randomness is not a rule).
@@ -23,7 +23,6 @@ Claim authentication code (CAC, TR005's owner token)
 
 from __future__ import annotations
 
-import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -85,11 +84,6 @@ def format_eui(value: bytes | int) -> str:
     return value.hex().upper()
 
 
-def eui_bytes(eui: str) -> bytes:
-    """The 8 big-endian bytes of an EUI-64 (any form :func:`parse_eui` accepts)."""
-    return bytes.fromhex(parse_eui(eui))
-
-
 def is_zero_eui(eui: str) -> bool:
     return parse_eui(eui) == ZERO_EUI
 
@@ -115,16 +109,6 @@ def normalize_code(value: str) -> str:
     case-insensitively), as given otherwise (case-sensitive)."""
     check_code(value)
     return value.upper() if is_hex(value) else value
-
-
-def same_code(presented: str, expected: str) -> bool:
-    """Whether two codes are the same code under the case rule, in time independent of where they
-    differ. An invalid ``presented`` code is simply not the same."""
-    try:
-        a = normalize_code(presented)
-    except InvalidClaimCode:
-        return False
-    return hmac.compare_digest(a.encode(), normalize_code(expected).encode())
 
 
 def check_code_window(valid_from_ms: int | None, valid_to_ms: int | None) -> None:

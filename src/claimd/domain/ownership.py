@@ -13,7 +13,6 @@ from claimd.domain.roles import DEVICE_READ, DEVICE_READ_RESTRICTED
 
 MAX_TAG_LENGTH = 100
 MAX_TAGS_PER_DEVICE = 100
-CHALLENGE_TTL_MS = 300_000
 
 
 class ClaimedStatus(enum.StrEnum):

@@ -39,6 +39,7 @@ from claimd.entrypoints.http.metrics import RequestTimer
 from claimd.entrypoints.http.metrics import router as metrics_router
 from claimd.entrypoints.http.requests import RequestLog
 from claimd.entrypoints.http.security import ContainerDep
+from claimd.entrypoints.web import install as install_web
 
 #: How long /readyz waits for the database and for Redis (side by side) before it answers 503.
 READY_TIMEOUT_S = 2.0
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(bench.router)
     docs_ui.install(app, title=app.title)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI schema
+    install_web(app)  # the pages at /, /login, /claim, /my/devices, /console/ (entrypoints/web/, docs/web.md)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, Any]:
