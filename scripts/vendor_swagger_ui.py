@@ -10,13 +10,12 @@ VERSION and README.md there are rewritten.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from npm_files import unpack
 
 PACKAGE = "swagger-ui-dist"
 FILES = [
@@ -42,22 +41,7 @@ Refresh them with `python scripts/vendor_swagger_ui.py [VERSION]`.
 
 def main(version: str = "latest") -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            ["npm", "pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", tmp],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-        ).stdout
-        tgz = Path(tmp) / json.loads(out)[0]["filename"]
-        with tarfile.open(tgz) as tar:
-            tar.extractall(
-                tmp,
-                members=[m for m in tar.getmembers() if m.name in {f"package/{f}" for f in [*FILES, "package.json"]}],
-                filter="data",
-            )
-        pkg = Path(tmp) / "package"
-        meta = json.loads((pkg / "package.json").read_text())
+        _tgz, pkg, meta = unpack(PACKAGE, version, FILES, Path(tmp))
         if DEST.exists():
             shutil.rmtree(DEST)
         DEST.mkdir(parents=True)

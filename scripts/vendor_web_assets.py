@@ -14,13 +14,12 @@ licence, next to a VENDOR.md naming version, licence, source and SHA-256:
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from npm_files import unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,19 +64,7 @@ do not edit them here.
 def fetch(asset: Asset) -> list[str]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            ["npm", "pack", f"{asset.package}@{asset.version}", "--json", "--pack-destination", tmp],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-        ).stdout
-        tgz = Path(tmp) / json.loads(out)[0]["filename"]
-        wanted = {f"package/{name}" for name in [*asset.files, "package.json"]}
-        with tarfile.open(tgz) as tar:
-            tar.extractall(tmp, members=[m for m in tar.getmembers() if m.name in wanted], filter="data")
-        pkg = Path(tmp) / "package"
-        meta = json.loads((pkg / "package.json").read_text())
+        tgz, pkg, meta = unpack(asset.package, asset.version, list(asset.files), Path(tmp))
         asset.dest.mkdir(parents=True, exist_ok=True)
         for source, name in asset.files.items():
             shutil.copyfile(pkg / source, asset.dest / name)

@@ -38,6 +38,7 @@ from claimd.services.directory import DirectoryService
 from claimd.services.gateways import GatewayService
 from claimd.services.guesses import Guesses, GuessPolicy
 from claimd.services.lorawan import LorawanService
+from claimd.services.overview import OverviewService
 from claimd.services.ownership import OwnershipService
 from claimd.services.ports import Clock, FailureLimiter
 from claimd.services.provisioning import ProvisioningService
@@ -206,6 +207,7 @@ class Container:
     access: AccessService
     provisioning: ProvisioningService
     lorawan: LorawanService
+    overview: OverviewService
     tokens: JwtCodec
     redis: object | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # GET /metrics
@@ -292,6 +294,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         access=AccessService(uow, hasher, accounts, clock, guesses),
         provisioning=ProvisioningService(uow, sealer, keys, clock),
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),
+        overview=OverviewService(uow, clock),
         tokens=tokens,
         redis=redis,
         metrics=metrics,

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from claimd.domain.claim_page import DEFAULT as DEFAULT_CLAIM_PAGE
+from claimd.domain.claim_page import ClaimPageSettings, settings_from, stored_settings
 from claimd.domain.errors import InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.model import NULL_UUID, TENANT_CONTACT_FIELDS, Authority, Customer, Page, Principal, Tenant, User
 from claimd.services.accounts import AccountService
@@ -18,6 +20,8 @@ from claimd.services.devices import require_tenant_admin
 from claimd.services.ports import Clock
 from claimd.services.stores import Repository
 from claimd.services.uow import UnitOfWorkFactory
+
+CLAIM_PAGE = "claimPage"  # the key of a tenant's additionalInfo that holds its claim page's settings
 
 
 def _title(kind: str, title: str, email: str | None) -> str:
@@ -259,6 +263,23 @@ class DirectoryService:
                 raise NotFound()
             return await tx.repo.list_users(principal.tenant_id, customer_id, page, page_size, text)
 
+    async def customers_with_users(
+        self, principal: Principal, customers: int, users_each: int
+    ) -> tuple[list[tuple[Customer, list[User], int]], int]:
+        """The tenant's newest ``customers`` customers, each with its first ``users_each`` users and how
+        many it has, and how many customers there are: two queries and a count, whatever the numbers."""
+        require_tenant_admin(principal)
+        check_page(0, customers)
+        async with self.uow() as tx:
+            page = await tx.repo.list_customers(principal.tenant_id, 0, customers, None, "createdTime", "DESC")
+            found = await tx.repo.users_of_customers(principal.tenant_id, [c.id for c in page.data])
+        by_customer: dict[uuid.UUID, list[User]] = {}
+        for user in found:
+            assert user.customer_id is not None
+            by_customer.setdefault(user.customer_id, []).append(user)
+        listed = [(c, by_customer.get(c.id, [])[:users_each], len(by_customer.get(c.id, []))) for c in page.data]
+        return listed, page.total_elements
+
     async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
         if user_id == principal.user_id:
             raise InvalidArgument("You can't delete your own account")
@@ -266,3 +287,22 @@ class DirectoryService:
             user = await managed_user(tx, principal, user_id)
             await tx.repo.delete_user(user.tenant_id, user_id)
         self.accounts.forget(user_id)
+
+    # the claim page's settings (domain/claim_page.py), kept in the tenant's additionalInfo -------------
+    async def claim_page(self, principal: Principal) -> ClaimPageSettings:
+        """The claim page of the caller's tenant, as its users see it."""
+        async with self.uow() as tx:
+            tenant = await tx.repo.get_tenant(principal.tenant_id)
+        return stored_settings(tenant.additional_info.get(CLAIM_PAGE)) if tenant else DEFAULT_CLAIM_PAGE
+
+    async def save_claim_page(self, principal: Principal, values: dict[str, Any]) -> ClaimPageSettings:
+        """A tenant admin sets its tenant's claim page (a field left out goes back to its default)."""
+        require_tenant_admin(principal)
+        settings = settings_from(values)
+        async with self.uow(write=True) as tx:
+            tenant = await tx.repo.get_tenant(principal.tenant_id)
+            if tenant is None:
+                raise NotFound("Tenant wasn't found!")
+            info = {**tenant.additional_info, CLAIM_PAGE: settings.as_json()}
+            await tx.repo.update_tenant(replace(tenant, additional_info=info))
+        return settings

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, true, update
-from sqlalchemy.exc import IntegrityError
 
 from claimd.adapters.sql.base import QueryBase
 from claimd.adapters.sql.rows import customer_row, str_or_none, tenant_row, unstorable, user_row, user_tenant
@@ -23,7 +22,6 @@ from claimd.adapters.sql.tables import (
     tenants,
     users,
 )
-from claimd.domain.errors import Conflict
 from claimd.domain.model import Authority, Customer, Page, Tenant, User
 
 #: Tables that hold a tenant's rows without a foreign key to it (deleted with the tenant by hand).
@@ -58,19 +56,14 @@ class AccountQueries(QueryBase):
         }
 
     async def add_tenant(self, tenant: Tenant) -> None:
-        await self._insert(
+        await self._write(
             insert(tenants).values(id=str(tenant.id), created_time=tenant.created_time, **self._tenant_values(tenant)),
             f"Tenant '{tenant.title}' already exists!",
         )
 
     async def update_tenant(self, tenant: Tenant) -> bool:
         stmt = update(tenants).where(tenants.c.id == str(tenant.id)).values(**self._tenant_values(tenant))
-        try:
-            async with self.conn.begin_nested():
-                result = await self.conn.execute(stmt)
-        except IntegrityError as exc:
-            raise Conflict(f"Tenant '{tenant.title}' already exists!") from exc
-        return result.rowcount == 1
+        return await self._write(stmt, f"Tenant '{tenant.title}' already exists!") == 1
 
     async def get_tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
         row = (await self.conn.execute(select(tenants).where(tenants.c.id == str(tenant_id)))).first()
@@ -98,7 +91,7 @@ class AccountQueries(QueryBase):
         return {"title": c.title, "email": c.email, "additional_info": json.dumps(c.additional_info)}
 
     async def add_customer(self, customer: Customer) -> None:
-        await self._insert(
+        await self._write(
             insert(customers).values(
                 id=str(customer.id),
                 tenant_id=str(customer.tenant_id),
@@ -114,12 +107,7 @@ class AccountQueries(QueryBase):
             .where(customers.c.id == str(customer.id), customers.c.tenant_id == str(customer.tenant_id))
             .values(**self._customer_values(customer))
         )
-        try:
-            async with self.conn.begin_nested():
-                result = await self.conn.execute(stmt)
-        except IntegrityError as exc:
-            raise Conflict("Customer with such title already exists!") from exc
-        return result.rowcount == 1
+        return await self._write(stmt, "Customer with such title already exists!") == 1
 
     async def get_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
         row = (
@@ -154,7 +142,7 @@ class AccountQueries(QueryBase):
 
     # users -----------------------------------------------------------------------------------
     async def add_user(self, user: User, activation_digest: bytes | None, password_hash: str | None = None) -> None:
-        await self._insert(
+        await self._write(
             insert(users).values(
                 id=str(user.id),
                 tenant_id=user_tenant(user.tenant_id),
@@ -244,6 +232,17 @@ class AccountQueries(QueryBase):
         if text:
             where = and_(where, func.lower(users.c.email).contains(text.lower(), autoescape=True))
         return await self._page(users, where, page, page_size, sort, order, user_row)
+
+    async def users_of_customers(self, tenant_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> list[User]:
+        """The users of these customers of the tenant, in one query, each customer's oldest first."""
+        if not customer_ids:
+            return []
+        rows = await self.conn.execute(
+            select(users)
+            .where(users.c.tenant_id == str(tenant_id), users.c.customer_id.in_([str(c) for c in customer_ids]))
+            .order_by(users.c.customer_id, users.c.created_time, users.c.id)
+        )
+        return [user_row(r) for r in rows]
 
     async def delete_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         result = await self.conn.execute(

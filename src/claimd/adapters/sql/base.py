@@ -1,4 +1,4 @@
-"""What the SQL query mixins share: the connection, and the paging and insert helpers."""
+"""What the SQL query mixins share: the connection, and the paging and write helpers."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _SORTABLE = {
 
 
 class QueryBase:
-    """The connection of one unit of work, and helpers of the paged listings and the inserts."""
+    """The connection of one unit of work, and helpers of the paged listings and the writes."""
 
     conn: AsyncConnection
 
@@ -38,9 +38,11 @@ class QueryBase:
         )
         return Page([mapper(r) for r in rows], total, page_size)
 
-    async def _insert(self, stmt: Any, conflict_message: str) -> None:
+    async def _write(self, stmt: Any, conflict_message: str) -> int:
+        """Run an INSERT or UPDATE in a savepoint: Conflict (with ``conflict_message``) when it breaks
+        a unique constraint, the transaction going on. The number of rows it wrote."""
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(stmt)
+                return (await self.conn.execute(stmt)).rowcount
         except IntegrityError as exc:
             raise Conflict(conflict_message) from exc

@@ -7,16 +7,30 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from claimd.adapters.sql.base import QueryBase
 from claimd.adapters.sql.claims import DELETE_ATTRIBUTES
 from claimd.adapters.sql.rows import attribute_row, audit_row, device_row, str_or_none, unstorable, upsert
-from claimd.adapters.sql.tables import attributes, audit_log, device_tags, devices, tags
+from claimd.adapters.sql.tables import (
+    attributes,
+    audit_log,
+    claim_windows,
+    customers,
+    device_identities,
+    device_tags,
+    devices,
+    lorawan_applications,
+    lorawan_identities,
+    tags,
+)
 from claimd.domain.attributes import NewAttribute, StoredAttribute
+from claimd.domain.claiming import CLAIMING_DATA
+from claimd.domain.device_list import AuditCursor, AuditQuery, DeviceCursor, DeviceKind, DeviceQuery, DeviceState
 from claimd.domain.errors import Conflict
-from claimd.domain.model import AuditEvent, Device, Page
+from claimd.domain.lorawan import LorawanIdentity
+from claimd.domain.model import AttributeScope, AuditEvent, Device, Page
 
 # Statements a claim (and a bulk row) runs, built once: building and keying a statement costs more
 # CPU than SQLite takes to run it, and a bulk job runs them for every row.
@@ -34,6 +48,10 @@ _GET_ATTRIBUTE = select(attributes).where(
     attributes.c.scope == bindparam("scope"),
     attributes.c.key == bindparam("key"),
 )
+
+
+#: Above every character a device name holds: ``name < prefix + _LAST_CHARACTER`` ends a prefix's range.
+_LAST_CHARACTER = "\U0010ffff"
 
 
 class DeviceQueries(QueryBase):
@@ -73,12 +91,7 @@ class DeviceQueries(QueryBase):
             .where(devices.c.id == str(device.id), devices.c.tenant_id == str(device.tenant_id))
             .values(**self._device_values(device))
         )
-        try:
-            async with self.conn.begin_nested():
-                result = await self.conn.execute(stmt)
-        except IntegrityError as exc:
-            raise Conflict("Device with such name already exists!") from exc
-        return result.rowcount == 1
+        return await self._write(stmt, "Device with such name already exists!") == 1
 
     async def get_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Device | None:
         row = (await self.conn.execute(_GET_DEVICE, {"id": str(device_id), "tenant_id": str(tenant_id)})).first()
@@ -218,3 +231,136 @@ class DeviceQueries(QueryBase):
         if device_id is not None:
             where = and_(where, audit_log.c.device_id == str(device_id))
         return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", audit_row)
+
+    # the console's keyset listings (issue 23) --------------------------------------------------
+    async def list_devices_after(
+        self, tenant_id: uuid.UUID, query: DeviceQuery, after: DeviceCursor | None, limit: int
+    ) -> list[tuple[Device, str | None]]:
+        """Up to ``limit`` devices of the tenant in (name, id) order after ``after``, each with its
+        owner's title. Served by the (tenant_id, name, id) index (migration 0011): the scan stops after
+        ``limit`` matching rows, whatever the fleet's size; an owner filter uses (tenant_id, customer_id,
+        name, id). A name prefix is a range of that index, checked exactly by ``substr``."""
+        if unstorable(query.name_prefix, query.tag) or (after is not None and unstorable(after[0])):
+            return []
+        tenant = str(tenant_id)
+        conds: list[Any] = [devices.c.tenant_id == tenant]
+        if after is not None:
+            conds.append(tuple_(devices.c.name, devices.c.id) > tuple_(literal(after[0]), literal(str(after[1]))))
+        prefix = query.name_prefix
+        if prefix:
+            conds += [
+                devices.c.name >= prefix,
+                devices.c.name < prefix + _LAST_CHARACTER,
+                func.substr(devices.c.name, 1, len(prefix)) == prefix,
+            ]
+        if query.customer_id is not None:
+            conds.append(devices.c.customer_id == str(query.customer_id))
+        if query.state is DeviceState.BLOCKED:
+            conds.append(devices.c.blocked_at.is_not(None))
+        elif query.state is DeviceState.CLAIMED:
+            conds += [devices.c.customer_id.is_not(None), devices.c.blocked_at.is_(None)]
+        elif query.state is DeviceState.UNCLAIMED:
+            conds += [devices.c.customer_id.is_(None), devices.c.blocked_at.is_(None)]
+        if query.tag:
+            tag_id = select(tags.c.id).where(tags.c.scope_id == tenant, tags.c.name == query.tag).scalar_subquery()
+            conds.append(exists().where(device_tags.c.tag_id == tag_id, device_tags.c.device_id == devices.c.id))
+        if query.kind is DeviceKind.KEY:
+            conds.append(
+                or_(
+                    exists().where(
+                        attributes.c.device_id == devices.c.id,
+                        attributes.c.scope == AttributeScope.SERVER_SCOPE.value,
+                        attributes.c.key == CLAIMING_DATA,
+                    ),
+                    exists().where(claim_windows.c.device_id == devices.c.id),
+                )
+            )
+        elif query.kind is DeviceKind.LORAWAN:
+            conds.append(exists().where(lorawan_identities.c.device_id == devices.c.id))
+        elif query.kind is DeviceKind.IDENTITY:
+            conds.append(exists().where(device_identities.c.device_id == devices.c.id))
+        stmt = (
+            select(devices, customers.c.title.label("owner_title"))
+            .select_from(devices.outerjoin(customers, customers.c.id == devices.c.customer_id))
+            .where(*conds)
+            .order_by(devices.c.name, devices.c.id)
+            .limit(limit)
+        )
+        rows = await self.conn.execute(stmt)
+        return [(device_row(r), r.owner_title) for r in rows]
+
+    async def get_lorawan_of(self, device_id: uuid.UUID) -> LorawanIdentity | None:
+        """A device's LoRaWAN identity (never its code digest), with its owner's application id."""
+        li = lorawan_identities
+        row = (
+            await self.conn.execute(
+                select(
+                    li.c.device_id,
+                    li.c.tenant_id,
+                    li.c.dev_eui,
+                    li.c.join_eui,
+                    li.c.created_time,
+                    li.c.vendor_id,
+                    li.c.profile_id,
+                    li.c.serial,
+                    li.c.valid_from,
+                    li.c.valid_to,
+                    li.c.code_spent_at,
+                    li.c.app_device_id,
+                    lorawan_applications.c.application_id,
+                )
+                .select_from(li.outerjoin(lorawan_applications, lorawan_applications.c.id == li.c.application))
+                .where(li.c.device_id == str(device_id))
+            )
+        ).first()
+        if row is None:
+            return None
+        return LorawanIdentity(
+            device_id=uuid.UUID(row.device_id),
+            tenant_id=uuid.UUID(row.tenant_id),
+            dev_eui=row.dev_eui,
+            join_eui=row.join_eui,
+            created_time=row.created_time,
+            vendor_id=row.vendor_id,
+            profile_id=row.profile_id,
+            serial=row.serial,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            code_spent_at=row.code_spent_at,
+            application_id=row.application_id,
+            app_device_id=row.app_device_id if row.application_id is not None else None,
+        )
+
+    async def sql_window_expiry(self, device_id: uuid.UUID) -> int | None:
+        """When the device's claim window kept in SQL expires (None: no such row)."""
+        return (
+            await self.conn.execute(
+                select(claim_windows.c.expires_at).where(claim_windows.c.device_id == str(device_id))
+            )
+        ).scalar_one_or_none()
+
+    async def search_audit(
+        self, tenant_id: uuid.UUID, query: AuditQuery, before: AuditCursor | None, limit: int
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` audit rows of the tenant, newest first, older than ``before``; exact device
+        name, action and outcome filters. Served by (tenant_id, created_time): rare filters scan."""
+        if unstorable(query.device_name, query.action, query.outcome):
+            return []
+        conds: list[Any] = [audit_log.c.tenant_id == str(tenant_id)]
+        if before is not None:
+            conds.append(
+                tuple_(audit_log.c.created_time, audit_log.c.id) < tuple_(literal(before[0]), literal(str(before[1])))
+            )
+        if query.device_name:
+            conds.append(audit_log.c.device_name == query.device_name)
+        if query.action:
+            conds.append(audit_log.c.action == query.action)
+        if query.outcome:
+            conds.append(audit_log.c.outcome == query.outcome)
+        stmt = (
+            select(audit_log)
+            .where(*conds)
+            .order_by(audit_log.c.created_time.desc(), audit_log.c.id.desc())
+            .limit(limit)
+        )
+        return [audit_row(r) for r in await self.conn.execute(stmt)]

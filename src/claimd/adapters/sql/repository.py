@@ -4,7 +4,8 @@
 - ``devices.DeviceQueries`` — devices, attributes, the audit listing;
 - ``ownership.OwnershipQueries`` — identities, tags, blocks, roles, API keys;
 - ``claims.ClaimQueries`` (+ ``token_claims``, ``code_claims``) — the claim core's and the proofs' writes;
-- ``bulk.BulkQueries``, ``provisioning.ProvisioningQueries``, ``lorawan.LorawanQueries``.
+- ``bulk.BulkQueries``, ``provisioning.ProvisioningQueries``, ``lorawan.LorawanQueries``;
+- ``overview.OverviewQueries`` — the console's claims per day and devices by state.
 
 The units of work that hand it out are in ``uow.py``.
 """
@@ -19,6 +20,7 @@ from claimd.adapters.sql.claims import ClaimQueries
 from claimd.adapters.sql.code_claims import CodeClaimQueries
 from claimd.adapters.sql.devices import DeviceQueries
 from claimd.adapters.sql.lorawan import LorawanQueries
+from claimd.adapters.sql.overview import OverviewQueries
 from claimd.adapters.sql.ownership import OwnershipQueries
 from claimd.adapters.sql.provisioning import ProvisioningQueries
 from claimd.adapters.sql.token_claims import TokenClaimQueries
@@ -34,6 +36,7 @@ class SqlRepository(
     BulkQueries,
     ProvisioningQueries,
     LorawanQueries,
+    OverviewQueries,
 ):
     """Implements :class:`claimd.services.stores.Repository` on one connection."""
 

@@ -92,7 +92,9 @@ devices = Table(
     Column("blocked_at", BigInteger),
     Column("blocked_by", String(16)),  # OWNER or TENANT: an owner cannot lift a tenant's block
     UniqueConstraint("tenant_id", "name", name="uq_devices_tenant_name"),
-    Index("ix_devices_tenant_customer", "tenant_id", "customer_id"),
+    # the console's keyset device list (migration 0011; the second replaces (tenant_id, customer_id))
+    Index("ix_devices_tenant_name_id", "tenant_id", "name", "id"),
+    Index("ix_devices_tenant_customer_name", "tenant_id", "customer_id", "name", "id"),
 )
 
 attributes = Table(

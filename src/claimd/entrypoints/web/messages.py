@@ -1,39 +1,31 @@
-"""What a buyer reads when a claim is refused: each refusal in words, one sentence each."""
+"""What a buyer reads when a claim is refused: each refusal in words, one sentence each. The answers
+a tenant may reword (domain/claim_page.py) come from its claim page's settings; the others are fixed."""
 
 from __future__ import annotations
 
+from claimd.domain.claim_page import ClaimPageSettings
 from claimd.domain.claiming import ClaimResponse
 from claimd.domain.errors import ClaimdError, InvalidArgument, NotFound, PermissionDenied, TooManyRequests
 from claimd.domain.lorawan import ClaimCodeNotValid, ClaimCodeSpent, DeviceAccessDenied
 from claimd.domain.ownership import DeviceBlocked, OwnedByAnother
 
-ALREADY_CLAIMED = "This device is already claimed. Its owner must release it before anyone else can claim it."
-WRONG_KEY = "The secret key is wrong, or the device's claim window has closed. Check the key on the label."
-BLOCKED = "This device is blocked by its maker and cannot be claimed. Contact the maker."
 WRONG_CODE = "No device matches this code, or the code is wrong. Check the code on the label."
 
 
-def not_found(device_name: str) -> str:
-    return f"No device named “{device_name}” was found. Check the name on the label."
-
-
-def too_many(seconds: int) -> str:
-    return f"Too many attempts. Try again in {seconds} seconds."
-
-
-def refused_answer(response: ClaimResponse) -> str:
+def refused_answer(response: ClaimResponse, page: ClaimPageSettings, device_name: str) -> str:
     """ThingsBoard's FAILURE and CLAIMED answers."""
-    return ALREADY_CLAIMED if response is ClaimResponse.CLAIMED else WRONG_KEY
+    message = page.already_claimed if response is ClaimResponse.CLAIMED else page.wrong_key
+    return page.say(message, device=device_name)
 
 
-def refusal(exc: ClaimdError, device_name: str = "") -> str:
+def refusal(exc: ClaimdError, page: ClaimPageSettings, device_name: str = "") -> str:
     """A claim refusal raised by the claim service."""
     if isinstance(exc, TooManyRequests):
-        return too_many(exc.retry_after_s)
+        return page.say(page.too_many, seconds=exc.retry_after_s)
     if isinstance(exc, DeviceBlocked):
-        return BLOCKED
+        return page.say(page.blocked, device=device_name)
     if isinstance(exc, OwnedByAnother):
-        return ALREADY_CLAIMED
+        return page.say(page.already_claimed, device=device_name)
     if isinstance(exc, DeviceAccessDenied):
         return WRONG_CODE
     if isinstance(exc, ClaimCodeSpent):
@@ -41,7 +33,7 @@ def refusal(exc: ClaimdError, device_name: str = "") -> str:
     if isinstance(exc, ClaimCodeNotValid):
         return "This code is not valid at this time. Ask the maker for a new one."
     if isinstance(exc, NotFound):
-        return not_found(device_name) if device_name else "No such device was found."
+        return page.say(page.not_found, device=device_name) if device_name else "No such device was found."
     if isinstance(exc, PermissionDenied):
         return "This account may not claim this device."
     if isinstance(exc, InvalidArgument):

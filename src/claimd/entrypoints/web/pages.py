@@ -18,6 +18,7 @@ from claimd.domain.claiming import ClaimResponse
 from claimd.domain.errors import AuthenticationFailed, ClaimdError, TooManyRequests
 from claimd.domain.model import Door, Principal
 from claimd.domain.ownership import ClaimedFilter
+from claimd.entrypoints.web.charts import bar_chart
 from claimd.entrypoints.web.messages import refusal, refused_answer
 from claimd.entrypoints.web.session import (
     CSRF_FIELD,
@@ -58,6 +59,7 @@ SECURITY_HEADERS = {
 DEFAULT_APPLICATION = "default"
 NO_DEVICE = "You have no such device. It may have been released already."
 MY_DEVICES_PAGE = 100
+OVERVIEW_DAYS = 30
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -160,7 +162,8 @@ async def claim_page(request: Request, deviceName: str = "", secretKey: str = ""
     if not principal.is_customer_user:
         return redirect(request, landing(principal))
     form = claim_form(deviceName, secretKey, application=await last_application(request, principal))
-    return render(request, "claim.html", principal=principal, form=form, success=None, error=None)
+    page = await container_of(request).directory.claim_page(principal)
+    return render(request, "claim.html", principal=principal, page=page, form=form, success=None, error=None)
 
 
 def link_fields(text: str) -> tuple[str, str] | None:
@@ -188,8 +191,11 @@ async def claim(request: Request) -> Response:
 
     def again(status: int, error: str) -> HTMLResponse:
         # Nothing typed is lost: the same values come back, the secret key included (docs/web.md).
-        return render(request, "claim.html", status, principal=principal, form=form, success=None, error=error)
+        return render(
+            request, "claim.html", status, principal=principal, page=page, form=form, success=None, error=error
+        )
 
+    page = await container_of(request).directory.claim_page(principal)
     if not csrf_ok(request, fields):
         return again(403, EXPIRED_FORM)
     code, name, key = form["code"], form["device_name"], form["secret_key"]
@@ -208,16 +214,21 @@ async def claim(request: Request) -> Response:
         else:
             answer = await c.claims.claim(principal, name, key, where)
             if answer.response is not ClaimResponse.SUCCESS:
-                return again(400, refused_answer(answer.response))
+                return again(400, refused_answer(answer.response, page, name))
             claimed_name = answer.device.name
     except AuthenticationFailed:
         return to_login(request)
     except ClaimdError as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 400
-        return again(status, refusal(exc, "" if code else name))
+        return again(status, refusal(exc, page, "" if code else name))
     application = form["application"]
     return render(
-        request, "claim.html", principal=principal, form=claim_form(application=application), success=claimed_name
+        request,
+        "claim.html",
+        principal=principal,
+        page=page,
+        form=claim_form(application=application),
+        success=page.say(page.success, device=claimed_name),
     )
 
 
@@ -280,14 +291,18 @@ async def console(request: Request) -> Response:
         return to_login(request)
     if not principal.is_tenant_admin:
         return redirect(request, landing(principal))
-    c = container_of(request)
-    devices = (await c.devices.list(principal, 0, 1)).total_elements
-    claimed = (await c.ownership.list_claimed(principal, ClaimedFilter(), 1, None)).total
-    return render(request, "console.html", principal=principal, section="overview", devices=devices, claimed=claimed)
+    overview = await container_of(request).overview.overview(principal, OVERVIEW_DAYS)
+    charts = [
+        bar_chart("Claims per day", [(d.day, d.claims) for d in overview.days]),
+        bar_chart("Failed claim attempts per day", [(d.day, d.failed) for d in overview.days]),
+    ]
+    return render(
+        request, "console.html", principal=principal, section="overview", states=overview.devices, charts=charts
+    )
 
 
-#: The console's other pages, coming in the next step (issue 23).
-CONSOLE_SECTIONS = {"devices": "Devices", "provisioning": "Provisioning", "audit": "Audit log"}
+#: The console's pages still to come (issue 23); the built ones have their own routers.
+CONSOLE_SECTIONS: dict[str, str] = {}
 
 
 @router.get("/console/{section}", response_class=HTMLResponse)

@@ -20,8 +20,7 @@ are audited).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
@@ -93,15 +92,26 @@ def refusal_outcome(exc: BaseException) -> str:
 
 
 class Claiming(Generic[R]):
-    """A claim's transaction (see :meth:`ClaimCore.transaction`): its unit of work, and the refusal
-    audited in it, if any."""
+    """A claim's transaction (see :meth:`ClaimCore.transaction`): its unit of work, committed when the
+    block ends normally and rolled back on an exception — except the refusal :meth:`ClaimCore.refuse`
+    audited in it, which is raised once the transaction (and the refusal's row) has committed."""
 
     __slots__ = ("refusal", "repo", "tx")
 
     def __init__(self, tx: UnitOfWork[R]) -> None:
         self.tx = tx
-        self.repo: R = tx.repo
         self.refusal: ClaimdError | None = None
+
+    async def __aenter__(self) -> Claiming[R]:
+        await self.tx.__aenter__()
+        self.repo: R = self.tx.repo
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc is not None and exc is self.refusal:
+            await self.tx.__aexit__(None, None, None)  # commit; the refusal propagates
+        else:
+            await self.tx.__aexit__(exc_type, exc, tb)
 
 
 class ClaimCore:
@@ -141,22 +151,10 @@ class ClaimCore:
             raise PermissionDenied("Your role does not allow claiming devices (Device × Claim)")
         return principal.customer_id
 
-    @asynccontextmanager
-    async def transaction(self, uow: UnitOfWorkFactory[R], *, write: bool = True) -> AsyncIterator[Claiming[R]]:
-        """A claim's unit of work. An exception rolls it back, except the refusal :meth:`refuse`
-        audited in it: that one is raised once the transaction (and the refusal's row) has committed."""
-        tx = uow(write=write)
-        await tx.__aenter__()
-        claiming = Claiming(tx)
-        try:
-            yield claiming
-        except BaseException as exc:
-            if exc is claiming.refusal:
-                await tx.__aexit__(None, None, None)
-            else:
-                await tx.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        await tx.__aexit__(None, None, None)
+    @staticmethod
+    def transaction(uow: UnitOfWorkFactory[R], *, write: bool = True) -> Claiming[R]:
+        """A claim's unit of work (``async with``): see :class:`Claiming`."""
+        return Claiming(uow(write=write))
 
     @staticmethod
     async def lock(

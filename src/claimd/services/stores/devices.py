@@ -6,7 +6,9 @@ import uuid
 from typing import Protocol
 
 from claimd.domain.attributes import NewAttribute, StoredAttribute
-from claimd.domain.model import Device, Page
+from claimd.domain.device_list import AuditCursor, AuditQuery, DeviceCursor, DeviceQuery
+from claimd.domain.lorawan import LorawanIdentity
+from claimd.domain.model import AuditEvent, Device, Page
 
 
 class DeviceStore(Protocol):
@@ -30,6 +32,15 @@ class DeviceStore(Protocol):
     ) -> Page[Device]: ...
     async def delete_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> bool: ...
     async def set_owner(self, device_id: uuid.UUID, customer_id: uuid.UUID | None) -> None: ...
+    # the console's keyset listings and device page (issue 23)
+    async def list_devices_after(
+        self, tenant_id: uuid.UUID, query: DeviceQuery, after: DeviceCursor | None, limit: int
+    ) -> list[tuple[Device, str | None]]: ...
+    async def get_lorawan_of(self, device_id: uuid.UUID) -> LorawanIdentity | None: ...
+    async def sql_window_expiry(self, device_id: uuid.UUID) -> int | None: ...
+    async def search_audit(
+        self, tenant_id: uuid.UUID, query: AuditQuery, before: AuditCursor | None, limit: int
+    ) -> list[AuditEvent]: ...
 
 
 class AttributeStore(Protocol):
