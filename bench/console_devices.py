@@ -3,7 +3,7 @@
 Creates a fresh PostgreSQL database (``CLAIMD_TEST_POSTGRES_URL``'s server, as the tests), starts
 ``claimd serve`` on it (which migrates it and makes the tenant admin), fills it in SQL with
 ``INSERT … SELECT generate_series`` (not through the service: minutes instead of hours), then times
-``DeviceService.browse`` in-process and the HTTP page ``/console/devices`` (signed in, as a browser),
+``FleetService.browse`` in-process and the HTTP page ``/console/devices`` (signed in, as a browser),
 ~50 requests each, one at a time, and prints p50/p99 next to the 200 ms target. The database is dropped
 at the end.
 
@@ -145,7 +145,7 @@ async def measure(server: Any, url: str, devices: int, requests: int) -> list[di
         big = next(c for c in customers if c.title == "Customer 1")
         small = next(c for c in customers if c.title == "Small customer")
         middle = (
-            await container.devices.browse(admin, DeviceQuery(name_prefix=f"sensor-{devices // 8 * 4:07d}"), None, 1)
+            await container.fleet.browse(admin, DeviceQuery(name_prefix=f"sensor-{devices // 8 * 4:07d}"), None, 1)
         ).items[0]
         middle_after = (middle.device.name, middle.device.id)
         cases: list[tuple[str, DeviceQuery, Any, dict[str, str]]] = [
@@ -176,10 +176,10 @@ async def measure(server: Any, url: str, devices: int, requests: int) -> list[di
         web = sign_in(server.base_url)
         try:
             for name, query, after, params in cases:
-                page = await container.devices.browse(admin, query, after)
+                page = await container.fleet.browse(admin, query, after)
 
                 async def service(query: DeviceQuery = query, after: Any = after) -> Any:
-                    return await container.devices.browse(admin, query, after)
+                    return await container.fleet.browse(admin, query, after)
 
                 http_params = dict(params)
                 if after is not None:
@@ -248,7 +248,7 @@ def main() -> int:
         rows = asyncio.run(measure(server, url, args.devices, args.requests))
         notes = (
             f"{args.devices:,} devices, filled in {seconds:.1f} s; {args.requests} requests per query, one at a "
-            "time, after one warm-up; 'service' is DeviceService.browse in-process, 'page' the HTTP page "
+            "time, after one warm-up; 'service' is FleetService.browse in-process, 'page' the HTTP page "
             "/console/devices signed in (page of 50, with the owner and tag choices of its form)."
         )
         common.write_results("console_devices", rows, notes)

@@ -35,6 +35,7 @@ from claimd.services.bulk_rows import row_handlers
 from claimd.services.claiming import ClaimPolicy, ClaimService
 from claimd.services.devices import DeviceService
 from claimd.services.directory import DirectoryService
+from claimd.services.fleet import FleetService
 from claimd.services.gateways import GatewayService
 from claimd.services.guesses import Guesses, GuessPolicy
 from claimd.services.lorawan import LorawanService
@@ -208,6 +209,7 @@ class Container:
     provisioning: ProvisioningService
     lorawan: LorawanService
     overview: OverviewService
+    fleet: FleetService
     tokens: JwtCodec
     redis: object | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # GET /metrics
@@ -295,6 +297,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         provisioning=ProvisioningService(uow, sealer, keys, clock),
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),
         overview=OverviewService(uow, clock),
+        fleet=FleetService(uow),
         tokens=tokens,
         redis=redis,
         metrics=metrics,

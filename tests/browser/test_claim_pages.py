@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from http_helpers import USER_PASSWORD, Api, Device, World, make_world, uid
 from live_fixtures import serving
 from servers import REAL_LOCKOUTS, LiveServer
 
+from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
 from claimd.adapters.qrimage import render_png
 
 pytestmark = pytest.mark.browser
@@ -52,6 +54,11 @@ def claim_link(base_url: str, device: Device, key: str) -> str:
 def owner(world: World, device: Device) -> str | None:
     customer = world.get_device(device)["customerId"]
     return None if customer["id"] == "13814000-1dd2-11b2-8080-808080808080" else customer["id"]
+
+
+def owner_of_id(world: World, device_id: str) -> str | None:
+    customer = world.admin.ok("get", f"/api/device/{device_id}")["customerId"]["id"]
+    return None if customer == "13814000-1dd2-11b2-8080-808080808080" else str(customer)
 
 
 def success(page: Any, device_name: str) -> None:
@@ -199,6 +206,51 @@ def test_claim_by_a_lorawan_qr_text(context: Any, web_server: LiveServer, web_wo
     assert app in [a["ids"]["application_id"] for a in apps]
     page.goto(web_server.base_url + "/claim")  # the last application is offered next time
     assert page.get_by_label("Application").input_value() == app
+
+
+def test_claim_by_a_claim_token_with_tags(context: Any, web_server: LiveServer, web_world: World) -> None:
+    key, device_id = new_private_key(), str(uuid.uuid4())
+    r = web_world.admin.post("/v1/device-identities", json={"id": device_id, "publicKey": public_pem_of(key)})
+    assert r.status_code == 201, r.text
+    page = context.new_page()
+    sign_in(page, web_server.base_url, email_of(web_world.u1))
+    page.get_by_label("Code").fill(mint_token(key, uuid.UUID(device_id)))
+    assert not page.get_by_label("Application").is_visible()  # a token is no LoRaWAN code
+    # a bad tag is refused in words, and nothing typed is lost
+    too_long = "x" * 101
+    page.get_by_label("Tags").fill(f"location=Oslo, {too_long}")
+    page.get_by_role("button", name="Claim", exact=True).click()
+    assert "tags could not be read" in alert(page)
+    assert page.get_by_label("Tags").input_value() == f"location=Oslo, {too_long}"
+    assert page.get_by_label("Code").input_value() != ""
+    assert owner_of_id(web_world, device_id) is None
+    page.get_by_label("Tags").fill("location=Oslo, color=white")
+    page.get_by_role("button", name="Claim", exact=True).click()
+    success(page, device_id)
+    assert page.get_by_label("Tags").input_value() == ""  # a new claim starts empty
+    claimed = web_world.u1.ok("get", f"/v1/claimed-devices/{device_id}")
+    assert sorted(claimed["tags"]) == ["color=white", "location=Oslo"]
+    page.get_by_role("status").get_by_role("link", name="My devices").click()
+    card = page.locator(".device").filter(has_text=device_id)
+    assert "Tags" in card.inner_text()
+    assert "location=Oslo" in card.inner_text() and "color=white" in card.inner_text()
+    check_page(page, "my-devices-tags")
+
+
+def test_tags_are_for_claim_tokens_only(context: Any, web_server: LiveServer, web_world: World) -> None:
+    device, key = keyed_device(web_world)
+    page = context.new_page()
+    sign_in(page, web_server.base_url, email_of(web_world.u1))
+    page.get_by_label("Device name").fill(device.name)
+    page.get_by_label("Secret key").fill(key)
+    page.get_by_label("Tags").fill("location=Oslo")
+    page.get_by_role("button", name="Claim", exact=True).click()
+    assert "Tags are kept only for a device claimed by its claim token" in alert(page)
+    assert owner(web_world, device) is None
+    assert page.get_by_label("Secret key").input_value() == key
+    page.get_by_label("Tags").fill("")
+    page.get_by_role("button", name="Claim", exact=True).click()
+    success(page, device.name)
 
 
 @pytest.mark.parametrize("case", ["not found", "wrong key", "already claimed", "blocked"])

@@ -1,4 +1,4 @@
-"""The console's keyset device list and audit search (DeviceService.browse / detail / audit_search) on
+"""The console's keyset device list and audit search (FleetService.browse / detail / audit_search) on
 the four backends: (name, id) order, every filter, page boundaries, tenant isolation, no secrets."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ async def names(world: Any, query: DeviceQuery = EVERY, page_size: int = 50) -> 
     found: list[str] = []
     after = None
     while True:
-        page = await world.container.devices.browse(world.admin, query, after, page_size)
+        page = await world.container.fleet.browse(world.admin, query, after, page_size)
         assert len(page.items) <= page_size
         found += [item.device.name for item in page.items]
         if page.next_after is None:
@@ -70,7 +70,7 @@ async def test_pages_in_name_order_without_gaps_or_repeats(world: Any) -> None:
     await fleet(world)
     for size in (1, 3, 5, 16, 50):
         assert await names(world, page_size=size) == ALL
-    page = await world.container.devices.browse(world.admin, DeviceQuery(), None, len(ALL))
+    page = await world.container.fleet.browse(world.admin, DeviceQuery(), None, len(ALL))
     assert page.next_after is None  # exactly one full page: no empty "Next page"
 
 
@@ -93,7 +93,7 @@ async def test_filters(world: Any) -> None:
     assert await names(world, DeviceQuery(name_prefix="a", state=DeviceState.CLAIMED, customer_id=world.c2.id)) == [
         "a003"
     ]
-    page = await world.container.devices.browse(world.admin, DeviceQuery(name_prefix="a00"), None, 50)
+    page = await world.container.fleet.browse(world.admin, DeviceQuery(name_prefix="a00"), None, 50)
     by_name = {item.device.name: item for item in page.items}
     assert by_name["a001"].owner == "Customer C1" and by_name["a005"].tags == ("red",)
     assert by_name["a004"].state is DeviceState.BLOCKED
@@ -103,13 +103,13 @@ async def test_filters(world: Any) -> None:
 async def test_an_unknown_owner_and_other_roles_are_refused(world: Any) -> None:
     c = world.container
     with pytest.raises(NotFound):
-        await c.devices.browse(world.admin, DeviceQuery(customer_id=uuid.uuid4()))
+        await c.fleet.browse(world.admin, DeviceQuery(customer_id=uuid.uuid4()))
     with pytest.raises(PermissionDenied):
-        await c.devices.browse(world.u1, DeviceQuery())
+        await c.fleet.browse(world.u1, DeviceQuery())
     with pytest.raises(PermissionDenied):
-        await c.devices.browse(world.u1, DeviceQuery(customer_id=world.c1.id))
+        await c.fleet.browse(world.u1, DeviceQuery(customer_id=world.c1.id))
     with pytest.raises(PermissionDenied):
-        await c.devices.audit_search(world.u1, AuditQuery())
+        await c.fleet.audit_search(world.u1, AuditQuery())
 
 
 async def other_tenant_admin(world: Any) -> Principal:
@@ -131,27 +131,27 @@ async def test_tenants_see_only_their_own_devices(world: Any) -> None:
     ids = await fleet(world)
     other = await other_tenant_admin(world)
     c = world.container
-    assert (await c.devices.browse(other, DeviceQuery())).items == []
-    assert (await c.devices.browse(other, DeviceQuery(name_prefix="a"))).items == []
+    assert (await c.fleet.browse(other, DeviceQuery())).items == []
+    assert (await c.fleet.browse(other, DeviceQuery(name_prefix="a"))).items == []
     with pytest.raises(NotFound):
-        await c.devices.browse(other, DeviceQuery(customer_id=world.c1.id))
+        await c.fleet.browse(other, DeviceQuery(customer_id=world.c1.id))
     with pytest.raises(NotFound):
-        await c.devices.detail(other, ids["a001"])
-    assert (await c.devices.audit_search(other, AuditQuery())).items == []
+        await c.fleet.detail(other, ids["a001"])
+    assert (await c.fleet.audit_search(other, AuditQuery())).items == []
 
 
 async def test_detail_shows_no_secret(world: Any) -> None:
     ids = await fleet(world)
     c = world.container
-    keyed = await c.devices.detail(world.admin, ids["a006"])
+    keyed = await c.fleet.detail(world.admin, ids["a006"])
     assert keyed.claiming_data is not None and keyed.claiming_data.key_set
     assert keyed.claiming_data.expiration_time == 4_102_444_800_000
     assert KEY not in repr(keyed)
     assert all(key != "claimingData" for _scope, key, _value in keyed.attributes)
-    lw = await c.devices.detail(world.admin, ids["lw-0001"])
+    lw = await c.fleet.detail(world.admin, ids["lw-0001"])
     assert lw.lorawan is not None and lw.lorawan.dev_eui == "70B3D57ED0000001"
-    assert (await c.devices.detail(world.admin, ids["id-0001"])).identity is not None
-    assigned = await c.devices.detail(world.admin, ids["a001"])
+    assert (await c.fleet.detail(world.admin, ids["id-0001"])).identity is not None
+    assigned = await c.fleet.detail(world.admin, ids["a001"])
     assert assigned.owner == "Customer C1"
     assert [e.action for e in assigned.history] == [AuditAction.ASSIGN]
 
@@ -165,14 +165,14 @@ async def test_audit_search_filters_and_pages(world: Any) -> None:
     every = []
     before = None
     while True:
-        page = await c.devices.audit_search(world.admin, AuditQuery(device_name="a001"), before, 2)
+        page = await c.fleet.audit_search(world.admin, AuditQuery(device_name="a001"), before, 2)
         every += page.items
         if page.next_before is None:
             break
         before = page.next_before
     assert len(every) == 7 and {e.device_id for e in every} == {ids["a001"]}
     assert [(e.created_time, e.id) for e in every] == sorted(((e.created_time, e.id) for e in every), reverse=True)
-    assigns = await c.devices.audit_search(world.admin, AuditQuery(action="ASSIGN"))
+    assigns = await c.fleet.audit_search(world.admin, AuditQuery(action="ASSIGN"))
     assert {e.action for e in assigns.items} == {AuditAction.ASSIGN} and len(assigns.items) == 6
-    outcome = await c.devices.audit_search(world.admin, AuditQuery(device_name="a003", outcome="ASSIGNED"))
+    outcome = await c.fleet.audit_search(world.admin, AuditQuery(device_name="a003", outcome="ASSIGNED"))
     assert [e.device_id for e in outcome.items] == [ids["a003"]]

@@ -1,4 +1,4 @@
-"""The console's device list and audit search (issue 23): what a tenant admin asks for, and the pages.
+"""The console's device list and audit search: what a tenant admin asks for, and the pages.
 
 Both page by keyset, never by OFFSET: the device list by the last (name, id) shown, the audit search by
 the last (time, id). docs/web.md says what each filter means; docs/performance.md what it costs.

@@ -16,6 +16,7 @@ from claimd.domain.errors import AuthenticationFailed, InvalidArgument, NotFound
 from claimd.domain.model import Authority, Principal
 from claimd.domain.roles import (
     BUILT_IN_ROLES,
+    DEFAULT_ROLE,
     USER_WRITE,
     Role,
     check_role_name,
@@ -125,6 +126,14 @@ class AccessService:
             await tx.repo.set_user_role(user_id, role.name)
         self.accounts.forget(user_id)
         return role
+
+    async def user_roles(self, principal: Principal, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The role name each of these users of the tenant acts through (OWNER when none is set), read in one
+        query: for a tenant admin's list of users (the console's customers page)."""
+        require_tenant_admin(principal)
+        async with self.uow() as tx:
+            names = await tx.repo.user_role_names(principal.tenant_id, user_ids)
+        return {user_id: name or DEFAULT_ROLE.name for user_id, name in names.items()}
 
     # API keys --------------------------------------------------------------------------------
     def _digest(self, key: str) -> bytes:

@@ -1,4 +1,4 @@
-"""The console's overview (issue 23): claims and failed claim attempts per day, and the tenant's
+"""The console's overview: claims and failed claim attempts per day, and the tenant's
 devices by state. Tenant admins only; one read unit of work, three aggregate queries."""
 
 from __future__ import annotations

@@ -249,3 +249,15 @@ class AccountQueries(QueryBase):
             delete(users).where(users.c.id == str(user_id), users.c.tenant_id == str(tenant_id))
         )
         return result.rowcount == 1
+
+    async def user_role_names(self, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        """The stored role name of each of these users of the tenant (``None``: no role set, an OWNER), in
+        one query; users of other tenants and unknown ids are left out."""
+        if not user_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(users.c.id, users.c.role).where(
+                users.c.tenant_id == str(tenant_id), users.c.id.in_([str(u) for u in user_ids])
+            )
+        )
+        return {uuid.UUID(r.id): r.role for r in rows}

@@ -232,7 +232,7 @@ class DeviceQueries(QueryBase):
             where = and_(where, audit_log.c.device_id == str(device_id))
         return await self._page(audit_log, where, page, page_size, "createdTime", "DESC", audit_row)
 
-    # the console's keyset listings (issue 23) --------------------------------------------------
+    # the console's keyset listings ----------------------------------------------------------
     async def list_devices_after(
         self, tenant_id: uuid.UUID, query: DeviceQuery, after: DeviceCursor | None, limit: int
     ) -> list[tuple[Device, str | None]]:

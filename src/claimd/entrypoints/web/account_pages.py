@@ -5,7 +5,8 @@ The same service calls as the REST API: ``accounts.activate`` / ``accounts.reset
 ``POST /api/noauth/activate`` and ``/api/noauth/resetPassword``), ``directory.list_customers`` /
 ``save_customer`` / ``list_customer_users`` / ``create_user``, and ``accounts.new_activation_token`` /
 ``new_reset_token`` (``GET /api/user/{id}/activationLink`` and ``passwordResetLink``), whose links
-point at these pages instead of the API.
+point at these pages instead of the API. A user's role: ``access.list_roles`` / ``user_roles`` /
+``set_user_role`` (``GET /v1/roles``, ``PUT /v1/users/{id}/role``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from claimd.domain.errors import ClaimdError
 from claimd.domain.model import Authority, Principal
-from claimd.entrypoints.web.console_provisioning import base_url, tenant_admin_only
-from claimd.entrypoints.web.pages import EXPIRED_FORM, landing, redirect, render
-from claimd.entrypoints.web.session import container_of, csrf_ok, read_form, signed_in, start_session
+from claimd.entrypoints.web.console_provisioning import base_url
+from claimd.entrypoints.web.rendering import EXPIRED_FORM, landing, redirect, render, tenant_admin
+from claimd.entrypoints.web.session import container_of, csrf_ok, read_form, start_session
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,6 +99,11 @@ async def reset(request: Request) -> Response:
 async def _customers_page(request: Request, principal: Principal, status: int = 200, **context: Any) -> HTMLResponse:
     c = container_of(request)
     listed, total = await c.directory.customers_with_users(principal, CUSTOMERS_PAGE, USERS_PER_CUSTOMER)
+    # The listed users' roles in one query (not one per user), and the roles a user may be given.
+    user_roles = await c.access.user_roles(
+        principal, [user.id for _customer, users, _count in listed for user in users]
+    )
+    roles = await c.access.list_roles(principal)
     for name in ("message", "error", "customer_error", "user_error", "link", "link_kind", "link_email"):
         context.setdefault(name, None)
     context.setdefault("title_value", "")
@@ -111,15 +117,15 @@ async def _customers_page(request: Request, principal: Principal, status: int = 
         section="customers",
         customers=listed,
         total=total,
+        roles=roles,
+        user_roles=user_roles,
         **context,
     )
 
 
 @router.get("/console/customers", response_class=HTMLResponse)
 async def customers_page(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     created = request.query_params.get("created")
     message = f"Created the customer {created}." if created else None
@@ -128,9 +134,7 @@ async def customers_page(request: Request) -> Response:
 
 @router.post("/console/customers", response_class=HTMLResponse)
 async def create_customer(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     form = await read_form(request)
     title = form.get("title", "").strip()
@@ -150,9 +154,7 @@ def _link(request: Request, kind: str, token: str) -> str:
 
 @router.post("/console/customers/users", response_class=HTMLResponse)
 async def create_user(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     form = await read_form(request)
     email, chosen = form.get("email", "").strip(), form.get("customer", "")
@@ -184,9 +186,7 @@ async def create_user(request: Request) -> Response:
 async def new_link(request: Request, user_id: uuid.UUID) -> Response:
     """A new activation link (a user not yet active) or password-reset link (an active user); each
     replaces the user's previous one."""
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     form = await read_form(request)
     if not csrf_ok(request, form):
@@ -203,3 +203,20 @@ async def new_link(request: Request, user_id: uuid.UUID) -> Response:
     return await _customers_page(
         request, principal, link=_link(request, kind, token), link_kind=kind, link_email=user.email
     )
+
+
+@router.post("/console/customers/users/{user_id}/role", response_class=HTMLResponse)
+async def set_role(request: Request, user_id: uuid.UUID) -> Response:
+    """Give a customer user a role: the same call as ``PUT /v1/users/{id}/role``, the same rules."""
+    principal = await tenant_admin(request)
+    assert principal is not None
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await _customers_page(request, principal, 403, error=EXPIRED_FORM)
+    c = container_of(request)
+    try:
+        role = await c.access.set_user_role(principal, user_id, form.get("role", ""))
+        user = await c.directory.get_user(principal, user_id)
+    except ClaimdError as exc:
+        return await _customers_page(request, principal, 400, error=f"The role was not changed: {exc.message}")
+    return await _customers_page(request, principal, message=f"{user.email} now has the role {role.name}.")

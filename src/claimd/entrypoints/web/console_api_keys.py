@@ -11,19 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from claimd.domain.errors import ClaimdError
 from claimd.domain.model import Principal
-from claimd.entrypoints.web.pages import EXPIRED_FORM, landing, redirect, render, to_login
-from claimd.entrypoints.web.session import container_of, csrf_ok, read_form, signed_in
+from claimd.entrypoints.web.rendering import EXPIRED_FORM, redirect, render, tenant_admin
+from claimd.entrypoints.web.session import container_of, csrf_ok, read_form
 
 router = APIRouter(include_in_schema=False)
-
-
-async def _admin(request: Request) -> Principal | Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
-    return principal
 
 
 async def _page(request: Request, principal: Principal, status: int = 200, **shown: object) -> HTMLResponse:
@@ -34,17 +25,13 @@ async def _page(request: Request, principal: Principal, status: int = 200, **sho
 
 @router.get("/console/api-keys", response_class=HTMLResponse)
 async def api_keys(request: Request, revoked: str | None = None) -> Response:
-    principal = await _admin(request)
-    if not isinstance(principal, Principal):
-        return principal
+    principal = await tenant_admin(request)
     return await _page(request, principal, notice="The key was revoked." if revoked else None)
 
 
 @router.post("/console/api-keys", response_class=HTMLResponse)
 async def create_key(request: Request) -> Response:
-    principal = await _admin(request)
-    if not isinstance(principal, Principal):
-        return principal
+    principal = await tenant_admin(request)
     form = await read_form(request)
     name = form.get("name", "")
     if not csrf_ok(request, form):
@@ -58,9 +45,7 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/console/api-keys/{key_id}/revoke", response_class=HTMLResponse)
 async def revoke_key(request: Request, key_id: uuid.UUID) -> Response:
-    principal = await _admin(request)
-    if not isinstance(principal, Principal):
-        return principal
+    principal = await tenant_admin(request)
     form = await read_form(request)
     if not csrf_ok(request, form):
         return await _page(request, principal, 403, error=EXPIRED_FORM)

@@ -1,32 +1,34 @@
-"""The console's Devices and Audit log pages (tenant admins, issue 23).
+"""The console's Devices and Audit log pages (tenant admins).
 
 - ``/console/devices``: the tenant's devices in name order, a name-prefix search ("Search devices") and
   filters by owner, state, tag and kind, paged by keyset ("Next page" carries the last name and id):
-  ``devices.browse``, tenant admins only, as ``GET /api/tenant/devices``.
+  ``fleet.browse``, tenant admins only, as ``GET /api/tenant/devices``.
 - ``/console/devices/{id}``: one device without secrets, with its latest 50 audit rows
-  (``devices.detail``, whose history is ``devices.audit_log``, the REST audit log's service call).
+  (``fleet.detail``, whose history is the REST audit log's).
 - ``/console/audit``: the tenant's audit log newest first, filtered by device name, action and outcome,
-  paged by keyset (``devices.audit_search``).
+  paged by keyset (``fleet.audit_search``).
 
-No QR code and no label on the device page: both carry a secret (the claim link its key, a TR005 QR its
-claim code), which claimd keeps only as a digest. They exist once, at provisioning (docs/web.md).
+The device page's actions (block, release, tags, a new key or code) are in console_device_actions.py.
+
+The device page never shows a QR code or a label: both carry a secret (the claim link its key, a TR005
+QR its claim code), which claimd keeps only as a digest. They are shown once, in the answer to the
+request that made them (provisioning, or a new key or code here), never on a later visit (docs/web.md).
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from claimd.domain.device_list import AuditQuery, DeviceKind, DeviceQuery, DeviceState
+from claimd.domain.device_list import AuditQuery, DeviceDetail, DeviceKind, DeviceQuery, DeviceState
 from claimd.domain.errors import ClaimdError, NotFound
 from claimd.domain.model import AuditAction, Principal
-from claimd.entrypoints.web.pages import landing, redirect, render, to_login
-from claimd.entrypoints.web.session import container_of, signed_in
+from claimd.entrypoints.web.rendering import render, tenant_admin
+from claimd.entrypoints.web.session import container_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +38,13 @@ STATES = {"": "Any state", **{s.value: s.value.capitalize() for s in DeviceState
 KINDS = {"": "Any kind", "key": "Secret key", "lorawan": "LoRaWAN", "identity": "Device identity"}
 ACTIONS = ["", *(a.value for a in AuditAction)]
 NO_DEVICE = "There is no such device in your tenant."
+#: What the device page says after an action succeeded (``?done=…`` of the redirect after the POST).
+DONE = {
+    "blocked": "Blocked {name}. Nobody can claim it while it is blocked, and only your tenant can unblock it.",
+    "unblocked": "Unblocked {name}.",
+    "released": "Released {name}. It has no owner now; its owner's tags and its secret key are gone.",
+    "tags": "Saved the tags of {name}.",
+}
 
 
 def when(ms: int | None) -> str:
@@ -44,16 +53,6 @@ def when(ms: int | None) -> str:
         return ""
     moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-async def _admin(request: Request) -> Principal | Response:
-    """The signed-in tenant admin, or where to send anyone else (sign-in, or their own landing page)."""
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
-    return principal
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -78,9 +77,7 @@ async def devices_page(
     after_name: str | None = None,
     after_id: str | None = None,
 ) -> Response:
-    principal = await _admin(request)
-    if isinstance(principal, Response):
-        return principal
+    principal = await tenant_admin(request)
     c = container_of(request)
     form = {"q": _clean(q), "owner": owner, "state": state, "tag": _clean(tag), "kind": kind}
     query = DeviceQuery(
@@ -96,7 +93,7 @@ async def devices_page(
     tag_names = [t.name for t in await c.ownership.list_tags(principal)]
     page, error, status = None, None, 200
     try:
-        page = await c.devices.browse(principal, query, after)
+        page = await c.fleet.browse(principal, query, after)
     except ClaimdError as exc:
         error, status = ("That owner is not one of your customers." if isinstance(exc, NotFound) else exc.message), 400
     filters = {k: v for k, v in form.items() if v}
@@ -125,21 +122,53 @@ async def devices_page(
     )
 
 
-@router.get("/console/devices/{device_id}", response_class=HTMLResponse)
-async def device_page(request: Request, device_id: str) -> Response:
-    principal = await _admin(request)
-    if isinstance(principal, Response):
-        return principal
+async def load_detail(request: Request, principal: Principal, device_id: str) -> DeviceDetail | None:
     wanted = _uuid(device_id)
-    detail: Any = None
-    if wanted is not None:
-        try:
-            detail = await container_of(request).devices.detail(principal, wanted)
-        except ClaimdError:
-            detail = None
+    if wanted is None:
+        return None
+    try:
+        return await container_of(request).fleet.detail(principal, wanted)
+    except ClaimdError:
+        return None
+
+
+def no_device(request: Request, principal: Principal) -> HTMLResponse:
+    return render(request, "message.html", 404, principal=principal, title="No such device", error=NO_DEVICE)
+
+
+def device_view(
+    request: Request,
+    principal: Principal,
+    detail: DeviceDetail,
+    status: int = 200,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    tags: str | None = None,
+) -> HTMLResponse:
+    """The device page; ``error`` says why an action was refused, ``tags`` keeps the typed tags."""
+    return render(
+        request,
+        "console_device.html",
+        status,
+        principal=principal,
+        section="devices",
+        d=detail,
+        when=when,
+        notice=notice,
+        error=error,
+        tags=", ".join(detail.tags) if tags is None else tags,
+    )
+
+
+@router.get("/console/devices/{device_id}", response_class=HTMLResponse)
+async def device_page(request: Request, device_id: str, done: str = "") -> Response:
+    principal = await tenant_admin(request)
+    detail = await load_detail(request, principal, device_id)
     if detail is None:
-        return render(request, "message.html", 404, principal=principal, title="No such device", error=NO_DEVICE)
-    return render(request, "console_device.html", principal=principal, section="devices", d=detail, when=when)
+        return no_device(request, principal)
+    notice = DONE[done].format(name=detail.device.name) if done in DONE else None
+    return device_view(request, principal, detail, notice=notice)
 
 
 @router.get("/console/audit", response_class=HTMLResponse)
@@ -151,14 +180,12 @@ async def audit_page(
     before_time: int | None = None,
     before_id: str | None = None,
 ) -> Response:
-    principal = await _admin(request)
-    if isinstance(principal, Response):
-        return principal
+    principal = await tenant_admin(request)
     form = {"device": _clean(device), "action": action if action in ACTIONS else "", "outcome": _clean(outcome)}
     query = AuditQuery(form["device"] or None, form["action"] or None, form["outcome"].upper() or None)
     before_uuid = _uuid(before_id)
     before = (before_time, before_uuid) if before_time is not None and before_uuid is not None else None
-    page = await container_of(request).devices.audit_search(principal, query, before)
+    page = await container_of(request).fleet.audit_search(principal, query, before)
     filters = {k: v for k, v in form.items() if v}
     next_link = None
     if page.next_before is not None:

@@ -14,6 +14,7 @@ import base64
 import csv
 import email.parser
 import email.policy
+import html
 import io
 import json
 import secrets
@@ -28,7 +29,13 @@ from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkStatus
 from claimd.domain.claiming import CLAIMING_DATA, EXPIRATION_TIME_FIELD, SECRET_KEY_FIELD
 from claimd.domain.errors import ClaimdError, InvalidArgument
 from claimd.domain.model import Principal
-from claimd.entrypoints.web.pages import EXPIRED_FORM, SECURITY_HEADERS, landing, redirect, render, to_login
+from claimd.entrypoints.web.rendering import (
+    EXPIRED_FORM,
+    SECURITY_HEADERS,
+    redirect,
+    render,
+    tenant_admin,
+)
 from claimd.entrypoints.web.session import CSRF_FIELD, container_of, csrf_ok, read_form, signed_in
 from claimd.services.devices import DeviceDraft
 
@@ -55,10 +62,6 @@ def claim_link(request: Request, name: str, key: str) -> str:
     return f"{base_url(request)}/claim?{urlencode({'deviceName': name, 'secretKey': key})}"
 
 
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
 def label_svg(name: str, link: str) -> str:
     """A printable label: the claim link's QR code, the device name and the link in words."""
     qr = render_svg(link, QR_SIZE).split("?>", 1)[-1].strip()
@@ -67,28 +70,19 @@ def label_svg(name: str, link: str) -> str:
     lines = [link[i : i + 48] for i in range(0, len(link), 48)][:4]
     words = "".join(
         f'<text x="{width // 2}" y="{352 + 14 * n}" font-size="11" text-anchor="middle" '
-        f'font-family="monospace">{_xml(line)}</text>'
+        f'font-family="monospace">{html.escape(line)}</text>'
         for n, line in enumerate(lines)
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="#fff"/>{qr}'
         f'<text x="{width // 2}" y="335" font-size="18" font-weight="bold" text-anchor="middle" '
-        f'font-family="sans-serif">{_xml(name)}</text>{words}</svg>'
+        f'font-family="sans-serif">{html.escape(name)}</text>{words}</svg>'
     )
 
 
 def data_url(media_type: str, content: bytes) -> str:
     return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
-
-
-def tenant_admin_only(principal: Principal | None, request: Request) -> Response | None:
-    """The answer for a visitor who may not use the console: sign-in, or their own landing page."""
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
-    return None
 
 
 async def _recent_jobs(request: Request, principal: Principal) -> list[BulkOp]:
@@ -120,9 +114,7 @@ async def _page(
 
 @router.get("/console/provisioning", response_class=HTMLResponse)
 async def provisioning_page(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     return await _page(request, principal)
 
@@ -139,9 +131,7 @@ def _valid_days(text: str) -> int:
 
 @router.post("/console/provisioning", response_class=HTMLResponse)
 async def create_device(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     fields = await read_form(request)
     form = {
@@ -204,9 +194,7 @@ async def _once(content: bytes) -> AsyncIterator[bytes]:
 
 @router.post("/console/provisioning/csv", response_class=HTMLResponse)
 async def upload_csv(request: Request) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     try:
         parts = read_multipart(request.headers.get("content-type", ""), await request.body())
@@ -244,9 +232,7 @@ def progress_of(op: BulkOp) -> dict[str, object]:
 
 @router.get("/console/jobs/{op_id}", response_class=HTMLResponse)
 async def job_page(request: Request, op_id: str) -> Response:
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     try:
         op = await container_of(request).bulk.get(principal, op_id)
@@ -275,9 +261,7 @@ async def job_progress(request: Request, op_id: str) -> Response:
 @router.get("/console/jobs/{op_id}/report.csv")
 async def job_report(request: Request, op_id: str) -> Response:
     """The per-row report: ``results.json?format=csv`` of the REST API, through the same service calls."""
-    principal = await signed_in(request)
-    if (away := tenant_admin_only(principal, request)) is not None:
-        return away
+    principal = await tenant_admin(request)
     assert principal is not None
     c = container_of(request)
     try:

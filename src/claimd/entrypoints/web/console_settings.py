@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from claimd.domain.claim_page import ClaimPageSettings
 from claimd.domain.errors import ClaimdError
 from claimd.domain.model import Principal
-from claimd.entrypoints.web.pages import EXPIRED_FORM, landing, redirect, render, to_login
-from claimd.entrypoints.web.session import container_of, csrf_ok, read_form, signed_in
+from claimd.entrypoints.web.rendering import EXPIRED_FORM, render, tenant_admin
+from claimd.entrypoints.web.session import container_of, csrf_ok, read_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,22 +49,14 @@ def _page(
 
 @router.get("/console/settings", response_class=HTMLResponse)
 async def settings_page(request: Request) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
+    principal = await tenant_admin(request)
     current = await container_of(request).directory.claim_page(principal)
     return _page(request, principal, current, saved=False, error=None)
 
 
 @router.post("/console/settings", response_class=HTMLResponse)
 async def save_settings(request: Request) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
+    principal = await tenant_admin(request)
     form = await read_form(request)
     values: dict[str, object] = {name: form.get(name, "") for name in FIELDS}
     values["show_secret_key"] = "show_secret_key" in form

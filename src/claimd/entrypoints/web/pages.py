@@ -6,89 +6,47 @@ Every page calls the same services as the REST API, through the container, as th
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import HTMLResponse, Response
 
 from claimd.domain.claiming import ClaimResponse
-from claimd.domain.errors import AuthenticationFailed, ClaimdError, TooManyRequests
-from claimd.domain.model import Door, Principal
-from claimd.domain.ownership import ClaimedFilter
+from claimd.domain.errors import AuthenticationFailed, ClaimdError, InvalidArgument, PermissionDenied, TooManyRequests
+from claimd.domain.model import Principal
+from claimd.domain.ownership import ClaimedFilter, parse_tags
+from claimd.domain.roles import DEVICE_CLAIM
 from claimd.entrypoints.web.charts import bar_chart
 from claimd.entrypoints.web.messages import refusal, refused_answer
+from claimd.entrypoints.web.rendering import (
+    EXPIRED_FORM,
+    customer_user,
+    landing,
+    origin,
+    redirect,
+    render,
+    signed_in_user,
+    tenant_admin,
+    to_login,
+)
 from claimd.entrypoints.web.session import (
-    CSRF_FIELD,
     container_of,
     csrf_ok,
-    csrf_token,
     end_session,
-    keep_csrf,
     read_form,
     safe_next,
     signed_in,
     start_session,
 )
-from claimd.services.common import Origin
 from claimd.services.lorawan import proof_from_qr
 
 router = APIRouter(include_in_schema=False)
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-#: Pages hold typed values (a secret key re-shown after a failed claim): never cached, never framed,
-#: scripts and styles only from this server, no referrer (a claim link carries a key in its query).
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 DEFAULT_APPLICATION = "default"
 NO_DEVICE = "You have no such device. It may have been released already."
 MY_DEVICES_PAGE = 100
 OVERVIEW_DAYS = 30
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("principal", None)
-    html = TEMPLATES.get_template(template).render(
-        request=request, csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), **context
-    )
-    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
-    keep_csrf(request, response)
-    return response
-
-
-def redirect(request: Request, url: str) -> RedirectResponse:
-    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-    keep_csrf(request, response)
-    return response
-
-
-def landing(principal: Principal) -> str:
-    return "/console/" if principal.is_tenant_admin else "/claim"
-
-
-def to_login(request: Request) -> RedirectResponse:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect(request, f"/login?next={quote(here, safe='')}")
-
-
-def origin(request: Request) -> Origin:
-    return Origin(Door.WEB, request.client.host if request.client else None)
 
 
 # sign-in ---------------------------------------------------------------------------------------
@@ -122,16 +80,11 @@ async def login(request: Request) -> Response:
     return response
 
 
-EXPIRED_FORM = "This form had expired, so nothing was done. Check the fields and send it again."
-
-
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     form = await read_form(request)
     if not csrf_ok(request, form):
-        principal = await signed_in(request)
-        if principal is None:
-            return to_login(request)
+        principal = await signed_in_user(request)
         return render(request, "message.html", 403, principal=principal, title="Not signed out", error=EXPIRED_FORM)
     response = redirect(request, "/login")
     end_session(request, response)
@@ -149,18 +102,28 @@ async def last_application(request: Request, principal: Principal) -> str:
 
 
 def claim_form(
-    device_name: str = "", secret_key: str = "", code: str = "", application: str = DEFAULT_APPLICATION
+    device_name: str = "", secret_key: str = "", code: str = "", application: str = DEFAULT_APPLICATION, tags: str = ""
 ) -> dict[str, str]:
-    return {"device_name": device_name, "secret_key": secret_key, "code": code, "application": application}
+    return {
+        "device_name": device_name,
+        "secret_key": secret_key,
+        "code": code,
+        "application": application,
+        "tags": tags,
+    }
+
+
+def role_refusal(principal: Principal) -> str:
+    """Why a customer user whose role lacks Device × Claim (a VIEWER, say) cannot claim."""
+    return (
+        f"Your role ({principal.role.name}) may not claim devices: it lets you see devices, not claim them. "
+        "Ask the owner of your account or your administrator for a role that may claim."
+    )
 
 
 @router.get("/claim", response_class=HTMLResponse)
 async def claim_page(request: Request, deviceName: str = "", secretKey: str = "") -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_customer_user:
-        return redirect(request, landing(principal))
+    principal = await customer_user(request)
     form = claim_form(deviceName, secretKey, application=await last_application(request, principal))
     page = await container_of(request).directory.claim_page(principal)
     return render(request, "claim.html", principal=principal, page=page, form=form, success=None, error=None)
@@ -178,15 +141,14 @@ def link_fields(text: str) -> tuple[str, str] | None:
 
 @router.post("/claim", response_class=HTMLResponse)
 async def claim(request: Request) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
+    principal = await signed_in_user(request)
     fields = await read_form(request)
     form = claim_form(
         fields.get("device_name", "").strip(),
         fields.get("secret_key", ""),
         fields.get("code", "").strip(),
         fields.get("application", "").strip() or DEFAULT_APPLICATION,
+        fields.get("tags", "").strip(),
     )
 
     def again(status: int, error: str) -> HTMLResponse:
@@ -204,13 +166,23 @@ async def claim(request: Request) -> Response:
         form.update(device_name=name, secret_key=key, code="")
     if not code and not name:
         return again(400, "Enter the device name and its secret key, or a code, or scan the label's QR code.")
+    is_token = bool(code) and not code.upper().startswith("LW:")
+    tags: tuple[str, ...] = ()
+    if form["tags"]:
+        if not is_token:
+            return again(400, "Tags are kept only for a device claimed by its claim token. Clear the Tags field.")
+        try:  # read here too, so that a bad tag is named as one (the claim reads them the same way)
+            tags = parse_tags(form["tags"])
+        except InvalidArgument as exc:
+            return again(400, f"The tags could not be read: {exc.message}")
     c, where = container_of(request), origin(request)
     try:
-        if code.upper().startswith("LW:"):
+        if code and not is_token:
             result = await c.claims.claim_with_code(principal, proof_from_qr(code), form["application"], None, where)
             claimed_name = result.device.name
         elif code:
-            claimed_name = (await c.claims.claim_with_token(principal, code, None, where)).device.name
+            # as the ownership API's {claimToken, tags} (POST /v1/claimed-devices)
+            claimed_name = (await c.claims.claim_with_token(principal, code, list(tags), where)).device.name
         else:
             answer = await c.claims.claim(principal, name, key, where)
             if answer.response is not ClaimResponse.SUCCESS:
@@ -218,6 +190,10 @@ async def claim(request: Request) -> Response:
             claimed_name = answer.device.name
     except AuthenticationFailed:
         return to_login(request)
+    except PermissionDenied as exc:
+        if not principal.can(DEVICE_CLAIM):
+            return again(403, role_refusal(principal))
+        return again(400, refusal(exc, page, "" if code else name))
     except ClaimdError as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 400
         return again(status, refusal(exc, page, "" if code else name))
@@ -235,11 +211,7 @@ async def claim(request: Request) -> Response:
 # My devices ------------------------------------------------------------------------------------
 @router.get("/my/devices", response_class=HTMLResponse)
 async def my_devices(request: Request, after: str | None = None, released: str | None = None) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_customer_user:
-        return redirect(request, landing(principal))
+    principal = await customer_user(request)
     try:
         page = await container_of(request).ownership.list_claimed(principal, ClaimedFilter(), MY_DEVICES_PAGE, after)
     except ClaimdError as exc:
@@ -253,9 +225,7 @@ async def _my_device(request: Request, principal: Principal, device_id: uuid.UUI
 
 @router.get("/my/devices/{device_id}/release", response_class=HTMLResponse)
 async def release_page(request: Request, device_id: uuid.UUID) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
+    principal = await signed_in_user(request)
     try:
         item = await _my_device(request, principal, device_id)
     except ClaimdError:
@@ -265,9 +235,7 @@ async def release_page(request: Request, device_id: uuid.UUID) -> Response:
 
 @router.post("/my/devices/{device_id}/release", response_class=HTMLResponse)
 async def release(request: Request, device_id: uuid.UUID) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
+    principal = await signed_in_user(request)
     form = await read_form(request)
     try:
         item = await _my_device(request, principal, device_id)
@@ -286,11 +254,7 @@ async def release(request: Request, device_id: uuid.UUID) -> Response:
 @router.get("/console", response_class=HTMLResponse)
 @router.get("/console/", response_class=HTMLResponse)
 async def console(request: Request) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
+    principal = await tenant_admin(request)
     overview = await container_of(request).overview.overview(principal, OVERVIEW_DAYS)
     charts = [
         bar_chart("Claims per day", [(d.day, d.claims) for d in overview.days]),
@@ -301,17 +265,8 @@ async def console(request: Request) -> Response:
     )
 
 
-#: The console's pages still to come (issue 23); the built ones have their own routers.
-CONSOLE_SECTIONS: dict[str, str] = {}
-
-
 @router.get("/console/{section}", response_class=HTMLResponse)
 async def console_section(request: Request, section: str) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_login(request)
-    if not principal.is_tenant_admin:
-        return redirect(request, landing(principal))
-    if section not in CONSOLE_SECTIONS:
-        return render(request, "message.html", 404, principal=principal, title="No such page", error="No such page.")
-    return render(request, "console.html", principal=principal, section=section, title=CONSOLE_SECTIONS[section])
+    """Any other page under /console/: none such (the console's pages have their own routers)."""
+    principal = await tenant_admin(request)
+    return render(request, "message.html", 404, principal=principal, title="No such page", error="No such page.")

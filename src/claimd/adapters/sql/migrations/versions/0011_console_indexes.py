@@ -1,4 +1,4 @@
-"""Indexes of the console's device list (issue 23): keyset paging by (name, id) within a tenant.
+"""Indexes of the console's device list: keyset paging by (name, id) within a tenant.
 
 ``ix_devices_tenant_name_id`` serves the list, its "Next page" (``(name, id) > (:name, :id)``) and a
 name-prefix search (a range of it); ``ix_devices_tenant_customer_name`` the owner filter in the same
