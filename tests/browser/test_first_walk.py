@@ -90,6 +90,16 @@ def test_the_first_walk(playwright_driver: Any, browser: Any, tmp_path: Path) ->
         download.value.save_as(svg)
         assert b"Thermostat 0001" in svg.read_bytes()
         png = label_png(browser, svg.read_bytes(), tmp_path / "label.png")
+        # a second device, whose label the customer will photograph instead
+        page.get_by_role("link", name="Provisioning", exact=True).click()
+        page.get_by_label("Device name").fill("Thermostat 0002")
+        page.get_by_role("button", name="Create device").click()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download label").click()
+        svg2 = tmp_path / "label2.svg"
+        download.value.save_as(svg2)
+        photo = tmp_path / "label2.png"
+        photo.write_bytes(label_png(browser, svg2.read_bytes(), tmp_path / "label2-shot.png"))
         admin.close()
 
         # the customer, on a phone, scans the label with the camera and claims
@@ -117,6 +127,15 @@ def test_the_first_walk(playwright_driver: Any, browser: Any, tmp_path: Path) ->
             status.get_by_role("link", name="My devices").click()
             page.wait_for_url(re.compile(r".*/my/devices$"))
             assert "Thermostat 0001" in page.get_by_role("main").inner_text()
+
+            # and the second one from an uploaded photo of its label
+            page.get_by_role("link", name="Claim a device").click()
+            page.get_by_label("Upload photo").set_input_files(str(photo))
+            page.wait_for_function(
+                "() => document.getElementById('device_name').value === 'Thermostat 0002'", timeout=15_000
+            )
+            page.get_by_role("button", name="Claim", exact=True).click()
+            assert "Thermostat 0002" in page.get_by_role("status").filter(has_text="You now own").inner_text()
             assert phone.outside == []
             phone.close()
         finally:

@@ -38,7 +38,7 @@ def new_claim_code() -> str:
     return secrets.token_hex(CLAIM_CODE_BYTES).upper()
 
 
-def _symbol(text: str) -> segno.QRCode:
+def qr_symbol(text: str) -> segno.QRCode:
     if not text:
         raise InvalidArgument("a QR code needs a non-empty text")
     try:
@@ -49,7 +49,7 @@ def _symbol(text: str) -> segno.QRCode:
 
 def scale_for(text: str, size: int = DEFAULT_IMAGE_SIZE) -> int:
     """Pixels per module for ``text`` in an image of at most ``size`` pixels (at least 1)."""
-    return _scale(_symbol(text), size)
+    return _scale(qr_symbol(text), size)
 
 
 def _scale(symbol: segno.QRCode, size: int) -> int:
@@ -61,7 +61,7 @@ def _scale(symbol: segno.QRCode, size: int) -> int:
 
 def render_png(text: str, size: int = DEFAULT_IMAGE_SIZE) -> bytes:
     """``text`` as a QR code PNG (1-bit greyscale, black on white) at most ``size`` pixels wide."""
-    symbol = _symbol(text)
+    symbol = qr_symbol(text)
     out = io.BytesIO()
     symbol.save(out, kind="png", scale=_scale(symbol, size), border=QUIET_ZONE)
     return out.getvalue()
@@ -69,7 +69,7 @@ def render_png(text: str, size: int = DEFAULT_IMAGE_SIZE) -> bytes:
 
 def render_svg(text: str, size: int = DEFAULT_IMAGE_SIZE) -> str:
     """``text`` as a QR code SVG document (with XML declaration), sized as :func:`render_png`."""
-    symbol = _symbol(text)
+    symbol = qr_symbol(text)
     out = io.BytesIO()
     symbol.save(out, kind="svg", scale=_scale(symbol, size), border=QUIET_ZONE, encoding="utf-8")
     return out.getvalue().decode("utf-8")
