@@ -7,12 +7,12 @@ import io
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
+from label_decoding import decoded_pages
 from PIL import Image
 
 from claimd.adapters import labels
 from claimd.adapters.labels import SHEETS, Label, label_png, label_sheet, label_svg, pages, printable
 
-DPI = 300
 POINTS_PER_MM = 72 / 25.4
 
 
@@ -36,20 +36,6 @@ def tr005_labels(count: int) -> list[Label]:
         )
         for i in range(count)
     ]
-
-
-def decoded_pages(pdf: bytes) -> list[set[str]]:
-    document = pdfium.PdfDocument(pdf)
-    try:
-        found = []
-        for page in document:
-            image = page.render(scale=DPI / 72, grayscale=True).to_pil()
-            found.append(
-                {barcode.text for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)}
-            )
-        return found
-    finally:
-        document.close()
 
 
 @pytest.mark.parametrize("sheet", sorted(SHEETS))

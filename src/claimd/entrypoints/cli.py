@@ -20,6 +20,7 @@ import claimd
 from claimd.config import SettingError, Settings, env_name, load_settings, unknown_environment
 from claimd.domain.errors import Conflict, InvalidArgument
 from claimd.entrypoints.cli_admin import admin_app
+from claimd.entrypoints.cli_labels import labels
 from claimd.entrypoints.cli_lorawan import lorawan_app
 from claimd.logs import setup_logging
 
@@ -43,6 +44,7 @@ device_app = typer.Typer(
 app.add_typer(device_app, name="device")
 app.add_typer(lorawan_app, name="lorawan")
 app.add_typer(admin_app, name="admin")
+app.command("labels")(labels)
 
 
 def _opt(env: str, help: str, **kw: Any) -> Any:
