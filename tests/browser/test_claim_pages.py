@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from browser_helpers import check_page, launch, offline_context, write_y4m
+from browser_helpers import check_page, launch, offline_context, sign_in, write_y4m
 from http_helpers import USER_PASSWORD, Api, Device, World, make_world, uid
 from live_fixtures import serving
 from servers import REAL_LOCKOUTS, LiveServer
@@ -29,14 +29,6 @@ JOIN_EUI = "70B3D57ED0000000"
 # helpers ---------------------------------------------------------------------------------------
 def email_of(api: Api) -> str:
     return api.ok("get", "/api/auth/user")["email"]
-
-
-def sign_in(page: Any, base_url: str, email: str, password: str = USER_PASSWORD, path: str = "/") -> None:
-    page.goto(base_url + path)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def keyed_device(world: World, key: str | None = None) -> tuple[Device, str]:

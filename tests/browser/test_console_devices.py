@@ -12,21 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import check_page
-from http_helpers import USER_PASSWORD, Device, World, assert_outcome, uid
+from browser_helpers import check_page, sign_in
+from http_helpers import Device, World, assert_outcome, uid
 from servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
 FLEET = 53  # more than a page (50)
-
-
-def sign_in(page: Any, base_url: str, email: str, password: str = USER_PASSWORD) -> None:
-    page.goto(base_url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def shown(page: Any) -> list[str]:

@@ -6,19 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_helpers import check_page
+from browser_helpers import check_page, sign_in
 from http_helpers import USER_PASSWORD, World
 from servers import LiveServer
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page: Any, server: LiveServer, email: str, password: str) -> None:
-    page.goto(server.base_url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_the_overview_charts_claims_failures_and_states(context: Any, web_server: LiveServer, web_world: World) -> None:
@@ -32,7 +24,7 @@ def test_the_overview_charts_claims_failures_and_states(context: Any, web_server
     w.admin.ok("post", f"/v1/claimed-devices/{blocked.id}/block")
 
     page = context.new_page()
-    sign_in(page, web_server, web_server.admin_email, web_server.admin_password)
+    sign_in(page, web_server.base_url, web_server.admin_email, web_server.admin_password)
     assert page.url.endswith("/console/")
     states = page.get_by_role("region", name="Devices by state")
     assert "1 claimed" in " ".join(states.inner_text().split())
@@ -49,7 +41,7 @@ def test_the_overview_charts_claims_failures_and_states(context: Any, web_server
 def test_a_customer_user_never_sees_the_overview(context: Any, web_server: LiveServer, web_world: World) -> None:
     page = context.new_page()
     email = web_world.u1.ok("get", "/api/auth/user")["email"]
-    sign_in(page, web_server, email, USER_PASSWORD)
+    sign_in(page, web_server.base_url, email, USER_PASSWORD)
     page.goto(web_server.base_url + "/console/")
     assert page.url == web_server.base_url + "/claim"
     assert page.get_by_role("img", name="Claims per day").count() == 0

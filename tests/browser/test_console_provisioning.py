@@ -13,20 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import check_page
-from http_helpers import USER_PASSWORD, World, uid
+from browser_helpers import check_page, sign_in
+from http_helpers import World, uid
 
 from claimd.adapters.attestation import new_private_key, public_pem_of
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page: Any, base_url: str, email: str, password: str = USER_PASSWORD) -> None:
-    page.goto(base_url + "/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def admin_page(context: Any, server: Any) -> Any:

@@ -9,21 +9,13 @@ import secrets
 from typing import Any
 
 import pytest
-from browser_helpers import check_page, offline_context
+from browser_helpers import check_page, offline_context, sign_in
 from http_helpers import NULL_UUID, USER_PASSWORD, Api, Device, World
 from servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
 WINDOW_MS = 600_000
-
-
-def sign_in(page: Any, base_url: str, email: str, password: str = USER_PASSWORD) -> None:
-    page.goto(base_url + "/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def customers_page(context: Any, server: LiveServer) -> Any:

@@ -7,26 +7,18 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import check_page, offline_context
+from browser_helpers import check_page, offline_context, sign_in
 from http_helpers import USER_PASSWORD, World
 from servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page: Any, server: LiveServer, email: str, password: str) -> None:
-    page.goto(server.base_url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_a_tenant_rewords_its_claim_page_and_its_customers_see_it(
     browser: Any, context: Any, web_server: LiveServer, web_world: World
 ) -> None:
     admin = context.new_page()
-    sign_in(admin, web_server, web_server.admin_email, web_server.admin_password)
+    sign_in(admin, web_server.base_url, web_server.admin_email, web_server.admin_password)
     admin.get_by_role("link", name="Settings").click()
     assert admin.get_by_role("heading", name="Settings").is_visible()
     check_page(admin, "console-settings")
@@ -48,7 +40,7 @@ def test_a_tenant_rewords_its_claim_page_and_its_customers_see_it(
     try:
         buyer = phone.new_page()
         email = web_world.u1.ok("get", "/api/auth/user")["email"]
-        sign_in(buyer, web_server, email, USER_PASSWORD)
+        sign_in(buyer, web_server.base_url, email, USER_PASSWORD)
         assert buyer.get_by_label("Serial number").is_visible()
         assert buyer.get_by_label("Secret key").count() == 0
         buyer.get_by_label("Serial number").fill("ghost-7")

@@ -11,20 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import launch, offline_context, write_y4m
+from browser_helpers import launch, offline_context, sign_in, write_y4m
 from live_fixtures import serving
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "customer-password-1"
-
-
-def sign_in(page: Any, base_url: str, email: str, password: str) -> None:
-    page.goto(base_url + "/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def label_png(browser: Any, svg: bytes, path: Path) -> bytes:

@@ -9,6 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from http_helpers import USER_PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TESTS = Path(__file__).resolve().parents[1] / "browser"
 SCREENSHOTS = BROWSER_TESTS / "screenshots"  # git-ignored
@@ -63,3 +65,12 @@ def write_y4m(png: bytes, path: Path, width: int = 640, height: int = 480) -> No
     chroma = bytes([128]) * ((width // 2) * (height // 2))
     header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
     path.write_bytes(header + b"FRAME\n" + frame.tobytes() + chroma + chroma)
+
+
+def sign_in(page: Any, base_url: str, email: str, password: str = USER_PASSWORD, path: str = "/") -> None:
+    """Sign in on the page at ``path`` (the sign-in page, or a page that sends there) with the form."""
+    page.goto(base_url + path)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()

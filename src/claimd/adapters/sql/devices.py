@@ -21,7 +21,6 @@ from claimd.adapters.sql.tables import (
     device_identities,
     device_tags,
     devices,
-    lorawan_applications,
     lorawan_identities,
     tags,
 )
@@ -29,7 +28,6 @@ from claimd.domain.attributes import NewAttribute, StoredAttribute
 from claimd.domain.claiming import CLAIMING_DATA
 from claimd.domain.device_list import AuditCursor, AuditQuery, DeviceCursor, DeviceKind, DeviceQuery, DeviceState
 from claimd.domain.errors import Conflict
-from claimd.domain.lorawan import LorawanIdentity
 from claimd.domain.model import AttributeScope, AuditEvent, Device, Page
 
 # Statements a claim (and a bulk row) runs, built once: building and keying a statement costs more
@@ -288,48 +286,6 @@ class DeviceQueries(QueryBase):
         )
         rows = await self.conn.execute(stmt)
         return [(device_row(r), r.owner_title) for r in rows]
-
-    async def get_lorawan_of(self, device_id: uuid.UUID) -> LorawanIdentity | None:
-        """A device's LoRaWAN identity (never its code digest), with its owner's application id."""
-        li = lorawan_identities
-        row = (
-            await self.conn.execute(
-                select(
-                    li.c.device_id,
-                    li.c.tenant_id,
-                    li.c.dev_eui,
-                    li.c.join_eui,
-                    li.c.created_time,
-                    li.c.vendor_id,
-                    li.c.profile_id,
-                    li.c.serial,
-                    li.c.valid_from,
-                    li.c.valid_to,
-                    li.c.code_spent_at,
-                    li.c.app_device_id,
-                    lorawan_applications.c.application_id,
-                )
-                .select_from(li.outerjoin(lorawan_applications, lorawan_applications.c.id == li.c.application))
-                .where(li.c.device_id == str(device_id))
-            )
-        ).first()
-        if row is None:
-            return None
-        return LorawanIdentity(
-            device_id=uuid.UUID(row.device_id),
-            tenant_id=uuid.UUID(row.tenant_id),
-            dev_eui=row.dev_eui,
-            join_eui=row.join_eui,
-            created_time=row.created_time,
-            vendor_id=row.vendor_id,
-            profile_id=row.profile_id,
-            serial=row.serial,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            code_spent_at=row.code_spent_at,
-            application_id=row.application_id,
-            app_device_id=row.app_device_id if row.application_id is not None else None,
-        )
 
     async def sql_window_expiry(self, device_id: uuid.UUID) -> int | None:
         """When the device's claim window kept in SQL expires (None: no such row)."""

@@ -81,6 +81,15 @@ class LorawanQueries:
         except IntegrityError as exc:
             raise DevEuiTaken(f"a device with DevEUI {identity.dev_eui} is already registered") from exc
 
+    async def get_lorawan_of(self, device_id: uuid.UUID) -> LorawanIdentity | None:
+        """A device's LoRaWAN identity (never its code digest), with its owner's application id."""
+        row = (
+            await self.conn.execute(
+                select(devices, *IDENTITY_COLUMNS).select_from(WITH_APPLICATION).where(_L.device_id == str(device_id))
+            )
+        ).first()
+        return lorawan_identity(row) if row else None
+
     async def get_lorawan(self, tenant_id: uuid.UUID, dev_eui: str) -> tuple[Device, LorawanIdentity] | None:
         row = (
             await self.conn.execute(

@@ -7,7 +7,6 @@ from typing import Protocol
 
 from claimd.domain.attributes import NewAttribute, StoredAttribute
 from claimd.domain.device_list import AuditCursor, AuditQuery, DeviceCursor, DeviceQuery
-from claimd.domain.lorawan import LorawanIdentity
 from claimd.domain.model import AuditEvent, Device, Page
 
 
@@ -36,7 +35,6 @@ class DeviceStore(Protocol):
     async def list_devices_after(
         self, tenant_id: uuid.UUID, query: DeviceQuery, after: DeviceCursor | None, limit: int
     ) -> list[tuple[Device, str | None]]: ...
-    async def get_lorawan_of(self, device_id: uuid.UUID) -> LorawanIdentity | None: ...
     async def sql_window_expiry(self, device_id: uuid.UUID) -> int | None: ...
     async def search_audit(
         self, tenant_id: uuid.UUID, query: AuditQuery, before: AuditCursor | None, limit: int
