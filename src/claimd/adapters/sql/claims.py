@@ -184,6 +184,8 @@ class ClaimQueries:
     conn: AsyncConnection
 
     async def lock_claim_target(self, tenant_id: uuid.UUID, name: str, actor: uuid.UUID) -> ClaimTarget | None:
+        if unstorable(name):  # no device holds such a name: nothing to ask
+            return None
         return await self._lock_claim_target(_CLAIM_TARGET_BY_NAME, {"tenant_id": str(tenant_id), "name": name}, actor)
 
     async def lock_claim_target_by_id(
@@ -194,8 +196,6 @@ class ClaimQueries:
         )
 
     async def _lock_claim_target(self, stmt: Any, params: dict[str, str], actor: uuid.UUID) -> ClaimTarget | None:
-        if unstorable(*params.values()):
-            return None
         row = (await self.conn.execute(stmt, {**params, "actor": str(actor)})).first()
         if row is None:
             return None
