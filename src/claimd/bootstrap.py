@@ -27,12 +27,14 @@ from claimd.adapters.sql.migrations import upgrade
 from claimd.adapters.sql.server_secret import record_fingerprint, recorded_fingerprint
 from claimd.adapters.sql.uow import SqlUnitOfWorkFactory
 from claimd.config import SettingError, Settings
+from claimd.domain.bulk import BulkEndpoint
 from claimd.domain.lockout import Lockout
 from claimd.services.access import AccessService
 from claimd.services.accounts import AccountService
 from claimd.services.bulk import BulkService
 from claimd.services.bulk_rows import row_handlers
 from claimd.services.claiming import ClaimPolicy, ClaimService
+from claimd.services.device_import import CHUNK_ROWS, SQLITE_CHUNK_ROWS, DeviceImportService
 from claimd.services.devices import DeviceService
 from claimd.services.directory import DirectoryService
 from claimd.services.fleet import FleetService
@@ -205,6 +207,7 @@ class Container:
     gateways: GatewayService
     ownership: OwnershipService
     bulk: BulkService
+    imports: DeviceImportService
     access: AccessService
     provisioning: ProvisioningService
     lorawan: LorawanService
@@ -272,6 +275,16 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
     rows = row_handlers(claims, ownership)
+    imports = DeviceImportService(
+        uow,
+        hasher,
+        sealer,
+        keys,
+        clock,
+        new_token,
+        new_claim_code,
+        chunk_rows=SQLITE_CHUNK_ROWS if database.is_sqlite else CHUNK_ROWS,
+    )
     bulk = BulkService(
         uow,
         accounts,
@@ -282,6 +295,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         settings.bulk_lease_s * 1000,
         rows.refusals,
         metrics,
+        {BulkEndpoint.IMPORT_DEVICES: imports},
     )
     return Container(
         settings=settings,
@@ -293,6 +307,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         gateways=GatewayService(devices, claims),
         ownership=ownership,
         bulk=bulk,
+        imports=imports,
         access=AccessService(uow, hasher, accounts, clock, guesses),
         provisioning=ProvisioningService(uow, sealer, keys, clock),
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),

@@ -14,7 +14,18 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./claimd.db"
 ENV_PREFIX = "CLAIMD_"
 # CLAIMD_* variables that are not settings of the server: the file of settings, and the credentials of
 # the HTTP client commands (``claimd lorawan``), which people keep in the same shell.
-OTHER_VARIABLES = frozenset({"CLAIMD_CONFIG", "CLAIMD_URL", "CLAIMD_API_KEY", "CLAIMD_USERNAME", "CLAIMD_PASSWORD"})
+#: Variables of claimd's remote commands (docs/cli.md), not settings of ``claimd serve``.
+OTHER_VARIABLES = frozenset(
+    {
+        "CLAIMD_CONFIG",
+        "CLAIMD_URL",
+        "CLAIMD_API_KEY",
+        "CLAIMD_USERNAME",
+        "CLAIMD_PASSWORD",
+        "CLAIMD_PROFILE",
+        "CLAIMD_CLI_CONFIG",
+    }
+)
 
 
 #: The groups of settings, in the order of docs/settings.md's tables (see scripts/settings_doc.py).

@@ -130,10 +130,10 @@ def test_provision_print_qr_claim_by_scanned_text_list_unclaim_and_guess(
         "--code",
         guess,
     )
-    assert guessed.returncode == 1
+    assert guessed.returncode == 2  # an error answer: exit 2 (1 is for some rows failed)
     assert "403" in guessed.stderr and "the claim authentication code is wrong" in guessed.stderr
     spent = cli(world, email, USER_PASSWORD, "claim", "-a", "my-sensors", "--qr", scanned)
-    assert spent.returncode == 1 and "403" in spent.stderr and "no longer claims the device" in spent.stderr
+    assert spent.returncode == 2 and "403" in spent.stderr and "no longer claims the device" in spent.stderr
 
     # Guessing stops: after the free failures for this DevEUI, every attempt is 429 with Retry-After.
     answers = []
@@ -181,11 +181,11 @@ def run_cli(
 def test_passwords_are_not_taken_from_the_command_line(world: World, live_server, tmp_path: Path) -> None:
     user = {"CLAIMD_USERNAME": live_server.admin_email}
     shown = run_cli(world, user, "--password", live_server.admin_password, "list")
-    assert shown.returncode == 1 and "--password is not accepted" in shown.stderr and "CLAIMD_PASSWORD" in shown.stderr
+    assert shown.returncode == 2 and "--password is not accepted" in shown.stderr and "CLAIMD_PASSWORD" in shown.stderr
     assert live_server.admin_password not in shown.stderr + shown.stdout
     # no password and no terminal to ask on: a clear error, not a hang
     missing = run_cli(world, user, "list")
-    assert missing.returncode == 1 and "CLAIMD_PASSWORD" in missing.stderr and "--password-file" in missing.stderr
+    assert missing.returncode == 2 and "CLAIMD_PASSWORD" in missing.stderr and "--password-file" in missing.stderr
     secret = tmp_path / "password"
     secret.write_text(live_server.admin_password + "\n")
     made = run_cli(world, user, "--password-file", str(secret), "provision", "--dev-eui", "00" + secrets.token_hex(7))
@@ -241,13 +241,13 @@ def test_import_writes_codes_to_a_private_new_file(world: World, live_server, tm
     assert [(r["row"], r["status"], r["dev_eui"]) for r in rows] == [(str(i + 1), "OK", e) for i, e in enumerate(euis)]
     # an existing file is not overwritten, and nothing is registered then
     again = run_cli(world, admin, "import", str(upload), "--out", str(results))
-    assert again.returncode == 1 and "exists" in again.stderr and "not overwritten" in again.stderr
+    assert again.returncode == 2 and "exists" in again.stderr and "not overwritten" in again.stderr
     assert list(csv.DictReader(results.open())) == rows
     # a file the server refuses leaves no (empty) results file behind
     bad, refused = tmp_path / "bad.csv", tmp_path / "refused.ndjson"
     bad.write_text("serial\nSN-1\n")
     failed = run_cli(world, admin, "import", str(bad), "--out", str(refused))
-    assert failed.returncode == 1 and "400" in failed.stderr and "dev_eui" in failed.stderr
+    assert failed.returncode == 2 and "400" in failed.stderr and "dev_eui" in failed.stderr
     assert not refused.exists()
     # QR images carry the code: 0600 too
     made = run_cli(world, admin, "provision", "--dev-eui", "00" + secrets.token_hex(7), "--qr-png", str(png))

@@ -64,7 +64,7 @@ async def test_upgrading_sqlite_keeps_rows_that_point_at_recreated_tables(tmp_pa
 
         await upgrade(database)
 
-        assert await current_revision(database) == "0011"
+        assert await current_revision(database) == "0012"
         async with database.reader.connect() as conn:
             for table in ("users", "api_keys", "claim_challenges", "devices", "attributes"):
                 count = (await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()

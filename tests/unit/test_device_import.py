@@ -1,7 +1,8 @@
-"""The device import's row format (issue 24): CSV and NDJSON readers, generate markers, key policy."""
+"""The device import's row format: CSV and NDJSON readers, generate markers, key policy, the upload's chunks."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -21,17 +22,22 @@ from claimd.domain.device_import import (
     GENERATE,
     MAX_ACCESS_TOKEN_LENGTH,
     MAX_CLAIM_KEY_LENGTH,
+    MAX_LINE_LENGTH,
     MAX_PUBLIC_KEY_LENGTH,
+    ImportFormat,
     ImportRow,
+    LineChunker,
     RowError,
     TooManyRows,
     parse_rfc3339,
+    read_chunk,
     read_csv_header,
     rows_from_csv,
     rows_from_ndjson,
 )
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.inputs import MAX_NAME_LENGTH
+from claimd.services.device_import import random_keys
 
 PEM = "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----"
 HEX_POINT = "04" + "ab" * 64
@@ -519,3 +525,88 @@ def test_the_docs_table_lists_every_column() -> None:
     page = (Path(__file__).parents[2] / "docs" / "provisioning.md").read_text(encoding="utf-8")
     documented = re.findall(r"^\| `([a-z_]+)` \|", page, re.MULTILINE)
     assert documented == list(COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Chunks of a streamed file (the upload of POST /v1/devices/bulk)
+
+
+def _chunked(fmt: ImportFormat, text: str, chunk_rows: int, cuts: list[int] | None = None, **kw: int):
+    chunker = LineChunker(fmt, chunk_rows, **kw)
+    pieces, start = [], 0
+    for cut in cuts or []:
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    chunks = [chunk for piece in pieces for chunk in chunker.feed(piece)]
+    chunks += list(chunker.close())
+    return chunker, chunks
+
+
+def test_chunks_number_rows_as_the_whole_file_does_wherever_the_text_is_cut() -> None:
+    text = "\ufeffname,claim_key\r\n\r\na,generate\nb,k1\n\n  \nc,\nd,k2\ne,"
+    whole = [r.row for r in rows_from_csv(text.splitlines(keepends=True))]
+    for cut in range(len(text) + 1):
+        chunker, chunks = _chunked(ImportFormat.CSV, text, 2, [cut])
+        assert chunker.header == "name,claim_key" and chunker.rows == 5
+        assert [(c.first_row, len(c.lines)) for c in chunks] == [(1, 2), (3, 2), (5, 1)]
+        read = [row for c in chunks for row in read_chunk(ImportFormat.CSV, chunker.header, c)]
+        assert [r.row for r in read] == whole == [1, 2, 3, 4, 5]
+        assert [r.name for r in read if isinstance(r, ImportRow)] == ["a", "b", "c", "d", "e"]
+
+
+def test_a_csv_header_is_checked_as_it_arrives() -> None:
+    chunker = LineChunker(ImportFormat.CSV, 10)
+    with pytest.raises(InvalidArgument, match="unknown columns"):
+        list(chunker.feed("nom,claim_key\n"))
+    with pytest.raises(InvalidArgument, match="empty"):
+        _chunked(ImportFormat.CSV, "\n\n", 10)
+    chunker, chunks = _chunked(ImportFormat.CSV, "name\n", 10)
+    assert chunker.rows == 0 and chunks == []
+
+
+def test_json_lines_have_no_header() -> None:
+    chunker, chunks = _chunked(ImportFormat.NDJSON, '{"name": "a"}\n\n{"name": "b"}\n{"name": 3}', 2)
+    assert chunker.header is None and [c.first_row for c in chunks] == [1, 3]
+    read = [row for c in chunks for row in read_chunk(ImportFormat.NDJSON, None, c)]
+    assert [r.row for r in read] == [1, 2, 3] and isinstance(read[2], RowError)
+
+
+def test_a_long_line_is_cut_not_held_and_reported_by_its_row() -> None:
+    text = "name\n" + "x" * (MAX_LINE_LENGTH + 5000) + "\nshort\n"
+    cuts = list(range(5, MAX_LINE_LENGTH + 5005, 4093))
+    chunker, chunks = _chunked(ImportFormat.CSV, text, 10, cuts)
+    assert [len(line) for line in chunks[0].lines] == [MAX_LINE_LENGTH + 1, 5]
+    read = list(read_chunk(ImportFormat.CSV, chunker.header, chunks[0]))
+    assert isinstance(read[0], RowError) and read[0].row == 1 and "longer than" in read[0].message
+    assert isinstance(read[1], ImportRow) and read[1].row == 2
+
+
+def test_more_rows_than_allowed_stop_the_upload() -> None:
+    with pytest.raises(TooManyRows):
+        _chunked(ImportFormat.NDJSON, '{"name": "a"}\n' * 4, 2, max_rows=3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Generated keys, many at a time
+
+
+def test_random_keys_follow_the_policy_and_every_symbol_is_as_likely() -> None:
+    policy = KeyPolicy(16, "0123456789abcdefghijklmnopqrstuv")
+    keys = random_keys(policy, random.Random(7).randbytes)
+    made = [next(keys) for _ in range(2000)]
+    assert all(len(key) == 16 and set(key) <= set(policy.claim_key_alphabet) for key in made)
+    assert len(set(made)) == 2000
+    counts = collections.Counter("".join(made))
+    expected = 2000 * 16 / 32
+    assert sum((count - expected) ** 2 / expected for count in counts.values()) < 70  # chi-square, 31 dof
+
+
+def test_random_keys_drop_the_bytes_that_would_favour_some_symbols() -> None:
+    policy = KeyPolicy(25, "0123456789")  # 10 symbols: bytes 250-255 would favour 0-5
+
+    def biased(n: int) -> bytes:
+        return bytes([255, 250, 9] * n)[:n]
+
+    key = next(random_keys(policy, biased))
+    assert key == "9" * 25

@@ -16,8 +16,9 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from claimd.domain.errors import InvalidArgument
 
@@ -30,6 +31,7 @@ class BulkEndpoint(enum.StrEnum):
     CLAIM_DEVICE_OWNERSHIP = "CLAIM_DEVICE_OWNERSHIP"
     REGISTER_PUBLIC_KEYS = "REGISTER_PUBLIC_KEYS"
     CLAIM_LORAWAN_DEVICES = "CLAIM_LORAWAN_DEVICES"  # claimd's: rows hold claim authentication codes
+    IMPORT_DEVICES = "IMPORT_DEVICES"  # claimd's: a fleet import, stored and worked in chunks of rows
 
 
 class BulkStatus(enum.StrEnum):
@@ -54,6 +56,8 @@ class BulkOp:
     succeeded: int = 0
     failed: int = 0
     application_id: str | None = None  # CLAIM_LORAWAN_DEVICES: the rows' default application
+    options: Mapping[str, Any] = field(default_factory=dict)  # a chunked job's: what its worker needs
+    results_taken: bool = False  # an import's result file (it holds secrets) was downloaded
 
     @property
     def done(self) -> int:
@@ -72,6 +76,17 @@ class BulkOp:
 class BulkRow:
     index: int  # from RecordSplitter: the record's 0-based first line; stored: the row's number from 1
     line: str
+
+
+@dataclass(frozen=True, slots=True)
+class BulkChunk:
+    """A chunk of a chunked job's upload (a fleet import): ``row_count`` rows from ``first_row``, their
+    lines sealed (``upload``: one text, lines joined by line breaks)."""
+
+    index: int
+    first_row: int
+    row_count: int
+    upload: str
 
 
 def new_ulid(now_ms: int | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+from urllib.parse import quote_plus
 
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.inputs import text_problem
@@ -17,6 +18,13 @@ from claimd.domain.inputs import text_problem
 MAX_LABEL = 60
 MAX_MESSAGE = 300
 PLACEHOLDERS = ("{device}", "{seconds}")
+
+
+def claim_link(base_url: str, name: str, key: str) -> str:
+    """The claim link a label's QR code carries: the claim page with the device's name and key, which
+    a phone's camera opens with both fields filled in (docs/web.md, "The claim link")."""
+    # what urlencode() writes, at a tenth of its cost (an import makes one link a row)
+    return f"{base_url.rstrip('/')}/claim?deviceName={quote_plus(name, safe='')}&secretKey={quote_plus(key, safe='')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,20 +252,22 @@ def _unknown(names: Iterable[str]) -> str:
     return f"unknown columns: {shown} (known: {', '.join(COLUMNS)})"
 
 
-def _data_lines(lines: Iterable[str], max_rows: int, max_line_length: int) -> Iterator[tuple[int, str | None]]:
-    """(row number, line without its line break) for each non-blank line; the line is ``None`` when
-    longer than ``max_line_length``. Blank lines are skipped and not counted."""
+def _data_lines(
+    lines: Iterable[str], max_rows: int, max_line_length: int, first_row: int = 1
+) -> Iterator[tuple[int, str | None]]:
+    """(row number, line without its line break) for each non-blank line, numbered from ``first_row``;
+    the line is ``None`` when longer than ``max_line_length``. Blank lines are skipped and not counted."""
     if max_rows < 0:
         raise ValueError("max_rows must not be negative")
-    row = 0
+    count = 0
     for line in lines:
         body = line.rstrip("\r\n")
         if not body.strip():
             continue
-        row += 1
-        if row > max_rows:
+        count += 1
+        if count > max_rows:
             raise TooManyRows(f"the file has more than {max_rows} rows")
-        yield row, (body if len(body) <= max_line_length else None)
+        yield first_row + count - 1, (body if len(body) <= max_line_length else None)
 
 
 def _too_long(max_line_length: int) -> str:
@@ -298,14 +300,19 @@ def read_csv_header(line: str, max_line_length: int = MAX_LINE_LENGTH) -> tuple[
 
 
 def rows_from_csv(
-    lines: Iterable[str], *, max_rows: int = DEFAULT_MAX_ROWS, max_line_length: int = MAX_LINE_LENGTH
+    lines: Iterable[str],
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_line_length: int = MAX_LINE_LENGTH,
+    first_row: int = 1,
 ) -> Iterator[ImportRow | RowError]:
     """The rows of a CSV file with a header line (any of :data:`COLUMNS`, in any order; ``name``
     required). One row per line: a quoted cell may hold commas and quotes (``""``) but no line break.
     Cells are stripped; an empty cell is "not given". Blank lines are skipped and not counted.
 
     A bad header raises :class:`InvalidArgument`, row ``max_rows + 1`` :class:`TooManyRows`; every
-    other problem is a :class:`RowError` for its row."""
+    other problem is a :class:`RowError` for its row. ``first_row``: the number of the first data
+    row (a chunk of a larger file, read with its header line in front)."""
     iterator = iter(lines)
     header: tuple[str, ...] | None = None
     for line in iterator:
@@ -314,7 +321,7 @@ def rows_from_csv(
             break
     if header is None:
         raise InvalidArgument("the file is empty: a CSV import starts with a header line")
-    for row, body in _data_lines(iterator, max_rows, max_line_length):
+    for row, body in _data_lines(iterator, max_rows, max_line_length, first_row):
         if body is None:
             yield RowError(row, _too_long(max_line_length))
             continue
@@ -376,13 +383,18 @@ def _json_cells(value: object) -> dict[str, str | bool | list[str] | None]:
 
 
 def rows_from_ndjson(
-    lines: Iterable[str], *, max_rows: int = DEFAULT_MAX_ROWS, max_line_length: int = MAX_LINE_LENGTH
+    lines: Iterable[str],
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_line_length: int = MAX_LINE_LENGTH,
+    first_row: int = 1,
 ) -> Iterator[ImportRow | RowError]:
     """The rows of a JSON-lines file: one object per line with keys from :data:`COLUMNS` (``name``
     required). Values are strings (or ``null``: not given), except ``gateway`` (``true``/``false``)
     and ``tags`` (a list of strings, or one text of comma-joined tags). Blank lines are skipped and
-    not counted; row ``max_rows + 1`` raises :class:`TooManyRows`."""
-    for row, body in _data_lines(lines, max_rows, max_line_length):
+    not counted; row ``max_rows + 1`` raises :class:`TooManyRows`. ``first_row``: the number of the
+    first line's row (a chunk of a larger file)."""
+    for row, body in _data_lines(lines, max_rows, max_line_length, first_row):
         if body is None:
             yield RowError(row, _too_long(max_line_length))
             continue
@@ -401,3 +413,104 @@ def rows_from_ndjson(
             yield RowError(row, error.message)
             continue
         yield _checked(row, cells)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Chunks of a streamed file
+
+
+class ImportFormat(enum.StrEnum):
+    CSV = "csv"
+    NDJSON = "ndjson"
+
+
+@dataclass(frozen=True, slots=True)
+class LineChunk:
+    """Consecutive data rows of a file: the number of the first, and their lines (no blank ones)."""
+
+    first_row: int
+    lines: tuple[str, ...]
+
+
+class LineChunker:
+    """Cuts a file streamed as text into :class:`LineChunk` of ``chunk_rows`` data rows, so that an
+    upload is stored and worked a chunk at a time, with memory that does not grow with the file.
+
+    For CSV the first non-blank line is the header: checked at once (:func:`read_csv_header`, a bad
+    header refuses the upload) and kept in :attr:`header`, not counted as a row. Blank lines are
+    dropped, as the readers skip them. A line longer than ``max_line_length`` is cut to one
+    character more, so that its reader reports it too long without the chunker holding it whole.
+    More than ``max_rows`` rows raise :class:`TooManyRows`."""
+
+    def __init__(
+        self,
+        fmt: ImportFormat,
+        chunk_rows: int,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_line_length: int = MAX_LINE_LENGTH,
+    ) -> None:
+        self.format = fmt
+        self.header: str | None = None
+        self.rows = 0
+        self._chunk_rows = chunk_rows
+        self._max_rows = max_rows
+        self._max_line = max_line_length
+        self._partial: list[str] = []  # the pieces of the line being received
+        self._partial_length = 0
+        self._lines: list[str] = []
+
+    def feed(self, text: str) -> Iterator[LineChunk]:
+        start = 0
+        while True:
+            cut = text.find("\n", start)
+            if cut < 0:
+                self._keep(text[start:])
+                return
+            self._keep(text[start:cut])
+            start = cut + 1
+            yield from self._end_line()
+
+    def close(self) -> Iterator[LineChunk]:
+        yield from self._end_line()
+        if self.format is ImportFormat.CSV and self.header is None:
+            raise InvalidArgument("the file is empty: a CSV import starts with a header line")
+        if self._lines:
+            yield self._flush()
+
+    def _keep(self, piece: str) -> None:
+        room = self._max_line + 1 - self._partial_length
+        if room > 0 and piece:
+            piece = piece[:room]
+            self._partial.append(piece)
+            self._partial_length += len(piece)
+
+    def _end_line(self) -> Iterator[LineChunk]:
+        line = "".join(self._partial).rstrip("\r")
+        self._partial, self._partial_length = [], 0
+        if not line.strip():
+            return
+        if self.format is ImportFormat.CSV and self.header is None:
+            read_csv_header(line, self._max_line)
+            self.header = line.removeprefix("\ufeff")
+            return
+        self.rows += 1
+        if self.rows > self._max_rows:
+            raise TooManyRows(f"the file has more than {self._max_rows} rows")
+        self._lines.append(line)
+        if len(self._lines) >= self._chunk_rows:
+            yield self._flush()
+
+    def _flush(self) -> LineChunk:
+        chunk = LineChunk(self.rows - len(self._lines) + 1, tuple(self._lines))
+        self._lines = []
+        return chunk
+
+
+def read_chunk(fmt: ImportFormat, header: str | None, chunk: LineChunk) -> Iterator[ImportRow | RowError]:
+    """The rows of a chunk cut by :class:`LineChunker`, numbered as in the whole file."""
+    if fmt is ImportFormat.CSV:
+        if header is None:
+            raise InvalidArgument("a CSV chunk needs its file's header line")
+        return rows_from_csv([header, *chunk.lines], first_row=chunk.first_row)
+    return rows_from_ndjson(chunk.lines, first_row=chunk.first_row)

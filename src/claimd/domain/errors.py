@@ -44,6 +44,10 @@ class Conflict(InvalidArgument):
     """A uniqueness rule was broken (a name or an e-mail already taken)."""
 
 
+class Gone(ClaimdError):
+    """What was asked for existed and is no more (a one-time download, taken already)."""
+
+
 class TooManyRequests(ClaimdError):
     def __init__(self, message: str = "Too many requests", retry_after_s: int = 1) -> None:
         super().__init__(message)

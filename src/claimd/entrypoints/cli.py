@@ -20,6 +20,8 @@ import claimd
 from claimd.config import SettingError, Settings, env_name, load_settings, unknown_environment
 from claimd.domain.errors import Conflict, InvalidArgument
 from claimd.entrypoints.cli_admin import admin_app
+from claimd.entrypoints.cli_devices import devices_app
+from claimd.entrypoints.cli_jobs import jobs_app
 from claimd.entrypoints.cli_labels import labels
 from claimd.entrypoints.cli_lorawan import lorawan_app
 from claimd.logs import setup_logging
@@ -34,7 +36,7 @@ if typing.TYPE_CHECKING:
 app = typer.Typer(
     help="claimd: hand IoT devices from the company that makes them to the people who buy them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # claimd --install-completion / --show-completion: docs/cli.md#completion
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -44,6 +46,8 @@ device_app = typer.Typer(
 app.add_typer(device_app, name="device")
 app.add_typer(lorawan_app, name="lorawan")
 app.add_typer(admin_app, name="admin")
+app.add_typer(devices_app, name="devices")
+app.add_typer(jobs_app, name="jobs")
 app.command("labels")(labels)
 
 

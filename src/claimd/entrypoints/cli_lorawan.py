@@ -1,8 +1,9 @@
 """``claimd lorawan …``: LoRaWAN devices from the command line, against a running claimd over HTTP (as
 ``ttn-lw-cli`` talks to The Things Stack). Tenants register devices and print their TR005 QR codes;
-customers claim, list and unclaim. Credentials: an API key (``CLAIMD_API_KEY``) or a user's e-mail
-and password (``CLAIMD_USERNAME``; the password from ``CLAIMD_PASSWORD``, ``--password-file`` or a
-prompt, never from a command-line value, which every local user sees in ``ps``).
+customers claim, list and unclaim. Where claimd is and who asks (an API key, or a user's e-mail and
+password; never a secret as a command-line value, which every local user sees in ``ps``) come from the
+options, the environment or a profile, as for every remote command (cli_remote.py). Exit status: 0 done,
+1 some devices failed, 2 a usage, connection or server error.
 
 Files that hold one-time claim codes (the import's results, QR images: a TR005 QR text carries the
 code) are created mode 0600 and never overwritten.
@@ -13,17 +14,15 @@ from __future__ import annotations
 import base64
 import csv as csvlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, cast
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    import httpx  # imported where used: the CLI starts without it
+from claimd.entrypoints.cli_remote import client_of, connect, create_private, echo_json, fail
 
 lorawan_app = typer.Typer(
     help="LoRaWAN devices: register them with claim authentication codes, print TR005 QR codes, claim, list "
@@ -32,139 +31,7 @@ lorawan_app = typer.Typer(
 )
 
 
-class _Client:
-    def __init__(self, url: str, api_key: str | None, username: str | None, password: str | None) -> None:
-        import httpx
-
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=httpx.Timeout(30.0, read=None))
-        self.url, self.api_key, self.username, self.password = url, api_key, username, password
-        self.token: str | None = None
-
-    def _auth(self) -> dict[str, str]:
-        if self.api_key:
-            return {"Authorization": f"Bearer {self.api_key}"}
-        if self.token is None:
-            if not self.username:
-                _fail(
-                    "give an API key (--api-key, CLAIMD_API_KEY) or --username (CLAIMD_USERNAME) and a password "
-                    "(CLAIMD_PASSWORD, --password-file, or typed at the prompt)"
-                )
-            if not self.password:
-                if not sys.stdin.isatty():
-                    _fail("no password: set CLAIMD_PASSWORD or give --password-file (no terminal to prompt on)")
-                self.password = typer.prompt(f"Password for {self.username}", hide_input=True, err=True)
-            answer = self._send(
-                "POST", "/api/auth/login", {}, json={"username": self.username, "password": self.password}
-            )
-            self.token = answer.json()["token"]
-        return {"X-Authorization": f"Bearer {self.token}"}
-
-    def _send(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-        import httpx
-
-        try:
-            answer = self.http.request(method, path, headers=headers, **kw)
-        except httpx.HTTPError as exc:
-            _fail(f"cannot reach claimd at {self.url} ({exc})")
-        if answer.status_code >= 400:
-            _fail(f"{answer.status_code}: {_message(answer)}")
-        return answer
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        answer = self._send(method, path, self._auth(), **kw)
-        return answer.json() if answer.content else {}
-
-    def stream(self, method: str, path: str, **kw: Any) -> Iterator[str]:
-        import httpx
-
-        headers = self._auth()
-        try:
-            with self.http.stream(method, path, headers=headers, **kw) as answer:
-                if answer.status_code >= 400:
-                    answer.read()
-                    _fail(f"{answer.status_code}: {_message(answer)}")
-                yield from answer.iter_lines()
-        except httpx.HTTPError as exc:
-            _fail(f"the exchange with claimd at {self.url} broke off ({exc}); results received so far are kept")
-
-
-def _message(answer: httpx.Response) -> str:
-    try:
-        body = answer.json()
-    except ValueError:
-        return answer.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("message") or body)
-    return str(body)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"claimd: {message}", err=True)
-    raise typer.Exit(1)
-
-
-def _client(ctx: typer.Context) -> _Client:
-    return cast(_Client, ctx.obj)  # set by the app's callback; typer types it Any
-
-
-@lorawan_app.callback()
-def _connect(
-    ctx: typer.Context,
-    url: Annotated[
-        str, typer.Option(envvar="CLAIMD_URL", show_envvar=True, help="claimd's base URL")
-    ] = "http://127.0.0.1:8080",
-    api_key_file: Annotated[
-        Path | None,
-        typer.Option("--api-key-file", help="Read an API key from this file (or set CLAIMD_API_KEY)", dir_okay=False),
-    ] = None,
-    api_key_value: Annotated[str | None, typer.Option("--api-key", hidden=True)] = None,
-    username: Annotated[
-        str | None, typer.Option(envvar="CLAIMD_USERNAME", show_envvar=True, help="A user's e-mail")
-    ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file",
-            help="Read the user's password from this file (or set CLAIMD_PASSWORD; else it is asked for)",
-            dir_okay=False,
-        ),
-    ] = None,
-    password_value: Annotated[str | None, typer.Option("--password", hidden=True)] = None,
-) -> None:
-    for given, option, hint in (
-        (password_value, "--password", "set CLAIMD_PASSWORD, give --password-file, or type it at the prompt"),
-        (api_key_value, "--api-key", "set CLAIMD_API_KEY or give --api-key-file"),
-    ):
-        if given is not None:
-            _fail(f"{option} is not accepted: a command line shows in `ps` to every local user; {hint}")
-    password = _secret(password_file, "CLAIMD_PASSWORD", "password")
-    ctx.obj = _Client(url, _secret(api_key_file, "CLAIMD_API_KEY", "API key"), username, password)
-
-
-def _secret(path: Path | None, variable: str, what: str) -> str | None:
-    """A secret from its file, else from its environment variable: never from the command line."""
-    if path is None:
-        return os.environ.get(variable) or None
-    try:
-        return path.read_text().rstrip("\r\n")
-    except OSError as exc:
-        _fail(f"cannot read the {what} file {path}: {exc.strerror}")
-
-
-def _create_private(path: Path, what: str) -> IO[bytes]:
-    """A new file only its owner can read (0600), for what holds one-time claim codes; an existing
-    file is never overwritten (it may hold the codes of an earlier run)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        _fail(f"{path} exists; not overwritten (it may hold earlier one-time codes): give a new {what} path")
-    except OSError as exc:
-        _fail(f"cannot create {path}: {exc.strerror}")
-    return os.fdopen(fd, "wb")
-
-
-def _echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2))
+lorawan_app.callback()(connect)
 
 
 def _write_qr(text: str, png: Path | None, svg: Path | None, size: int, *, quiet: bool = False) -> None:
@@ -180,19 +47,19 @@ def _write_qr(text: str, png: Path | None, svg: Path | None, size: int, *, quiet
     try:
         images = [(path, kind, render()) for path, kind, render in renders if path is not None]
     except InvalidArgument as exc:
-        _fail(exc.message)
+        fail(exc.message)
     for path, kind, data in images:
-        with _create_private(path, "QR image") as fh:
+        with create_private(path, "QR image") as fh:
             try:
                 fh.write(data)
             except OSError as exc:
-                _fail(f"cannot write the QR code image: {exc.strerror}")
+                fail(f"cannot write the QR code image: {exc.strerror}")
         typer.echo(f"QR code {kind}: {path}", err=quiet)
 
 
 def _show_provisioned(body: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _echo_json(body)
+        echo_json(body)
         return
     code = body["claim_authentication_code"]
     typer.echo(f"device      {body['name']} ({body['id']})")
@@ -240,7 +107,7 @@ def provision(
         "serial_number": serial,
         "lora_alliance_profile_ids": {"vendor_id": vendor_id, "vendor_profile_id": profile_id},
     }
-    answer = _client(ctx).call("POST", "/v1/lorawan-devices", json=body)
+    answer = client_of(ctx).call("POST", "/v1/lorawan-devices", json=body)
     _show_provisioned(answer, as_json)
     _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size, quiet=as_json)
 
@@ -259,7 +126,7 @@ def set_code(
 ) -> None:
     """Give a device a new claim authentication code (after an unclaim, it makes the device claimable again)."""
     body = {"value": code, "valid_from": valid_from, "valid_to": valid_to}
-    answer = _client(ctx).call("POST", f"/v1/lorawan-devices/{dev_eui}/claim-code", json=body)
+    answer = client_of(ctx).call("POST", f"/v1/lorawan-devices/{dev_eui}/claim-code", json=body)
     _show_provisioned(answer, as_json)
     _write_qr(answer["qr_code"], qr_png, qr_svg, qr_size, quiet=as_json)
 
@@ -340,9 +207,9 @@ def import_devices(
     ] = False,
 ) -> None:
     if csv and as_json:
-        _fail("give --csv or --json, not both")
-    client = _client(ctx)
-    target = _create_private(out, "--out") if out else None  # before the upload: a refused path registers nothing
+        fail("give --csv or --json, not both")
+    client = client_of(ctx)
+    target = create_private(out, "--out") if out else None  # before the upload: a refused path registers nothing
     display, advance = _import_progress(not as_json and sys.stderr.isatty())
 
     def chunks() -> Iterator[bytes]:
@@ -385,7 +252,7 @@ def qr(
 ) -> None:
     """Render a QR code text as PNG or SVG (offline)."""
     if png is None and svg is None:
-        _fail("give --png and/or --svg")
+        fail("give --png and/or --svg")
     _write_qr(text, png, svg, size)
 
 
@@ -416,10 +283,10 @@ def claim(
             "authentication_code": code,
         }
     else:
-        _fail("give --qr, or --dev-eui and --code (and --join-eui)")
-    answer = _client(ctx).call("POST", "/api/v3/edcs/claim", json=body)
+        fail("give --qr, or --dev-eui and --code (and --join-eui)")
+    answer = client_of(ctx).call("POST", "/api/v3/edcs/claim", json=body)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
     else:
         typer.echo(
             f"claimed {answer['dev_eui']} as {answer['device_id']} in {answer['application_ids']['application_id']}"
@@ -434,7 +301,7 @@ def list_devices(
     ] = None,
 ) -> None:
     """Your applications, or the devices of one (customer user), as JSON."""
-    client = _client(ctx)
+    client = client_of(ctx)
     if application is None:
         answer = client.call("GET", "/api/v3/applications")
     else:
@@ -453,7 +320,7 @@ def unclaim(
 
     With --json: an object with application_id, unclaimed (the device ids) and failed (device id to TTS error details). Exit status 1 if any failed.
     """
-    client = _client(ctx)
+    client = client_of(ctx)
     if len(device_ids) == 1:
         client.call("DELETE", f"/api/v3/edcs/claim/{application}/devices/{device_ids[0]}")
         failed: dict[str, Any] = {}
@@ -462,7 +329,7 @@ def unclaim(
             "DELETE", f"/api/v3/edcs/claim/{application}/devices/batch", params={"device_ids": device_ids}
         )["failed"]
     if as_json:
-        _echo_json(
+        echo_json(
             {"application_id": application, "unclaimed": [d for d in device_ids if d not in failed], "failed": failed}
         )
     else:

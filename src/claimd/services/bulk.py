@@ -7,6 +7,11 @@
   claim, a registration) and the row's outcome are in the same savepoint and commit together, with
   the job's counters, when the batch commits, so a restart never does a row twice. The services do
   not know about batches: their units of work become the rows' savepoints.
+* Chunked jobs (a fleet import, :mod:`claimd.services.device_import`): the upload is cut into chunks
+  of thousands of rows, each sealed and stored as one record, and worked a chunk per write
+  transaction by the endpoint's :class:`ChunkWork`, set-based; the chunk's results (they hold the
+  secrets the rows were given or generated) are kept sealed until the result file is downloaded, once
+  (:meth:`BulkService.take_results`), and dropped then.
 * Secrets: every row is sealed at rest (claim rows hold tokens, LoRaWAN rows codes), its line is
   dropped once the row is done, and no upload is served back. A refused row's secret was uploaded
   and may have been seen, so the endpoint's refusal hook spends it (a claim token: its nonce is
@@ -19,14 +24,17 @@ import asyncio
 import codecs
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from claimd.domain.bulk import (
+    BulkChunk,
     BulkEndpoint,
     BulkOp,
     BulkRow,
@@ -36,7 +44,8 @@ from claimd.domain.bulk import (
     is_ulid,
     new_ulid,
 )
-from claimd.domain.errors import ClaimdError, Conflict, InvalidArgument, NotFound, PermissionDenied
+from claimd.domain.device_import import LineChunk, LineChunker
+from claimd.domain.errors import ClaimdError, Conflict, Gone, InvalidArgument, NotFound, PermissionDenied
 from claimd.domain.inputs import check_text
 from claimd.domain.lorawan import check_tts_id
 from claimd.domain.model import Door, Principal
@@ -76,6 +85,40 @@ class LeaseLost(Exception):
     """Another worker took the job over (this worker's lease ran out)."""
 
 
+class NotFinished(Conflict):
+    code = "BULK_NOT_FINISHED"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutcome:
+    """A chunk worked: its result lines (JSON lines, in row order), its failed rows with why, and how
+    many rows succeeded."""
+
+    results: str
+    errors: list[tuple[int, str]]
+    succeeded: int
+
+
+class ChunkWork(Protocol):
+    """What a chunked endpoint does with its chunks (:class:`claimd.services.device_import.DeviceImportService`)."""
+
+    def chunker(self, op: BulkOp) -> LineChunker:
+        """How the endpoint's uploads are cut into chunks (and checked as they arrive)."""
+        ...
+
+    async def prepare(self, principal: Principal | None, op: BulkOp, chunk: LineChunk) -> Any:
+        """The CPU work of a chunk, before its write transaction (``principal``: the uploader, if still there)."""
+        ...
+
+    async def write(self, repo: Repository, op: BulkOp, prepared: Any) -> ChunkOutcome:
+        """Store a prepared chunk in the chunk's write transaction."""
+        ...
+
+    def failed(self, first_row: int, row_count: int, message: str) -> ChunkOutcome:
+        """The outcome of a chunk none of whose rows could be worked."""
+        ...
+
+
 RowHandler = Callable[[Principal, BulkOp, BulkRow, RowDone], Awaitable[uuid.UUID | None]]
 # What an endpoint does with a row it refused (the row as uploaded): spend the secret it carried.
 RefusalHandler = Callable[[BulkOp, BulkRow], Awaitable[None]]
@@ -97,6 +140,7 @@ class BulkService:
         lease_ms: int = 30_000,
         refusals: dict[BulkEndpoint, RefusalHandler] | None = None,
         metrics: Metrics = NO_METRICS,
+        chunked: dict[BulkEndpoint, ChunkWork] | None = None,
     ) -> None:
         self.uow = uow
         self.metrics = metrics
@@ -106,6 +150,7 @@ class BulkService:
         self.clock = clock
         self.handlers = handlers
         self.refusals = refusals or {}
+        self.chunked = chunked or {}
         self.lease_ms = lease_ms
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wakeup = asyncio.Event()
@@ -113,7 +158,7 @@ class BulkService:
     # submitting ------------------------------------------------------------------------------
     @staticmethod
     def check_submitter(principal: Principal, endpoint: BulkEndpoint) -> None:
-        if endpoint is BulkEndpoint.REGISTER_PUBLIC_KEYS:
+        if endpoint in (BulkEndpoint.REGISTER_PUBLIC_KEYS, BulkEndpoint.IMPORT_DEVICES):
             if not principal.is_tenant_admin:
                 raise PermissionDenied()
         elif not principal.is_customer_user or not principal.can(DEVICE_CLAIM):
@@ -128,10 +173,11 @@ class BulkService:
         body: AsyncIterator[bytes],
         idempotency_key: str | None = None,
         application_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> tuple[BulkOp, bool]:
         """Store an uploaded CSV as a job; returns it and whether it is new (False: the same upload
         with the same Idempotency-Key was received before). ``application_id``: the default
-        application of a LoRaWAN claim job's rows."""
+        application of a LoRaWAN claim job's rows; ``options``: what a chunked job's worker needs."""
         self.check_submitter(principal, endpoint)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
             raise InvalidArgument("Idempotency-Key must be 1-255 characters")
@@ -146,6 +192,7 @@ class BulkService:
             BulkStatus.UPLOADING,
             self.clock(),
             application_id=application_id,
+            options=dict(options or {}),
         )
         async with self.uow(write=True) as tx:
             created = await tx.repo.create_op(op, idempotency_key)
@@ -153,7 +200,8 @@ class BulkService:
             assert idempotency_key is not None
             return await self._repeat(principal, idempotency_key, body), False
         try:
-            total = await self._store_rows(op, body)
+            work = self.chunked.get(endpoint)
+            total = await (self._store_chunks(op, body, work) if work else self._store_rows(op, body))
         except BaseException:
             async with self.uow(write=True) as tx:
                 await tx.repo.delete_op(op.id)
@@ -219,6 +267,38 @@ class BulkService:
             await tx.repo.finish_upload(op.id, total, self._upload_digest(op.user_id, sha256.hexdigest()))
         return total
 
+    async def _store_chunks(self, op: BulkOp, body: AsyncIterator[bytes], work: ChunkWork) -> int:
+        """A chunked job's upload: cut by its endpoint's chunker, each chunk sealed as one record."""
+        sha256 = hashlib.sha256()
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        chunker = work.chunker(op)
+        index = 0
+
+        async def store(chunks: object) -> None:
+            nonlocal index
+            for chunk in chunks:  # type: ignore[attr-defined]
+                sealed = self.sealer.seal("\n".join(chunk.lines))
+                async with self.uow(write=True) as tx:
+                    await tx.repo.add_chunk(op.id, BulkChunk(index, chunk.first_row, len(chunk.lines), sealed))
+                index += 1
+
+        try:
+            async for piece in body:
+                sha256.update(piece)
+                await store(chunker.feed(decoder.decode(piece)))
+            await store(chunker.feed(decoder.decode(b"", final=True)))
+            await store(chunker.close())
+        except UnicodeDecodeError:
+            raise InvalidArgument("The upload is not UTF-8 text") from None
+        if chunker.rows == 0:
+            raise InvalidArgument("The upload has no rows")
+        options = json.dumps({**op.options, "header": chunker.header})
+        async with self.uow(write=True) as tx:
+            await tx.repo.finish_upload(
+                op.id, chunker.rows, self._upload_digest(op.user_id, sha256.hexdigest()), options
+            )
+        return chunker.rows
+
     # reading ---------------------------------------------------------------------------------
     async def get(self, principal: Principal, op_id: str) -> BulkOp:
         if not principal.can(BULK_READ) or not is_ulid(op_id):
@@ -253,6 +333,43 @@ class BulkService:
                 return
             after = page[-1].row_index
 
+    async def take_results(self, principal: Principal, op_id: str) -> AsyncIterator[str]:
+        """A chunked job's result file, JSON lines, once: its rows hold the secrets they were given or
+        generated, which claimd keeps nowhere else. The first call takes it (the results are dropped
+        once streamed, or if the stream breaks off); later calls raise :class:`Gone`. While the job
+        runs: :class:`NotFinished`, and the results stay."""
+        op = await self.get(principal, op_id)
+        if op.endpoint not in self.chunked:
+            raise InvalidArgument("This bulk operation's results are read with its other result files")
+        if op.status not in (BulkStatus.SUCCEEDED, BulkStatus.FAILED):
+            raise NotFinished(
+                f"The operation is {op.status.value}: its result file can be downloaded, once, when it has ended"
+            )
+        async with self.uow(write=True) as tx:
+            taken = await tx.repo.take_results(op.id, self.clock())
+        if not taken:
+            raise Gone(
+                "This result file was downloaded already. It held the devices' secrets, which claimd does not "
+                "keep: set a new claim key or code for a device whose label was not printed"
+            )
+        return self._results(op.id)
+
+    async def _results(self, op_id: str) -> AsyncIterator[str]:
+        after = -1
+        try:
+            while True:
+                async with self.uow() as tx:
+                    page = await tx.repo.chunk_results(op_id, after, 20)
+                for index, sealed in page:
+                    if sealed:
+                        yield self.sealer.unseal(sealed)
+                    after = index
+                if len(page) < 20:
+                    return
+        finally:
+            async with self.uow(write=True) as tx:
+                await tx.repo.drop_results(op_id)
+
     # working ---------------------------------------------------------------------------------
     async def run_once(self) -> bool:
         """Lease one job and work it to the end; False when no job was waiting."""
@@ -279,12 +396,16 @@ class BulkService:
 
     async def _work(self, op: BulkOp) -> str:
         """Work ``op`` to its end: "completed", or "lease_lost" when another worker took it over."""
-        handler = self.handlers[op.endpoint]
         principal = await self._principal(op)
+        work = self.chunked.get(op.endpoint)
         after = -1
         while True:
             try:
-                last = await self._batch(op, principal, handler, after)
+                if work is not None:
+                    await self._chunks(op, principal, work)
+                    last = None
+                else:
+                    last = await self._batch(op, principal, self.handlers[op.endpoint], after)
             except LeaseLost:
                 log.warning("bulk operation %s: lease lost; another worker continues it", op.id)
                 return "lease_lost"
@@ -339,6 +460,68 @@ class BulkService:
                 done = await self._one(op, principal, handler, row, batched=False)
                 self._count_rows(op, done, not done)
         return rows[tried - 1].index if tried else None
+
+    async def _chunks(self, op: BulkOp, principal: Principal | None, work: ChunkWork) -> None:
+        """Work a chunked job's open chunks in order, each in one write transaction (which renews the
+        lease first). The next chunk is prepared while one is written: the CPU work of one (here) and
+        the database's work on the other (in the database's process) overlap."""
+        ahead = await self._next_chunk(op, principal, work, -1)
+        try:
+            while ahead is not None:
+                chunk, prepared = ahead
+                ahead = await self._next_chunk(op, principal, work, chunk.index)
+                await self._write_chunk(op, work, chunk, prepared)
+        finally:
+            if ahead is not None:
+                ahead[1].cancel()
+
+    async def _next_chunk(
+        self, op: BulkOp, principal: Principal | None, work: ChunkWork, after: int
+    ) -> tuple[BulkChunk, asyncio.Task[Any]] | None:
+        """The first open chunk after ``after``, and the task preparing it (started now)."""
+        async with self.uow() as tx:
+            chunk = await tx.repo.next_chunk(op.id, after)
+        if chunk is None:
+            return None
+
+        async def prepare() -> Any:
+            lines = LineChunk(chunk.first_row, tuple(self._unseal(chunk.upload).split("\n")))
+            return await work.prepare(principal, op, lines)
+
+        return chunk, asyncio.create_task(prepare())
+
+    async def _write_chunk(self, op: BulkOp, work: ChunkWork, chunk: BulkChunk, prepared: asyncio.Task[Any]) -> None:
+        """Store a prepared chunk with its results. A chunk that cannot be worked (its upload
+        unreadable, an unexpected error) has every row fail, alone."""
+        try:
+            ready = await prepared
+            async with self.uow(write=True) as tx:
+                await self._renew(tx.repo, op)
+                outcome = await work.write(tx.repo, op, ready)
+                await self._finish_chunk(tx.repo, op, chunk, outcome)
+        except LeaseLost:
+            raise
+        except ClaimdError as exc:
+            outcome = work.failed(chunk.first_row, chunk.row_count, _row_error(exc))
+        except Exception:
+            log.exception("bulk operation %s: chunk %d failed unexpectedly", op.id, chunk.index)
+            outcome = work.failed(chunk.first_row, chunk.row_count, "internal error")
+        else:
+            self._count_rows(op, outcome.succeeded, len(outcome.errors))
+            return
+        async with self.uow(write=True) as tx:
+            await self._renew(tx.repo, op)
+            await self._finish_chunk(tx.repo, op, chunk, outcome)
+        self._count_rows(op, outcome.succeeded, len(outcome.errors))
+
+    async def _renew(self, repo: Repository, op: BulkOp) -> None:
+        if not await repo.renew_lease(op.id, self.owner, self.clock() + self.lease_ms):
+            raise LeaseLost()
+
+    async def _finish_chunk(self, repo: Repository, op: BulkOp, chunk: BulkChunk, outcome: ChunkOutcome) -> None:
+        await repo.finish_chunk(
+            op.id, chunk.index, self.sealer.seal(outcome.results), outcome.errors, outcome.succeeded
+        )
 
     def _count_rows(self, op: BulkOp, ok: int, failed: int) -> None:
         if ok:

@@ -5,6 +5,7 @@ A mixin of :class:`claimd.adapters.sql.repository.SqlRepository`.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,8 +13,8 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claimd.adapters.sql.tables import bulk_ops, bulk_rows
-from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkRow, BulkStatus
+from claimd.adapters.sql.tables import bulk_chunks, bulk_ops, bulk_rows
+from claimd.domain.bulk import BulkChunk, BulkEndpoint, BulkOp, BulkRow, BulkStatus
 
 _VISIBLE = (BulkStatus.PENDING, BulkStatus.IN_PROGRESS, BulkStatus.SUCCEEDED, BulkStatus.FAILED)
 # A row's outcome, once: built once, as the worker runs it for every row. The row's (sealed) line is
@@ -48,6 +49,8 @@ def _op(row: Any) -> BulkOp:
         succeeded=row.succeeded,
         failed=row.failed,
         application_id=row.application_id,
+        options=json.loads(row.options) if row.options else {},
+        results_taken=row.results_taken_at is not None,
     )
 
 
@@ -73,6 +76,7 @@ class BulkQueries:
                         failed=0,
                         idempotency_key=idempotency_key,
                         application_id=op.application_id,
+                        options=json.dumps(dict(op.options)) if op.options else None,
                     )
                 )
         except IntegrityError:
@@ -93,12 +97,11 @@ class BulkQueries:
                 insert(bulk_rows), [{"op_id": op_id, "row_index": r.index, "line": r.line} for r in rows]
             )
 
-    async def finish_upload(self, op_id: str, total: int, digest: bytes) -> None:
-        await self.conn.execute(
-            update(bulk_ops)
-            .where(bulk_ops.c.id == op_id)
-            .values(status=BulkStatus.PENDING.value, total=total, upload_digest=digest)
-        )
+    async def finish_upload(self, op_id: str, total: int, digest: bytes, options: str | None = None) -> None:
+        values: dict[str, Any] = {"status": BulkStatus.PENDING.value, "total": total, "upload_digest": digest}
+        if options is not None:
+            values["options"] = options
+        await self.conn.execute(update(bulk_ops).where(bulk_ops.c.id == op_id).values(values))
 
     async def delete_op(self, op_id: str) -> None:
         await self.conn.execute(delete(bulk_ops).where(bulk_ops.c.id == op_id))
@@ -215,3 +218,71 @@ class BulkQueries:
             .limit(limit)
         )
         return list(rows)
+
+    # chunked jobs ----------------------------------------------------------------------------
+    async def add_chunk(self, op_id: str, chunk: BulkChunk) -> None:
+        await self.conn.execute(
+            insert(bulk_chunks).values(
+                op_id=op_id,
+                chunk_index=chunk.index,
+                first_row=chunk.first_row,
+                row_count=chunk.row_count,
+                upload=chunk.upload,
+                done=False,
+            )
+        )
+
+    async def next_chunk(self, op_id: str, after_index: int) -> BulkChunk | None:
+        row = (
+            await self.conn.execute(
+                select(
+                    bulk_chunks.c.chunk_index, bulk_chunks.c.first_row, bulk_chunks.c.row_count, bulk_chunks.c.upload
+                )
+                .where(
+                    bulk_chunks.c.op_id == op_id,
+                    bulk_chunks.c.chunk_index > after_index,
+                    bulk_chunks.c.done.is_(False),
+                )
+                .order_by(bulk_chunks.c.chunk_index)
+                .limit(1)
+            )
+        ).first()
+        return BulkChunk(row.chunk_index, row.first_row, row.row_count, row.upload) if row else None
+
+    async def finish_chunk(
+        self, op_id: str, index: int, results: str, errors: list[tuple[int, str]], succeeded: int
+    ) -> None:
+        await self.conn.execute(
+            update(bulk_chunks)
+            .where(bulk_chunks.c.op_id == op_id, bulk_chunks.c.chunk_index == index)
+            .values(upload="", results=results, done=True)
+        )
+        if errors:
+            await self.conn.execute(
+                insert(bulk_rows),
+                [
+                    {"op_id": op_id, "row_index": row, "line": "", "outcome": "ERROR", "message": message}
+                    for row, message in errors
+                ],
+            )
+        await self.count_rows(op_id, succeeded, len(errors))
+
+    async def take_results(self, op_id: str, now_ms: int) -> bool:
+        taken = await self.conn.execute(
+            update(bulk_ops)
+            .where(bulk_ops.c.id == op_id, bulk_ops.c.results_taken_at.is_(None))
+            .values(results_taken_at=now_ms)
+        )
+        return taken.rowcount == 1
+
+    async def chunk_results(self, op_id: str, after_index: int, limit: int) -> list[tuple[int, str | None]]:
+        rows = await self.conn.execute(
+            select(bulk_chunks.c.chunk_index, bulk_chunks.c.results)
+            .where(bulk_chunks.c.op_id == op_id, bulk_chunks.c.chunk_index > after_index)
+            .order_by(bulk_chunks.c.chunk_index)
+            .limit(limit)
+        )
+        return [(row.chunk_index, row.results) for row in rows]
+
+    async def drop_results(self, op_id: str) -> None:
+        await self.conn.execute(update(bulk_chunks).where(bulk_chunks.c.op_id == op_id).values(results=None))

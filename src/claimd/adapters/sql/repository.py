@@ -4,7 +4,7 @@
 - ``devices.DeviceQueries`` — devices, attributes, the audit listing;
 - ``ownership.OwnershipQueries`` — identities, tags, blocks, roles, API keys;
 - ``claims.ClaimQueries`` (+ ``token_claims``, ``code_claims``) — the claim core's and the proofs' writes;
-- ``bulk.BulkQueries``, ``provisioning.ProvisioningQueries``, ``lorawan.LorawanQueries``;
+- ``bulk.BulkQueries`` (+ ``imports.ImportQueries``: a fleet import's devices), ``provisioning.ProvisioningQueries``, ``lorawan.LorawanQueries``;
 - ``overview.OverviewQueries`` — the console's claims per day and devices by state.
 
 The units of work that hand it out are in ``uow.py``.
@@ -19,6 +19,7 @@ from claimd.adapters.sql.bulk import BulkQueries
 from claimd.adapters.sql.claims import ClaimQueries
 from claimd.adapters.sql.code_claims import CodeClaimQueries
 from claimd.adapters.sql.devices import DeviceQueries
+from claimd.adapters.sql.imports import ImportQueries
 from claimd.adapters.sql.lorawan import LorawanQueries
 from claimd.adapters.sql.overview import OverviewQueries
 from claimd.adapters.sql.ownership import OwnershipQueries
@@ -34,6 +35,7 @@ class SqlRepository(
     CodeClaimQueries,
     OwnershipQueries,
     BulkQueries,
+    ImportQueries,
     ProvisioningQueries,
     LorawanQueries,
     OverviewQueries,

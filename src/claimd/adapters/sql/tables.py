@@ -231,6 +231,8 @@ bulk_ops = Table(
     Column("application_id", String(36)),  # CLAIM_LORAWAN_DEVICES: the rows' default application
     Column("lease_owner", String(64)),
     Column("lease_until", BigInteger),
+    Column("options", Text),  # JSON: what a chunked job's worker needs (an import's format, header, key policy)
+    Column("results_taken_at", BigInteger),  # an import's result file holds secrets: downloaded once, then gone
     UniqueConstraint("user_id", "idempotency_key", name="uq_bulk_ops_user_key"),
     Index("ix_bulk_ops_status", "status", "requested_at"),
 )
@@ -244,6 +246,18 @@ bulk_rows = Table(
     Column("outcome", String(8)),  # NULL until done, then OK or ERROR
     Column("device_id", UUID),
     Column("message", Text),
+)
+
+bulk_chunks = Table(  # a chunked job's upload (a device import), a few thousand rows each
+    "bulk_chunks",
+    metadata,
+    Column("op_id", String(26), ForeignKey("bulk_ops.id", ondelete="CASCADE"), primary_key=True),
+    Column("chunk_index", Integer, primary_key=True),  # from 0, in upload order
+    Column("first_row", BigInteger, nullable=False),  # the number of its first row (rows from 1)
+    Column("row_count", Integer, nullable=False),
+    Column("upload", Text, nullable=False),  # its lines, sealed; emptied once worked
+    Column("results", Text),  # its rows' results (JSON lines, secrets included), sealed; NULL until worked
+    Column("done", Boolean, nullable=False, default=False),
 )
 
 provisioning_commands = Table(

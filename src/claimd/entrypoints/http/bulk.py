@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from claimd.domain.bulk import BulkEndpoint, BulkOp
@@ -34,8 +34,10 @@ from claimd.entrypoints.http.responses import (
 from claimd.entrypoints.http.security import ContainerDep, PrincipalDep
 from claimd.entrypoints.http.uploads import submit_bulk
 from claimd.entrypoints.http.wire import iso_ms
+from claimd.services.device_import import RESULT_FIELDS
 
 router = APIRouter(tags=["bulk operations"])
+_NO_STORE = {"Cache-Control": "no-store"}  # an import's result file holds secrets
 _CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}, **UPLOAD}
 _ACCEPTED = problem({202: BULK_ACCEPTED})
 
@@ -58,6 +60,9 @@ def op_json(op: BulkOp, base_url: str) -> dict[str, Any]:
     if op.endpoint is BulkEndpoint.CLAIM_LORAWAN_DEVICES:  # claimd's own: no nRF Cloud client to keep
         del body["uploadedDataUrl"]
         body["applicationId"] = op.application_id
+    if op.endpoint is BulkEndpoint.IMPORT_DEVICES:  # claimd's own; its result file can be taken once
+        del body["uploadedDataUrl"]
+        body["resultsTaken"] = op.results_taken
     if op.failed:
         body["errorSummaryUrl"] = f"{url}/errors.json"
     return body
@@ -88,6 +93,48 @@ async def bulk_claim(request: Request, principal: PrincipalDep, c: ContainerDep)
 )
 async def bulk_register(request: Request, principal: PrincipalDep, c: ContainerDep) -> Response:
     return await submit_bulk(request, principal, c, BulkEndpoint.REGISTER_PUBLIC_KEYS)
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string", "description": "a header line, then one device per line"}},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON object per line"}},
+        },
+    },
+    **UPLOAD,
+}
+
+
+@router.post(
+    "/v1/devices/bulk",
+    openapi_extra=_IMPORT_BODY,
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Import devices (CSV with a header, or JSON lines; see docs/provisioning.md); answers a bulk operation id",
+)
+async def import_devices(
+    request: Request,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    claim_key_length: str | None = None,
+    claim_key_alphabet: str | None = None,
+) -> Response:
+    c.imports.check_importer(principal)  # before reading a large body
+    wanted = c.imports.request(
+        request.headers.get("content-type", ""), claim_key_length, claim_key_alphabet, _base_url(request)
+    )
+    op, _ = await c.bulk.submit(
+        principal,
+        BulkEndpoint.IMPORT_DEVICES,
+        request.stream(),
+        request.headers.get("idempotency-key"),
+        options=wanted.options(),
+    )
+    return JSONResponse(
+        {"bulkOpsRequestId": op.id}, status_code=202, headers={"Location": f"/v1/bulk-ops-requests/{op.id}"}
+    )
 
 
 @router.get(
@@ -143,12 +190,15 @@ async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Respo
             }
         }
     ),
-    summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, message",
+    summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, "
+    "message. A device import's: JSON lines with the rows' secrets, downloaded once (then 410 Gone)",
 )
 async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: str = "json") -> Response:
     op = await c.bulk.get(principal, opId)
     if format not in ("json", "csv"):
         raise InvalidArgument("format is json or csv")
+    if op.endpoint is BulkEndpoint.IMPORT_DEVICES:
+        return _import_results(await c.bulk.take_results(principal, opId), format)
 
     async def body() -> AsyncIterator[bytes]:
         first = True
@@ -174,6 +224,30 @@ async def results(opId: str, principal: PrincipalDep, c: ContainerDep, format: s
             yield b"]"
 
     return StreamingResponse(body(), media_type="text/csv" if format == "csv" else "application/json")
+
+
+def _import_results(lines: AsyncIterator[str], format: str) -> Response:
+    """An import's result file (JSON lines as stored, or CSV with a header), streamed."""
+
+    async def as_csv() -> AsyncIterator[bytes]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(RESULT_FIELDS)
+        async for text in lines:
+            for line in text.splitlines():
+                item = json.loads(line)
+                writer.writerow("" if item[f] is None else item[f] for f in RESULT_FIELDS)
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+
+    async def as_json() -> AsyncIterator[bytes]:
+        async for text in lines:
+            yield text.encode()
+
+    if format == "csv":
+        return StreamingResponse(as_csv(), media_type="text/csv", headers=_NO_STORE)
+    return StreamingResponse(as_json(), media_type="application/x-ndjson", headers=_NO_STORE)
 
 
 @router.get(

@@ -20,6 +20,7 @@ from claimd.domain.errors import (
     AuthenticationFailed,
     ClaimdError,
     Conflict,
+    Gone,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -165,6 +166,8 @@ def status_of(exc: ClaimdError) -> tuple[int, int]:
         return 404, ITEM_NOT_FOUND
     if isinstance(exc, TooManyRequests):
         return 429, TOO_MANY_REQUESTS
+    if isinstance(exc, Gone):
+        return 410, GENERAL
     if isinstance(exc, InvalidArgument):
         return 400, BAD_REQUEST_PARAMS
     return 400, GENERAL

@@ -19,13 +19,14 @@ import io
 import json
 import secrets
 from collections.abc import AsyncIterator
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from claimd.adapters.qrimage import render_png, render_svg
 from claimd.domain.bulk import BulkEndpoint, BulkOp, BulkStatus
+from claimd.domain.claim_page import claim_link as page_claim_link
 from claimd.domain.claiming import CLAIMING_DATA, EXPIRATION_TIME_FIELD, SECRET_KEY_FIELD
 from claimd.domain.errors import ClaimdError, InvalidArgument
 from claimd.domain.model import Principal
@@ -58,8 +59,8 @@ def base_url(request: Request) -> str:
 
 
 def claim_link(request: Request, name: str, key: str) -> str:
-    """The claim link a label's QR code carries (docs/web.md, "The claim link")."""
-    return f"{base_url(request)}/claim?{urlencode({'deviceName': name, 'secretKey': key})}"
+    """The claim link a label's QR code carries, on this server (docs/web.md, "The claim link")."""
+    return page_claim_link(base_url(request), name, key)
 
 
 def label_svg(name: str, link: str) -> str:

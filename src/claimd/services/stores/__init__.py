@@ -6,6 +6,7 @@
 - ``ownership`` — device identities, blocks, tags, the claimed-device listing;
 - ``lorawan`` — LoRaWAN identities and TTS applications;
 - ``bulk`` — bulk jobs and their rows;
+- ``imports`` — a fleet import's devices, written a chunk of rows at a time;
 - ``provisioning`` — provisioning commands;
 - ``audit`` — the audit log.
 
@@ -22,6 +23,7 @@ from claimd.services.stores.accounts import AccountStore, CustomerStore, TenantS
 from claimd.services.stores.audit import AuditStore, AuditWrites
 from claimd.services.stores.bulk import BulkStore, ResultRow
 from claimd.services.stores.devices import AttributeStore, DeviceStore
+from claimd.services.stores.imports import ImportStore
 from claimd.services.stores.lorawan import LorawanStore
 from claimd.services.stores.ownership import OwnershipStore
 from claimd.services.stores.provisioning import ProvisioningStore
@@ -35,6 +37,7 @@ __all__ = [
     "BulkStore",
     "CustomerStore",
     "DeviceStore",
+    "ImportStore",
     "LorawanStore",
     "OwnershipStore",
     "ProvisioningStore",
@@ -53,6 +56,7 @@ class Repository(
     OwnershipStore,
     LorawanStore,
     BulkStore,
+    ImportStore,
     ProvisioningStore,
     AuditStore,
     Protocol,
