@@ -18,20 +18,23 @@ end; SQLite: a fresh file) claimd runs in its own process. The script
    everything the import writes but its result file), into bare tables of the same columns in the
    same database, from a generator, timed the same way.
 
-It prints and keeps (``results/device_import.*``) rows/s, the ratio to COPY, RSS growth, and the
-claims' p50/p99 idle and during the import.
+It prints and keeps (``results/device_import.*``) rows/s, the ratio to COPY, the RSS growth of the
+server and its worker process, and the claims' p50/p99 idle and during the import.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import statistics
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -95,8 +98,6 @@ def run_import(admin: httpx.Client, prefix: str, rows: int) -> tuple[str, float]
 
 
 def results(admin: httpx.Client, op_id: str) -> list[dict]:
-    import json
-
     r = admin.get(f"/v1/bulk-ops-requests/{op_id}/results.json")
     assert r.status_code == 200, r.text
     return [json.loads(line) for line in r.text.splitlines()]
@@ -116,14 +117,24 @@ def claim_each(user: httpx.Client, devices: list[dict], stop: threading.Event | 
     return latencies
 
 
+def rss_with_children(pid: int) -> int:
+    """KiB of the server and its child processes (the import's worker process)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = rss_kib(pid)
+    for child in children:
+        with contextlib.suppress(OSError, RuntimeError):
+            total += rss_kib(int(child))
+    return total
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, rss_kib(pid), threading.Event()
+        self.pid, self.peak, self.stop = pid, rss_with_children(pid), threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.1):
-            self.peak = max(self.peak, rss_kib(self.pid))
+            self.peak = max(self.peak, rss_with_children(self.pid))
 
 
 async def copy_ceiling(dsn: str, rows: int) -> float:
@@ -168,7 +179,7 @@ def bench_backend(label: str, database_url: str | None, rows: int, probes: int) 
         probe_op, _ = run_import(admin, "probe", probes * 2)
         devices = results(admin, probe_op)
         idle = claim_each(user, devices[:probes])
-        rss_start = rss_kib(server.process.pid)
+        rss_start = rss_with_children(server.process.pid)  # the worker process started with the probes' import
         sampler = RssSampler(server.process.pid)
         sampler.start()
         stop = threading.Event()
@@ -180,8 +191,12 @@ def bench_backend(label: str, database_url: str | None, rows: int, probes: int) 
         prober.join()
         sampler.stop.set()
         sampler.join()
-        lines = results(admin, op_id)
-        assert len(lines) == rows and len({line["claimKey"] for line in lines}) == rows
+        count, keys = 0, set()
+        with admin.stream("GET", f"/v1/bulk-ops-requests/{op_id}/results.json") as answer:
+            for line in answer.iter_lines():
+                count += 1
+                keys.add(json.loads(line)["claimKey"])
+        assert count == len(keys) == rows, (count, len(keys))
         return {
             "backend": label,
             "rows": rows,

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from claimd.adapters.attestation import Es256IdentityKeys
+from claimd.adapters.attestation import Es256IdentityKeys, public_key_der
+from claimd.adapters.cpu import ProcessPool
 from claimd.adapters.crypto import AesGcmSealer, Argon2PasswordHasher, HmacSecretHasher, JwtCodec, new_token
 from claimd.adapters.limits import MemoryFailureLimiter, RedisFailureLimiter
 from claimd.adapters.metrics import PrometheusMetrics
@@ -34,7 +35,7 @@ from claimd.services.accounts import AccountService
 from claimd.services.bulk import BulkService
 from claimd.services.bulk_rows import row_handlers
 from claimd.services.claiming import ClaimPolicy, ClaimService
-from claimd.services.device_import import CHUNK_ROWS, SQLITE_CHUNK_ROWS, DeviceImportService
+from claimd.services.device_import import CHUNK_ROWS, SQLITE_CHUNK_ROWS, DeviceImportService, RowMaker
 from claimd.services.devices import DeviceService
 from claimd.services.directory import DirectoryService
 from claimd.services.fleet import FleetService
@@ -208,6 +209,7 @@ class Container:
     ownership: OwnershipService
     bulk: BulkService
     imports: DeviceImportService
+    cpu: ProcessPool  # the worker process of CPU-bound work (a fleet import's chunks)
     access: AccessService
     provisioning: ProvisioningService
     lorawan: LorawanService
@@ -218,6 +220,7 @@ class Container:
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # GET /metrics
 
     async def close(self) -> None:
+        self.cpu.close()
         if self.redis is not None:
             await self.redis.aclose()  # type: ignore[attr-defined]
         await self.database.dispose()
@@ -275,14 +278,12 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
     accounts = AccountService(uow, hasher, Argon2PasswordHasher(), tokens, clock, guesses)
     ownership = OwnershipService(uow, devices, keys, clock)
     rows = row_handlers(claims, ownership)
+    cpu = ProcessPool()
     imports = DeviceImportService(
         uow,
-        hasher,
-        sealer,
-        keys,
+        RowMaker(hasher, sealer, public_key_der, new_token, new_claim_code),
+        cpu,
         clock,
-        new_token,
-        new_claim_code,
         chunk_rows=SQLITE_CHUNK_ROWS if database.is_sqlite else CHUNK_ROWS,
     )
     bulk = BulkService(
@@ -308,6 +309,7 @@ async def build(settings: Settings, *, clock: Clock = now_ms, migrate: bool = Tr
         ownership=ownership,
         bulk=bulk,
         imports=imports,
+        cpu=cpu,
         access=AccessService(uow, hasher, accounts, clock, guesses),
         provisioning=ProvisioningService(uow, sealer, keys, clock),
         lorawan=LorawanService(uow, hasher, devices, claims, clock, new_claim_code),

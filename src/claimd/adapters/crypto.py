@@ -46,7 +46,12 @@ class HmacSecretHasher:
 
 class AesGcmSealer:
     def __init__(self, server_secret: bytes) -> None:
-        self._aead = AESGCM(derive_key(server_secret, "seal"))
+        self._key = derive_key(server_secret, "seal")
+        self._aead = AESGCM(self._key)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (the fleet import seals in a worker process): the derived key, not the secret."""
+        return _sealer_of_key, (self._key,)
 
     def seal(self, plaintext: str) -> str:
         nonce = os.urandom(12)
@@ -55,6 +60,12 @@ class AesGcmSealer:
     def unseal(self, sealed: str) -> str:
         raw = base64.urlsafe_b64decode(sealed)
         return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+
+
+def _sealer_of_key(key: bytes) -> AesGcmSealer:
+    sealer = AesGcmSealer.__new__(AesGcmSealer)
+    sealer._key, sealer._aead = key, AESGCM(key)
+    return sealer
 
 
 class Argon2PasswordHasher:

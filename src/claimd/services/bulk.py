@@ -336,7 +336,7 @@ class BulkService:
     async def take_results(self, principal: Principal, op_id: str) -> AsyncIterator[str]:
         """A chunked job's result file, JSON lines, once: its rows hold the secrets they were given or
         generated, which claimd keeps nowhere else. The first call takes it (the results are dropped
-        once streamed, or if the stream breaks off); later calls raise :class:`Gone`. While the job
+        as they are streamed); later calls raise :class:`Gone`. While the job
         runs: :class:`NotFinished`, and the results stay."""
         op = await self.get(principal, op_id)
         if op.endpoint not in self.chunked:
@@ -355,20 +355,20 @@ class BulkService:
         return self._results(op.id)
 
     async def _results(self, op_id: str) -> AsyncIterator[str]:
+        """The results, a page of chunks at a time, each page dropped before it is sent: what a
+        download that breaks off did not reach stays sealed, and no request can read it any more."""
         after = -1
-        try:
-            while True:
-                async with self.uow() as tx:
-                    page = await tx.repo.chunk_results(op_id, after, 20)
-                for index, sealed in page:
-                    if sealed:
-                        yield self.sealer.unseal(sealed)
-                    after = index
-                if len(page) < 20:
-                    return
-        finally:
+        while True:
             async with self.uow(write=True) as tx:
-                await tx.repo.drop_results(op_id)
+                page = await tx.repo.chunk_results(op_id, after, 20)
+                if page:
+                    after = page[-1][0]
+                    await tx.repo.drop_results(op_id, after)
+            for _, sealed in page:
+                if sealed:
+                    yield self.sealer.unseal(sealed)
+            if len(page) < 20:
+                return
 
     # working ---------------------------------------------------------------------------------
     async def run_once(self) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from claimd.domain.attestation import ClaimToken
 from claimd.domain.lockout import Lockout
 from claimd.domain.model import Principal, User
+
+T = TypeVar("T")
 
 Clock = Callable[[], int]
 """Returns the current time in epoch milliseconds."""
@@ -19,6 +21,12 @@ class SecretHasher(Protocol):
     """Keyed digest of a secret, bound to a purpose and a subject (never a password hash: see ceilings)."""
 
     def digest(self, purpose: str, subject: str, secret: str) -> bytes: ...
+
+
+class CpuPool(Protocol):
+    """Where CPU-bound work runs (a worker process, or inline): ``fn`` and its arguments are picklable."""
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
 
 
 class Sealer(Protocol):

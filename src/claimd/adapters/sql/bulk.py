@@ -284,5 +284,9 @@ class BulkQueries:
         )
         return [(row.chunk_index, row.results) for row in rows]
 
-    async def drop_results(self, op_id: str) -> None:
-        await self.conn.execute(update(bulk_chunks).where(bulk_chunks.c.op_id == op_id).values(results=None))
+    async def drop_results(self, op_id: str, up_to_index: int) -> None:
+        await self.conn.execute(
+            update(bulk_chunks)
+            .where(bulk_chunks.c.op_id == op_id, bulk_chunks.c.chunk_index <= up_to_index)
+            .values(results=None)
+        )

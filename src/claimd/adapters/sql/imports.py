@@ -67,11 +67,10 @@ _SERVER_SCOPE = AttributeScope.SERVER_SCOPE.value
 
 
 def _device(tenant: str, r: DeviceRecord, now: int) -> tuple[Any, ...]:
-    customer = str(r.customer_id) if r.customer_id is not None else None
     return (
-        str(r.id),
+        r.id,
         tenant,
-        customer,
+        r.customer_id,
         r.name,
         r.type,
         r.label,
@@ -86,7 +85,7 @@ def _device(tenant: str, r: DeviceRecord, now: int) -> tuple[Any, ...]:
 def _lorawan(tenant: str, r: DeviceRecord, now: int) -> tuple[Any, ...]:
     lw = r.lorawan
     assert lw is not None
-    return (str(r.id), tenant, lw.dev_eui, lw.join_eui, lw.code_digest, lw.valid_from, lw.valid_to, 0, 0, now)
+    return (r.id, tenant, lw.dev_eui, lw.join_eui, lw.code_digest, lw.valid_from, lw.valid_to, 0, 0, now)
 
 
 def _batches(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -168,19 +167,19 @@ class ImportQueries:
     ) -> tuple[dict[int, str], list[DeviceRecord]]:
         made = await self._staged_insert("devices", _DEVICE_COLUMNS, [_device(tenant, r, now) for r in records], "id")
         refused: dict[int, str] = {}
-        missing = [r for r in records if str(r.id) not in made]
+        missing = [r for r in records if r.id not in made]
         if missing:
             names = await self._taken_names(tenant, [r.name for r in missing])
             refused = {r.row: NAME_TAKEN if r.name in names else TOKEN_TAKEN for r in missing}
-        stored = [r for r in records if str(r.id) in made]
+        stored = [r for r in records if r.id in made]
         lorawan = [r for r in stored if r.lorawan is not None]
         if lorawan:
             placed = await self._staged_insert(
                 "lorawan_identities", _LORAWAN_COLUMNS, [_lorawan(tenant, r, now) for r in lorawan], "device_id"
             )
-            undo = [r for r in lorawan if str(r.id) not in placed]
+            undo = [r for r in lorawan if r.id not in placed]
             if undo:
-                await self.conn.execute(delete(devices).where(devices.c.id.in_([str(r.id) for r in undo])))
+                await self.conn.execute(delete(devices).where(devices.c.id.in_([r.id for r in undo])))
                 refused.update({r.row: DEV_EUI_TAKEN for r in undo})
                 stored = [r for r in stored if r.row not in refused]
         return refused, stored
@@ -240,16 +239,16 @@ class ImportQueries:
         devices: nothing to conflict with)."""
         tenant = str(tenant_id)
         keys = [
-            (str(r.id), _SERVER_SCOPE, CLAIMING_DATA, r.claim_value, r.claim_digest, now)
+            (r.id, _SERVER_SCOPE, CLAIMING_DATA, r.claim_value, r.claim_digest, now)
             for r in stored
             if r.claim_value is not None
         ]
-        identities = [(str(r.id), tenant, r.public_key, now) for r in stored if r.public_key is not None]
+        identities = [(r.id, tenant, r.public_key, now) for r in stored if r.public_key is not None]
         tag_names = list(dict.fromkeys(name for r in stored for name in r.tags))
         tagged: list[tuple[Any, ...]] = []
         if tag_names:
             ids = dict(zip(tag_names, await self.ensure_tags(tenant_id, tenant_id, tag_names, now), strict=True))
-            tagged = [(ids[name], str(r.id)) for r in stored for name in r.tags]
+            tagged = [(ids[name], r.id) for r in stored for name in r.tags]
         write = self._copy if self.conn.dialect.name == "postgresql" else self._insert_many
         await write("attributes", _ATTRIBUTE_COLUMNS, keys)
         await write("device_identities", _IDENTITY_COLUMNS, identities)

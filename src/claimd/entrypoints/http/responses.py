@@ -332,9 +332,12 @@ class BulkOp(_Wire):
     total: int
     succeeded: int
     failed: int
-    uploadedDataUrl: str = absent("Answers 410 Gone (uploads are never served back); absent for CLAIM_LORAWAN_DEVICES")
+    uploadedDataUrl: str = absent(
+        "Answers 410 Gone (uploads are never served back); absent for CLAIM_LORAWAN_DEVICES and IMPORT_DEVICES"
+    )
     resultDataUrl: str
     applicationId: str | None = absent("CLAIM_LORAWAN_DEVICES only: the rows' default application")
+    resultsTaken: bool = absent("IMPORT_DEVICES only: whether its one-time result file was downloaded")
     errorSummaryUrl: str = absent("Present when a row failed")
 
 

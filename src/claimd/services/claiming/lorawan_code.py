@@ -39,7 +39,7 @@ from claimd.services.uow import UnitOfWorkFactory
 CODE_PURPOSE = "lorawan-code"  # the purpose a claim code's digest is bound to
 
 
-def code_digest(hasher: SecretHasher, tenant_id: uuid.UUID, dev_eui: str, code: str) -> bytes:
+def code_digest(hasher: SecretHasher, tenant_id: uuid.UUID | str, dev_eui: str, code: str) -> bytes:
     """The stored form of a claim authentication code: bound to its tenant and DevEUI."""
     return hasher.digest(CODE_PURPOSE, f"{tenant_id}:{dev_eui}", normalize_code(code))
 

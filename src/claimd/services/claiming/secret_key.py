@@ -40,7 +40,7 @@ from claimd.services.uow import UnitOfWorkFactory
 CLAIM_SECRET = "claim-secret"  # the purpose a claim key's digest is bound to
 
 
-def claim_digest(hasher: SecretHasher, device_id: uuid.UUID, secret_key: str) -> bytes:
+def claim_digest(hasher: SecretHasher, device_id: uuid.UUID | str, secret_key: str) -> bytes:
     return hasher.digest(CLAIM_SECRET, str(device_id), secret_key)
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class LorawanRecord:
+class LorawanRecord(NamedTuple):
     join_eui: str
     dev_eui: str
     code_digest: bytes
@@ -19,17 +17,18 @@ class LorawanRecord:
     valid_to: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """One row's device, ready to store: what the ``devices`` row holds, and the proofs it carries."""
+class DeviceRecord(NamedTuple):
+    """One row's device, ready to store: what the ``devices`` row holds, and the proofs it carries.
+    Tuples, with ids as text: made in a worker process, they cross to the server's in ~1 µs a row."""
 
     row: int  # the row's number in its file (from 1)
-    id: uuid.UUID
+    id: str
     name: str
     type: str
     label: str | None
     additional_info: str  # JSON
-    customer_id: uuid.UUID | None
+    customer: str | None  # as the file names it (an id or a title); the store is given ids only
+    customer_id: str | None
     token_digest: bytes
     token_sealed: str
     claim_value: str | None  # the claimingData attribute as stored (JSON, the key redacted)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from dbrows import database_rows
 from http_helpers import Api, World, new_customer_user, uid
 from servers import create_pg_database, drop_pg_database, require_server, start_server
 
@@ -153,6 +154,20 @@ def test_one_file_brings_every_kind_of_device(world: World) -> None:
     again = world.admin.get(f"/v1/bulk-ops-requests/{op['bulkOpsRequestId']}/results.json")
     assert again.status_code == 410 and "downloaded already" in again.json()["message"]
     assert world.admin.ok("get", f"/v1/bulk-ops-requests/{op['bulkOpsRequestId']}")["resultsTaken"] is True
+
+
+def test_no_secret_of_an_import_is_stored_in_plain_text(world: World, live_server) -> None:
+    given_key, given_token = uid("GIVEN-KEY"), uid("GIVEN-TOKEN")
+    body = f"name,claim_key,access_token\n{uid('sec')},generate,\n{uid('sec')},{given_key},{given_token}\n"
+    op_id = submit(world.admin, body)
+    wait(world.admin, op_id)
+    before = database_rows(live_server)  # the results wait, sealed, for their one download
+    lines = results(world.admin, op_id)
+    secrets = [lines[0]["claimKey"], lines[0]["accessToken"], given_key, given_token]
+    assert lines[1]["claimKey"] == given_key and lines[1]["accessToken"] == given_token
+    for rows in (before, database_rows(live_server)):
+        leaked = [secret for secret in secrets if any(secret in row for row in rows)]
+        assert not leaked, leaked
 
 
 def test_tokens_claim_imported_identities(world: World) -> None:
