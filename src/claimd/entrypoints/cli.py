@@ -20,10 +20,13 @@ import claimd
 from claimd.config import SettingError, Settings, env_name, load_settings, unknown_environment
 from claimd.domain.errors import Conflict, InvalidArgument
 from claimd.entrypoints.cli_admin import admin_app
+from claimd.entrypoints.cli_claims import claim_app, reclaim_command, unclaim_command
 from claimd.entrypoints.cli_devices import devices_app
 from claimd.entrypoints.cli_jobs import jobs_app
+from claimd.entrypoints.cli_keys import keys_app
 from claimd.entrypoints.cli_labels import labels
 from claimd.entrypoints.cli_lorawan import lorawan_app
+from claimd.entrypoints.cli_simulator import send_key
 from claimd.logs import setup_logging
 
 if typing.TYPE_CHECKING:
@@ -49,6 +52,11 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(devices_app, name="devices")
 app.add_typer(jobs_app, name="jobs")
 app.command("labels")(labels)
+app.add_typer(claim_app, name="claim")
+app.command("reclaim")(reclaim_command)
+app.command("unclaim")(unclaim_command)
+app.add_typer(keys_app, name="api-keys")
+device_app.command("send-key")(send_key)
 
 
 def _opt(env: str, help: str, **kw: Any) -> Any:

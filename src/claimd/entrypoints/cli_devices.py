@@ -5,7 +5,8 @@ follows it with a progress bar, and downloads its result file: one line a row wi
 the secrets claimd generated (access token, claim key, claim link). Those secrets are in that download
 only (claimd keeps digests, and serves the file once), so the file is made before anything is sent —
 mode 0600, never over an existing file — and a path that cannot be written stops the import before it
-starts. ``list``, ``show``, ``create`` and ``delete`` use the ThingsBoard-compatible REST API.
+starts. ``list``, ``show``, ``create`` and ``delete`` use the ThingsBoard-compatible REST API; ``block``,
+``unblock`` and ``tags`` the nRF-style ownership API (``/v1/claimed-devices/{id}/…``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from claimd.entrypoints.cli_remote import (
 )
 
 devices_app = typer.Typer(
-    help="A tenant's devices: import a production run from a file, list, show, create, delete "
+    help="A tenant's devices: import a production run from a file, list, show, create, delete, block, "
+    "unblock, tag "
     "(talks to a running claimd over HTTP).",
     no_args_is_help=True,
 )
@@ -300,3 +302,74 @@ def delete(
         echo_json({"deleted": wanted})
     else:
         typer.echo(f"deleted {wanted}")
+
+
+# nRF-style ownership: block, unblock, tags (/v1/claimed-devices/{id}/…) --------------------------
+def _show_claimed(device: dict[str, Any]) -> None:
+    for name, value in (
+        ("name", device.get("name")),
+        ("id", device.get("id")),
+        ("status", device.get("status")),
+        ("owner", device.get("ownerId") or "- (unclaimed)"),
+        ("tags", ", ".join(device.get("tags") or []) or "-"),
+        ("blocked", f"{device.get('blockedAt')} by {device.get('blockedBy')}" if device.get("blockedAt") else "-"),
+    ):
+        typer.echo(f"{name:<8} {value}")
+
+
+def _set_blocked(ctx: typer.Context, device_id: str, action: str, as_json: bool) -> None:
+    answer = client_of(ctx).call("POST", f"/v1/claimed-devices/{_device_id(device_id)}/{action}")
+    if as_json:
+        echo_json(answer)
+    else:
+        _show_claimed(answer)
+
+
+@devices_app.command("block")
+def block(
+    ctx: typer.Context,
+    device_id: Annotated[str, typer.Argument(help="The device's id (a UUID)")],
+    as_json: Json = False,
+) -> None:
+    """Block a device (idempotent): a tenant admin's block refuses new claims until the tenant lifts it, an owner's block goes with its claim."""
+    _set_blocked(ctx, device_id, "block", as_json)
+
+
+@devices_app.command("unblock")
+def unblock(
+    ctx: typer.Context,
+    device_id: Annotated[str, typer.Argument(help="The device's id (a UUID)")],
+    as_json: Json = False,
+) -> None:
+    """Unblock a device (idempotent)."""
+    _set_blocked(ctx, device_id, "unblock", as_json)
+
+
+@devices_app.command("tags")
+def tags(
+    ctx: typer.Context,
+    device_id: Annotated[str, typer.Argument(help="The device's id (a UUID)")],
+    add: Annotated[list[str] | None, typer.Option("--add", help="Add this tag (repeatable)")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Remove this tag (repeatable)")] = None,
+    as_json: Json = False,
+) -> None:
+    """Show a device's tags, or add and remove some.
+
+    Adding alone is one request (the server adds); removing reads the tags and sets them all, since the
+    API sets a device's tags whole (PUT) or adds to them (POST) but has no single removal.
+    """
+    wanted = _device_id(device_id)
+    client = client_of(ctx)
+    path = f"/v1/claimed-devices/{wanted}/tags"
+    if remove:
+        current = client.call("GET", f"/v1/claimed-devices/{wanted}").get("tags") or []
+        kept = [t for t in [*current, *(t for t in add or [] if t not in current)] if t not in remove]
+        answer = client.call("PUT", path, json={"tags": kept})
+    elif add:
+        answer = client.call("POST", path, json={"tags": add})
+    else:
+        answer = client.call("GET", f"/v1/claimed-devices/{wanted}")
+    if as_json:
+        echo_json(answer)
+    else:
+        typer.echo(", ".join(answer.get("tags") or []) or "no tags")

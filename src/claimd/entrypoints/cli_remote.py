@@ -28,7 +28,7 @@ import re
 import stat
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, cast
@@ -302,6 +302,19 @@ class Client:
         """The JSON of a successful answer ({} for an empty one); any failure ends the command."""
         answer = self._send(method, path, {**(headers or {}), **self._auth()}, **kw)
         return answer.json() if answer.content else {}
+
+    def answer(self, method: str, path: str, *, expected: Collection[int] = (), **kw: Any) -> httpx.Response:
+        """The answer itself, for a command that explains some refusals in its own words (a claim's
+        ``"FAILURE"``): a status in ``expected`` is returned; other failures end the command."""
+        import httpx
+
+        try:
+            answer = self.http.request(method, path, headers=self._auth(), **kw)
+        except httpx.HTTPError as exc:
+            self.unreachable(exc)
+        if answer.status_code >= 400 and answer.status_code not in expected:
+            self._refused(answer, path)
+        return answer
 
     def find(self, path: str, **kw: Any) -> Any | None:
         """The JSON of ``GET path``, or None if there is no such thing (404)."""

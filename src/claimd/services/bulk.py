@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -274,9 +274,9 @@ class BulkService:
         chunker = work.chunker(op)
         index = 0
 
-        async def store(chunks: object) -> None:
+        async def store(chunks: Iterable[LineChunk]) -> None:
             nonlocal index
-            for chunk in chunks:  # type: ignore[attr-defined]
+            for chunk in chunks:
                 sealed = self.sealer.seal("\n".join(chunk.lines))
                 async with self.uow(write=True) as tx:
                     await tx.repo.add_chunk(op.id, BulkChunk(index, chunk.first_row, len(chunk.lines), sealed))
@@ -463,8 +463,8 @@ class BulkService:
 
     async def _chunks(self, op: BulkOp, principal: Principal | None, work: ChunkWork) -> None:
         """Work a chunked job's open chunks in order, each in one write transaction (which renews the
-        lease first). The next chunk is prepared while one is written: the CPU work of one (here) and
-        the database's work on the other (in the database's process) overlap."""
+        lease first). The next chunk is prepared while one is written: the CPU work of one (in the
+        endpoint's worker process) and the database's work on the other overlap."""
         ahead = await self._next_chunk(op, principal, work, -1)
         try:
             while ahead is not None:
