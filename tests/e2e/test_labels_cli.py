@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from label_decoding import decoded_pages
+from pngread import decode_qr_png
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -69,3 +70,28 @@ def test_bad_input_is_exit_code_2_with_what_to_fix(tmp_path: Path, args: list[st
     assert done.returncode == 2
     assert says in done.stderr
     assert not (tmp_path / "labels.pdf").exists()
+
+
+def test_a_reprint_of_some_rows_and_one_label_as_png_or_svg(tmp_path: Path) -> None:
+    rows = results(40)
+    (tmp_path / "run.results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run("run.results.jsonl", "--rows", "31-40", "--out", "reprint.pdf", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "10 labels on a4-3x8" in done.stdout
+    assert decoded_pages((tmp_path / "reprint.pdf").read_bytes()) == [{r["claimLink"] for r in rows[30:]}]
+    assert (tmp_path / "reprint.pdf").stat().st_mode & 0o777 == 0o600  # labels carry claim keys
+
+    done = run("run.results.jsonl", "--rows", "7", "--out", "one.png", cwd=tmp_path)
+    assert done.returncode == 0 and "1 label on PNG" in done.stdout, done.stderr
+    assert decode_qr_png((tmp_path / "one.png").read_bytes()) == [rows[6]["claimLink"]]
+    done = run("run.results.jsonl", "--rows", "7", "--out", "one.svg", cwd=tmp_path)
+    svg = (tmp_path / "one.svg").read_text()
+    assert done.returncode == 0 and "<svg" in svg[:200] and "meter-0007" in svg and "KEY0007XYZ" in svg
+
+    for args, says in (
+        (["--rows", "7-9", "--out", "many.png"], "holds one label, but 3 rows have one"),
+        (["--rows", "9-7"], "--rows is a row number or a range"),
+        (["--out", "labels.txt"], "--out ends in .pdf, .png or .svg"),
+    ):
+        done = run("run.results.jsonl", *args, cwd=tmp_path)
+        assert done.returncode == 2 and says in done.stderr, (args, done.stderr)

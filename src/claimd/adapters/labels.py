@@ -144,7 +144,14 @@ def _draw_qr(pdf: FPDF, text: str, x: float, y: float, size: float, label_name: 
     if module < MIN_MODULE_MM:
         raise LabelTooDense(f"the QR text of {label_name!r} is too long for this sheet's labels")
     pdf.set_fill_color(0)
+    # One path of rectangles, one per run of dark modules (a hair taller to leave no seam between rows),
+    # filled once: written as PDF operators, since FPDF.rect's own bookkeeping made 10,000 labels take
+    # two minutes (~300 rectangles a label); this path takes a tenth of that.
+    k, page_height = pdf.k, pdf.h
+    height = -(module + 0.01) * k
+    runs = []
     for row_index, row in enumerate(matrix):
+        top = (page_height - (y + row_index * module)) * k
         column = 0
         while column < len(row):
             if not row[column]:
@@ -153,8 +160,8 @@ def _draw_qr(pdf: FPDF, text: str, x: float, y: float, size: float, label_name: 
             start = column
             while column < len(row) and row[column]:
                 column += 1
-            # one rectangle per run of dark modules; a hair taller to leave no seam between rows
-            pdf.rect(x + start * module, y + row_index * module, (column - start) * module, module + 0.01, style="F")
+            runs.append(f"{(x + start * module) * k:.2f} {top:.2f} {(column - start) * module * k:.2f} {height:.2f} re")
+    pdf._out(" ".join(runs) + " f")  # fpdf2 has no public call for a raw path
 
 
 def _draw_label(pdf: FPDF, sheet: Sheet, label: Label, x: float, y: float) -> None:
