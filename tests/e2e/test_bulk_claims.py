@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 import pytest
-from http_helpers import Api, new_customer_user, uid
+from http_helpers import Api, new_customer_user, uid, wait_for_op
 from servers import create_pg_database, drop_pg_database, require_server, start_server
 
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
@@ -28,19 +28,9 @@ def register(admin: Api, count: int, key=None) -> tuple[list[str], object]:
         writer.writerow([device_id, pem, "nrf9160_SICA"])
     r = admin.post("/v1/device-identities/bulk", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 202, r.text
-    op = wait(admin, r.json()["bulkOpsRequestId"])
+    op = wait_for_op(admin, r.json()["bulkOpsRequestId"])
     assert op["status"] == "SUCCEEDED" and op["succeeded"] == count, op
     return ids, key
-
-
-def wait(api: Api, op_id: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        op = api.ok("get", f"/v1/bulk-ops-requests/{op_id}")
-        if op["status"] in ("SUCCEEDED", "FAILED"):
-            return op
-        time.sleep(0.2)
-    raise AssertionError(f"bulk operation {op_id} did not finish: {op}")
 
 
 def test_bulk_claim_reports_each_row_truthfully(world):
@@ -64,7 +54,7 @@ def test_bulk_claim_reports_each_row_truthfully(world):
     assert r.status_code == 202, r.text
     op_id = r.json()["bulkOpsRequestId"]
     assert len(op_id) == 26
-    op = wait(world.u1, op_id)
+    op = wait_for_op(world.u1, op_id)
     assert op["status"] == "FAILED" and op["outcome"] == "PARTIAL", op
     assert (op["total"], op["succeeded"], op["failed"]) == (6, 2, 4), op
     assert op["endpoint"] == "CLAIM_DEVICE_OWNERSHIP" and op["completedAt"].endswith("Z")
@@ -105,7 +95,7 @@ def test_the_same_upload_with_the_same_idempotency_key_is_one_job(world):
     second = world.u1.post("/v1/claimed-devices/bulk", content=body, headers=headers)
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
-    op = wait(world.u1, first.json()["bulkOpsRequestId"])
+    op = wait_for_op(world.u1, first.json()["bulkOpsRequestId"])
     assert (op["total"], op["succeeded"]) == (2, 2)
     other = world.u1.post("/v1/claimed-devices/bulk", content=body + b"\nx", headers=headers)
     assert other.status_code == 409 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
@@ -139,7 +129,7 @@ def test_a_job_interrupted_by_a_killed_worker_finishes_after_restart(tmp_path, b
         server.process.wait()
         server = start_server(tmp_path, database_url, extra_env=env)
         user, admin = Api(server.base_url, user.token), Api(server.base_url, admin.token)
-        op = wait(user, op_id)
+        op = wait_for_op(user, op_id)
         assert (op["status"], op["total"], op["succeeded"], op["failed"]) == ("SUCCEEDED", 600, 600, 0), op
         results = user.ok("get", f"/v1/bulk-ops-requests/{op_id}/results.json")
         assert sorted(x["deviceId"] for x in results) == sorted(ids)

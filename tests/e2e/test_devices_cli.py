@@ -166,6 +166,8 @@ def test_create_list_show_delete(world: World, live_server, tmp_path: Path) -> N
     assert [line.split()[0] for line in lines[1:]] == [f"{prefix}-a", f"{prefix}-b"]  # not other-…
     first = run(tmp_path, env, "devices", "list", "--name-prefix", prefix, "--limit", "1", "--json")
     assert [d["name"] for d in json.loads(first.stdout)] == [f"{prefix}-a"]
+    meters = run(tmp_path, env, "devices", "list", "--name-prefix", prefix, "--type", "meter", "--json")
+    assert [d["name"] for d in json.loads(meters.stdout)] == [f"{prefix}-a"]
 
     by_name = run(tmp_path, env, "devices", "show", f"{prefix}-a")
     assert by_name.returncode == 0 and device_id in by_name.stdout and "meter" in by_name.stdout

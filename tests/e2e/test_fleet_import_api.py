@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from dbrows import database_rows
-from http_helpers import Api, World, new_customer_user, uid
+from http_helpers import Api, World, new_customer_user, uid, wait_for_op
 from servers import create_pg_database, drop_pg_database, require_server, start_server
 
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
@@ -34,16 +34,6 @@ def submit(api: Api, body: str, headers: dict[str, str] = CSV, **params: str) ->
     return r.json()["bulkOpsRequestId"]
 
 
-def wait(api: Api, op_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        op = api.ok("get", f"/v1/bulk-ops-requests/{op_id}")
-        if op["status"] in ("SUCCEEDED", "FAILED"):
-            return op
-        time.sleep(0.1)
-    raise AssertionError(f"import {op_id} did not finish: {op}")
-
-
 def results(api: Api, op_id: str, **params: str) -> list[dict[str, Any]]:
     r = api.get(f"/v1/bulk-ops-requests/{op_id}/results.json", params=params)
     assert r.status_code == 200, r.text
@@ -54,7 +44,7 @@ def results(api: Api, op_id: str, **params: str) -> list[dict[str, Any]]:
 
 def imported(api: Api, body: str, headers: dict[str, str] = CSV, **params: str) -> tuple[dict[str, Any], list]:
     op_id = submit(api, body, headers, **params)
-    return wait(api, op_id), results(api, op_id)
+    return wait_for_op(api, op_id), results(api, op_id)
 
 
 def test_one_file_brings_every_kind_of_device(world: World) -> None:
@@ -160,7 +150,7 @@ def test_no_secret_of_an_import_is_stored_in_plain_text(world: World, live_serve
     given_key, given_token = uid("GIVEN-KEY"), uid("GIVEN-TOKEN")
     body = f"name,claim_key,access_token\n{uid('sec')},generate,\n{uid('sec')},{given_key},{given_token}\n"
     op_id = submit(world.admin, body)
-    wait(world.admin, op_id)
+    wait_for_op(world.admin, op_id)
     before = database_rows(live_server)  # the results wait, sealed, for their one download
     lines = results(world.admin, op_id)
     secrets = [lines[0]["claimKey"], lines[0]["accessToken"], given_key, given_token]
@@ -186,7 +176,7 @@ def test_key_policy_and_csv_results(world: World) -> None:
     names = [uid("pol") for _ in range(3)]
     body = "name,claim_key\n" + "".join(f"{name},generate\n" for name in names)
     op_id = submit(world.admin, body, claim_key_length="16", claim_key_alphabet="0123456789abcdefghijklmnopqrstuv")
-    op = wait(world.admin, op_id)
+    op = wait_for_op(world.admin, op_id)
     assert op["succeeded"] == 3, op
     r = world.admin.get(f"/v1/bulk-ops-requests/{op_id}/results.json", params={"format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -222,7 +212,7 @@ def test_the_same_upload_with_the_same_idempotency_key_is_one_import(world: Worl
     second = world.admin.post(IMPORT, content=body.encode(), headers=key)
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
-    assert wait(world.admin, first.json()["bulkOpsRequestId"])["succeeded"] == 1
+    assert wait_for_op(world.admin, first.json()["bulkOpsRequestId"])["succeeded"] == 1
 
 
 @pytest.mark.slow
@@ -254,7 +244,7 @@ def test_an_import_interrupted_by_a_killed_worker_finishes_after_restart(tmp_pat
         server.process.wait()
         server = start_server(tmp_path, database_url, extra_env=env)
         admin = Api(server.base_url, admin.token)
-        op = wait(admin, op_id)
+        op = wait_for_op(admin, op_id)
         assert (op["total"], op["succeeded"], op["failed"]) == (total, total - 1, 1), op
         lines = results(admin, op_id)
         assert [line["row"] for line in lines] == list(range(1, total + 1))

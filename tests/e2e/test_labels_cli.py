@@ -84,7 +84,8 @@ def test_a_reprint_of_some_rows_and_one_label_as_png_or_svg(tmp_path: Path) -> N
     done = run("run.results.jsonl", "--rows", "7", "--out", "one.png", cwd=tmp_path)
     assert done.returncode == 0 and "1 label on PNG" in done.stdout, done.stderr
     assert decode_qr_png((tmp_path / "one.png").read_bytes()) == [rows[6]["claimLink"]]
-    done = run("run.results.jsonl", "--rows", "7", "--out", "one.svg", cwd=tmp_path)
+    done = run("run.results.jsonl", "--rows", "7", "--out", "one.svg", "--json", cwd=tmp_path)
+    assert json.loads(done.stdout) == {"labels": 1, "skipped": 0, "sheet": "SVG", "out": "one.svg"}
     svg = (tmp_path / "one.svg").read_text()
     assert done.returncode == 0 and "<svg" in svg[:200] and "meter-0007" in svg and "KEY0007XYZ" in svg
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from http_helpers import Api, claim_path, device_message, make_world, uid
+from http_helpers import claim_path, device_message, make_world, uid, wait_for_op
 from live_fixtures import serving
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
@@ -192,11 +192,11 @@ def test_bulk_rows_jobs_and_claims_through_the_bulk_door(world, live_server):
         "/v1/device-identities/bulk", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"}
     )
     assert r.status_code == 202, r.text
-    wait(world.admin, r.json()["bulkOpsRequestId"])
+    wait_for_op(world.admin, r.json()["bulkOpsRequestId"])
     rows = [mint_token(key, uuid.UUID(ids[0])), "not-a-token", mint_token(new_private_key(), uuid.uuid4())]
     r = world.u1.post("/v1/claimed-devices", content="\n".join(rows).encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 202, r.text
-    op = wait(world.u1, r.json()["bulkOpsRequestId"])
+    op = wait_for_op(world.u1, r.json()["bulkOpsRequestId"])
     assert (op["succeeded"], op["failed"]) == (1, 2), op
 
     def finished() -> bool:
@@ -223,16 +223,6 @@ def test_bulk_rows_jobs_and_claims_through_the_bulk_door(world, live_server):
         claims("BULK", "token", "invalid"): 1,
         claims("BULK", "token", "not_found"): 1,
     }
-
-
-def wait(api: Api, op_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        op = api.ok("get", f"/v1/bulk-ops-requests/{op_id}")
-        if op["status"] in ("SUCCEEDED", "FAILED"):
-            return op
-        time.sleep(0.1)
-    raise AssertionError(f"bulk operation {op_id} did not finish")
 
 
 # HTTP latencies, and no secret in /metrics -----------------------------------------------------------

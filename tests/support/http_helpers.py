@@ -219,6 +219,17 @@ class World:
         return new_customer_user(self.admin, customer_id, email)
 
 
+def wait_for_op(api: Api, op_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """A bulk operation once it has ended (SUCCEEDED or FAILED), polled every 0.1 s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        op = api.ok("get", f"/v1/bulk-ops-requests/{op_id}")
+        if op["status"] in ("SUCCEEDED", "FAILED"):
+            return op
+        time.sleep(0.1)
+    raise AssertionError(f"bulk operation {op_id} did not end within {timeout} s: {op}")
+
+
 def new_customer_user(admin: Api, customer_id: str, email: str | None = None) -> Api:
     """Create and activate a customer user of ``customer_id`` (as ``admin``); returns it logged in."""
     email = email or f"{uid('user')}@example.com"

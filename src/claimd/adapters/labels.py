@@ -22,13 +22,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import segno
-from fpdf import FPDF
 
 from claimd.adapters import qrimage
 from claimd.domain.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from fpdf import FPDF  # imported where a sheet is made: fpdf2 (numpy, fontTools) takes 0.3 s to import
 
 MM_PER_INCH = 25.4
 PDF_ENCODING = "windows-1252"  # fpdf2's core fonts, with core_fonts_encoding set to it
@@ -196,6 +199,8 @@ def sheet_named(name: str) -> Sheet:
 def label_sheet(labels: Iterable[Label], sheet: str) -> bytes:
     """A PDF of ``labels`` on ``sheet`` (a name of :data:`SHEETS`), row by row, page after page."""
     geometry = sheet_named(sheet)
+    from fpdf import FPDF
+
     pdf = FPDF(unit="mm", format=(geometry.page_width, geometry.page_height))
     pdf.core_fonts_encoding = PDF_ENCODING
     pdf.set_auto_page_break(False)

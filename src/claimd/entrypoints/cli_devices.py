@@ -224,6 +224,7 @@ def _show_device(device: dict[str, Any]) -> None:
 def list_devices(
     ctx: typer.Context,
     name_prefix: Annotated[str | None, typer.Option(help="Only devices whose name starts with this")] = None,
+    device_type: Annotated[str | None, typer.Option("--type", help="Only devices of this type")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many devices")] = 100,
     as_json: Json = False,
 ) -> None:
@@ -235,6 +236,8 @@ def list_devices(
         params: dict[str, Any] = {"pageSize": size, "page": page, "sortProperty": "name", "sortOrder": "ASC"}
         if name_prefix:
             params["textSearch"] = name_prefix  # a contains search: the prefix is checked below
+        if device_type:
+            params["type"] = device_type
         answer = client.call("GET", "/api/tenant/devices", params=params)
         data = answer.get("data", [])
         found += [d for d in data if not name_prefix or str(d.get("name", "")).startswith(name_prefix)]

@@ -88,6 +88,7 @@ def labels(
     rows: Annotated[
         str | None, typer.Option(help="Only these rows of the result file: N, or A-B (e.g. 1-24, a reprint).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Say what was written as JSON (for scripts).")] = False,
 ) -> None:
     """Print labels from an import's result file: a PDF sheet, each label a QR code, the device name and its
     code; or one device's label as PNG or SVG. The file is written mode 0600: labels carry claim keys."""
@@ -133,7 +134,10 @@ def labels(
         typer.echo(f"claimd labels: {results}: {exc}", err=True)
         raise typer.Exit(2) from exc
     where = sheet if kind == ".pdf" else kind[1:].upper()
-    made = f"{len(printed)} label{'' if len(printed) == 1 else 's'}"
-    typer.echo(f"{made} on {where} -> {out}" + (f"; {skipped} rows skipped" if skipped else ""))
+    if as_json:
+        typer.echo(json.dumps({"labels": len(printed), "skipped": skipped, "sheet": where, "out": str(out)}))
+    else:
+        made = f"{len(printed)} label{'' if len(printed) == 1 else 's'}"
+        typer.echo(f"{made} on {where} -> {out}" + (f"; {skipped} rows skipped" if skipped else ""))
     if skipped:
         raise typer.Exit(1)

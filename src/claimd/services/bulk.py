@@ -124,6 +124,18 @@ RowHandler = Callable[[Principal, BulkOp, BulkRow, RowDone], Awaitable[uuid.UUID
 RefusalHandler = Callable[[BulkOp, BulkRow], Awaitable[None]]
 
 
+async def _text(body: AsyncIterator[bytes], sha256: Any) -> AsyncIterator[str]:
+    """An upload as UTF-8 text (a byte order mark dropped), piece by piece, its bytes added to ``sha256``."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        async for piece in body:
+            sha256.update(piece)
+            yield decoder.decode(piece)
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidArgument("The upload is not UTF-8 text") from None
+
+
 def _row_error(exc: ClaimdError) -> str:
     return f"{exc.code}: {exc.message}" if exc.code else exc.message
 
@@ -229,7 +241,6 @@ class BulkService:
 
     async def _store_rows(self, op: BulkOp, body: AsyncIterator[bytes]) -> int:
         sha256 = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
         splitter = RecordSplitter()
         batch: list[BulkRow] = []
         total = 0  # also the number of the last row taken: rows are numbered from 1
@@ -252,14 +263,9 @@ class BulkService:
                 if len(batch) >= UPLOAD_BATCH:
                     await flush()
 
-        try:
-            async for chunk in body:
-                sha256.update(chunk)
-                await take(splitter.feed(decoder.decode(chunk)))
-            await take(splitter.feed(decoder.decode(b"", final=True)))
-            await take(splitter.close())
-        except UnicodeDecodeError:
-            raise InvalidArgument("The upload is not UTF-8 text") from None
+        async for text in _text(body, sha256):
+            await take(splitter.feed(text))
+        await take(splitter.close())
         if total == 0:
             raise InvalidArgument("The upload has no rows")
         await flush()
@@ -270,7 +276,6 @@ class BulkService:
     async def _store_chunks(self, op: BulkOp, body: AsyncIterator[bytes], work: ChunkWork) -> int:
         """A chunked job's upload: cut by its endpoint's chunker, each chunk sealed as one record."""
         sha256 = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
         chunker = work.chunker(op)
         index = 0
 
@@ -282,14 +287,9 @@ class BulkService:
                     await tx.repo.add_chunk(op.id, BulkChunk(index, chunk.first_row, len(chunk.lines), sealed))
                 index += 1
 
-        try:
-            async for piece in body:
-                sha256.update(piece)
-                await store(chunker.feed(decoder.decode(piece)))
-            await store(chunker.feed(decoder.decode(b"", final=True)))
-            await store(chunker.close())
-        except UnicodeDecodeError:
-            raise InvalidArgument("The upload is not UTF-8 text") from None
+        async for text in _text(body, sha256):
+            await store(chunker.feed(text))
+        await store(chunker.close())
         if chunker.rows == 0:
             raise InvalidArgument("The upload has no rows")
         options = json.dumps({**op.options, "header": chunker.header})
