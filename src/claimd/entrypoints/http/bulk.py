@@ -183,11 +183,20 @@ async def uploaded(opId: str, principal: PrincipalDep, c: ContainerDep) -> Respo
                         "schema": {
                             "type": "string",
                             "description": "?format=csv: a header row `row,status,deviceId,message`, "
-                            "then one row per row",
+                            "then one row per row (a device import's: its result fields)",
                         }
-                    }
+                    },
+                    "application/x-ndjson": {
+                        "schema": {
+                            "type": "string",
+                            "description": "A device import's result file: one JSON object a row with row, "
+                            "name, deviceId, accessToken, claimKey, claimCode, claimLink, qrText, error",
+                        }
+                    },
                 },
-            }
+            },
+            409: {**PROBLEM_BODY, "description": "A device import still running (BULK_NOT_FINISHED)"},
+            410: {**PROBLEM_BODY, "description": "A device import's result file, downloaded already"},
         }
     ),
     summary="One result per row: row (from 1, the first data row), status OK / ERROR / PENDING, deviceId, "
