@@ -11,36 +11,16 @@ import json
 import secrets
 import stat
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
+from cli_helpers import admin_env
+from cli_helpers import run_claimd as run
 from http_helpers import NULL_UUID, USER_PASSWORD, World, new_customer_user, uid
 
 from claimd.adapters.attestation import mint_token, new_private_key, public_pem_of
 from claimd.adapters.qrimage import render_png
 from claimd.domain.claim_page import claim_link
-
-
-def run(home: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``claimd ARGS`` with only ``env`` (and a HOME of the test's own: no config file)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", *args],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(home), **env},
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def admin_env(world: World, live_server) -> dict[str, str]:
-    return {
-        "CLAIMD_URL": world.base_url,
-        "CLAIMD_USERNAME": live_server.admin_email,
-        "CLAIMD_PASSWORD": live_server.admin_password,
-    }
 
 
 def customer_env(world: World) -> dict[str, str]:

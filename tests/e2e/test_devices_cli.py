@@ -6,57 +6,19 @@ listed, shown and deleted, and the connection comes from a profile of the user's
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import pty
 import secrets
 import socket
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_helpers import admin_env
+from cli_helpers import run_claimd as run
+from cli_helpers import run_claimd_on_a_terminal as run_on_a_terminal
 from http_helpers import World, uid
 
 ROWS = 200
 BAD_ROW = 57  # its name is too long: one failed row, the others imported
-
-
-def run(home: Path, env: dict[str, str], *args: str, stderr: int | None = None) -> subprocess.CompletedProcess[str]:
-    """``claimd ARGS`` with only ``env`` (and a HOME of the test's own: no config file unless it writes one)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", *args],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(home), **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if stderr is None else stderr,
-        text=True,
-        timeout=120,
-    )
-
-
-def admin_env(world: World, live_server) -> dict[str, str]:
-    return {
-        "CLAIMD_URL": world.base_url,
-        "CLAIMD_USERNAME": live_server.admin_email,
-        "CLAIMD_PASSWORD": live_server.admin_password,
-    }
-
-
-def with_tty_stderr(home: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run with stderr on a pseudo-terminal, as on a production line's console; what it drew there."""
-    leader, follower = pty.openpty()
-    try:
-        ran = run(home, env, *args, stderr=follower)
-        os.close(follower)
-        shown = b""
-        with contextlib.suppress(OSError):  # EIO once the pty is drained
-            while chunk := os.read(leader, 65536):
-                shown += chunk
-    finally:
-        os.close(leader)
-    return ran, shown.decode(errors="replace")
 
 
 def test_import_a_production_run(world: World, live_server, tmp_path: Path) -> None:
@@ -68,7 +30,7 @@ def test_import_a_production_run(world: World, live_server, tmp_path: Path) -> N
     upload.write_text("name,claim_key\n" + "".join(f"{name},generate\n" for name in names))
     results = tmp_path / "run.csv.results.jsonl"
 
-    ran, drawn = with_tty_stderr(tmp_path, env, "devices", "import", str(upload))
+    ran, drawn = run_on_a_terminal(tmp_path, env, "devices", "import", str(upload))
     assert ran.returncode == 1, drawn  # one row failed, the others were imported
     assert f"{ROWS}/{ROWS}" in drawn  # the progress bar, on the terminal
     assert stat.S_IMODE(results.stat().st_mode) == 0o600

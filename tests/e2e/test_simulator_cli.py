@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_claimd as run
 from http_helpers import NULL_UUID, USER_PASSWORD, World, new_customer_user, uid
-
-
-def run(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from claimd.entrypoints.cli import main; main()", *args],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(home), **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def doors(world: World, live_server) -> list[str]:

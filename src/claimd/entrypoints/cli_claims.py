@@ -19,7 +19,6 @@ import inspect
 import os
 import sys
 import typing
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ import typer
 from claimd.entrypoints.cli_remote import (
     ConfigError,
     Json,
+    an_id,
     client_of,
     connect,
     echo_json,
@@ -320,10 +320,7 @@ def unclaim(
     as_json: Json = False,
 ) -> None:
     """Release a device claimed by token (customer user): another customer may claim it."""
-    try:
-        wanted = str(uuid.UUID(device_id))
-    except ValueError:
-        fail(f"{device_id!r} is not a device id (a UUID, as `claimd claim token` shows)")
+    wanted = an_id(device_id, "a device id (a UUID, as `claimd claim token` shows)")
     client_of(ctx).call("DELETE", f"/v1/claimed-devices/{wanted}")
     if as_json:
         echo_json({"unclaimed": wanted})

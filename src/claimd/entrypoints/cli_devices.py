@@ -25,6 +25,7 @@ from claimd.entrypoints.cli_jobs import download_results, drop_if_empty, wait_fo
 from claimd.entrypoints.cli_remote import (
     EXIT_ROWS_FAILED,
     Json,
+    an_id,
     client_of,
     connect,
     create_private,
@@ -180,10 +181,7 @@ def _summary(job: dict[str, Any], failed: int, failures: list[dict[str, Any]], o
 
 
 def _device_id(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        fail(f"{value!r} is not a device id (a UUID, as `claimd devices list` shows)")
+    return an_id(value, "a device id (a UUID, as `claimd devices list` shows)")
 
 
 def _created(ms: Any) -> str:

@@ -9,13 +9,12 @@ profile's ``api_key_file`` or ``--api-key-file`` then names, without the key pas
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from claimd.entrypoints.cli_remote import Json, client_of, connect, create_private, echo_json, fail, table
+from claimd.entrypoints.cli_remote import Json, an_id, client_of, connect, create_private, echo_json, fail, table
 
 keys_app = typer.Typer(
     help="API keys: create (shown once), list, delete (talks to a running claimd over HTTP).",
@@ -106,10 +105,7 @@ def delete(
     as_json: Json = False,
 ) -> None:
     """Revoke an API key (yours; tenant admins: any of the tenant): it is refused from now on."""
-    try:
-        wanted = str(uuid.UUID(key_id))
-    except ValueError:
-        fail(f"{key_id!r} is not a key id (a UUID, as `claimd api-keys list` shows)")
+    wanted = an_id(key_id, "a key id (a UUID, as `claimd api-keys list` shows)")
     client_of(ctx).call("DELETE", f"/v1/api-keys/{wanted}")
     if as_json:
         echo_json({"deleted": wanted})

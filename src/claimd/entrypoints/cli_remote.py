@@ -28,6 +28,7 @@ import re
 import stat
 import sys
 import tomllib
+import uuid
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,15 @@ EXIT_ERROR = 2
 
 class ConfigError(Exception):
     """The config file or the profile asked for cannot be used; the message says what to fix."""
+
+
+def an_id(value: str, what: str) -> str:
+    """``value`` as a UUID in its text form; else the command fails, saying ``what`` the id is of and where
+    one is shown (``what``: "a device id (…, as `claimd devices list` shows)")."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        fail(f"{value!r} is not {what}")
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
