@@ -3,7 +3,7 @@ serving requests and the work has a core of its own.
 
 The pool starts its process on first use (``spawn``: a fork of a process with an event loop and
 driver threads is not safe) and starts a new one if it died; a chunk whose process died is then
-worked inline, so a job never stops on it.
+worked inline, so a job never stops on it. A worker whose server died ends within a second.
 """
 
 from __future__ import annotations
@@ -12,17 +12,29 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+PARENT_CHECK_S = 1.0
 log = logging.getLogger("claimd.cpu")
 
 
-def _lower_priority(niceness: int) -> None:
+def _start_worker(niceness: int, parent: int) -> None:
+    """In each worker process, first: its priority, and a watch on the server that started it. A server
+    killed outright (SIGKILL, the OOM killer) cannot stop its pool, and the worker would live on."""
     os.nice(niceness)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="claimd-parent-watch", daemon=True).start()
 
 
 class ProcessPool:
@@ -39,8 +51,8 @@ class ProcessPool:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
-                initargs=(self.niceness,),
+                initializer=_start_worker,
+                initargs=(self.niceness, os.getpid()),
             )
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
