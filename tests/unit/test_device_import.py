@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimd.domain.claim_keys import DEFAULT_KEY_ALPHABET, DEFAULT_KEY_LENGTH, KeyPolicy, generate_key
+from claimd.domain.claim_keys import DEFAULT_KEY_ALPHABET, DEFAULT_KEY_LENGTH, KeyPolicy, random_keys
 from claimd.domain.device_import import (
     COLUMNS,
     GENERATE,
@@ -37,7 +37,6 @@ from claimd.domain.device_import import (
 )
 from claimd.domain.errors import InvalidArgument
 from claimd.domain.inputs import MAX_NAME_LENGTH
-from claimd.services.device_import import random_keys
 
 PEM = "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----"
 HEX_POINT = "04" + "ab" * 64
@@ -454,20 +453,18 @@ def test_from_query_reads_text() -> None:
     assert KeyPolicy.from_query(" 32 ", "0123456789abcdef") == KeyPolicy(32, "0123456789abcdef")
 
 
-def test_generate_key_uses_the_randomness_given() -> None:
+def test_random_keys_use_the_randomness_given() -> None:
     policy = KeyPolicy(22, "0123456789abcdefghijklmnopqrstuvwxyz")
-    assert generate_key(policy, lambda n: 0) == "0" * 22
-    assert generate_key(policy, lambda n: n - 1) == "z" * 22
-    rng = random.Random(7)
-    key = generate_key(policy, rng.randrange)
+    assert next(random_keys(policy, lambda n: bytes(n))) == "0" * 22
+    assert next(random_keys(policy, lambda n: bytes([251]) * n)) == "z" * 22  # 251 % 36 = 35, under 252
+    key = next(random_keys(policy, random.Random(7).randbytes))
     assert len(key) == 22 and set(key) <= set(policy.claim_key_alphabet)
-    assert key == generate_key(policy, random.Random(7).randrange)
+    assert key == next(random_keys(policy, random.Random(7).randbytes))
 
 
-def test_generate_key_spreads_over_the_alphabet() -> None:
-    rng = random.Random(1)
-    keys = "".join(generate_key(KeyPolicy(), rng.randrange) for _ in range(200))
-    assert set(keys) == set(DEFAULT_KEY_ALPHABET)
+def test_random_keys_spread_over_the_alphabet() -> None:
+    keys = random_keys(KeyPolicy(), random.Random(1).randbytes)
+    assert set("".join(next(keys) for _ in range(200))) == set(DEFAULT_KEY_ALPHABET)
 
 
 # ---------------------------------------------------------------------------------------------------
